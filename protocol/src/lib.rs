@@ -1,0 +1,441 @@
+//! Cohort's signaling wire types, defined once and shared by the server, the load tester and the
+//! tests. Every message is a JSON object with a `"type"` tag; docs/protocol.md describes each one
+//! with an example.
+//!
+//! Parsing goes through [`parse_client_message`], which tells apart text that is not JSON, an
+//! unknown message type and a known type with missing or ill-typed fields, so that each gets its
+//! own error code.
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version a client states in `join`. Bumped on any incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Room names: 1 to 64 characters from `a-z`, `0-9`, `-` and `_`, starting with a letter or digit.
+pub const ROOM_NAME_MAX: usize = 64;
+/// Display names: 1 to 64 characters after trimming, no control characters.
+pub const DISPLAY_NAME_MAX: usize = 64;
+
+/// Which of a participant's two peer connections a message is about.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum PcTarget {
+    /// The connection the participant sends media on (the client offers).
+    Publish,
+    /// The connection the participant receives media on (the server offers).
+    Subscribe,
+}
+
+/// An ICE candidate exactly as a browser's `RTCIceCandidate.toJSON()` gives it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IceCandidate {
+    pub candidate: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    #[serde(default, rename = "sdpMLineIndex", skip_serializing_if = "Option::is_none")]
+    pub sdp_m_line_index: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_fragment: Option<String>,
+}
+
+/// Media kind of a track.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackKind {
+    Audio,
+    Video,
+}
+
+/// What a published track carries, as its publisher declares it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackSource {
+    #[default]
+    Unknown,
+    Camera,
+    Microphone,
+    Screen,
+    ScreenAudio,
+}
+
+/// A publisher's description of one track in its offer, keyed by the track id that appears in the
+/// offer's `a=msid` line (the browser's `MediaStreamTrack.id`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TrackMeta {
+    pub track_id: String,
+    #[serde(default)]
+    pub source: TrackSource,
+    #[serde(default)]
+    pub muted: bool,
+}
+
+/// A track as other participants see it. `id` is the server's id for the track; the subscribe
+/// offer carries it as the track id of the `a=msid` line, with the publisher's participant id as
+/// the stream id.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct TrackInfo {
+    pub id: String,
+    pub kind: TrackKind,
+    pub source: TrackSource,
+    pub muted: bool,
+    /// The codec's MIME type, for example `video/VP8`.
+    pub codec: String,
+}
+
+/// A participant as the others see it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantInfo {
+    pub id: String,
+    pub name: String,
+    pub tracks: Vec<TrackInfo>,
+}
+
+/// Messages from a client to the server.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// Enter a room. Must be the first message.
+    Join {
+        /// Protocol version, [`PROTOCOL_VERSION`].
+        v: u32,
+        room: String,
+        name: String,
+        /// An invite token; the access-control hook reads it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+    /// An offer for the publish connection. The server answers with `publish_answer`.
+    PublishOffer {
+        sdp: String,
+        #[serde(default)]
+        tracks: Vec<TrackMeta>,
+    },
+    /// The answer to the server's latest `subscribe_offer`.
+    SubscribeAnswer { sdp: String },
+    /// A trickled ICE candidate for one of the two connections.
+    Candidate {
+        target: PcTarget,
+        candidate: IceCandidate,
+    },
+    /// Mute or unmute one of the participant's published tracks, by its `a=msid` track id.
+    Mute { track_id: String, muted: bool },
+    /// Keep-alive; the server answers `pong` with the same `ts`.
+    Ping {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ts: Option<u64>,
+    },
+    /// Leave the room; the server closes the connection after this.
+    Leave {},
+}
+
+impl ClientMessage {
+    /// The `type` tags a client may send.
+    pub const TYPES: &'static [&'static str] = &[
+        "join",
+        "publish_offer",
+        "subscribe_answer",
+        "candidate",
+        "mute",
+        "ping",
+        "leave",
+    ];
+}
+
+/// Why the server asks a participant to leave.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// The server is shutting down.
+    ServerShutdown,
+    /// An administrator removed the participant.
+    Removed,
+    /// The room was closed.
+    RoomClosed,
+    /// The same participant joined again from elsewhere.
+    Replaced,
+}
+
+/// Error codes of `{"type":"error"}` replies.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The text was not JSON.
+    InvalidJson,
+    /// The `type` is not one the server knows.
+    UnknownType,
+    /// Fields are missing, unknown or of the wrong type.
+    InvalidMessage,
+    /// The message is not valid in this state (for example an offer before `join`).
+    OutOfOrder,
+    /// The protocol version is not supported.
+    UnsupportedVersion,
+    /// The room name breaks the naming rules.
+    InvalidRoom,
+    /// The display name breaks the naming rules.
+    InvalidName,
+    /// Access to the room was refused.
+    Forbidden,
+    /// The room has reached its participant limit.
+    RoomFull,
+    /// The server has reached its room limit.
+    TooManyRooms,
+    /// The participant has reached its published-track limit.
+    TooManyTracks,
+    /// The SDP could not be parsed or applied.
+    InvalidSdp,
+    /// The SDP offers no codec the server can forward.
+    NoUsableCodec,
+    /// A candidate names no transceiver of the connection, or could not be applied.
+    InvalidCandidate,
+    /// Too many messages; slow down.
+    RateLimited,
+    /// The server is draining and takes no new joins.
+    Draining,
+    /// Something failed on the server's side.
+    Internal,
+}
+
+/// Messages from the server to a client.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// The reply to `join`: who you are, and who is already there with what.
+    Joined {
+        v: u32,
+        room: String,
+        participant_id: String,
+        participants: Vec<ParticipantInfo>,
+    },
+    ParticipantJoined {
+        participant: ParticipantInfo,
+    },
+    ParticipantLeft {
+        participant_id: String,
+    },
+    TrackPublished {
+        participant_id: String,
+        track: TrackInfo,
+    },
+    TrackUnpublished {
+        participant_id: String,
+        track_id: String,
+    },
+    TrackMuted {
+        participant_id: String,
+        track_id: String,
+        muted: bool,
+    },
+    PublishAnswer {
+        sdp: String,
+    },
+    /// A new offer for the subscribe connection; answer with `subscribe_answer`.
+    SubscribeOffer {
+        sdp: String,
+    },
+    Candidate {
+        target: PcTarget,
+        candidate: IceCandidate,
+    },
+    Pong {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ts: Option<u64>,
+    },
+    /// The server asks the client to leave; the connection closes after this.
+    Leave {
+        reason: LeaveReason,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+impl ServerMessage {
+    /// Shorthand for an error reply.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMessage::Error {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a client's text could not be read as a [`ClientMessage`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Reads one client message, classifying what is wrong with bad input.
+pub fn parse_client_message(text: &str) -> Result<ClientMessage, ParseError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ParseError {
+        code: ErrorCode::InvalidJson,
+        message: format!("not JSON: {e}"),
+    })?;
+    let Some(ty) = value.get("type").and_then(|t| t.as_str()) else {
+        return Err(ParseError {
+            code: ErrorCode::InvalidMessage,
+            message: "a message is a JSON object with a string field \"type\"".into(),
+        });
+    };
+    let Some(ty) = ClientMessage::TYPES.iter().find(|known| **known == ty) else {
+        let shown: String = ty.chars().take(40).collect();
+        return Err(ParseError {
+            code: ErrorCode::UnknownType,
+            message: format!("unknown message type {shown:?}"),
+        });
+    };
+    serde_json::from_value(value).map_err(|e| ParseError {
+        code: ErrorCode::InvalidMessage,
+        message: format!("invalid {ty} message: {e}"),
+    })
+}
+
+/// Checks a room name against the documented rules.
+pub fn validate_room_name(room: &str) -> Result<(), String> {
+    if room.is_empty() || room.len() > ROOM_NAME_MAX {
+        return Err(format!("a room name has 1 to {ROOM_NAME_MAX} characters"));
+    }
+    let mut chars = room.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let rest_ok = room
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !first_ok || !rest_ok {
+        return Err(
+            "a room name uses a-z, 0-9, '-' and '_', and starts with a letter or digit".into(),
+        );
+    }
+    Ok(())
+}
+
+/// Checks and normalises a display name: trimmed, 1 to 64 characters, no control characters.
+pub fn normalize_display_name(name: &str) -> Result<String, String> {
+    let trimmed = name.trim();
+    let count = trimmed.chars().count();
+    if count == 0 || count > DISPLAY_NAME_MAX {
+        return Err(format!(
+            "a display name has 1 to {DISPLAY_NAME_MAX} characters"
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err("a display name has no control characters".into());
+    }
+    Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_round_trips() {
+        let text = r#"{"type":"join","v":1,"room":"maths-101","name":"Ada"}"#;
+        let msg = parse_client_message(text).unwrap();
+        assert_eq!(
+            msg,
+            ClientMessage::Join {
+                v: 1,
+                room: "maths-101".into(),
+                name: "Ada".into(),
+                token: None
+            }
+        );
+        let back = serde_json::to_string(&msg).unwrap();
+        assert_eq!(parse_client_message(&back).unwrap(), msg);
+    }
+
+    #[test]
+    fn bad_input_is_classified() {
+        assert_eq!(
+            parse_client_message("hello").unwrap_err().code,
+            ErrorCode::InvalidJson
+        );
+        assert_eq!(
+            parse_client_message(r#"{"type":"dance"}"#).unwrap_err().code,
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            parse_client_message(r#"{"type":"join","v":"one","room":"a","name":"b"}"#)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidMessage
+        );
+        assert_eq!(
+            parse_client_message(r#"{"type":"join","v":1,"room":"a"}"#)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidMessage
+        );
+        assert_eq!(
+            parse_client_message(r#"{"type":"leave","extra":1}"#)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidMessage
+        );
+        assert_eq!(
+            parse_client_message(r#"{"type":"join","v":1,"room":"a","name":"b","x":2}"#)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidMessage
+        );
+        assert_eq!(
+            parse_client_message(r#"{"type":"leave"}"#).unwrap(),
+            ClientMessage::Leave {}
+        );
+        assert_eq!(
+            parse_client_message(r#"[1,2]"#).unwrap_err().code,
+            ErrorCode::InvalidMessage
+        );
+    }
+
+    #[test]
+    fn browser_candidate_json_is_accepted() {
+        let text = r#"{"type":"candidate","target":"publish","candidate":{"candidate":"candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"abcd"}}"#;
+        let ClientMessage::Candidate { target, candidate } = parse_client_message(text).unwrap()
+        else {
+            panic!("not a candidate");
+        };
+        assert_eq!(target, PcTarget::Publish);
+        assert_eq!(candidate.sdp_m_line_index, Some(0));
+        assert_eq!(candidate.sdp_mid.as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn server_messages_have_snake_case_tags() {
+        let msg = ServerMessage::error(ErrorCode::RoomFull, "full");
+        assert_eq!(
+            serde_json::to_string(&msg).unwrap(),
+            r#"{"type":"error","code":"room_full","message":"full"}"#
+        );
+    }
+
+    #[test]
+    fn room_names_follow_the_rules() {
+        assert!(validate_room_name("maths-101").is_ok());
+        assert!(validate_room_name("a").is_ok());
+        assert!(validate_room_name("").is_err());
+        assert!(validate_room_name("-lead").is_err());
+        assert!(validate_room_name("Upper").is_err());
+        assert!(validate_room_name("sp ace").is_err());
+        assert!(validate_room_name(&"a".repeat(65)).is_err());
+        assert!(validate_room_name(&"a".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn display_names_are_trimmed_and_checked() {
+        assert_eq!(normalize_display_name("  Ada ").unwrap(), "Ada");
+        assert!(normalize_display_name("   ").is_err());
+        assert!(normalize_display_name("a\u{7}b").is_err());
+        assert_eq!(
+            normalize_display_name("<img src=x onerror=alert(1)>").unwrap(),
+            "<img src=x onerror=alert(1)>"
+        );
+        assert!(normalize_display_name(&"é".repeat(65)).is_err());
+    }
+}

@@ -1,0 +1,450 @@
+//! Whole-room tests on a virtual clock: no sockets, no tasks.
+
+use super::*;
+use crate::Codec;
+
+type Payload = Vec<u8>;
+
+const A: ParticipantId = ParticipantId(1);
+const B: ParticipantId = ParticipantId(2);
+const C: ParticipantId = ParticipantId(3);
+const A_AUDIO: TrackId = TrackId(10);
+const A_VIDEO: TrackId = TrackId(11);
+
+fn room() -> Room<Payload> {
+    Room::new(RoomConfig::default())
+}
+
+fn drain(room: &mut Room<Payload>) -> Vec<Output<Payload>> {
+    std::iter::from_fn(|| room.poll_output()).collect()
+}
+
+fn meta(ssrc: u32, seq: u16, ts: u32) -> RtpMeta {
+    RtpMeta {
+        ssrc,
+        seq,
+        timestamp: ts,
+        marker: false,
+    }
+}
+
+const VP8_KEY: [u8; 4] = [0x10, 0x00, 0x9d, 0x01];
+const VP8_DELTA: [u8; 2] = [0x10, 0x01];
+const VP8_CONT: [u8; 2] = [0x00, 0x00];
+
+fn subscribes(out: &[Output<Payload>]) -> Vec<(ParticipantId, TrackId)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Subscribe {
+                subscriber, track, ..
+            } => Some((*subscriber, *track)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn forwards(out: &[Output<Payload>]) -> Vec<(ParticipantId, TrackId, RtpOut)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Forward {
+                subscriber,
+                track,
+                header,
+                ..
+            } => Some((*subscriber, *track, *header)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn keyframe_requests(out: &[Output<Payload>]) -> usize {
+    out.iter()
+        .filter(|o| matches!(o, Output::RequestKeyframe { .. }))
+        .count()
+}
+
+/// A, B and C in the room; A publishes audio and video; every subscription made ready.
+fn three_with_a_publishing(now: Instant) -> Room<Payload> {
+    let mut r = room();
+    for p in [A, B, C] {
+        r.handle_input(now, Input::Join(p));
+    }
+    r.handle_input(
+        now,
+        Input::Publish {
+            publisher: A,
+            track: A_AUDIO,
+            codec: Codec::Opus,
+        },
+    );
+    r.handle_input(
+        now,
+        Input::Publish {
+            publisher: A,
+            track: A_VIDEO,
+            codec: Codec::Vp8,
+        },
+    );
+    let out = drain(&mut r);
+    for (i, (sub, track)) in subscribes(&out).into_iter().enumerate() {
+        r.handle_input(
+            now,
+            Input::SubscriptionReady {
+                subscriber: sub,
+                track,
+                ssrc: 1000 + i as u32,
+            },
+        );
+    }
+    drain(&mut r);
+    r
+}
+
+#[test]
+fn forwarding_table_follows_joins_and_leaves() {
+    let t0 = Instant::now();
+    let mut r = room();
+    r.handle_input(t0, Input::Join(A));
+    r.handle_input(
+        t0,
+        Input::Publish {
+            publisher: A,
+            track: A_AUDIO,
+            codec: Codec::Opus,
+        },
+    );
+    assert!(subscribes(&drain(&mut r)).is_empty(), "nobody to send to");
+
+    r.handle_input(t0, Input::Join(B));
+    assert_eq!(subscribes(&drain(&mut r)), vec![(B, A_AUDIO)]);
+
+    r.handle_input(
+        t0,
+        Input::Publish {
+            publisher: B,
+            track: TrackId(20),
+            codec: Codec::Vp8,
+        },
+    );
+    assert_eq!(subscribes(&drain(&mut r)), vec![(A, TrackId(20))]);
+
+    // A late joiner is offered every existing track.
+    r.handle_input(t0, Input::Join(C));
+    let mut got = subscribes(&drain(&mut r));
+    got.sort();
+    assert_eq!(got, vec![(C, A_AUDIO), (C, TrackId(20))]);
+    assert_eq!(r.subscription_count(), 4);
+
+    // B leaves: its track is withdrawn from A and C, and B's subscriptions vanish.
+    r.handle_input(t0, Input::Leave(B));
+    let out = drain(&mut r);
+    let mut unsubs: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Unsubscribe { subscriber, track } => Some((*subscriber, *track)),
+            _ => None,
+        })
+        .collect();
+    unsubs.sort();
+    assert_eq!(unsubs, vec![(A, TrackId(20)), (C, TrackId(20))]);
+    assert_eq!(r.track_count(), 1);
+    assert_eq!(r.subscriptions_of(C), vec![A_AUDIO]);
+    assert_eq!(r.subscription_count(), 1);
+
+    r.handle_input(t0, Input::Leave(A));
+    r.handle_input(t0, Input::Leave(C));
+    assert!(r.is_empty());
+    assert_eq!(r.track_count(), 0);
+    assert_eq!(r.subscription_count(), 0);
+}
+
+#[test]
+fn audio_reaches_every_other_participant_once() {
+    let t0 = Instant::now();
+    let mut r = three_with_a_publishing(t0);
+    r.handle_input(
+        t0,
+        Input::Rtp {
+            track: A_AUDIO,
+            meta: meta(5, 1, 960),
+            payload: vec![1, 2, 3],
+        },
+    );
+    let f = forwards(&drain(&mut r));
+    let mut subs: Vec<_> = f.iter().map(|(s, _, _)| *s).collect();
+    subs.sort();
+    assert_eq!(subs, vec![B, C]);
+    assert_eq!(r.stats().forwarded_packets[0], 2);
+    assert_eq!(r.stats().forwarded_bytes[0], 6);
+}
+
+#[test]
+fn video_waits_for_a_keyframe_and_leaves_no_gap() {
+    let t0 = Instant::now();
+    let mut r = three_with_a_publishing(t0);
+    // Delta frames before any keyframe are held back.
+    for seq in 1..5u16 {
+        r.handle_input(
+            t0,
+            Input::Rtp {
+                track: A_VIDEO,
+                meta: meta(7, seq, 3000 * u32::from(seq)),
+                payload: VP8_DELTA.to_vec(),
+            },
+        );
+    }
+    assert!(forwards(&drain(&mut r)).is_empty());
+    assert_eq!(r.stats().skipped_waiting_keyframe, 8);
+    // The keyframe and everything after it flows, numbered without a gap.
+    let seqs = [(5u16, &VP8_KEY[..]), (6, &VP8_CONT[..]), (7, &VP8_DELTA[..])];
+    for (seq, p) in seqs {
+        r.handle_input(
+            t0,
+            Input::Rtp {
+                track: A_VIDEO,
+                meta: meta(7, seq, 3000 * u32::from(seq)),
+                payload: p.to_vec(),
+            },
+        );
+    }
+    let f = forwards(&drain(&mut r));
+    assert_eq!(f.len(), 6);
+    for sub in [B, C] {
+        let seqs: Vec<u16> = f
+            .iter()
+            .filter(|(s, _, _)| *s == sub)
+            .map(|(_, _, h)| h.seq)
+            .collect();
+        assert_eq!(seqs.len(), 3);
+        assert_eq!(seqs[1], seqs[0].wrapping_add(1));
+        assert_eq!(seqs[2], seqs[0].wrapping_add(2));
+    }
+}
+
+#[test]
+fn keyframe_requests_from_many_subscribers_merge() {
+    let t0 = Instant::now();
+    let mut r = three_with_a_publishing(t0);
+    // Readiness of B's and C's video subscriptions already asked once.
+    assert_eq!(r.stats().keyframe_requests_sent, 1);
+    let mut sent = 0;
+    for i in 0..10u64 {
+        let now = t0 + Duration::from_millis(10 * i);
+        for sub in [B, C] {
+            r.handle_input(
+                now,
+                Input::KeyframeRequest {
+                    subscriber: sub,
+                    track: A_VIDEO,
+                },
+            );
+        }
+        sent += keyframe_requests(&drain(&mut r));
+    }
+    assert_eq!(sent, 0, "all merged into the pending request");
+    assert_eq!(r.stats().keyframe_requests_received, 20);
+    let at = r.poll_timeout().expect("a merged request is pending");
+    assert_eq!(at, t0 + RoomConfig::default().keyframe_min_interval);
+    r.handle_input(at, Input::Timeout);
+    assert_eq!(keyframe_requests(&drain(&mut r)), 1);
+    // Audio tracks never ask for keyframes.
+    r.handle_input(
+        at,
+        Input::KeyframeRequest {
+            subscriber: B,
+            track: A_AUDIO,
+        },
+    );
+    assert_eq!(r.stats().keyframe_requests_received, 20);
+}
+
+#[test]
+fn a_keyframe_stops_repeated_requests() {
+    let t0 = Instant::now();
+    let mut r = three_with_a_publishing(t0);
+    // B's readiness asked at once; C's, a moment later, was merged into one pending request.
+    let merged = t0 + RoomConfig::default().keyframe_min_interval;
+    assert_eq!(r.poll_timeout(), Some(merged));
+    r.handle_input(merged, Input::Timeout);
+    assert_eq!(keyframe_requests(&drain(&mut r)), 1, "the merged request");
+    let retry = merged + RoomConfig::default().keyframe_retry_interval;
+    assert_eq!(r.poll_timeout(), Some(retry));
+    r.handle_input(retry, Input::Timeout);
+    assert_eq!(keyframe_requests(&drain(&mut r)), 1, "repeated while waiting");
+    r.handle_input(
+        retry,
+        Input::Rtp {
+            track: A_VIDEO,
+            meta: meta(7, 1, 0),
+            payload: VP8_KEY.to_vec(),
+        },
+    );
+    drain(&mut r);
+    assert_eq!(r.poll_timeout(), None);
+}
+
+#[test]
+fn a_full_queue_drops_counts_and_resyncs_video() {
+    let t0 = Instant::now();
+    let mut r = three_with_a_publishing(t0);
+    r.handle_input(
+        t0,
+        Input::Rtp {
+            track: A_VIDEO,
+            meta: meta(7, 1, 0),
+            payload: VP8_KEY.to_vec(),
+        },
+    );
+    drain(&mut r);
+    let later = t0 + Duration::from_secs(2);
+    r.handle_input(
+        later,
+        Input::QueueFull {
+            subscriber: B,
+            track: A_VIDEO,
+        },
+    );
+    assert_eq!(r.stats().dropped_queue_full, 1);
+    assert_eq!(keyframe_requests(&drain(&mut r)), 1);
+    // B now waits for a keyframe; C keeps receiving.
+    r.handle_input(
+        later,
+        Input::Rtp {
+            track: A_VIDEO,
+            meta: meta(7, 2, 3000),
+            payload: VP8_DELTA.to_vec(),
+        },
+    );
+    let f = forwards(&drain(&mut r));
+    assert_eq!(f.iter().map(|(s, _, _)| *s).collect::<Vec<_>>(), vec![C]);
+}
+
+#[test]
+fn muting_holds_packets_and_unmuting_asks_for_a_keyframe() {
+    let t0 = Instant::now();
+    let mut r = three_with_a_publishing(t0);
+    r.handle_input(
+        t0,
+        Input::Rtp {
+            track: A_VIDEO,
+            meta: meta(7, 1, 0),
+            payload: VP8_KEY.to_vec(),
+        },
+    );
+    let first = forwards(&drain(&mut r));
+    r.handle_input(
+        t0,
+        Input::SetMuted {
+            track: A_VIDEO,
+            muted: true,
+        },
+    );
+    for seq in 2..50u16 {
+        r.handle_input(
+            t0,
+            Input::Rtp {
+                track: A_VIDEO,
+                meta: meta(7, seq, 3000 * u32::from(seq)),
+                payload: VP8_DELTA.to_vec(),
+            },
+        );
+    }
+    assert!(forwards(&drain(&mut r)).is_empty());
+    let later = t0 + Duration::from_secs(3);
+    r.handle_input(
+        later,
+        Input::SetMuted {
+            track: A_VIDEO,
+            muted: false,
+        },
+    );
+    assert_eq!(keyframe_requests(&drain(&mut r)), 1);
+    r.handle_input(
+        later,
+        Input::Rtp {
+            track: A_VIDEO,
+            meta: meta(7, 50, 150_000),
+            payload: VP8_KEY.to_vec(),
+        },
+    );
+    let after = forwards(&drain(&mut r));
+    for sub in [B, C] {
+        let before = first.iter().find(|(s, _, _)| *s == sub).unwrap().2;
+        let next = after.iter().find(|(s, _, _)| *s == sub).unwrap().2;
+        assert_eq!(next.seq, before.seq.wrapping_add(1), "no gap across the mute");
+        assert_eq!(next.ssrc, before.ssrc);
+    }
+}
+
+#[test]
+fn packets_for_unknown_tracks_are_counted() {
+    let t0 = Instant::now();
+    let mut r = room();
+    r.handle_input(
+        t0,
+        Input::Rtp {
+            track: TrackId(99),
+            meta: meta(1, 1, 1),
+            payload: vec![],
+        },
+    );
+    assert_eq!(r.stats().dropped_no_route, 1);
+    // Publishing for someone not in the room does nothing.
+    r.handle_input(
+        t0,
+        Input::Publish {
+            publisher: A,
+            track: A_AUDIO,
+            codec: Codec::Opus,
+        },
+    );
+    assert_eq!(r.track_count(), 0);
+}
+
+/// A small deterministic generator for the simulation below.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+#[test]
+fn a_simulated_minute_with_seeded_loss_delivers_everything_that_arrived() {
+    let t0 = Instant::now();
+    let mut r = three_with_a_publishing(t0);
+    let mut rng = Lcg(42);
+    let mut arrived = 0u64;
+    let mut last_seq_b: Option<u16> = None;
+    // 50 audio packets per second for 60 virtual seconds, 3% upstream loss.
+    for i in 0..3000u32 {
+        let now = t0 + Duration::from_millis(20 * u64::from(i));
+        if rng.next() % 100 < 3 {
+            continue;
+        }
+        arrived += 1;
+        r.handle_input(
+            now,
+            Input::Rtp {
+                track: A_AUDIO,
+                meta: meta(5, (60_000u32 + i) as u16, 960 * i),
+                payload: vec![0; 40],
+            },
+        );
+        for (sub, _, h) in forwards(&drain(&mut r)) {
+            if sub == B {
+                if let Some(prev) = last_seq_b {
+                    // Upstream loss keeps its gap, and the order is kept across the wrap.
+                    let step = h.seq.wrapping_sub(prev);
+                    assert!((1..10).contains(&step), "step {step}");
+                }
+                last_seq_b = Some(h.seq);
+            }
+        }
+    }
+    assert_eq!(r.stats().forwarded_packets[0], 2 * arrived);
+}
