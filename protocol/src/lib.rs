@@ -33,7 +33,11 @@ pub struct IceCandidate {
     pub candidate: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdp_mid: Option<String>,
-    #[serde(default, rename = "sdpMLineIndex", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "sdpMLineIndex",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sdp_m_line_index: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username_fragment: Option<String>,
@@ -357,7 +361,9 @@ mod tests {
             ErrorCode::InvalidJson
         );
         assert_eq!(
-            parse_client_message(r#"{"type":"dance"}"#).unwrap_err().code,
+            parse_client_message(r#"{"type":"dance"}"#)
+                .unwrap_err()
+                .code,
             ErrorCode::UnknownType
         );
         assert_eq!(

@@ -1,1 +1,369 @@
+//! `sfu`: the media server's glue between `sfu-core`'s decisions and real peer connections.
+//!
+//! # Layout
+//! - [`Sfu`]: the whole API that signaling sees. [`Sfu::join`] puts a participant in a room and
+//!   returns its [`Session`].
+//! - `room`: one task per room, sole owner of its `sfu_core::Room`.
+//! - `participant`: one task per participant, owner of its two peer connections.
+//! - `media`: every webrtc-rs call, behind our own types.
+//! - `egress`: the drop-and-count queue between a room and a subscription's writer.
+//! - `ports`: the UDP port range.
 
+pub mod config;
+pub mod egress;
+pub mod error;
+mod media;
+mod participant;
+pub mod ports;
+mod room;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+
+use dashmap::DashMap;
+use protocol::{
+    IceCandidate, LeaveReason, ParticipantInfo, PcTarget, ServerMessage, TrackKind, TrackMeta,
+};
+use sfu_core::{MediaKind, ParticipantId, RoomStats, TrackId};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+pub use config::SfuConfig;
+pub use error::SfuError;
+pub use media::CodecSpec;
+pub use media::feedback;
+
+use crate::error::Result;
+use crate::participant::{PEER_QUEUE, ParticipantTask, PeerCmd};
+use crate::ports::PortAllocator;
+use crate::room::{RoomMsg, RoomTask};
+
+/// Events queued toward one client before the room gives up on it.
+const EVENT_QUEUE: usize = 512;
+
+static NEXT_PARTICIPANT: AtomicU64 = AtomicU64::new(1);
+static NEXT_TRACK: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) fn next_participant_id() -> ParticipantId {
+    ParticipantId(NEXT_PARTICIPANT.fetch_add(1, Ordering::Relaxed))
+}
+
+pub(crate) fn next_track_id() -> TrackId {
+    TrackId(NEXT_TRACK.fetch_add(1, Ordering::Relaxed))
+}
+
+/// An id as it appears on the wire: 32 hex digits, random.
+pub(crate) fn wire_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Node-wide counters, read by the metrics exporter.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub rooms: AtomicI64,
+    pub participants: AtomicI64,
+    /// Published tracks, audio then video.
+    pub tracks: [AtomicI64; 2],
+    pub forwarded_packets: [AtomicU64; 2],
+    pub forwarded_bytes: [AtomicU64; 2],
+    pub dropped_queue_full: AtomicU64,
+    /// Peer connections whose event handler is still alive (freed ones are not counted).
+    pub live_peers: AtomicUsize,
+}
+
+/// State shared by the rooms and participants of one server.
+pub(crate) struct Registry {
+    pub(crate) config: SfuConfig,
+    pub(crate) ports: Arc<PortAllocator>,
+    rooms: DashMap<String, RoomEntry>,
+    generation: AtomicU64,
+    draining: AtomicBool,
+    pub(crate) counters: Arc<Counters>,
+}
+
+struct RoomEntry {
+    tx: mpsc::Sender<RoomMsg>,
+    generation: u64,
+}
+
+impl Registry {
+    pub(crate) fn remove_room(&self, name: &str, generation: u64) {
+        self.rooms
+            .remove_if(name, |_, e| e.generation == generation);
+    }
+    pub(crate) fn rooms_open_delta(&self, d: i64) {
+        self.counters.rooms.fetch_add(d, Ordering::Relaxed);
+    }
+    pub(crate) fn participants_delta(&self, d: i64) {
+        self.counters.participants.fetch_add(d, Ordering::Relaxed);
+    }
+    pub(crate) fn tracks_delta(&self, kind: TrackKind, d: i64) {
+        let i = match kind {
+            TrackKind::Audio => 0,
+            TrackKind::Video => 1,
+        };
+        self.counters.tracks[i].fetch_add(d, Ordering::Relaxed);
+    }
+    pub(crate) fn forwarded(&self, kind: MediaKind, bytes: usize) {
+        let i = kind.index();
+        self.counters.forwarded_packets[i].fetch_add(1, Ordering::Relaxed);
+        self.counters.forwarded_bytes[i].fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+    pub(crate) fn dropped_queue_full(&self) {
+        self.counters
+            .dropped_queue_full
+            .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A room as the outside sees it at one moment.
+#[derive(Debug, Clone)]
+pub struct RoomSnapshot {
+    pub name: String,
+    pub participants: Vec<ParticipantInfo>,
+    pub subscriptions: usize,
+    pub stats: RoomStats,
+}
+
+/// The media server. Cheap to clone.
+#[derive(Clone)]
+pub struct Sfu {
+    registry: Arc<Registry>,
+}
+
+impl Sfu {
+    pub fn new(config: SfuConfig) -> Self {
+        let ports = PortAllocator::new(config.udp_ports.0, config.udp_ports.1);
+        Sfu {
+            registry: Arc::new(Registry {
+                config,
+                ports,
+                rooms: DashMap::new(),
+                generation: AtomicU64::new(1),
+                draining: AtomicBool::new(false),
+                counters: Arc::new(Counters::default()),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &SfuConfig {
+        &self.registry.config
+    }
+
+    pub fn counters(&self) -> Arc<Counters> {
+        Arc::clone(&self.registry.counters)
+    }
+
+    /// UDP ports leased by open peer connections.
+    pub fn ports_in_use(&self) -> usize {
+        self.registry.ports.in_use()
+    }
+
+    /// Rooms with a running task.
+    pub fn room_count(&self) -> usize {
+        self.registry.rooms.len()
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.registry.draining.load(Ordering::Acquire)
+    }
+
+    /// Puts a participant named `name` into `room` (created on demand). The caller has already
+    /// checked both names and access.
+    pub async fn join(&self, room: &str, name: &str) -> Result<Session> {
+        for _ in 0..3 {
+            if self.is_draining() {
+                return Err(SfuError::Draining);
+            }
+            let room_tx = self.room_sender(room)?;
+            let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+            let (peer_tx, peer_rx) = mpsc::channel(PEER_QUEUE);
+            let (reply_tx, reply_rx) = oneshot::channel();
+            let join = RoomMsg::Join {
+                name: name.to_owned(),
+                events: events_tx.clone(),
+                peer: peer_tx.clone(),
+                reply: reply_tx,
+            };
+            if room_tx.send(join).await.is_err() {
+                continue;
+            }
+            let ok = match reply_rx.await {
+                Ok(Ok(ok)) => ok,
+                Ok(Err(SfuError::Closed)) | Err(_) => continue,
+                Ok(Err(e)) => return Err(e),
+            };
+            let (alive_tx, alive_rx) = oneshot::channel();
+            let task = ParticipantTask::new(
+                ok.participant,
+                room_tx.clone(),
+                events_tx,
+                Arc::clone(&self.registry),
+            );
+            let span = tracing::info_span!("participant", room = %room, participant = %ok.wire_id);
+            tokio::spawn(task.run(peer_rx, alive_rx).instrument(span));
+            return Ok(Session {
+                participant_id: ok.wire_id,
+                room: room.to_owned(),
+                others: ok.others,
+                events: events_rx,
+                handle: SessionHandle {
+                    id: ok.participant,
+                    peer: peer_tx,
+                    room: room_tx,
+                    _alive: Arc::new(alive_tx),
+                },
+            });
+        }
+        Err(SfuError::Closed)
+    }
+
+    fn room_sender(&self, room: &str) -> Result<mpsc::Sender<RoomMsg>> {
+        if let Some(e) = self.registry.rooms.get(room)
+            && !e.tx.is_closed()
+        {
+            return Ok(e.tx.clone());
+        }
+        let max = self.registry.config.max_rooms;
+        if self.registry.rooms.len() >= max && !self.registry.rooms.contains_key(room) {
+            return Err(SfuError::TooManyRooms(max));
+        }
+        let entry = self.registry.rooms.entry(room.to_owned());
+        let tx = match entry {
+            dashmap::Entry::Occupied(mut o) => {
+                if o.get().tx.is_closed() {
+                    let generation = self.registry.generation.fetch_add(1, Ordering::Relaxed);
+                    let tx =
+                        RoomTask::spawn(room.to_owned(), Arc::clone(&self.registry), generation);
+                    o.insert(RoomEntry {
+                        tx: tx.clone(),
+                        generation,
+                    });
+                    tx
+                } else {
+                    o.get().tx.clone()
+                }
+            }
+            dashmap::Entry::Vacant(v) => {
+                let generation = self.registry.generation.fetch_add(1, Ordering::Relaxed);
+                let tx = RoomTask::spawn(room.to_owned(), Arc::clone(&self.registry), generation);
+                v.insert(RoomEntry {
+                    tx: tx.clone(),
+                    generation,
+                });
+                tx
+            }
+        };
+        Ok(tx)
+    }
+
+    /// A room's current state, if it is open.
+    pub async fn room_snapshot(&self, room: &str) -> Option<RoomSnapshot> {
+        let tx = self.registry.rooms.get(room)?.tx.clone();
+        let (reply, rx) = oneshot::channel();
+        tx.send(RoomMsg::Snapshot { reply }).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Names of the open rooms.
+    pub fn room_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .registry
+            .rooms
+            .iter()
+            .map(|e| e.key().clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Closes one room: its participants are told why and removed.
+    pub async fn close_room(&self, room: &str, reason: LeaveReason) -> bool {
+        let Some(tx) = self.registry.rooms.get(room).map(|e| e.tx.clone()) else {
+            return false;
+        };
+        tx.send(RoomMsg::Close { reason }).await.is_ok()
+    }
+
+    /// Stops taking joins and asks every participant to leave.
+    pub async fn drain(&self) {
+        self.registry.draining.store(true, Ordering::Release);
+        let rooms: Vec<mpsc::Sender<RoomMsg>> =
+            self.registry.rooms.iter().map(|e| e.tx.clone()).collect();
+        for tx in rooms {
+            let _ = tx
+                .send(RoomMsg::Close {
+                    reason: LeaveReason::ServerShutdown,
+                })
+                .await;
+        }
+    }
+}
+
+/// A participant's place in a room, as its signaling connection holds it.
+pub struct Session {
+    pub participant_id: String,
+    pub room: String,
+    /// Who was there at the moment of joining, with their tracks.
+    pub others: Vec<ParticipantInfo>,
+    /// Everything the server has to tell this client.
+    pub events: mpsc::Receiver<ServerMessage>,
+    pub handle: SessionHandle,
+}
+
+/// The commands half of a [`Session`]. Dropping the last clone ends the participant.
+#[derive(Clone)]
+pub struct SessionHandle {
+    id: ParticipantId,
+    peer: mpsc::Sender<PeerCmd>,
+    room: mpsc::Sender<RoomMsg>,
+    _alive: Arc<oneshot::Sender<()>>,
+}
+
+impl SessionHandle {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> PeerCmd) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.peer
+            .send(make(tx))
+            .await
+            .map_err(|_| SfuError::Closed)?;
+        rx.await.map_err(|_| SfuError::Closed)?
+    }
+
+    /// Applies the client's publish offer; the answer arrives as a `publish_answer` event.
+    pub async fn publish_offer(&self, sdp: String, tracks: Vec<TrackMeta>) -> Result<()> {
+        self.ask(|reply| PeerCmd::PublishOffer { sdp, tracks, reply })
+            .await
+    }
+
+    pub async fn subscribe_answer(&self, sdp: String) -> Result<()> {
+        self.ask(|reply| PeerCmd::SubscribeAnswer { sdp, reply })
+            .await
+    }
+
+    pub async fn candidate(&self, target: PcTarget, candidate: IceCandidate) -> Result<()> {
+        self.ask(|reply| PeerCmd::Candidate {
+            target,
+            candidate,
+            reply,
+        })
+        .await
+    }
+
+    /// Mutes or unmutes one of this participant's tracks, by its `a=msid` track id.
+    pub async fn mute(&self, msid: String, muted: bool) -> Result<()> {
+        self.room
+            .send(RoomMsg::Mute {
+                participant: self.id,
+                msid,
+                muted,
+            })
+            .await
+            .map_err(|_| SfuError::Closed)
+    }
+
+    /// Leaves the room now.
+    pub async fn leave(&self) {
+        let _ = self.peer.send(PeerCmd::Leave).await;
+    }
+}

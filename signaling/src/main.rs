@@ -1,1 +1,88 @@
-fn main(){}
+//! The `cohort` binary: parse flags, set up logging, serve, drain on a signal.
+
+use std::time::Duration;
+
+use clap::Parser;
+use signaling::config::{Cli, LogFormat};
+use signaling::{AppState, app};
+use tokio::net::TcpListener;
+use tracing::{error, info, warn};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_new(&cli.log_level).unwrap_or_else(|e| {
+        eprintln!("invalid --log-level {:?}: {e}; using info", cli.log_level);
+        EnvFilter::new("info")
+    });
+    match cli.log_format {
+        LogFormat::Json => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .init(),
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+    }
+    match serve(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("cohort: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
+    let sfu = sfu::Sfu::new(cli.sfu_config());
+    let state = AppState::new(sfu.clone(), cli.limits());
+    let listener = TcpListener::bind(cli.http).await?;
+    let addr = listener.local_addr()?;
+    info!(%addr, udp_ports = ?cli.udp_ports, "cohort listening");
+    println!("Cohort is running. Try it: http://{addr}/");
+
+    let drain_deadline = Duration::from_secs(cli.drain_seconds);
+    let shutdown = async move {
+        wait_for_signal().await;
+        warn!("shutting down: draining for at most {drain_deadline:?} (signal again to force)");
+        sfu.drain().await;
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            warn!("second signal: exiting now");
+            std::process::exit(130);
+        });
+        tokio::spawn(async move {
+            tokio::time::sleep(drain_deadline).await;
+            warn!("drain deadline passed: exiting");
+            std::process::exit(0);
+        });
+    };
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -9,7 +9,10 @@ pub enum Codec {
     Vp8,
     H264,
     /// Another codec, forwarded without keyframe detection (every packet counts as a start).
-    Other { clock_rate: u32, video: bool },
+    Other {
+        clock_rate: u32,
+        video: bool,
+    },
 }
 
 impl Codec {
@@ -142,7 +145,9 @@ mod tests {
         // Not the start of a partition.
         assert!(!vp8_is_keyframe_start(&[0x00, 0x00]));
         // Extended: I with 15-bit picture id, L, T; then header P=0.
-        assert!(vp8_is_keyframe_start(&[0x90, 0xE0, 0x80, 0x01, 0x05, 0x20, 0x00]));
+        assert!(vp8_is_keyframe_start(&[
+            0x90, 0xE0, 0x80, 0x01, 0x05, 0x20, 0x00
+        ]));
         // Truncated extension.
         assert!(!vp8_is_keyframe_start(&[0x90, 0xE0, 0x80]));
         assert!(!vp8_is_keyframe_start(&[]));
@@ -154,7 +159,9 @@ mod tests {
         assert!(h264_is_keyframe(&[0x67, 0x42])); // SPS
         assert!(!h264_is_keyframe(&[0x41, 0x9a])); // non-IDR slice
         // STAP-A with SPS inside.
-        assert!(h264_is_keyframe(&[0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x01, 0x68]));
+        assert!(h264_is_keyframe(&[
+            0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x01, 0x68
+        ]));
         // STAP-A with only PPS.
         assert!(!h264_is_keyframe(&[0x78, 0x00, 0x01, 0x68]));
         // FU-A start of IDR / middle of IDR.

@@ -114,6 +114,8 @@ pub struct RoomStats {
     pub skipped_waiting_keyframe: u64,
     /// Packets not sent because the track is muted.
     pub skipped_muted: u64,
+    /// Padding-only packets, which are never forwarded.
+    pub skipped_padding: u64,
     /// Packets that arrived before a subscription's sending side was ready.
     pub skipped_not_ready: u64,
     pub keyframe_requests_received: u64,
@@ -385,6 +387,14 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             return;
         }
         let len = payload.as_ref().len() as u64;
+        if len == 0 {
+            // Padding only (bandwidth probes): nothing to decode, so nothing to send, and no gap.
+            for rw in track.subs.iter_mut().filter_map(|s| s.rewriter.as_mut()) {
+                rw.skip(&meta);
+            }
+            self.stats.skipped_padding += 1;
+            return;
+        }
         for sub in track.subs.iter_mut() {
             let Some(rw) = sub.rewriter.as_mut() else {
                 self.stats.skipped_not_ready += 1;
@@ -450,7 +460,8 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             && track.keyframes.request(now)
         {
             self.stats.keyframe_requests_sent += 1;
-            self.outputs.push_back(Output::RequestKeyframe { track: id });
+            self.outputs
+                .push_back(Output::RequestKeyframe { track: id });
         }
     }
 

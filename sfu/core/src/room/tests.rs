@@ -196,7 +196,11 @@ fn video_waits_for_a_keyframe_and_leaves_no_gap() {
     assert!(forwards(&drain(&mut r)).is_empty());
     assert_eq!(r.stats().skipped_waiting_keyframe, 8);
     // The keyframe and everything after it flows, numbered without a gap.
-    let seqs = [(5u16, &VP8_KEY[..]), (6, &VP8_CONT[..]), (7, &VP8_DELTA[..])];
+    let seqs = [
+        (5u16, &VP8_KEY[..]),
+        (6, &VP8_CONT[..]),
+        (7, &VP8_DELTA[..]),
+    ];
     for (seq, p) in seqs {
         r.handle_input(
             t0,
@@ -270,7 +274,11 @@ fn a_keyframe_stops_repeated_requests() {
     let retry = merged + RoomConfig::default().keyframe_retry_interval;
     assert_eq!(r.poll_timeout(), Some(retry));
     r.handle_input(retry, Input::Timeout);
-    assert_eq!(keyframe_requests(&drain(&mut r)), 1, "repeated while waiting");
+    assert_eq!(
+        keyframe_requests(&drain(&mut r)),
+        1,
+        "repeated while waiting"
+    );
     r.handle_input(
         retry,
         Input::Rtp {
@@ -371,7 +379,11 @@ fn muting_holds_packets_and_unmuting_asks_for_a_keyframe() {
     for sub in [B, C] {
         let before = first.iter().find(|(s, _, _)| *s == sub).unwrap().2;
         let next = after.iter().find(|(s, _, _)| *s == sub).unwrap().2;
-        assert_eq!(next.seq, before.seq.wrapping_add(1), "no gap across the mute");
+        assert_eq!(
+            next.seq,
+            before.seq.wrapping_add(1),
+            "no gap across the mute"
+        );
         assert_eq!(next.ssrc, before.ssrc);
     }
 }

@@ -1,0 +1,8 @@
+//! Synthetic Cohort participants on webrtc-rs, speaking the real signaling protocol. The
+//! integration tests and the `cohort-loadtest` tool both drive the server through them.
+//!
+//! - [`payload`]: the recognisable payloads publishers send (publisher, counter, send time).
+//! - [`client`]: one participant: WebSocket signaling plus publish and subscribe connections.
+
+pub mod client;
+pub mod payload;

@@ -1,0 +1,88 @@
+//! Reading a publisher's incoming tracks into the room.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use sfu_core::{ParticipantId, RtpMeta};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+use super::CodecSpec;
+use crate::room::RoomMsg;
+
+/// What an incoming track needs to reach its room.
+#[derive(Clone)]
+pub(crate) struct IngressCtx {
+    pub(crate) room: mpsc::Sender<RoomMsg>,
+    pub(crate) participant: ParticipantId,
+}
+
+impl IngressCtx {
+    /// Announces a new incoming track to the room and starts copying its packets there.
+    pub(crate) fn open(&self, track: Arc<dyn TrackRemote>) {
+        let ctx = self.clone();
+        tokio::spawn(async move { ctx.run(track).await });
+    }
+
+    async fn run(self, track: Arc<dyn TrackRemote>) {
+        let Some(ssrc) = track.ssrcs().await.first().copied() else {
+            warn!("incoming track without an SSRC");
+            return;
+        };
+        let Some(codec) = track.codec(ssrc).await else {
+            warn!(ssrc, "incoming track without a codec");
+            return;
+        };
+        let spec = CodecSpec {
+            mime_type: codec.mime_type.clone(),
+            clock_rate: codec.clock_rate,
+            channels: codec.channels,
+            fmtp: codec.sdp_fmtp_line.clone(),
+        };
+        let msid = track.track_id().await;
+        let id = crate::next_track_id();
+        let (keyframes_tx, mut keyframes) = mpsc::channel::<()>(4);
+        let opened = RoomMsg::TrackOpened {
+            publisher: self.participant,
+            track: id,
+            msid,
+            codec: spec,
+            keyframes: keyframes_tx,
+        };
+        if self.room.send(opened).await.is_err() {
+            return;
+        }
+        debug!(track = id.0, ssrc, "ingress started");
+        loop {
+            tokio::select! {
+                event = track.poll() => match event {
+                    Some(TrackRemoteEvent::OnRtpPacket(pkt)) => {
+                        let meta = RtpMeta {
+                            ssrc: pkt.header.ssrc,
+                            seq: pkt.header.sequence_number,
+                            timestamp: pkt.header.timestamp,
+                            marker: pkt.header.marker,
+                        };
+                        let payload: Bytes = pkt.payload;
+                        if self.room.send(RoomMsg::Rtp { track: id, meta, payload }).await.is_err() {
+                            break;
+                        }
+                    }
+                    Some(TrackRemoteEvent::OnEnded) | None => break,
+                    Some(_) => {}
+                },
+                Some(()) = keyframes.recv() => {
+                    let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: ssrc };
+                    debug!(track = id.0, ssrc, "asking the publisher for a keyframe");
+                    if let Err(e) = track.write_rtcp(vec![Box::new(pli)]).await {
+                        debug!(track = id.0, "keyframe request not sent: {e}");
+                    }
+                }
+            }
+        }
+        let _ = self.room.send(RoomMsg::TrackEnded { track: id }).await;
+        debug!(track = id.0, "ingress ended");
+    }
+}

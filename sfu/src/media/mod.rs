@@ -1,0 +1,481 @@
+//! Every call into webrtc-rs lives in this module, so that replacing it (for example with a
+//! single multiplexed UDP port driving `rtc` directly) stays local. The rest of the crate sees
+//! [`MediaPeer`], [`ForwardTrack`], [`CodecSpec`] and [`PeerEvent`], all of them our own types.
+
+pub mod feedback;
+mod ingress;
+mod writer;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use protocol::{IceCandidate, PcTarget};
+use tokio::sync::{mpsc, watch};
+use webrtc::media_stream::MediaStreamTrack;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceCandidateType, RTCIceGatheringState,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, Registry,
+    SettingEngineBuilder, register_default_interceptors,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCRtpEncodingParameters, RtpCodecKind,
+};
+
+use crate::Counters;
+use crate::config::SfuConfig;
+use crate::error::{Result, SfuError};
+use crate::ports::{PortAllocator, PortLease};
+
+pub(crate) use ingress::IngressCtx;
+pub(crate) use writer::spawn_writer;
+
+/// A codec as negotiated by a publisher, carried to the subscribers' sending tracks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecSpec {
+    pub mime_type: String,
+    pub clock_rate: u32,
+    pub channels: u16,
+    pub fmtp: String,
+}
+
+impl CodecSpec {
+    pub fn is_video(&self) -> bool {
+        self.mime_type.to_ascii_lowercase().starts_with("video/")
+    }
+}
+
+/// Something a peer connection reports.
+#[derive(Debug, Clone)]
+pub(crate) enum PeerEvent {
+    Candidate(PcTarget, IceCandidate),
+    /// The connection failed or closed.
+    Down(PcTarget),
+    Connected(PcTarget),
+}
+
+/// One server-side peer connection, with the UDP port it holds.
+pub(crate) struct MediaPeer {
+    pc: Arc<dyn PeerConnection>,
+    target: PcTarget,
+    gathered: watch::Receiver<bool>,
+    gather_timeout: Duration,
+    _lease: PortLease,
+}
+
+/// A sending track toward a subscriber.
+pub(crate) struct ForwardTrack {
+    sender: Arc<dyn RtpSender>,
+    pub(crate) local: Arc<TrackLocalStaticRTP>,
+    pub(crate) ssrc: u32,
+    mime_type: String,
+}
+
+struct Handler {
+    target: PcTarget,
+    events: mpsc::Sender<PeerEvent>,
+    gathered: watch::Sender<bool>,
+    ingress: Option<IngressCtx>,
+    live: Arc<Counters>,
+}
+
+impl Drop for Handler {
+    fn drop(&mut self) {
+        self.live.live_peers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        if let Ok(init) = event.candidate.to_json() {
+            let cand = IceCandidate {
+                candidate: init.candidate,
+                sdp_mid: init.sdp_mid,
+                sdp_m_line_index: init.sdp_mline_index,
+                username_fragment: init.username_fragment,
+            };
+            let _ = self
+                .events
+                .try_send(PeerEvent::Candidate(self.target, cand));
+        }
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.gathered.send(true);
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let event = match state {
+            RTCPeerConnectionState::Connected => PeerEvent::Connected(self.target),
+            RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
+                PeerEvent::Down(self.target)
+            }
+            _ => return,
+        };
+        let _ = self.events.try_send(event);
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        if let Some(ingress) = &self.ingress {
+            ingress.open(track);
+        }
+    }
+}
+
+fn video_feedback() -> Vec<RTCPFeedback> {
+    [
+        ("goog-remb", ""),
+        ("ccm", "fir"),
+        ("nack", ""),
+        ("nack", "pli"),
+    ]
+    .into_iter()
+    .map(|(typ, parameter)| RTCPFeedback {
+        typ: typ.to_owned(),
+        parameter: parameter.to_owned(),
+    })
+    .collect()
+}
+
+/// The codecs Cohort forwards: Opus, VP8 and H.264 (constrained baseline and baseline,
+/// packetization mode 1). No RTX, so browsers retransmit on the media SSRC.
+fn media_engine() -> Result<MediaEngine> {
+    let mut m = MediaEngine::default();
+    let codec = |mime: &str, clock_rate, channels, fmtp: &str, fb: Vec<RTCPFeedback>, pt| {
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: mime.to_owned(),
+                clock_rate,
+                channels,
+                sdp_fmtp_line: fmtp.to_owned(),
+                rtcp_feedback: fb,
+            },
+            payload_type: pt,
+        }
+    };
+    m.register_codec(
+        codec(
+            "audio/opus",
+            48000,
+            2,
+            "minptime=10;useinbandfec=1",
+            vec![],
+            111,
+        ),
+        RtpCodecKind::Audio,
+    )
+    .map_err(webrtc_err)?;
+    for c in [
+        codec("video/VP8", 90000, 0, "", video_feedback(), 96),
+        codec(
+            "video/H264",
+            90000,
+            0,
+            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+            video_feedback(),
+            125,
+        ),
+        codec(
+            "video/H264",
+            90000,
+            0,
+            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f",
+            video_feedback(),
+            102,
+        ),
+    ] {
+        m.register_codec(c, RtpCodecKind::Video)
+            .map_err(webrtc_err)?;
+    }
+    Ok(m)
+}
+
+fn webrtc_err(e: impl std::fmt::Display) -> SfuError {
+    SfuError::WebRtc(e.to_string())
+}
+
+impl MediaPeer {
+    /// Builds a peer connection bound to one port of the configured range. `ingress` is set for
+    /// publish connections, whose incoming tracks feed the room.
+    pub(crate) async fn new(
+        cfg: &SfuConfig,
+        ports: &Arc<PortAllocator>,
+        counters: &Arc<Counters>,
+        target: PcTarget,
+        events: mpsc::Sender<PeerEvent>,
+        ingress: Option<IngressCtx>,
+    ) -> Result<Self> {
+        let lease = ports.lease()?;
+        let mut media = media_engine()?;
+        let registry =
+            register_default_interceptors(Registry::new(), &mut media).map_err(webrtc_err)?;
+        let registry = feedback::with_keyframe_requests(registry);
+        let mut settings = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .with_include_loopback_candidate(cfg.bind_ip.is_loopback());
+        if let Some(public) = cfg.public_ip.filter(|ip| *ip != cfg.bind_ip) {
+            settings =
+                settings.with_nat_1to1_ips(vec![public.to_string()], RTCIceCandidateType::Host);
+        }
+        let (gathered_tx, gathered) = watch::channel(false);
+        counters.live_peers.fetch_add(1, Ordering::Relaxed);
+        let handler = Arc::new(Handler {
+            target,
+            events,
+            gathered: gathered_tx,
+            ingress,
+            live: Arc::clone(counters),
+        });
+        let addr = bind_addr(cfg.bind_ip, lease.port());
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(media)
+            .with_setting_engine(settings.build())
+            .with_interceptor_registry(registry)
+            .with_handler(handler as Arc<dyn PeerConnectionEventHandler>)
+            .with_udp_addrs(vec![addr])
+            .build()
+            .await
+            .map_err(webrtc_err)?;
+        Ok(MediaPeer {
+            pc: Arc::new(pc),
+            target,
+            gathered,
+            gather_timeout: cfg.gather_timeout,
+            _lease: lease,
+        })
+    }
+
+    /// Applies a client's offer and returns the answer, with candidates once gathered.
+    pub(crate) async fn answer(&self, offer_sdp: &str) -> Result<String> {
+        check_codecs(offer_sdp)?;
+        let offer = RTCSessionDescription::offer(offer_sdp.to_owned())
+            .map_err(|e| SfuError::InvalidSdp(e.to_string()))?;
+        self.pc
+            .set_remote_description(offer)
+            .await
+            .map_err(|e| SfuError::InvalidSdp(e.to_string()))?;
+        let answer = self.pc.create_answer(None).await.map_err(webrtc_err)?;
+        self.pc
+            .set_local_description(answer)
+            .await
+            .map_err(webrtc_err)?;
+        self.local_sdp().await
+    }
+
+    /// Creates and applies a new offer (subscribe side).
+    pub(crate) async fn offer(&self) -> Result<String> {
+        let offer = self.pc.create_offer(None).await.map_err(webrtc_err)?;
+        self.pc
+            .set_local_description(offer)
+            .await
+            .map_err(webrtc_err)?;
+        self.local_sdp().await
+    }
+
+    /// Applies the client's answer to our latest offer.
+    pub(crate) async fn apply_answer(&self, sdp: &str) -> Result<()> {
+        let answer = RTCSessionDescription::answer(sdp.to_owned())
+            .map_err(|e| SfuError::InvalidSdp(e.to_string()))?;
+        self.pc
+            .set_remote_description(answer)
+            .await
+            .map_err(|e| SfuError::InvalidSdp(e.to_string()))
+    }
+
+    async fn local_sdp(&self) -> Result<String> {
+        let mut gathered = self.gathered.clone();
+        let _ = tokio::time::timeout(self.gather_timeout, gathered.wait_for(|g| *g)).await;
+        self.pc
+            .local_description()
+            .await
+            .map(|d| d.sdp)
+            .ok_or_else(|| SfuError::WebRtc("no local description".into()))
+    }
+
+    /// Adds a trickled candidate from the client.
+    pub(crate) async fn add_candidate(&self, cand: &IceCandidate) -> Result<()> {
+        let Some(remote) = self.pc.remote_description().await else {
+            return Err(SfuError::OutOfOrder(
+                "a candidate came before the description it belongs to",
+            ));
+        };
+        if let Some(mid) = &cand.sdp_mid {
+            let known = remote
+                .sdp
+                .lines()
+                .any(|l| l.trim_end().strip_prefix("a=mid:") == Some(mid.as_str()));
+            if !known {
+                let shown: String = mid.chars().take(32).collect();
+                return Err(SfuError::InvalidCandidate(format!(
+                    "no transceiver with mid {shown:?} on the {:?} connection",
+                    self.target
+                )));
+            }
+        }
+        if cand.candidate.trim().is_empty() {
+            // End-of-candidates: nothing to add.
+            return Ok(());
+        }
+        self.pc
+            .add_ice_candidate(RTCIceCandidateInit {
+                candidate: cand.candidate.clone(),
+                sdp_mid: cand.sdp_mid.clone(),
+                sdp_mline_index: cand.sdp_m_line_index,
+                username_fragment: cand.username_fragment.clone(),
+                url: None,
+            })
+            .await
+            .map_err(|e| SfuError::InvalidCandidate(e.to_string()))
+    }
+
+    /// Adds a sending track with its own SSRC; `stream_id` and `track_id` become the `a=msid`
+    /// the subscriber sees.
+    pub(crate) async fn add_forward_track(
+        &self,
+        stream_id: &str,
+        track_id: &str,
+        codec: &CodecSpec,
+    ) -> Result<ForwardTrack> {
+        let ssrc = rand_ssrc();
+        let kind = if codec.is_video() {
+            RtpCodecKind::Video
+        } else {
+            RtpCodecKind::Audio
+        };
+        let local = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            stream_id.to_owned(),
+            track_id.to_owned(),
+            track_id.to_owned(),
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec: RTCRtpCodec {
+                    mime_type: codec.mime_type.clone(),
+                    clock_rate: codec.clock_rate,
+                    channels: codec.channels,
+                    sdp_fmtp_line: codec.fmtp.clone(),
+                    rtcp_feedback: if codec.is_video() {
+                        video_feedback()
+                    } else {
+                        vec![]
+                    },
+                },
+                ..Default::default()
+            }],
+        )));
+        let sender = self
+            .pc
+            .add_track(Arc::clone(&local) as Arc<dyn TrackLocal>)
+            .await
+            .map_err(webrtc_err)?;
+        Ok(ForwardTrack {
+            sender,
+            local,
+            ssrc,
+            mime_type: codec.mime_type.clone(),
+        })
+    }
+
+    pub(crate) async fn remove_forward_track(&self, track: &ForwardTrack) -> Result<()> {
+        self.pc
+            .remove_track(&track.sender)
+            .await
+            .map_err(webrtc_err)
+    }
+
+    /// The payload type negotiated for a sending track's codec, once the answer is applied.
+    pub(crate) async fn payload_type(&self, track: &ForwardTrack) -> Option<u8> {
+        let params = track.sender.get_parameters().await.ok()?;
+        params
+            .rtp_parameters
+            .codecs
+            .iter()
+            .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&track.mime_type))
+            .map(|c| c.payload_type)
+    }
+
+    pub(crate) async fn close(&self) {
+        let _ = self.pc.close().await;
+    }
+}
+
+fn bind_addr(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("{v4}:{port}"),
+        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+    }
+}
+
+fn rand_ssrc() -> u32 {
+    let bytes = uuid::Uuid::new_v4();
+    let b = bytes.as_bytes();
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]]).max(1)
+}
+
+/// Refuses an offer none of whose audio or video sections carries Opus, VP8 or H.264.
+pub(crate) fn check_codecs(sdp: &str) -> Result<()> {
+    if !sdp.trim_start().starts_with("v=") {
+        return Err(SfuError::InvalidSdp("an SDP starts with a v= line".into()));
+    }
+    let mut media_sections = 0;
+    let mut usable = false;
+    let mut in_media = false;
+    for line in sdp.lines() {
+        let line = line.trim_end();
+        if let Some(m) = line.strip_prefix("m=") {
+            in_media = m.starts_with("audio") || m.starts_with("video");
+            if in_media {
+                media_sections += 1;
+            }
+        } else if in_media && let Some(map) = line.strip_prefix("a=rtpmap:") {
+            let name = map
+                .split_whitespace()
+                .nth(1)
+                .and_then(|enc| enc.split('/').next())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if matches!(name.as_str(), "opus" | "vp8" | "h264") {
+                usable = true;
+            }
+        }
+    }
+    if media_sections > 0 && !usable {
+        return Err(SfuError::NoUsableCodec);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codec_check_tells_apart_bad_sdp_and_unusable_codecs() {
+        assert!(matches!(
+            check_codecs("hello"),
+            Err(SfuError::InvalidSdp(_))
+        ));
+        let g722 = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 9\r\na=rtpmap:9 G722/8000\r\n";
+        assert!(matches!(check_codecs(g722), Err(SfuError::NoUsableCodec)));
+        let opus = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n";
+        assert!(check_codecs(opus).is_ok());
+        let vp8 = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n";
+        assert!(check_codecs(vp8).is_ok());
+    }
+}

@@ -1,0 +1,582 @@
+//! A room: one task that solely owns its `sfu_core::Room` and its members' channels. Peers,
+//! ingress readers and egress writers talk to it through one bounded channel of [`RoomMsg`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use protocol::{LeaveReason, ParticipantInfo, ServerMessage, TrackInfo, TrackKind, TrackMeta};
+use sfu_core::{Codec, Input, Output, ParticipantId, RtpMeta, TrackId};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::egress::{Egress, OutPacket};
+use crate::error::{Result, SfuError};
+use crate::media::CodecSpec;
+use crate::participant::PeerCmd;
+use crate::{Registry, RoomSnapshot};
+
+pub(crate) const ROOM_QUEUE: usize = 4096;
+
+/// Messages a room task receives.
+pub(crate) enum RoomMsg {
+    Join {
+        name: String,
+        events: mpsc::Sender<ServerMessage>,
+        peer: mpsc::Sender<PeerCmd>,
+        reply: oneshot::Sender<Result<JoinOk>>,
+    },
+    Leave {
+        participant: ParticipantId,
+    },
+    TrackMeta {
+        participant: ParticipantId,
+        tracks: Vec<TrackMeta>,
+    },
+    TrackOpened {
+        publisher: ParticipantId,
+        track: TrackId,
+        msid: String,
+        codec: CodecSpec,
+        keyframes: mpsc::Sender<()>,
+    },
+    TrackEnded {
+        track: TrackId,
+    },
+    Rtp {
+        track: TrackId,
+        meta: RtpMeta,
+        payload: Bytes,
+    },
+    Mute {
+        participant: ParticipantId,
+        msid: String,
+        muted: bool,
+    },
+    SubscriptionReady {
+        subscriber: ParticipantId,
+        track: TrackId,
+        ssrc: u32,
+        egress: Arc<Egress>,
+    },
+    KeyframeRequest {
+        subscriber: ParticipantId,
+        track: TrackId,
+    },
+    Close {
+        reason: LeaveReason,
+    },
+    Snapshot {
+        reply: oneshot::Sender<RoomSnapshot>,
+    },
+}
+
+/// The room's reply to a join.
+pub(crate) struct JoinOk {
+    pub(crate) participant: ParticipantId,
+    pub(crate) wire_id: String,
+    pub(crate) others: Vec<ParticipantInfo>,
+}
+
+struct Member {
+    wire_id: String,
+    name: String,
+    events: mpsc::Sender<ServerMessage>,
+    peer: mpsc::Sender<PeerCmd>,
+    /// Declared by the publisher for tracks not yet open, by `a=msid` track id.
+    meta: HashMap<String, TrackMeta>,
+}
+
+struct Published {
+    publisher: ParticipantId,
+    msid: String,
+    info: TrackInfo,
+    codec: CodecSpec,
+    keyframes: mpsc::Sender<()>,
+}
+
+pub(crate) struct RoomTask {
+    name: String,
+    core: sfu_core::Room<Bytes>,
+    members: HashMap<ParticipantId, Member>,
+    tracks: HashMap<TrackId, Published>,
+    egress: HashMap<(ParticipantId, TrackId), Arc<Egress>>,
+    registry: Arc<Registry>,
+    generation: u64,
+}
+
+impl RoomTask {
+    /// Starts a room task; it ends, and leaves the registry, when its last member leaves.
+    pub(crate) fn spawn(
+        name: String,
+        registry: Arc<Registry>,
+        generation: u64,
+    ) -> mpsc::Sender<RoomMsg> {
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+        let task = RoomTask {
+            core: sfu_core::Room::new(registry.config.room.clone()),
+            name: name.clone(),
+            members: HashMap::new(),
+            tracks: HashMap::new(),
+            egress: HashMap::new(),
+            registry,
+            generation,
+        };
+        tokio::spawn(task.run(rx).instrument(info_span!("room", room = %name)));
+        tx
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<RoomMsg>) {
+        info!("room opened");
+        self.registry.rooms_open_delta(1);
+        loop {
+            let deadline = self.core.poll_timeout();
+            let msg = tokio::select! {
+                msg = rx.recv() => msg,
+                _ = sleep_until(deadline) => {
+                    self.core.handle_input(now(), Input::Timeout);
+                    self.drain_outputs();
+                    continue;
+                }
+            };
+            let Some(msg) = msg else { break };
+            self.handle(msg);
+            if self.members.is_empty() && self.tracks.is_empty() {
+                // Leave the registry first, so no new join can find this task, then refuse
+                // whatever joins raced in.
+                self.registry.remove_room(&self.name, self.generation);
+                rx.close();
+                while let Some(msg) = rx.recv().await {
+                    if let RoomMsg::Join { reply, .. } = msg {
+                        let _ = reply.send(Err(SfuError::Closed));
+                    }
+                }
+                break;
+            }
+        }
+        for e in self.egress.values() {
+            e.close();
+        }
+        self.registry.rooms_open_delta(-1);
+        info!("room closed");
+    }
+
+    fn handle(&mut self, msg: RoomMsg) {
+        match msg {
+            RoomMsg::Rtp {
+                track,
+                meta,
+                payload,
+            } => {
+                self.core.handle_input(
+                    now(),
+                    Input::Rtp {
+                        track,
+                        meta,
+                        payload,
+                    },
+                );
+            }
+            RoomMsg::Join {
+                name,
+                events,
+                peer,
+                reply,
+            } => {
+                let _ = reply.send(self.join(name, events, peer));
+            }
+            RoomMsg::Leave { participant } => self.leave(participant),
+            RoomMsg::TrackMeta {
+                participant,
+                tracks,
+            } => {
+                if let Some(m) = self.members.get_mut(&participant) {
+                    for t in tracks {
+                        m.meta.insert(t.track_id.clone(), t);
+                    }
+                }
+            }
+            RoomMsg::TrackOpened {
+                publisher,
+                track,
+                msid,
+                codec,
+                keyframes,
+            } => self.track_opened(publisher, track, msid, codec, keyframes),
+            RoomMsg::TrackEnded { track } => self.track_ended(track),
+            RoomMsg::Mute {
+                participant,
+                msid,
+                muted,
+            } => self.mute(participant, msid, muted),
+            RoomMsg::SubscriptionReady {
+                subscriber,
+                track,
+                ssrc,
+                egress,
+            } => {
+                if self.tracks.contains_key(&track) && self.members.contains_key(&subscriber) {
+                    self.egress.insert((subscriber, track), egress);
+                    self.core.handle_input(
+                        now(),
+                        Input::SubscriptionReady {
+                            subscriber,
+                            track,
+                            ssrc,
+                        },
+                    );
+                } else {
+                    egress.close();
+                }
+            }
+            RoomMsg::KeyframeRequest { subscriber, track } => self
+                .core
+                .handle_input(now(), Input::KeyframeRequest { subscriber, track }),
+            RoomMsg::Close { reason } => {
+                let ids: Vec<ParticipantId> = self.members.keys().copied().collect();
+                for id in ids {
+                    self.kick(id, reason);
+                }
+            }
+            RoomMsg::Snapshot { reply } => {
+                let _ = reply.send(self.snapshot());
+            }
+        }
+        self.drain_outputs();
+    }
+
+    fn join(
+        &mut self,
+        name: String,
+        events: mpsc::Sender<ServerMessage>,
+        peer: mpsc::Sender<PeerCmd>,
+    ) -> Result<JoinOk> {
+        let max = self.registry.config.max_participants_per_room;
+        if self.members.len() >= max {
+            return Err(SfuError::RoomFull(max));
+        }
+        let participant = crate::next_participant_id();
+        let wire_id = crate::wire_id();
+        let others: Vec<ParticipantInfo> = self
+            .members
+            .keys()
+            .map(|id| self.participant_info(*id))
+            .collect();
+        let info = ParticipantInfo {
+            id: wire_id.clone(),
+            name: name.clone(),
+            tracks: vec![],
+        };
+        self.broadcast(None, ServerMessage::ParticipantJoined { participant: info });
+        self.members.insert(
+            participant,
+            Member {
+                wire_id: wire_id.clone(),
+                name,
+                events,
+                peer,
+                meta: HashMap::new(),
+            },
+        );
+        self.registry.participants_delta(1);
+        self.core.handle_input(now(), Input::Join(participant));
+        debug!(participant = %wire_id, "joined");
+        Ok(JoinOk {
+            participant,
+            wire_id,
+            others,
+        })
+    }
+
+    fn participant_info(&self, id: ParticipantId) -> ParticipantInfo {
+        let m = &self.members[&id];
+        let mut tracks: Vec<(TrackId, TrackInfo)> = self
+            .tracks
+            .iter()
+            .filter(|(_, t)| t.publisher == id)
+            .map(|(tid, t)| (*tid, t.info.clone()))
+            .collect();
+        tracks.sort_by_key(|(tid, _)| *tid);
+        ParticipantInfo {
+            id: m.wire_id.clone(),
+            name: m.name.clone(),
+            tracks: tracks.into_iter().map(|(_, t)| t).collect(),
+        }
+    }
+
+    fn leave(&mut self, id: ParticipantId) {
+        let Some(member) = self.members.remove(&id) else {
+            return;
+        };
+        self.registry.participants_delta(-1);
+        let owned: Vec<TrackId> = self
+            .tracks
+            .iter()
+            .filter(|(_, t)| t.publisher == id)
+            .map(|(tid, _)| *tid)
+            .collect();
+        for t in owned {
+            self.track_ended(t);
+        }
+        self.core.handle_input(now(), Input::Leave(id));
+        self.egress.retain(|(sub, _), e| {
+            if *sub == id {
+                e.close();
+            }
+            *sub != id
+        });
+        let _ = member.peer.try_send(PeerCmd::RoomGone);
+        self.broadcast(
+            None,
+            ServerMessage::ParticipantLeft {
+                participant_id: member.wire_id.clone(),
+            },
+        );
+        debug!(participant = %member.wire_id, "left");
+    }
+
+    /// Removes a member on the server's initiative, telling it why.
+    fn kick(&mut self, id: ParticipantId, reason: LeaveReason) {
+        if let Some(m) = self.members.get(&id) {
+            let _ = m.events.try_send(ServerMessage::Leave { reason });
+        }
+        self.leave(id);
+    }
+
+    fn track_opened(
+        &mut self,
+        publisher: ParticipantId,
+        track: TrackId,
+        msid: String,
+        codec: CodecSpec,
+        keyframes: mpsc::Sender<()>,
+    ) {
+        let Some(member) = self.members.get(&publisher) else {
+            return;
+        };
+        let max = self.registry.config.max_tracks_per_participant;
+        let count = self
+            .tracks
+            .values()
+            .filter(|t| t.publisher == publisher)
+            .count();
+        if count >= max {
+            let err = SfuError::TooManyTracks(max);
+            let _ = member
+                .events
+                .try_send(ServerMessage::error(err.code(), err.to_string()));
+            return;
+        }
+        let meta = member.meta.get(&msid).cloned();
+        let kind = if codec.is_video() {
+            TrackKind::Video
+        } else {
+            TrackKind::Audio
+        };
+        let info = TrackInfo {
+            id: crate::wire_id(),
+            kind,
+            source: meta.as_ref().map(|m| m.source).unwrap_or_default(),
+            muted: meta.as_ref().is_some_and(|m| m.muted),
+            codec: codec.mime_type.clone(),
+        };
+        let participant_id = member.wire_id.clone();
+        let core_codec = Codec::from_mime(&codec.mime_type, codec.clock_rate);
+        self.tracks.insert(
+            track,
+            Published {
+                publisher,
+                msid,
+                info: info.clone(),
+                codec,
+                keyframes,
+            },
+        );
+        self.registry.tracks_delta(kind, 1);
+        self.core.handle_input(
+            now(),
+            Input::Publish {
+                publisher,
+                track,
+                codec: core_codec,
+            },
+        );
+        if info.muted {
+            self.core
+                .handle_input(now(), Input::SetMuted { track, muted: true });
+        }
+        self.broadcast(
+            Some(publisher),
+            ServerMessage::TrackPublished {
+                participant_id,
+                track: info,
+            },
+        );
+    }
+
+    fn track_ended(&mut self, track: TrackId) {
+        let Some(t) = self.tracks.remove(&track) else {
+            return;
+        };
+        self.registry.tracks_delta(t.info.kind, -1);
+        self.core.handle_input(now(), Input::Unpublish(track));
+        self.egress.retain(|(_, tid), e| {
+            if *tid == track {
+                e.close();
+            }
+            *tid != track
+        });
+        if let Some(m) = self.members.get(&t.publisher) {
+            let msg = ServerMessage::TrackUnpublished {
+                participant_id: m.wire_id.clone(),
+                track_id: t.info.id.clone(),
+            };
+            self.broadcast(Some(t.publisher), msg);
+        }
+    }
+
+    fn mute(&mut self, participant: ParticipantId, msid: String, muted: bool) {
+        let found = self
+            .tracks
+            .iter_mut()
+            .find(|(_, t)| t.publisher == participant && t.msid == msid);
+        let Some((id, t)) = found else {
+            // Not open yet: remember it for when it opens.
+            if let Some(m) = self.members.get_mut(&participant) {
+                let entry = m.meta.entry(msid.clone()).or_insert(TrackMeta {
+                    track_id: msid,
+                    source: Default::default(),
+                    muted,
+                });
+                entry.muted = muted;
+            }
+            return;
+        };
+        let id = *id;
+        t.info.muted = muted;
+        let msg = ServerMessage::TrackMuted {
+            participant_id: self
+                .members
+                .get(&participant)
+                .map(|m| m.wire_id.clone())
+                .unwrap_or_default(),
+            track_id: t.info.id.clone(),
+            muted,
+        };
+        self.core
+            .handle_input(now(), Input::SetMuted { track: id, muted });
+        self.broadcast(Some(participant), msg);
+    }
+
+    /// Sends an event to every member but `except`. A member whose event queue is full is too
+    /// far behind to follow the room, and is removed.
+    fn broadcast(&mut self, except: Option<ParticipantId>, msg: ServerMessage) {
+        let mut stuck = Vec::new();
+        for (id, m) in &self.members {
+            if Some(*id) == except {
+                continue;
+            }
+            if let Err(mpsc::error::TrySendError::Full(_)) = m.events.try_send(msg.clone()) {
+                stuck.push(*id);
+            }
+        }
+        for id in stuck {
+            warn!("participant's event queue is full; removing it");
+            self.leave(id);
+        }
+    }
+
+    fn drain_outputs(&mut self) {
+        while let Some(out) = self.core.poll_output() {
+            match out {
+                Output::Forward {
+                    subscriber,
+                    track,
+                    kind,
+                    header,
+                    marker,
+                    payload,
+                } => {
+                    let Some(egress) = self.egress.get(&(subscriber, track)) else {
+                        continue;
+                    };
+                    let bytes = payload.len();
+                    if egress.push(OutPacket {
+                        header,
+                        marker,
+                        payload,
+                    }) {
+                        self.registry.forwarded(kind, bytes);
+                    } else {
+                        self.registry.dropped_queue_full();
+                        self.core
+                            .handle_input(now(), Input::QueueFull { subscriber, track });
+                    }
+                }
+                Output::Subscribe {
+                    subscriber,
+                    track,
+                    publisher,
+                    codec: _,
+                } => {
+                    let (Some(t), Some(p), Some(s)) = (
+                        self.tracks.get(&track),
+                        self.members.get(&publisher),
+                        self.members.get(&subscriber),
+                    ) else {
+                        continue;
+                    };
+                    let cmd = PeerCmd::AddTrack {
+                        track,
+                        stream_id: p.wire_id.clone(),
+                        track_id: t.info.id.clone(),
+                        codec: t.codec.clone(),
+                    };
+                    if s.peer.try_send(cmd).is_err() {
+                        warn!("participant task is not keeping up; subscription not offered");
+                    }
+                }
+                Output::Unsubscribe { subscriber, track } => {
+                    if let Some(e) = self.egress.remove(&(subscriber, track)) {
+                        e.close();
+                    }
+                    if let Some(s) = self.members.get(&subscriber) {
+                        let _ = s.peer.try_send(PeerCmd::RemoveTrack { track });
+                    }
+                }
+                Output::RequestKeyframe { track } => {
+                    if let Some(t) = self.tracks.get(&track) {
+                        let _ = t.keyframes.try_send(());
+                    }
+                }
+            }
+        }
+    }
+
+    fn snapshot(&self) -> RoomSnapshot {
+        let mut participants: Vec<ParticipantInfo> = self
+            .members
+            .keys()
+            .map(|id| self.participant_info(*id))
+            .collect();
+        participants.sort_by(|a, b| a.id.cmp(&b.id));
+        RoomSnapshot {
+            name: self.name.clone(),
+            participants,
+            subscriptions: self.core.subscription_count(),
+            stats: self.core.stats().clone(),
+        }
+    }
+}
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,139 @@
+//! Command-line flags, each also readable from an environment variable.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use sfu::SfuConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Cohort: weekly meeting rooms for learning communities, in one binary.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "cohort", version, about)]
+pub struct Cli {
+    /// Address and port of the HTTP and WebSocket listener.
+    #[arg(long, env = "COHORT_HTTP", default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+    /// UDP port range that peer connections bind their media sockets from, as A-B.
+    #[arg(long, env = "COHORT_UDP_PORTS", default_value = "50000-50999", value_parser = parse_port_range)]
+    pub udp_ports: (u16, u16),
+    /// Address advertised in ICE candidates. Defaults to the HTTP listener's address
+    /// (127.0.0.1 when bound to loopback).
+    #[arg(long, env = "COHORT_PUBLIC_IP")]
+    pub public_ip: Option<IpAddr>,
+    /// Log level or filter (for example `info` or `sfu=debug,info`).
+    #[arg(long, env = "COHORT_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Log format.
+    #[arg(long, env = "COHORT_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Seconds a shutdown waits for participants to leave before it ends anyway.
+    #[arg(long, env = "COHORT_DRAIN_SECONDS", default_value_t = 10)]
+    pub drain_seconds: u64,
+    /// Most participants in one room.
+    #[arg(long, env = "COHORT_MAX_PARTICIPANTS", default_value_t = 50)]
+    pub max_participants: usize,
+    /// Most rooms open at once.
+    #[arg(long, env = "COHORT_MAX_ROOMS", default_value_t = 200)]
+    pub max_rooms: usize,
+    /// Most tracks one participant publishes.
+    #[arg(long, env = "COHORT_MAX_TRACKS", default_value_t = 4)]
+    pub max_tracks: usize,
+    /// Largest WebSocket message accepted, in bytes; larger ones close the connection (1009).
+    #[arg(long, env = "COHORT_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    pub max_message_bytes: usize,
+    /// Signaling messages per second one connection may send (bursts of twice this pass).
+    #[arg(long, env = "COHORT_MESSAGE_RATE", default_value_t = 50)]
+    pub message_rate: u32,
+}
+
+impl Cli {
+    pub fn sfu_config(&self) -> SfuConfig {
+        let bind_ip = self.http.ip();
+        SfuConfig {
+            bind_ip,
+            public_ip: self.public_ip,
+            udp_ports: self.udp_ports,
+            max_participants_per_room: self.max_participants,
+            max_rooms: self.max_rooms,
+            max_tracks_per_participant: self.max_tracks,
+            ..SfuConfig::default()
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_message_bytes: self.max_message_bytes,
+            message_rate: self.message_rate.max(1),
+            dead_after: Duration::from_secs(15),
+            ping_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Per-connection signaling limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+    pub message_rate: u32,
+    /// A connection silent this long is dead.
+    pub dead_after: Duration,
+    /// How often the server pings.
+    pub ping_every: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 64 * 1024,
+            message_rate: 50,
+            dead_after: Duration::from_secs(15),
+            ping_every: Duration::from_secs(5),
+        }
+    }
+}
+
+fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("{s:?} is not a range like 50000-50999"))?;
+    let a: u16 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("{a:?} is not a port"))?;
+    let b: u16 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("{b:?} is not a port"))?;
+    if a == 0 || a > b {
+        return Err(format!("the range {a}-{b} is empty or starts at 0"));
+    }
+    Ok((a, b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_ranges_parse_and_reject_nonsense() {
+        assert_eq!(parse_port_range("50000-50999"), Ok((50000, 50999)));
+        assert!(parse_port_range("5").is_err());
+        assert!(parse_port_range("9-1").is_err());
+        assert!(parse_port_range("0-10").is_err());
+        assert!(parse_port_range("a-b").is_err());
+    }
+
+    #[test]
+    fn defaults_serve_loopback() {
+        let cli = Cli::parse_from(["cohort"]);
+        assert_eq!(cli.http.to_string(), "127.0.0.1:8080");
+        assert_eq!(cli.udp_ports, (50000, 50999));
+        assert!(cli.sfu_config().bind_ip.is_loopback());
+    }
+}

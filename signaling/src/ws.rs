@@ -1,0 +1,308 @@
+//! One signaling connection: a state machine over any stream and sink of WebSocket messages.
+//!
+//! Before `join`, only `join`, `ping` and `leave` are accepted; after it, the session relays
+//! the client's requests to its [`sfu::SessionHandle`] and the room's events back as JSON.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use protocol::{
+    ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage, normalize_display_name,
+    parse_client_message, validate_room_name,
+};
+use sfu::{SessionHandle, SfuError};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, interval, sleep_until};
+use tracing::{Instrument, debug, info, info_span};
+
+use crate::AppState;
+use crate::access::authorize_join;
+
+/// Close codes the server uses.
+pub mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+}
+
+/// A token bucket: `rate` messages per second, bursts of twice that.
+struct RateLimit {
+    tokens: f64,
+    rate: f64,
+    last: Instant,
+    /// Messages refused in a row; a client that keeps going is cut off.
+    strikes: u32,
+}
+
+impl RateLimit {
+    fn new(rate: u32) -> Self {
+        RateLimit {
+            tokens: f64::from(rate) * 2.0,
+            rate: f64::from(rate),
+            last: Instant::now(),
+            strikes: 0,
+        }
+    }
+
+    fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        let dt = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + dt * self.rate).min(self.rate * 2.0);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.strikes = 0;
+            true
+        } else {
+            self.strikes += 1;
+            false
+        }
+    }
+}
+
+enum Phase {
+    AwaitingJoin,
+    Joined {
+        handle: SessionHandle,
+        events: mpsc::Receiver<ServerMessage>,
+    },
+}
+
+/// What the loop does after one client message.
+enum Next {
+    Continue,
+    Close(u16, &'static str),
+}
+
+/// Runs one connection to its end.
+pub async fn run<S, E>(socket: S, state: AppState)
+where
+    S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin + Send + 'static,
+    E: std::fmt::Display,
+{
+    let span = info_span!(
+        "ws",
+        room = tracing::field::Empty,
+        participant = tracing::field::Empty
+    );
+    Session::new(state).run(socket).instrument(span).await
+}
+
+struct Session {
+    state: AppState,
+    phase: Phase,
+    rate: RateLimit,
+}
+
+impl Session {
+    fn new(state: AppState) -> Self {
+        let rate = RateLimit::new(state.limits.message_rate);
+        Session {
+            state,
+            phase: Phase::AwaitingJoin,
+            rate,
+        }
+    }
+
+    async fn run<S, E>(mut self, socket: S)
+    where
+        S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
+        E: std::fmt::Display,
+    {
+        let (mut tx, mut rx) = socket.split();
+        let limits = self.state.limits.clone();
+        let mut last_seen = Instant::now();
+        let mut pings = interval(limits.ping_every);
+        let close = loop {
+            let dead_at = last_seen + limits.dead_after;
+            let event = async {
+                match &mut self.phase {
+                    Phase::Joined { events, .. } => events.recv().await,
+                    Phase::AwaitingJoin => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                incoming = rx.next() => {
+                    let Some(Ok(msg)) = incoming else { break None };
+                    last_seen = Instant::now();
+                    let text = match msg {
+                        Message::Text(t) => t,
+                        Message::Binary(_) => {
+                            let m = ServerMessage::error(ErrorCode::InvalidJson, "binary frames are not used; send JSON text");
+                            if send(&mut tx, &m).await.is_err() { break None }
+                            continue;
+                        }
+                        Message::Close(_) => break None,
+                        Message::Ping(_) | Message::Pong(_) => continue,
+                    };
+                    if text.len() > limits.max_message_bytes {
+                        break Some((close::TOO_BIG, "message too big"));
+                    }
+                    match self.on_text(&text, &mut tx).await {
+                        Ok(Next::Continue) => {}
+                        Ok(Next::Close(code, why)) => break Some((code, why)),
+                        Err(()) => break None,
+                    }
+                }
+                event = event => {
+                    let Some(event) = event else {
+                        break Some((close::GOING_AWAY, "the room has ended this session"));
+                    };
+                    let leaving = matches!(event, ServerMessage::Leave { .. });
+                    if send(&mut tx, &event).await.is_err() { break None }
+                    if leaving {
+                        break Some((close::GOING_AWAY, "asked to leave"));
+                    }
+                }
+                _ = pings.tick() => {
+                    if tx.send(Message::Ping(Default::default())).await.is_err() { break None }
+                }
+                _ = sleep_until(dead_at) => {
+                    info!("no traffic for {:?}; closing", limits.dead_after);
+                    break Some((close::GOING_AWAY, "no traffic"));
+                }
+            }
+        };
+        if let Phase::Joined { handle, .. } = &self.phase {
+            handle.leave().await;
+        }
+        if let Some((code, reason)) = close {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), tx.send(Message::Close(Some(frame))))
+                    .await;
+        }
+        debug!("connection closed");
+    }
+
+    /// Handles one text message. `Err` means the socket is gone.
+    async fn on_text<T>(&mut self, text: &str, tx: &mut T) -> Result<Next, ()>
+    where
+        T: Sink<Message> + Unpin,
+    {
+        if !self.rate.allow() {
+            if self.rate.strikes > self.state.limits.message_rate {
+                return Ok(Next::Close(close::POLICY, "message rate exceeded"));
+            }
+            let m = ServerMessage::error(ErrorCode::RateLimited, "too many messages; slow down");
+            return send(tx, &m).await.map(|_| Next::Continue);
+        }
+        let msg = match parse_client_message(text) {
+            Ok(m) => m,
+            Err(e) => {
+                let m = ServerMessage::error(e.code, e.message);
+                return send(tx, &m).await.map(|_| Next::Continue);
+            }
+        };
+        let reply = self.on_message(msg).await;
+        match reply {
+            Reply::None => Ok(Next::Continue),
+            Reply::Send(m) => send(tx, &m).await.map(|_| Next::Continue),
+            Reply::Close(code, why) => Ok(Next::Close(code, why)),
+        }
+    }
+
+    async fn on_message(&mut self, msg: ClientMessage) -> Reply {
+        match (&self.phase, msg) {
+            (_, ClientMessage::Ping { ts }) => Reply::Send(ServerMessage::Pong { ts }),
+            (_, ClientMessage::Leave {}) => Reply::Close(close::NORMAL, "left"),
+            (
+                Phase::AwaitingJoin,
+                ClientMessage::Join {
+                    v,
+                    room,
+                    name,
+                    token,
+                },
+            ) => self.join(v, room, name, token).await,
+            (Phase::Joined { .. }, ClientMessage::Join { .. }) => {
+                out_of_order("already joined; one join per connection")
+            }
+            (Phase::AwaitingJoin, _) => out_of_order("join first"),
+            (Phase::Joined { handle, .. }, msg) => {
+                let result = match msg {
+                    ClientMessage::PublishOffer { sdp, tracks } => {
+                        handle.publish_offer(sdp, tracks).await
+                    }
+                    ClientMessage::SubscribeAnswer { sdp } => handle.subscribe_answer(sdp).await,
+                    ClientMessage::Candidate { target, candidate } => {
+                        handle.candidate(target, candidate).await
+                    }
+                    ClientMessage::Mute { track_id, muted } => handle.mute(track_id, muted).await,
+                    ClientMessage::Join { .. }
+                    | ClientMessage::Ping { .. }
+                    | ClientMessage::Leave {} => Ok(()),
+                };
+                match result {
+                    Ok(()) => Reply::None,
+                    Err(SfuError::Closed) => Reply::Close(close::GOING_AWAY, "session ended"),
+                    Err(e) => Reply::Send(ServerMessage::error(e.code(), e.to_string())),
+                }
+            }
+        }
+    }
+
+    async fn join(&mut self, v: u32, room: String, name: String, token: Option<String>) -> Reply {
+        if v != PROTOCOL_VERSION {
+            return Reply::Send(ServerMessage::error(
+                ErrorCode::UnsupportedVersion,
+                format!("this server speaks protocol version {PROTOCOL_VERSION}"),
+            ));
+        }
+        if let Err(e) = validate_room_name(&room) {
+            return Reply::Send(ServerMessage::error(ErrorCode::InvalidRoom, e));
+        }
+        let name = match normalize_display_name(&name) {
+            Ok(n) => n,
+            Err(e) => return Reply::Send(ServerMessage::error(ErrorCode::InvalidName, e)),
+        };
+        if let Err((code, message)) = authorize_join(&self.state, &room, token.as_deref()) {
+            return Reply::Send(ServerMessage::error(code, message));
+        }
+        match self.state.sfu.join(&room, &name).await {
+            Ok(session) => {
+                let span = tracing::Span::current();
+                span.record("room", room.as_str());
+                span.record("participant", session.participant_id.as_str());
+                info!("joined");
+                let joined = ServerMessage::Joined {
+                    v: PROTOCOL_VERSION,
+                    room: session.room.clone(),
+                    participant_id: session.participant_id.clone(),
+                    participants: session.others.clone(),
+                };
+                self.phase = Phase::Joined {
+                    handle: session.handle,
+                    events: session.events,
+                };
+                Reply::Send(joined)
+            }
+            Err(e) => Reply::Send(ServerMessage::error(e.code(), e.to_string())),
+        }
+    }
+}
+
+enum Reply {
+    None,
+    Send(ServerMessage),
+    Close(u16, &'static str),
+}
+
+fn out_of_order(why: &str) -> Reply {
+    Reply::Send(ServerMessage::error(ErrorCode::OutOfOrder, why))
+}
+
+async fn send<T>(tx: &mut T, msg: &ServerMessage) -> Result<(), ()>
+where
+    T: Sink<Message> + Unpin,
+{
+    // Invariant: ServerMessage holds only strings, numbers, bools and lists of them, which
+    // always serialise.
+    let text = serde_json::to_string(msg).expect("server messages serialise");
+    tx.send(Message::Text(text.into())).await.map_err(|_| ())
+}
