@@ -67,3 +67,109 @@ pub fn init_tracing() {
             .try_init();
     }
 }
+
+/// A bare WebSocket client, for feeding the server exactly what a test wants.
+pub mod raw {
+    use std::time::Duration;
+
+    use futures::{SinkExt, StreamExt};
+    use tokio::net::TcpStream;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+    pub struct Raw {
+        pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    }
+
+    /// What the server did next.
+    #[derive(Debug, PartialEq)]
+    pub enum Next {
+        Json(serde_json::Value),
+        Closed(Option<u16>),
+        Timeout,
+    }
+
+    impl Raw {
+        pub async fn connect(url: &str) -> Raw {
+            let (ws, _) = tokio_tungstenite::connect_async(url)
+                .await
+                .expect("connect");
+            Raw { ws }
+        }
+
+        pub async fn send_text(&mut self, text: &str) {
+            self.ws
+                .send(Message::Text(text.to_owned().into()))
+                .await
+                .expect("send");
+        }
+
+        pub async fn send_json(&mut self, v: serde_json::Value) {
+            self.send_text(&v.to_string()).await;
+        }
+
+        /// The next JSON message or close, skipping pings.
+        pub async fn next(&mut self) -> Next {
+            loop {
+                let msg = match tokio::time::timeout(Duration::from_secs(5), self.ws.next()).await {
+                    Err(_) => return Next::Timeout,
+                    Ok(None) => return Next::Closed(None),
+                    Ok(Some(Err(_))) => return Next::Closed(None),
+                    Ok(Some(Ok(m))) => m,
+                };
+                match msg {
+                    Message::Text(t) => {
+                        return Next::Json(serde_json::from_str(&t).expect("server sends JSON"));
+                    }
+                    Message::Close(frame) => return Next::Closed(frame.map(|f| u16::from(f.code))),
+                    _ => continue,
+                }
+            }
+        }
+
+        /// The next message, which must be an error with this code.
+        pub async fn expect_error(&mut self, code: &str) {
+            match self.next().await {
+                Next::Json(v) if v["type"] == "error" && v["code"] == code => {
+                    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()));
+                }
+                other => panic!("expected error {code}, got {other:?}"),
+            }
+        }
+
+        /// Joins `room`; panics unless the server says `joined`.
+        pub async fn join(&mut self, room: &str) -> serde_json::Value {
+            self.send_json(serde_json::json!({"type":"join","v":1,"room":room,"name":"raw"}))
+                .await;
+            match self.next().await {
+                Next::Json(v) if v["type"] == "joined" => v,
+                other => panic!("expected joined, got {other:?}"),
+            }
+        }
+
+        /// Checks the connection still answers.
+        pub async fn assert_alive(&mut self) {
+            self.send_json(serde_json::json!({"type":"ping","ts":7}))
+                .await;
+            assert_eq!(
+                self.next().await,
+                Next::Json(serde_json::json!({"type":"pong","ts":7}))
+            );
+        }
+    }
+}
+
+/// The status code of a plain HTTP GET.
+pub async fn http_status(addr: SocketAddr, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.expect("read");
+    let text = String::from_utf8_lossy(&buf);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("a status line")
+}
