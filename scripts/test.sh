@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs every check and test of Cohort, as CI does:
+#   formatting, lints, the sans-IO rule for sfu-core, then unit, property and integration tests.
+# Tests run inside a private network namespace with only loopback up (unshare -n), so no packet
+# can leave the machine. Exits non-zero when anything fails or when no test ran.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/cohort-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+log_dir="$CARGO_TARGET_DIR/test-logs"
+mkdir -p "$log_dir"
+
+step() { printf '\n== %s\n' "$*"; }
+started=$(date +%s)
+
+step "installing what the tests need"
+scripts/setup.sh
+
+step "format (cargo fmt --check)"
+cargo fmt --all -- --check
+
+step "lints (clippy, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "sfu-core stays sans-IO"
+scripts/check-sans-io.sh
+
+step "building tests"
+cargo test --workspace --locked --no-run
+
+# Runs a command in a network namespace of its own with only loopback, when this user may.
+isolated() {
+  if unshare -n true 2>/dev/null; then
+    unshare -n sh -c 'ip link set lo up && exec "$@"' sh "$@"
+  elif [ "${CI:-}" = "true" ]; then
+    echo "CI needs unshare -n (root) to keep test traffic on loopback" >&2
+    return 1
+  else
+    echo "note: cannot unshare the network here; tests still bind 127.0.0.1 only" >&2
+    "$@"
+  fi
+}
+
+step "unit, property and integration tests (loopback-only namespace)"
+log="$log_dir/cargo-test.log"
+set +e
+isolated cargo test --workspace --locked --offline 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
+elapsed=$(( $(date +%s) - started ))
+printf '\nCohort tests took %ss\n' "$elapsed"
+printf '%s passed, %s failed\n' "$passed" "$failed"
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then
+  echo "tests failed" >&2
+  exit 1
+fi
+if [ "$passed" -eq 0 ]; then
+  echo "no test ran" >&2
+  exit 1
+fi
