@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs and is not part of the Rust toolchain. Idempotent; does
-# nothing when everything is present. Uses only Debian's packages.
+# Installs what the test suite needs beyond the Rust toolchain, from Debian's packages and the
+# npm registry only (no browser downloads). Idempotent: does nothing when all is present.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]} (run as root to install them)" >&2
     exit 1
   fi
+  echo "installing ${need[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
 for tool in clippy fmt; do
   cargo "$tool" --version >/dev/null 2>&1 || { echo "cargo $tool is missing from the Rust toolchain" >&2; exit 1; }
 done
+
+# playwright-core drives /usr/bin/chromium; it never downloads a browser of its own.
+if [ ! -d e2e/node_modules/playwright-core ]; then
+  (cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
 echo "test prerequisites present"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of Cohort, as CI does:
-#   formatting, lints, the sans-IO rule for sfu-core, then unit, property and integration tests.
+#   formatting, lints, the sans-IO rule for sfu-core, unit, property and integration tests, and
+#   the real-browser end-to-end tests (scripts/e2e.sh).
 # Tests run inside a private network namespace with only loopback up (unshare -n), so no packet
 # can leave the machine. Exits non-zero when anything fails or when no test ran.
 set -euo pipefail
@@ -51,6 +52,20 @@ set -e
 
 passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
+
+step "browser end-to-end tests (Chromium, loopback-only namespace)"
+e2e_log="$log_dir/e2e.log"
+set +e
+scripts/e2e.sh "$CARGO_TARGET_DIR/debug/cohort" 2>&1 | tee "$e2e_log"
+e2e_status=${PIPESTATUS[0]}
+set -e
+e2e_passed=$(sed -nE 's/^e2e: ([0-9]+) passed, ([0-9]+) failed$/\1/p' "$e2e_log" | tail -1)
+e2e_failed=$(sed -nE 's/^e2e: ([0-9]+) passed, ([0-9]+) failed$/\2/p' "$e2e_log" | tail -1)
+passed=$((passed + ${e2e_passed:-0}))
+failed=$((failed + ${e2e_failed:-0}))
+if [ "$e2e_status" -ne 0 ] && [ "${e2e_failed:-0}" -eq 0 ]; then
+  failed=$((failed + 1))
+fi
 elapsed=$(( $(date +%s) - started ))
 printf '\nCohort tests took %ss\n' "$elapsed"
 printf '%s passed, %s failed\n' "$passed" "$failed"

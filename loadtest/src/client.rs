@@ -15,6 +15,7 @@ use protocol::{
 };
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
@@ -35,6 +36,22 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use crate::payload::{self, Stamp};
 
+/// The video codec a synthetic publisher sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoCodec {
+    Vp8,
+    H264,
+}
+
+impl VideoCodec {
+    fn mime(self) -> &'static str {
+        match self {
+            VideoCodec::Vp8 => "video/VP8",
+            VideoCodec::H264 => "video/H264",
+        }
+    }
+}
+
 /// How a synthetic participant behaves.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -46,6 +63,7 @@ pub struct ClientConfig {
     pub index: u32,
     pub publish_audio: bool,
     pub publish_video: bool,
+    pub video_codec: VideoCodec,
     pub video_fps: u32,
     /// Bytes of each video packet (one packet per frame).
     pub video_packet_bytes: usize,
@@ -64,6 +82,7 @@ impl ClientConfig {
             index,
             publish_audio: true,
             publish_video: true,
+            video_codec: VideoCodec::Vp8,
             video_fps: 30,
             video_packet_bytes: 1000,
             keyframe_interval: Duration::from_secs(10),
@@ -101,6 +120,8 @@ pub struct TrackRecv {
     /// Publisher's participant id (the `a=msid` stream id).
     pub publisher_id: String,
     pub kind: TrackKind,
+    /// MIME type of the received codec.
+    pub codec: String,
     pub packets: u64,
     /// Payloads that were not ours or were cut short.
     pub corrupt: u64,
@@ -115,6 +136,8 @@ pub struct TrackRecv {
     pub first_keyframe_at: Option<Instant>,
     /// One-way delay samples, microseconds (capped).
     pub latencies_us: Vec<u32>,
+    /// SSRC and sequence number of the latest packet.
+    pub last_seq: Option<(u32, u16)>,
 }
 
 impl TrackRecv {
@@ -131,6 +154,7 @@ const LATENCY_SAMPLES: usize = 200_000;
 #[derive(Default)]
 struct Shared {
     tracks: Mutex<HashMap<String, TrackRecv>>,
+    remotes: Mutex<HashMap<String, Arc<dyn TrackRemote>>>,
     events: Mutex<Vec<(Instant, ServerMessage)>>,
     sent: [AtomicU64; 2],
     keyframe_requests: AtomicU64,
@@ -199,12 +223,27 @@ async fn record_track(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
         RtpCodecKind::Video => TrackKind::Video,
         _ => TrackKind::Audio,
     };
+    let ssrc = track.ssrcs().await.first().copied().unwrap_or(0);
+    let codec_mime = match track.codec(ssrc).await {
+        Some(c) => c.mime_type,
+        None => String::new(),
+    };
+    let h264 = codec_mime.eq_ignore_ascii_case("video/H264");
+    let read_video = move |data: &[u8]| {
+        if h264 {
+            payload::read_h264(data)
+        } else {
+            payload::read_vp8(data)
+        }
+    };
+    lock(&shared.remotes).insert(track_id.clone(), Arc::clone(&track));
     lock(&shared.tracks)
         .entry(track_id.clone())
         .or_insert_with(|| TrackRecv {
             track_id: track_id.clone(),
             publisher_id,
             kind,
+            codec: codec_mime.clone(),
             packets: 0,
             corrupt: 0,
             out_of_order: 0,
@@ -215,6 +254,7 @@ async fn record_track(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
             first_packet_at: None,
             first_keyframe_at: None,
             latencies_us: Vec::new(),
+            last_seq: None,
         });
     // Like a browser's decoder, ask for a keyframe while video arrives without one.
     let mut last_pli: Option<Instant> = None;
@@ -223,11 +263,12 @@ async fn record_track(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
             continue;
         };
         let now = Instant::now();
+        tracing::trace!(seq = pkt.header.sequence_number, "rtp in");
         if kind == TrackKind::Video {
             let have_key = lock(&shared.tracks)
                 .get(&track_id)
                 .is_some_and(|t| t.first_keyframe_at.is_some());
-            let is_key = payload::read_vp8(&pkt.payload).is_some_and(|(k, _)| k);
+            let is_key = read_video(&pkt.payload).is_some_and(|(k, _)| k);
             let due = last_pli.is_none_or(|t| now.duration_since(t) >= Duration::from_millis(300));
             if !have_key && !is_key && due {
                 last_pli = Some(now);
@@ -239,7 +280,7 @@ async fn record_track(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
             }
         }
         let parsed = match kind {
-            TrackKind::Video => payload::read_vp8(&pkt.payload),
+            TrackKind::Video => read_video(&pkt.payload),
             TrackKind::Audio => payload::read_stamp(&pkt.payload).map(|s| (true, s)),
         };
         let mut tracks = lock(&shared.tracks);
@@ -247,6 +288,7 @@ async fn record_track(shared: Arc<Shared>, track: Arc<dyn TrackRemote>) {
             break;
         };
         t.packets += 1;
+        t.last_seq = Some((pkt.header.ssrc, pkt.header.sequence_number));
         let Some((key, stamp)) = parsed else {
             t.corrupt += 1;
             continue;
@@ -526,7 +568,14 @@ impl Client {
         }
         if cfg.publish_video {
             let id = format!("video-{}", cfg.index);
-            let t = local_track(RtpCodecKind::Video, "video/VP8", 90000, 0, base + 2, &id);
+            let t = local_track(
+                RtpCodecKind::Video,
+                cfg.video_codec.mime(),
+                90000,
+                0,
+                base + 2,
+                &id,
+            );
             let s = pc
                 .add_track(Arc::clone(&t) as Arc<dyn TrackLocal>)
                 .await
@@ -599,6 +648,23 @@ impl Client {
     /// Keyframe requests (PLI/FIR) this client's video track received.
     pub fn keyframe_requests(&self) -> u64 {
         self.shared.keyframe_requests.load(Ordering::Relaxed)
+    }
+
+    /// Asks the server to retransmit the latest packet received on `track_id`, with a NACK.
+    /// Returns the sequence number asked for.
+    pub async fn nack_latest(&self, track_id: &str) -> Option<u16> {
+        let (ssrc, seq) = lock(&self.shared.tracks).get(track_id)?.last_seq?;
+        let track = lock(&self.shared.remotes).get(track_id).cloned()?;
+        let nack = TransportLayerNack {
+            sender_ssrc: 0,
+            media_ssrc: ssrc,
+            nacks: vec![NackPair {
+                packet_id: seq,
+                lost_packets: 0,
+            }],
+        };
+        track.write_rtcp(vec![Box::new(nack)]).await.ok()?;
+        Some(seq)
     }
 
     /// Sends a raw protocol message.
@@ -755,7 +821,10 @@ async fn send_loop(
             if key {
                 last_key = Instant::now();
             }
-            payload::vp8(stamp, key, cfg.video_packet_bytes)
+            match cfg.video_codec {
+                VideoCodec::Vp8 => payload::vp8(stamp, key, cfg.video_packet_bytes),
+                VideoCodec::H264 => payload::h264(stamp, key, cfg.video_packet_bytes),
+            }
         } else {
             payload::audio(stamp, 60)
         };

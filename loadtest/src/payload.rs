@@ -68,6 +68,23 @@ pub fn read_stamp(data: &[u8]) -> Option<Stamp> {
     })
 }
 
+/// A one-NAL H.264 frame: an IDR slice (type 5) for a keyframe, a non-IDR slice (type 1)
+/// otherwise, then the stamp.
+pub fn h264(stamp: Stamp, keyframe: bool, len: usize) -> Vec<u8> {
+    let total = len.max(1 + HEADER_LEN);
+    let mut v = Vec::with_capacity(total);
+    v.push(if keyframe { 0x65 } else { 0x41 });
+    put_stamp(&mut v, stamp);
+    v.resize(total, 0x55);
+    v
+}
+
+/// Reads an H.264 payload: (is keyframe, stamp).
+pub fn read_h264(data: &[u8]) -> Option<(bool, Stamp)> {
+    let nal = *data.first()?;
+    Some((nal & 0x1F == 5, read_stamp(&data[1..])?))
+}
+
 /// Reads a video payload: (is keyframe, stamp).
 pub fn read_vp8(data: &[u8]) -> Option<(bool, Stamp)> {
     if data.len() < VP8_PREFIX_LEN {
@@ -91,6 +108,8 @@ mod tests {
         assert_eq!(read_stamp(&audio(s, 60)), Some(s));
         assert_eq!(read_vp8(&vp8(s, true, 1000)), Some((true, s)));
         assert_eq!(read_vp8(&vp8(s, false, 10)), Some((false, s)));
+        assert_eq!(read_h264(&h264(s, true, 500)), Some((true, s)));
+        assert_eq!(read_h264(&h264(s, false, 5)), Some((false, s)));
         assert_eq!(read_stamp(&[0; 30]), None);
         assert_eq!(read_stamp(&[]), None);
     }

@@ -12,7 +12,7 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_new(&cli.log_level).unwrap_or_else(|e| {
+    let filter = EnvFilter::try_new(log_filter(&cli.log_level)).unwrap_or_else(|e| {
         eprintln!("invalid --log-level {:?}: {e}; using info", cli.log_level);
         EnvFilter::new("info")
     });
@@ -31,6 +31,27 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// A bare level (`info`) applies to Cohort; the WebRTC stack's crates, which warn about routine
+/// per-connection events, are then held at `error`. A full filter (`sfu=debug,rtc=warn`) is used
+/// as given.
+fn log_filter(level: &str) -> String {
+    if level.contains('=') || level.contains(',') {
+        return level.to_owned();
+    }
+    let quiet = [
+        "rtc",
+        "rtc_dtls",
+        "rtc_ice",
+        "rtc_srtp",
+        "rtc_sctp",
+        "rtc_interceptor",
+        "rtc_mdns",
+        "webrtc",
+    ];
+    let caps: Vec<String> = quiet.iter().map(|c| format!("{c}=error")).collect();
+    format!("{level},{}", caps.join(","))
 }
 
 async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {

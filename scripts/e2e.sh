@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Real-browser end-to-end tests: starts the cohort binary and runs every e2e/*.test.mjs against
+# it with Debian's Chromium, all inside a private network namespace with only loopback up.
+# Usage: scripts/e2e.sh [path to cohort binary]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin="${1:-${CARGO_TARGET_DIR:-/var/tmp/cohort-target}/debug/cohort}"
+[ -x "$bin" ] || { echo "no cohort binary at $bin (build it first)" >&2; exit 1; }
+
+if [ "${COHORT_E2E_INSIDE:-}" != "1" ]; then
+  if ! unshare -n true 2>/dev/null; then
+    echo "e2e tests need unshare -n (root) to keep browser traffic on loopback" >&2
+    exit 1
+  fi
+  exec unshare -n env COHORT_E2E_INSIDE=1 sh -c 'ip link set lo up && exec "$0" "$@"' "$0" "$bin"
+fi
+
+port=18080
+log=$(mktemp /tmp/cohort-e2e-server.XXXXXX.log)
+"$bin" --http "127.0.0.1:$port" --udp-ports 51000-51999 --log-level warn >"$log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+
+passed=0
+failed=0
+for t in e2e/*.test.mjs; do
+  echo "-- $t"
+  if (cd e2e && timeout 120 node "$(basename "$t")" "http://127.0.0.1:$port"); then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAILED: $t (server log: $log)"
+  fi
+done
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
