@@ -67,6 +67,8 @@ pub struct Counters {
     pub forwarded_packets: [AtomicU64; 2],
     pub forwarded_bytes: [AtomicU64; 2],
     pub dropped_queue_full: AtomicU64,
+    /// Packets sent again in answer to subscribers' NACKs.
+    pub retransmitted_packets: AtomicU64,
     /// Peer connections whose event handler is still alive (freed ones are not counted).
     pub live_peers: AtomicUsize,
 }
@@ -108,6 +110,11 @@ impl Registry {
         let i = kind.index();
         self.counters.forwarded_packets[i].fetch_add(1, Ordering::Relaxed);
         self.counters.forwarded_bytes[i].fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+    pub(crate) fn retransmitted(&self) {
+        self.counters
+            .retransmitted_packets
+            .fetch_add(1, Ordering::Relaxed);
     }
     pub(crate) fn dropped_queue_full(&self) {
         self.counters

@@ -64,6 +64,11 @@ pub(crate) enum RoomMsg {
         subscriber: ParticipantId,
         track: TrackId,
     },
+    Nack {
+        subscriber: ParticipantId,
+        track: TrackId,
+        pairs: Vec<(u16, u16)>,
+    },
     Close {
         reason: LeaveReason,
     },
@@ -233,6 +238,18 @@ impl RoomTask {
             RoomMsg::KeyframeRequest { subscriber, track } => self
                 .core
                 .handle_input(now(), Input::KeyframeRequest { subscriber, track }),
+            RoomMsg::Nack {
+                subscriber,
+                track,
+                pairs,
+            } => self.core.handle_input(
+                now(),
+                Input::Nack {
+                    subscriber,
+                    track,
+                    pairs,
+                },
+            ),
             RoomMsg::Close { reason } => {
                 let ids: Vec<ParticipantId> = self.members.keys().copied().collect();
                 for id in ids {
@@ -497,16 +514,24 @@ impl RoomTask {
                     header,
                     marker,
                     payload,
+                    retransmission,
                 } => {
                     let Some(egress) = self.egress.get(&(subscriber, track)) else {
                         continue;
                     };
                     let bytes = payload.len();
-                    if egress.push(OutPacket {
+                    let pushed = egress.push(OutPacket {
                         header,
                         marker,
                         payload,
-                    }) {
+                    });
+                    if retransmission {
+                        // A lost retransmission needs nothing more: the subscriber asks again
+                        // or, failing that, for a keyframe.
+                        if pushed {
+                            self.registry.retransmitted();
+                        }
+                    } else if pushed {
                         self.registry.forwarded(kind, bytes);
                     } else {
                         self.registry.dropped_queue_full();

@@ -12,11 +12,13 @@
 //! - [`queue::DropQueue`]: the bounded per-subscriber queue that drops and counts instead of
 //!   blocking.
 //! - [`codec`]: keyframe detection for VP8 and H.264 payloads.
+//! - [`history::SentHistory`]: what each video subscription sent recently, to answer its NACKs.
 //!
 //! Nothing here panics on input: malformed payloads are simply "not a keyframe", unknown ids are
 //! ignored and counted.
 
 pub mod codec;
+pub mod history;
 pub mod keyframe;
 pub mod queue;
 pub mod rewriter;

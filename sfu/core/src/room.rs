@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::codec::Codec;
+use crate::history::{SentHistory, nack_seqs};
 use crate::keyframe::KeyframeThrottle;
 use crate::rewriter::{Rewrite, RtpRewriter};
 use crate::{MediaKind, ParticipantId, RtpMeta, RtpOut, TrackId};
@@ -15,6 +16,8 @@ pub struct RoomConfig {
     pub keyframe_min_interval: Duration,
     /// While a subscriber still waits for a keyframe, the request is repeated this often.
     pub keyframe_retry_interval: Duration,
+    /// Packets each video subscription keeps for answering NACKs.
+    pub nack_history: usize,
 }
 
 impl Default for RoomConfig {
@@ -22,6 +25,7 @@ impl Default for RoomConfig {
         RoomConfig {
             keyframe_min_interval: Duration::from_millis(300),
             keyframe_retry_interval: Duration::from_millis(1000),
+            nack_history: 512,
         }
     }
 }
@@ -60,6 +64,13 @@ pub enum Input<P> {
         subscriber: ParticipantId,
         track: TrackId,
     },
+    /// A subscriber reported lost packets (RTCP NACK): `(packet id, bitmask)` pairs of its
+    /// outgoing sequence numbers.
+    Nack {
+        subscriber: ParticipantId,
+        track: TrackId,
+        pairs: Vec<(u16, u16)>,
+    },
     /// A forwarded packet found the subscriber's queue full and was dropped.
     QueueFull {
         subscriber: ParticipantId,
@@ -80,6 +91,8 @@ pub enum Output<P> {
         header: RtpOut,
         marker: bool,
         payload: P,
+        /// A second sending of a packet the subscriber reported lost.
+        retransmission: bool,
     },
     /// Set up a subscription (a sending track toward the subscriber), then report
     /// [`Input::SubscriptionReady`].
@@ -120,25 +133,41 @@ pub struct RoomStats {
     pub skipped_not_ready: u64,
     pub keyframe_requests_received: u64,
     pub keyframe_requests_sent: u64,
+    /// Sequence numbers subscribers reported lost.
+    pub nacked_packets: u64,
+    /// Packets sent again in answer.
+    pub retransmitted_packets: u64,
 }
 
 #[derive(Debug)]
-struct Subscription {
+struct Subscription<P> {
     subscriber: ParticipantId,
     rewriter: Option<RtpRewriter>,
     waiting_keyframe: bool,
+    history: Option<SentHistory<P>>,
+}
+
+impl<P> Subscription<P> {
+    fn new(subscriber: ParticipantId) -> Self {
+        Subscription {
+            subscriber,
+            rewriter: None,
+            waiting_keyframe: false,
+            history: None,
+        }
+    }
 }
 
 #[derive(Debug)]
-struct Track {
+struct Track<P> {
     publisher: ParticipantId,
     codec: Codec,
     muted: bool,
-    subs: Vec<Subscription>,
+    subs: Vec<Subscription<P>>,
     keyframes: KeyframeThrottle,
 }
 
-impl Track {
+impl<P> Track<P> {
     fn kind(&self) -> MediaKind {
         if self.codec.is_video() {
             MediaKind::Video
@@ -154,7 +183,7 @@ impl Track {
 pub struct Room<P> {
     config: RoomConfig,
     participants: BTreeSet<ParticipantId>,
-    tracks: BTreeMap<TrackId, Track>,
+    tracks: BTreeMap<TrackId, Track<P>>,
     outputs: VecDeque<Output<P>>,
     stats: RoomStats,
 }
@@ -195,6 +224,11 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             Input::KeyframeRequest { subscriber, track } => {
                 self.keyframe_request(now, subscriber, track)
             }
+            Input::Nack {
+                subscriber,
+                track,
+                pairs,
+            } => self.nack(subscriber, track, &pairs),
             Input::QueueFull { subscriber, track } => self.queue_full(now, subscriber, track),
             Input::Timeout => self.timeout(now),
         }
@@ -251,11 +285,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             if track.publisher == p {
                 continue;
             }
-            track.subs.push(Subscription {
-                subscriber: p,
-                rewriter: None,
-                waiting_keyframe: false,
-            });
+            track.subs.push(Subscription::new(p));
             self.outputs.push_back(Output::Subscribe {
                 subscriber: p,
                 track: *id,
@@ -298,11 +328,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             ),
         };
         for &p in self.participants.iter().filter(|&&p| p != publisher) {
-            track.subs.push(Subscription {
-                subscriber: p,
-                rewriter: None,
-                waiting_keyframe: false,
-            });
+            track.subs.push(Subscription::new(p));
             self.outputs.push_back(Output::Subscribe {
                 subscriber: p,
                 track: id,
@@ -362,6 +388,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
         };
         sub.rewriter = Some(RtpRewriter::new(ssrc, clock_rate));
         sub.waiting_keyframe = video;
+        sub.history = video.then(|| SentHistory::new(self.config.nack_history));
         if video {
             self.request_keyframe(now, id);
         }
@@ -413,6 +440,9 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                 Rewrite::Forward(header) => {
                     self.stats.forwarded_packets[k] += 1;
                     self.stats.forwarded_bytes[k] += len;
+                    if let Some(h) = sub.history.as_mut() {
+                        h.record(header, meta.marker, &payload);
+                    }
                     self.outputs.push_back(Output::Forward {
                         subscriber: sub.subscriber,
                         track: id,
@@ -420,6 +450,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                         header,
                         marker: meta.marker,
                         payload: payload.clone(),
+                        retransmission: false,
                     });
                 }
                 Rewrite::TooOld => self.stats.dropped_too_old += 1,
@@ -436,6 +467,38 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
         }
         self.stats.keyframe_requests_received += 1;
         self.request_keyframe(now, id);
+    }
+
+    fn nack(&mut self, subscriber: ParticipantId, id: TrackId, pairs: &[(u16, u16)]) {
+        let Some(track) = self.tracks.get_mut(&id) else {
+            return;
+        };
+        let kind = track.kind();
+        let Some(history) = track
+            .subs
+            .iter_mut()
+            .find(|s| s.subscriber == subscriber)
+            .and_then(|s| s.history.as_mut())
+        else {
+            return;
+        };
+        for &(packet_id, bitmask) in pairs {
+            for seq in nack_seqs(packet_id, bitmask) {
+                self.stats.nacked_packets += 1;
+                if let Some((header, marker, payload)) = history.resend(seq) {
+                    self.stats.retransmitted_packets += 1;
+                    self.outputs.push_back(Output::Forward {
+                        subscriber,
+                        track: id,
+                        kind,
+                        header,
+                        marker,
+                        payload,
+                        retransmission: true,
+                    });
+                }
+            }
+        }
     }
 
     fn queue_full(&mut self, now: Instant, subscriber: ParticipantId, id: TrackId) {

@@ -1,10 +1,11 @@
-//! Letting keyframe requests (PLI and FIR) through to the application.
+//! Letting keyframe requests (PLI, FIR) and loss reports (NACK) through to the application.
 //!
 //! webrtc-rs's interceptors consume inbound RTCP; only packets an interceptor marks with
 //! `DeliverToApplication` reach a track's event stream. An SFU must see keyframe requests (from
-//! subscribers, to relay upstream) and a publisher must see them (to send a keyframe), so this
-//! interceptor, placed last in the chain, marks exactly those and drops the rest of the
-//! application copy. The other interceptors have already acted on every packet by then.
+//! subscribers, to relay upstream) and NACKs (answered by `sfu-core` from each subscription's
+//! history); a publisher must see keyframe requests (to send a keyframe). This interceptor,
+//! placed last in the chain, marks exactly those and drops the rest of the application copy. The
+//! other interceptors have already acted on every packet by then.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -12,14 +13,15 @@ use std::time::Instant;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::sansio::Protocol;
 use rtc::shared::error::Error;
 
 /// After every built-in interceptor.
 const SLOT: usize = 14_000;
 
-/// Adds the keyframe-request forwarder to an interceptor registry.
-pub fn with_keyframe_requests(registry: Registry) -> Registry {
+/// Adds the feedback forwarder to an interceptor registry.
+pub fn with_application_feedback(registry: Registry) -> Registry {
     registry.with(
         Slot::from(SLOT),
         KeyframeRequestForwarder {
@@ -33,6 +35,21 @@ pub fn with_keyframe_requests(registry: Registry) -> Registry {
 pub fn is_keyframe_request(packet: &dyn rtc::rtcp::Packet) -> bool {
     let any = packet.as_any();
     any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+}
+
+/// The (packet id, bitmask) pairs of a NACK, if the packet is one.
+pub fn nack_pairs(packet: &dyn rtc::rtcp::Packet) -> Option<Vec<(u16, u16)>> {
+    let nack = packet.as_any().downcast_ref::<TransportLayerNack>()?;
+    Some(
+        nack.nacks
+            .iter()
+            .map(|p| (p.packet_id, p.lost_packets))
+            .collect(),
+    )
+}
+
+fn for_application(packet: &dyn rtc::rtcp::Packet) -> bool {
+    is_keyframe_request(packet) || packet.as_any().is::<TransportLayerNack>()
 }
 
 struct KeyframeRequestForwarder {
@@ -52,7 +69,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestForwarder {
             tracing::trace!("inbound rtcp: {:?}", packets);
             let requests: Vec<Box<dyn rtc::rtcp::Packet>> = packets
                 .iter()
-                .filter(|p| is_keyframe_request(p.as_ref()))
+                .filter(|p| for_application(p.as_ref()))
                 .cloned()
                 .collect();
             if requests.is_empty() {

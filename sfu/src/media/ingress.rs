@@ -41,6 +41,7 @@ impl IngressCtx {
             channels: codec.channels,
             fmtp: codec.sdp_fmtp_line.clone(),
         };
+        let codec_debug = spec.clone();
         let msid = track.track_id().await;
         let id = crate::next_track_id();
         let (keyframes_tx, mut keyframes) = mpsc::channel::<()>(4);
@@ -54,7 +55,7 @@ impl IngressCtx {
         if self.room.send(opened).await.is_err() {
             return;
         }
-        debug!(track = id.0, ssrc, "ingress started");
+        debug!(track = id.0, ssrc, codec = ?codec_debug, "ingress started");
         loop {
             tokio::select! {
                 event = track.poll() => match event {

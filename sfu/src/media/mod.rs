@@ -21,15 +21,18 @@ use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceCandidateType, RTCIceGatheringState,
     RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, Registry,
-    SettingEngineBuilder, register_default_interceptors,
+    SettingEngineBuilder, configure_rtcp_reports, configure_simulcast_extension_headers,
+    configure_twcc_receiver_only,
 };
-use webrtc::rtp_transceiver::RtpSender;
+use webrtc::rtp_transceiver::{RtpSender, RtpTransceiver};
 
 use rtc::ice::mdns::MulticastDnsMode;
+use rtc::interceptor::{NackGeneratorBuilder, Slot};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RtpCodecKind,
 };
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 
 use crate::Counters;
 use crate::config::SfuConfig;
@@ -74,6 +77,7 @@ pub(crate) struct MediaPeer {
 
 /// A sending track toward a subscriber.
 pub(crate) struct ForwardTrack {
+    transceiver: Arc<dyn RtpTransceiver>,
     sender: Arc<dyn RtpSender>,
     pub(crate) local: Arc<TrackLocalStaticRTP>,
     pub(crate) ssrc: u32,
@@ -151,8 +155,7 @@ fn video_feedback() -> Vec<RTCPFeedback> {
 
 /// The codecs Cohort forwards: Opus, VP8 and H.264 (constrained baseline and baseline,
 /// packetization mode 1). No RTX, so browsers retransmit on the media SSRC.
-fn media_engine() -> Result<MediaEngine> {
-    let mut m = MediaEngine::default();
+fn codecs(kind: RtpCodecKind) -> Vec<RTCRtpCodecParameters> {
     let codec = |mime: &str, clock_rate, channels, fmtp: &str, fb: Vec<RTCPFeedback>, pt| {
         RTCRtpCodecParameters {
             rtp_codec: RTCRtpCodec {
@@ -165,41 +168,75 @@ fn media_engine() -> Result<MediaEngine> {
             payload_type: pt,
         }
     };
-    m.register_codec(
-        codec(
+    const H264: &str = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=";
+    match kind {
+        RtpCodecKind::Audio => vec![codec(
             "audio/opus",
             48000,
             2,
             "minptime=10;useinbandfec=1",
             vec![],
             111,
-        ),
-        RtpCodecKind::Audio,
-    )
-    .map_err(webrtc_err)?;
-    for c in [
-        codec("video/VP8", 90000, 0, "", video_feedback(), 96),
-        codec(
-            "video/H264",
-            90000,
-            0,
-            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-            video_feedback(),
-            125,
-        ),
-        codec(
-            "video/H264",
-            90000,
-            0,
-            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f",
-            video_feedback(),
-            102,
-        ),
-    ] {
-        m.register_codec(c, RtpCodecKind::Video)
-            .map_err(webrtc_err)?;
+        )],
+        _ => vec![
+            codec("video/VP8", 90000, 0, "", video_feedback(), 96),
+            codec(
+                "video/H264",
+                90000,
+                0,
+                &format!("{H264}42e01f"),
+                video_feedback(),
+                125,
+            ),
+            codec(
+                "video/H264",
+                90000,
+                0,
+                &format!("{H264}42001f"),
+                video_feedback(),
+                102,
+            ),
+        ],
+    }
+}
+
+fn media_engine() -> Result<MediaEngine> {
+    let mut m = MediaEngine::default();
+    for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+        for c in codecs(kind) {
+            m.register_codec(c, kind).map_err(webrtc_err)?;
+        }
     }
     Ok(m)
+}
+
+/// Every codec of the kind, the track's own first. Offering them all on every m-line matters:
+/// the codecs a connection can send are fixed by the first answer that covers a kind, so the
+/// first video m-line must already carry H.264 for an H.264 publisher who joins later.
+fn preferences(spec: &CodecSpec, kind: RtpCodecKind) -> Vec<RTCRtpCodecParameters> {
+    let mut all = codecs(kind);
+    all.sort_by_key(|c| {
+        let same_mime = c.rtp_codec.mime_type.eq_ignore_ascii_case(&spec.mime_type);
+        let same_fmtp = c.rtp_codec.sdp_fmtp_line == spec.fmtp;
+        match (same_mime, same_fmtp) {
+            (true, true) => 0,
+            (true, false) => 1,
+            _ => 2,
+        }
+    });
+    all
+}
+
+/// The server's interceptor chain: the defaults (NACK generator toward publishers, RTCP
+/// reports, transport-wide congestion feedback, simulcast header extensions) except the NACK
+/// responder, because `sfu-core` answers subscribers' NACKs from its own per-subscription
+/// history; plus the feedback forwarder that lets PLI/FIR/NACK reach us.
+fn interceptors(media: &mut MediaEngine) -> Result<Registry> {
+    let registry = Registry::new().with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
+    configure_simulcast_extension_headers(media).map_err(webrtc_err)?;
+    let registry = configure_twcc_receiver_only(registry, media).map_err(webrtc_err)?;
+    let registry = configure_rtcp_reports(registry);
+    Ok(feedback::with_application_feedback(registry))
 }
 
 fn webrtc_err(e: impl std::fmt::Display) -> SfuError {
@@ -219,9 +256,7 @@ impl MediaPeer {
     ) -> Result<Self> {
         let lease = ports.lease()?;
         let mut media = media_engine()?;
-        let registry =
-            register_default_interceptors(Registry::new(), &mut media).map_err(webrtc_err)?;
-        let registry = feedback::with_keyframe_requests(registry);
+        let registry = interceptors(&mut media)?;
         let mut settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .with_include_loopback_candidate(cfg.bind_ip.is_loopback());
@@ -379,12 +414,28 @@ impl MediaPeer {
                 ..Default::default()
             }],
         )));
-        let sender = self
+        // A transceiver of its own, offering every codec of the kind (see `preferences`).
+        let init = RTCRtpTransceiverInit {
+            direction: RTCRtpTransceiverDirection::Sendrecv,
+            streams: vec![],
+            send_encodings: vec![],
+        };
+        let transceiver = self
             .pc
-            .add_track(Arc::clone(&local) as Arc<dyn TrackLocal>)
+            .add_transceiver_from_track(Arc::clone(&local) as Arc<dyn TrackLocal>, Some(init))
             .await
             .map_err(webrtc_err)?;
+        transceiver
+            .set_codec_preferences(preferences(codec, kind))
+            .await
+            .map_err(webrtc_err)?;
+        let sender = transceiver
+            .sender()
+            .await
+            .map_err(webrtc_err)?
+            .ok_or_else(|| SfuError::WebRtc("a sending transceiver without a sender".into()))?;
         Ok(ForwardTrack {
+            transceiver,
             sender,
             local,
             ssrc,
@@ -392,22 +443,34 @@ impl MediaPeer {
         })
     }
 
+    /// Stops a sending track; its m-line is rejected in the next offer.
     pub(crate) async fn remove_forward_track(&self, track: &ForwardTrack) -> Result<()> {
         self.pc
             .remove_track(&track.sender)
             .await
-            .map_err(webrtc_err)
+            .map_err(webrtc_err)?;
+        track.transceiver.stop().await.map_err(webrtc_err)
     }
 
     /// The payload type negotiated for a sending track's codec, once the answer is applied.
     pub(crate) async fn payload_type(&self, track: &ForwardTrack) -> Option<u8> {
         let params = track.sender.get_parameters().await.ok()?;
-        params
+        let found = params
             .rtp_parameters
             .codecs
             .iter()
             .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&track.mime_type))
-            .map(|c| c.payload_type)
+            .map(|c| c.payload_type);
+        if found.is_none() {
+            let offered: Vec<&str> = params
+                .rtp_parameters
+                .codecs
+                .iter()
+                .map(|c| c.rtp_codec.mime_type.as_str())
+                .collect();
+            tracing::debug!(?offered, want = %track.mime_type, "no negotiated codec for a sending track");
+        }
+        found
     }
 
     pub(crate) async fn close(&self) {

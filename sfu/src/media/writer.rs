@@ -10,7 +10,7 @@ use tracing::debug;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 
-use super::feedback::is_keyframe_request;
+use super::feedback::{is_keyframe_request, nack_pairs};
 use crate::egress::Egress;
 use crate::room::RoomMsg;
 
@@ -60,6 +60,11 @@ pub(crate) fn spawn_writer(
                         let wants_keyframe = pkts.iter().any(|p| is_keyframe_request(p.as_ref()));
                         if wants_keyframe {
                             let _ = room.try_send(RoomMsg::KeyframeRequest { subscriber, track });
+                        }
+                        let pairs: Vec<(u16, u16)> =
+                            pkts.iter().filter_map(|p| nack_pairs(p.as_ref())).flatten().collect();
+                        if !pairs.is_empty() {
+                            let _ = room.try_send(RoomMsg::Nack { subscriber, track, pairs });
                         }
                     }
                 }

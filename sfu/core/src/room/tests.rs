@@ -460,3 +460,79 @@ fn a_simulated_minute_with_seeded_loss_delivers_everything_that_arrived() {
     }
     assert_eq!(r.stats().forwarded_packets[0], 2 * arrived);
 }
+
+#[test]
+fn nacks_are_answered_from_the_subscriptions_own_history() {
+    let t0 = Instant::now();
+    let mut r = three_with_a_publishing(t0);
+    for (seq, p) in [
+        (1u16, &VP8_KEY[..]),
+        (2, &VP8_DELTA[..]),
+        (3, &VP8_DELTA[..]),
+    ] {
+        r.handle_input(
+            t0,
+            Input::Rtp {
+                track: A_VIDEO,
+                meta: meta(7, seq, 3000 * u32::from(seq)),
+                payload: p.to_vec(),
+            },
+        );
+    }
+    let sent: Vec<RtpOut> = forwards(&drain(&mut r))
+        .into_iter()
+        .filter(|(s, _, _)| *s == B)
+        .map(|(_, _, h)| h)
+        .collect();
+    assert_eq!(sent.len(), 3);
+    // B lost its second and third packets: one NACK pair with a bitmask.
+    r.handle_input(
+        t0,
+        Input::Nack {
+            subscriber: B,
+            track: A_VIDEO,
+            pairs: vec![(sent[1].seq, 0b1)],
+        },
+    );
+    let out = drain(&mut r);
+    let again: Vec<(ParticipantId, RtpOut, bool, Payload)> = out
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Forward {
+                subscriber,
+                header,
+                retransmission,
+                payload,
+                ..
+            } => Some((subscriber, header, retransmission, payload)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(again.len(), 2);
+    assert!(again.iter().all(|(s, _, re, _)| *s == B && *re));
+    assert_eq!(again[0].1, sent[1]);
+    assert_eq!(again[1].1, sent[2]);
+    assert_eq!(again[0].3, VP8_DELTA.to_vec());
+    assert_eq!(r.stats().nacked_packets, 2);
+    assert_eq!(r.stats().retransmitted_packets, 2);
+
+    // A sequence number never sent, or a NACK on audio, is counted and not answered.
+    r.handle_input(
+        t0,
+        Input::Nack {
+            subscriber: B,
+            track: A_VIDEO,
+            pairs: vec![(sent[2].seq.wrapping_add(100), 0)],
+        },
+    );
+    r.handle_input(
+        t0,
+        Input::Nack {
+            subscriber: C,
+            track: A_AUDIO,
+            pairs: vec![(1, 0)],
+        },
+    );
+    assert!(forwards(&drain(&mut r)).is_empty());
+    assert_eq!(r.stats().retransmitted_packets, 2);
+}
