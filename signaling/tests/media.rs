@@ -266,3 +266,35 @@ async fn a_subscribers_nack_is_answered_with_a_retransmission() {
     assert_eq!(stats.nacked_packets, 1);
     assert_eq!(stats.retransmitted_packets, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn candidates_advertise_the_public_ip() {
+    let server = TestServer::start_with(
+        sfu::SfuConfig {
+            udp_ports: (42850, 42899),
+            public_ip: Some("127.0.0.2".parse().expect("an address")),
+            ..sfu::SfuConfig::default()
+        },
+        signaling::config::Limits::default(),
+    )
+    .await;
+    let mut cfg = config(&server, "public", 1);
+    cfg.publish_video = false;
+    let client = Client::connect(cfg).await.expect("publishes");
+    let answer = client
+        .events()
+        .into_iter()
+        .find_map(|(_, m)| match m {
+            ServerMessage::PublishAnswer { sdp } => Some(sdp),
+            _ => None,
+        })
+        .expect("a publish answer");
+    let candidates: Vec<&str> = answer
+        .lines()
+        .filter(|l| l.starts_with("a=candidate"))
+        .collect();
+    assert!(!candidates.is_empty(), "no candidates in {answer}");
+    for c in candidates {
+        assert!(c.contains(" 127.0.0.2 "), "{c}");
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod feedback;
 mod ingress;
+mod sdp;
 mod writer;
 
 use std::net::IpAddr;
@@ -19,10 +20,9 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceCandidateType, RTCIceGatheringState,
-    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, Registry,
-    SettingEngineBuilder, configure_rtcp_reports, configure_simulcast_extension_headers,
-    configure_twcc_receiver_only,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceGatheringState, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder,
+    configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
 };
 use webrtc::rtp_transceiver::{RtpSender, RtpTransceiver};
 
@@ -40,6 +40,8 @@ use crate::error::{Result, SfuError};
 use crate::ports::{PortAllocator, PortLease};
 
 pub(crate) use ingress::IngressCtx;
+use sdp::Advertise;
+use sdp::check_codecs;
 pub(crate) use writer::spawn_writer;
 
 /// A codec as negotiated by a publisher, carried to the subscribers' sending tracks.
@@ -70,6 +72,7 @@ pub(crate) enum PeerEvent {
 pub(crate) struct MediaPeer {
     pc: Arc<dyn PeerConnection>,
     target: PcTarget,
+    advertise: Advertise,
     gathered: watch::Receiver<bool>,
     gather_timeout: Duration,
     _lease: PortLease,
@@ -86,6 +89,7 @@ pub(crate) struct ForwardTrack {
 
 struct Handler {
     target: PcTarget,
+    advertise: Advertise,
     events: mpsc::Sender<PeerEvent>,
     gathered: watch::Sender<bool>,
     ingress: Option<IngressCtx>,
@@ -103,7 +107,7 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
         if let Ok(init) = event.candidate.to_json() {
             let cand = IceCandidate {
-                candidate: init.candidate,
+                candidate: self.advertise.candidate(&init.candidate),
                 sdp_mid: init.sdp_mid,
                 sdp_m_line_index: init.sdp_mline_index,
                 username_fragment: init.username_fragment,
@@ -257,17 +261,18 @@ impl MediaPeer {
         let lease = ports.lease()?;
         let mut media = media_engine()?;
         let registry = interceptors(&mut media)?;
-        let mut settings = SettingEngineBuilder::new()
+        let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .with_include_loopback_candidate(cfg.bind_ip.is_loopback());
-        if let Some(public) = cfg.public_ip.filter(|ip| *ip != cfg.bind_ip) {
-            settings =
-                settings.with_nat_1to1_ips(vec![public.to_string()], RTCIceCandidateType::Host);
-        }
         let (gathered_tx, gathered) = watch::channel(false);
         counters.live_peers.fetch_add(1, Ordering::Relaxed);
+        let advertise = Advertise {
+            bind: cfg.bind_ip,
+            public: cfg.public_ip.filter(|ip| *ip != cfg.bind_ip),
+        };
         let handler = Arc::new(Handler {
             target,
+            advertise,
             events,
             gathered: gathered_tx,
             ingress,
@@ -287,6 +292,7 @@ impl MediaPeer {
         Ok(MediaPeer {
             pc: Arc::new(pc),
             target,
+            advertise,
             gathered,
             gather_timeout: cfg.gather_timeout,
             _lease: lease,
@@ -336,7 +342,7 @@ impl MediaPeer {
         self.pc
             .local_description()
             .await
-            .map(|d| d.sdp)
+            .map(|d| self.advertise.sdp(&d.sdp))
             .ok_or_else(|| SfuError::WebRtc("no local description".into()))
     }
 
@@ -489,56 +495,4 @@ fn rand_ssrc() -> u32 {
     let bytes = uuid::Uuid::new_v4();
     let b = bytes.as_bytes();
     u32::from_be_bytes([b[0], b[1], b[2], b[3]]).max(1)
-}
-
-/// Refuses an offer none of whose audio or video sections carries Opus, VP8 or H.264.
-pub(crate) fn check_codecs(sdp: &str) -> Result<()> {
-    if !sdp.trim_start().starts_with("v=") {
-        return Err(SfuError::InvalidSdp("an SDP starts with a v= line".into()));
-    }
-    let mut media_sections = 0;
-    let mut usable = false;
-    let mut in_media = false;
-    for line in sdp.lines() {
-        let line = line.trim_end();
-        if let Some(m) = line.strip_prefix("m=") {
-            in_media = m.starts_with("audio") || m.starts_with("video");
-            if in_media {
-                media_sections += 1;
-            }
-        } else if in_media && let Some(map) = line.strip_prefix("a=rtpmap:") {
-            let name = map
-                .split_whitespace()
-                .nth(1)
-                .and_then(|enc| enc.split('/').next())
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            if matches!(name.as_str(), "opus" | "vp8" | "h264") {
-                usable = true;
-            }
-        }
-    }
-    if media_sections > 0 && !usable {
-        return Err(SfuError::NoUsableCodec);
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codec_check_tells_apart_bad_sdp_and_unusable_codecs() {
-        assert!(matches!(
-            check_codecs("hello"),
-            Err(SfuError::InvalidSdp(_))
-        ));
-        let g722 = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 9\r\na=rtpmap:9 G722/8000\r\n";
-        assert!(matches!(check_codecs(g722), Err(SfuError::NoUsableCodec)));
-        let opus = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n";
-        assert!(check_codecs(opus).is_ok());
-        let vp8 = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n";
-        assert!(check_codecs(vp8).is_ok());
-    }
 }

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use protocol::{LeaveReason, ParticipantInfo, ServerMessage, TrackInfo, TrackKind, TrackMeta};
-use sfu_core::{Codec, Input, Output, ParticipantId, RtpMeta, TrackId};
-use tokio::sync::{mpsc, oneshot};
+use sfu_core::{Codec, Input, Output, ParticipantId, TrackId};
+use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::egress::{Egress, OutPacket};
@@ -19,70 +19,8 @@ use crate::{Registry, RoomSnapshot};
 
 pub(crate) const ROOM_QUEUE: usize = 4096;
 
-/// Messages a room task receives.
-pub(crate) enum RoomMsg {
-    Join {
-        name: String,
-        events: mpsc::Sender<ServerMessage>,
-        peer: mpsc::Sender<PeerCmd>,
-        reply: oneshot::Sender<Result<JoinOk>>,
-    },
-    Leave {
-        participant: ParticipantId,
-    },
-    TrackMeta {
-        participant: ParticipantId,
-        tracks: Vec<TrackMeta>,
-    },
-    TrackOpened {
-        publisher: ParticipantId,
-        track: TrackId,
-        msid: String,
-        codec: CodecSpec,
-        keyframes: mpsc::Sender<()>,
-    },
-    TrackEnded {
-        track: TrackId,
-    },
-    Rtp {
-        track: TrackId,
-        meta: RtpMeta,
-        payload: Bytes,
-    },
-    Mute {
-        participant: ParticipantId,
-        msid: String,
-        muted: bool,
-    },
-    SubscriptionReady {
-        subscriber: ParticipantId,
-        track: TrackId,
-        ssrc: u32,
-        egress: Arc<Egress>,
-    },
-    KeyframeRequest {
-        subscriber: ParticipantId,
-        track: TrackId,
-    },
-    Nack {
-        subscriber: ParticipantId,
-        track: TrackId,
-        pairs: Vec<(u16, u16)>,
-    },
-    Close {
-        reason: LeaveReason,
-    },
-    Snapshot {
-        reply: oneshot::Sender<RoomSnapshot>,
-    },
-}
-
-/// The room's reply to a join.
-pub(crate) struct JoinOk {
-    pub(crate) participant: ParticipantId,
-    pub(crate) wire_id: String,
-    pub(crate) others: Vec<ParticipantInfo>,
-}
+mod msg;
+pub(crate) use msg::{JoinOk, RoomMsg};
 
 struct Member {
     wire_id: String,

@@ -1,0 +1,83 @@
+//! How a synthetic participant behaves, and what can go wrong.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoCodec {
+    Vp8,
+    H264,
+}
+
+impl VideoCodec {
+    pub(crate) fn mime(self) -> &'static str {
+        match self {
+            VideoCodec::Vp8 => "video/VP8",
+            VideoCodec::H264 => "video/H264",
+        }
+    }
+}
+
+/// How a synthetic participant behaves.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The signaling URL, for example `ws://127.0.0.1:8080/api/v1/rtc`.
+    pub url: String,
+    pub room: String,
+    pub name: String,
+    /// Stamped into every payload this client publishes.
+    pub index: u32,
+    pub publish_audio: bool,
+    pub publish_video: bool,
+    pub video_codec: VideoCodec,
+    pub video_fps: u32,
+    /// Bytes of each video packet (one packet per frame).
+    pub video_packet_bytes: usize,
+    /// Keyframes come this often unless a PLI or FIR asks for one sooner.
+    pub keyframe_interval: Duration,
+    /// Address the client's media sockets bind to.
+    pub udp_ip: IpAddr,
+    /// Turns off SRTP replay protection on the subscribe side, so that a packet asked for again
+    /// with a NACK is delivered even though its first copy arrived (a test seam).
+    pub accept_duplicates: bool,
+}
+
+impl ClientConfig {
+    pub fn new(url: impl Into<String>, room: impl Into<String>, index: u32) -> Self {
+        ClientConfig {
+            url: url.into(),
+            room: room.into(),
+            name: format!("peer-{index}"),
+            index,
+            publish_audio: true,
+            publish_video: true,
+            video_codec: VideoCodec::Vp8,
+            video_fps: 30,
+            video_packet_bytes: 1000,
+            keyframe_interval: Duration::from_secs(10),
+            udp_ip: IpAddr::from([127, 0, 0, 1]),
+            accept_duplicates: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("WebSocket: {0}")]
+    Ws(String),
+    #[error("protocol: {0}")]
+    Protocol(String),
+    #[error("server error {code:?}: {message}")]
+    Server {
+        code: protocol::ErrorCode,
+        message: String,
+    },
+    #[error("WebRTC: {0}")]
+    WebRtc(String),
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+}
+
+pub(crate) fn rtc_err(e: impl std::fmt::Display) -> ClientError {
+    ClientError::WebRtc(e.to_string())
+}

@@ -1,0 +1,417 @@
+//! One synthetic participant: signaling over a WebSocket, a publish connection that sends
+//! stamped Opus-like audio and VP8-like video, and a subscribe connection that records what
+//! arrives from everyone else.
+
+mod config;
+mod peer;
+mod recv;
+mod send;
+
+pub use config::{ClientConfig, ClientError, VideoCodec};
+pub use recv::TrackRecv;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use protocol::{
+    ClientMessage, PROTOCOL_VERSION, ParticipantInfo, PcTarget, ServerMessage, TrackKind,
+    TrackMeta, TrackSource,
+};
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCSessionDescription};
+
+use config::*;
+use peer::*;
+use recv::*;
+use send::*;
+
+/// A connected synthetic participant. Dropping it closes everything.
+pub struct Client {
+    pub participant_id: String,
+    pub others_at_join: Vec<ParticipantInfo>,
+    pub joined_at: Instant,
+    shared: Arc<Shared>,
+    out: mpsc::Sender<ClientMessage>,
+    publish_pc: Option<Arc<dyn PeerConnection>>,
+    subscribe_pc: Arc<tokio::sync::Mutex<Option<Arc<dyn PeerConnection>>>>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Client {
+    /// Connects, joins, and (if configured) publishes. Returns once the publish answer is
+    /// applied; media starts flowing as ICE connects.
+    pub async fn connect(cfg: ClientConfig) -> Result<Client, ClientError> {
+        let (ws, _) = tokio_tungstenite::connect_async(cfg.url.as_str())
+            .await
+            .map_err(|e| ClientError::Ws(e.to_string()))?;
+        let (mut ws_tx, mut ws_rx) = ws.split();
+        let join = ClientMessage::Join {
+            v: PROTOCOL_VERSION,
+            room: cfg.room.clone(),
+            name: cfg.name.clone(),
+            token: None,
+        };
+        let text =
+            serde_json::to_string(&join).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        ws_tx
+            .send(Message::Text(text.into()))
+            .await
+            .map_err(|e| ClientError::Ws(e.to_string()))?;
+        let (participant_id, others) = loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), ws_rx.next())
+                .await
+                .map_err(|_| ClientError::Timeout("joined"))?;
+            let Some(Ok(Message::Text(t))) = msg else {
+                match msg {
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    _ => return Err(ClientError::Ws("closed before joined".into())),
+                }
+            };
+            match serde_json::from_str::<ServerMessage>(&t) {
+                Ok(ServerMessage::Joined {
+                    participant_id,
+                    participants,
+                    ..
+                }) => break (participant_id, participants),
+                Ok(ServerMessage::Error { code, message }) => {
+                    return Err(ClientError::Server { code, message });
+                }
+                Ok(_) => continue,
+                Err(e) => return Err(ClientError::Protocol(e.to_string())),
+            }
+        };
+        let joined_at = Instant::now();
+        let shared = Arc::new(Shared::default());
+        let (out, mut out_rx) = mpsc::channel::<ClientMessage>(256);
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+
+        // Writer: everything this client says goes through one queue.
+        tasks.push(tokio::spawn(async move {
+            while let Some(msg) = out_rx.recv().await {
+                let Ok(text) = serde_json::to_string(&msg) else {
+                    continue;
+                };
+                if ws_tx.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+                if matches!(msg, ClientMessage::Leave {}) {
+                    let _ = ws_tx.close().await;
+                    break;
+                }
+            }
+        }));
+
+        let (pub_gathered_tx, mut pub_gathered) = watch::channel(false);
+        let publishing = cfg.publish_audio || cfg.publish_video;
+        let publish_pc = if publishing {
+            Some(
+                new_pc(
+                    cfg.udp_ip,
+                    Handler {
+                        gathered: pub_gathered_tx,
+                        candidates: Some((PcTarget::Publish, out.clone())),
+                        record: None,
+                    },
+                    false,
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        let subscribe_pc: Arc<tokio::sync::Mutex<Option<Arc<dyn PeerConnection>>>> =
+            Arc::new(tokio::sync::Mutex::new(None));
+
+        // Reader: applies what the server sends.
+        {
+            let shared = Arc::clone(&shared);
+            let out = out.clone();
+            let publish_pc = publish_pc.clone();
+            let subscribe_pc = Arc::clone(&subscribe_pc);
+            let udp_ip = cfg.udp_ip;
+            let accept_duplicates = cfg.accept_duplicates;
+            tasks.push(tokio::spawn(async move {
+                while let Some(Ok(msg)) = ws_rx.next().await {
+                    let Message::Text(t) = msg else { continue };
+                    let Ok(msg) = serde_json::from_str::<ServerMessage>(&t) else {
+                        continue;
+                    };
+                    match &msg {
+                        ServerMessage::PublishAnswer { sdp } => {
+                            if let Some(tx) = lock(&shared.publish_answer).take() {
+                                let _ = tx.send(sdp.clone());
+                            }
+                        }
+                        ServerMessage::SubscribeOffer { sdp } => {
+                            let r = answer_subscribe(
+                                &subscribe_pc,
+                                (udp_ip, accept_duplicates),
+                                &shared,
+                                &out,
+                                sdp,
+                            )
+                            .await;
+                            if let Err(e) = r {
+                                tracing::warn!("subscribe answer failed: {e}");
+                            }
+                        }
+                        ServerMessage::Candidate { target, candidate } => {
+                            let pc = match target {
+                                PcTarget::Publish => publish_pc.clone(),
+                                PcTarget::Subscribe => subscribe_pc.lock().await.clone(),
+                            };
+                            if let Some(pc) = pc {
+                                let _ = pc
+                                    .add_ice_candidate(RTCIceCandidateInit {
+                                        candidate: candidate.candidate.clone(),
+                                        sdp_mid: candidate.sdp_mid.clone(),
+                                        sdp_mline_index: candidate.sdp_m_line_index,
+                                        username_fragment: candidate.username_fragment.clone(),
+                                        url: None,
+                                    })
+                                    .await;
+                            }
+                        }
+                        _ => {}
+                    }
+                    lock(&shared.events).push((Instant::now(), msg));
+                }
+            }));
+        }
+
+        let mut client = Client {
+            participant_id,
+            others_at_join: others,
+            joined_at,
+            shared,
+            out,
+            publish_pc,
+            subscribe_pc,
+            stop,
+            tasks,
+        };
+        if let Some(pc) = client.publish_pc.clone() {
+            client.publish(&cfg, pc, &mut pub_gathered, stop_rx).await?;
+        }
+        Ok(client)
+    }
+
+    async fn publish(
+        &mut self,
+        cfg: &ClientConfig,
+        pc: Arc<dyn PeerConnection>,
+        gathered: &mut watch::Receiver<bool>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<(), ClientError> {
+        let base = 0x1000_0000 + cfg.index * 16;
+        let mut metas = Vec::new();
+        let mut senders = Vec::new();
+        if cfg.publish_audio {
+            let id = format!("audio-{}", cfg.index);
+            let t = local_track(RtpCodecKind::Audio, "audio/opus", 48000, 2, base + 1, &id);
+            let s = pc
+                .add_track(Arc::clone(&t) as Arc<dyn TrackLocal>)
+                .await
+                .map_err(rtc_err)?;
+            metas.push(TrackMeta {
+                track_id: id,
+                source: TrackSource::Microphone,
+                muted: false,
+            });
+            senders.push((TrackKind::Audio, t, s, base + 1));
+        }
+        if cfg.publish_video {
+            let id = format!("video-{}", cfg.index);
+            let t = local_track(
+                RtpCodecKind::Video,
+                cfg.video_codec.mime(),
+                90000,
+                0,
+                base + 2,
+                &id,
+            );
+            let s = pc
+                .add_track(Arc::clone(&t) as Arc<dyn TrackLocal>)
+                .await
+                .map_err(rtc_err)?;
+            metas.push(TrackMeta {
+                track_id: id,
+                source: TrackSource::Camera,
+                muted: false,
+            });
+            senders.push((TrackKind::Video, t, s, base + 2));
+        }
+        let offer = pc.create_offer(None).await.map_err(rtc_err)?;
+        pc.set_local_description(offer).await.map_err(rtc_err)?;
+        let sdp = gathered_sdp(&pc, gathered).await?;
+        let (answer_tx, answer_rx) = oneshot::channel();
+        *lock(&self.shared.publish_answer) = Some(answer_tx);
+        self.out
+            .send(ClientMessage::PublishOffer { sdp, tracks: metas })
+            .await
+            .map_err(|_| ClientError::Ws("closed".into()))?;
+        let answer = tokio::time::timeout(Duration::from_secs(10), answer_rx)
+            .await
+            .map_err(|_| ClientError::Timeout("publish answer"))?
+            .map_err(|_| ClientError::Ws("closed before the publish answer".into()))?;
+        let answer = RTCSessionDescription::answer(answer).map_err(rtc_err)?;
+        pc.set_remote_description(answer).await.map_err(rtc_err)?;
+        for (kind, track, sender, ssrc) in senders {
+            let mime = if kind == TrackKind::Video {
+                cfg.video_codec.mime()
+            } else {
+                "audio/opus"
+            };
+            let pt = negotiated_pt(&sender, mime)
+                .await
+                .ok_or_else(|| ClientError::WebRtc(format!("{mime} was not negotiated")))?;
+            let task = tokio::spawn(send_loop(
+                cfg.clone(),
+                kind,
+                track,
+                pt,
+                ssrc,
+                Arc::clone(&self.shared),
+                stop.clone(),
+            ));
+            self.tasks.push(task);
+        }
+        Ok(())
+    }
+
+    /// Every remote track seen so far, by server track id.
+    pub fn received(&self) -> Vec<TrackRecv> {
+        let mut v: Vec<TrackRecv> = lock(&self.shared.tracks).values().cloned().collect();
+        v.sort_by(|a, b| a.track_id.cmp(&b.track_id));
+        v
+    }
+
+    /// Every server message seen after joining, with its arrival time.
+    pub fn events(&self) -> Vec<(Instant, ServerMessage)> {
+        lock(&self.shared.events).clone()
+    }
+
+    /// Packets sent so far: (audio, video).
+    pub fn sent(&self) -> (u64, u64) {
+        (
+            self.shared.sent[0].load(Ordering::Relaxed),
+            self.shared.sent[1].load(Ordering::Relaxed),
+        )
+    }
+
+    /// Keyframe requests (PLI/FIR) this client's video track received.
+    pub fn keyframe_requests(&self) -> u64 {
+        self.shared.keyframe_requests.load(Ordering::Relaxed)
+    }
+
+    /// Asks the server to retransmit the latest packet received on `track_id`, with a NACK.
+    /// Returns the sequence number asked for.
+    pub async fn nack_latest(&self, track_id: &str) -> Option<u16> {
+        let (ssrc, seq) = lock(&self.shared.tracks).get(track_id)?.last_seq?;
+        let track = lock(&self.shared.remotes).get(track_id).cloned()?;
+        let nack = TransportLayerNack {
+            sender_ssrc: 0,
+            media_ssrc: ssrc,
+            nacks: vec![NackPair {
+                packet_id: seq,
+                lost_packets: 0,
+            }],
+        };
+        track.write_rtcp(vec![Box::new(nack)]).await.ok()?;
+        Some(seq)
+    }
+
+    /// Sends a raw protocol message.
+    pub async fn send(&self, msg: ClientMessage) {
+        let _ = self.out.send(msg).await;
+    }
+
+    /// Stops sending media without leaving.
+    pub fn stop_media(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Leaves politely and closes both connections.
+    pub async fn leave(mut self) {
+        self.stop_media();
+        let _ = self.out.send(ClientMessage::Leave {}).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.close().await;
+    }
+
+    /// Closes everything without a word, as a crashed client would.
+    pub async fn close(&mut self) {
+        self.stop_media();
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        if let Some(pc) = self.publish_pc.take() {
+            let _ = pc.close().await;
+        }
+        if let Some(pc) = self.subscribe_pc.lock().await.take() {
+            let _ = pc.close().await;
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn answer_subscribe(
+    slot: &tokio::sync::Mutex<Option<Arc<dyn PeerConnection>>>,
+    (udp_ip, accept_duplicates): (IpAddr, bool),
+    shared: &Arc<Shared>,
+    out: &mpsc::Sender<ClientMessage>,
+    sdp: &str,
+) -> Result<(), ClientError> {
+    let mut guard = slot.lock().await;
+    let (gathered_tx, mut gathered) = watch::channel(false);
+    let first = guard.is_none();
+    if first {
+        let pc = new_pc(
+            udp_ip,
+            Handler {
+                gathered: gathered_tx,
+                candidates: Some((PcTarget::Subscribe, out.clone())),
+                record: Some(Arc::clone(shared)),
+            },
+            accept_duplicates,
+        )
+        .await?;
+        *guard = Some(pc);
+    }
+    // Invariant: filled just above when it was empty.
+    let pc = guard.clone().expect("subscribe connection exists");
+    drop(guard);
+    let offer = RTCSessionDescription::offer(sdp.to_owned()).map_err(rtc_err)?;
+    pc.set_remote_description(offer).await.map_err(rtc_err)?;
+    let answer = pc.create_answer(None).await.map_err(rtc_err)?;
+    pc.set_local_description(answer).await.map_err(rtc_err)?;
+    let sdp = if first {
+        gathered_sdp(&pc, &mut gathered).await?
+    } else {
+        pc.local_description()
+            .await
+            .map(|d| d.sdp)
+            .ok_or(ClientError::WebRtc("no local description".into()))?
+    };
+    out.send(ClientMessage::SubscribeAnswer { sdp })
+        .await
+        .map_err(|_| ClientError::Ws("closed".into()))
+}

@@ -1,0 +1,142 @@
+//! Building the client's peer connections.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::{ClientMessage, IceCandidate, PcTarget};
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use tokio::sync::{mpsc, watch};
+use webrtc::media_stream::MediaStreamTrack;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceGatheringState, Registry, SettingEngineBuilder,
+    register_default_interceptors,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+use super::config::*;
+use super::recv::*;
+
+pub(crate) struct Handler {
+    pub(crate) gathered: watch::Sender<bool>,
+    pub(crate) candidates: Option<(PcTarget, mpsc::Sender<ClientMessage>)>,
+    pub(crate) record: Option<Arc<Shared>>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.gathered.send(true);
+        }
+    }
+
+    async fn on_ice_candidate(&self, event: webrtc::peer_connection::RTCPeerConnectionIceEvent) {
+        if let (Some((target, out)), Ok(init)) = (&self.candidates, event.candidate.to_json()) {
+            let candidate = IceCandidate {
+                candidate: init.candidate,
+                sdp_mid: init.sdp_mid,
+                sdp_m_line_index: init.sdp_mline_index,
+                username_fragment: init.username_fragment,
+            };
+            let _ = out.try_send(ClientMessage::Candidate {
+                target: *target,
+                candidate,
+            });
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        if let Some(shared) = &self.record {
+            let shared = Arc::clone(shared);
+            tokio::spawn(record_track(shared, track));
+        }
+    }
+}
+
+pub(crate) async fn new_pc(
+    udp_ip: IpAddr,
+    handler: Handler,
+    accept_duplicates: bool,
+) -> Result<Arc<dyn PeerConnection>, ClientError> {
+    let mut media = MediaEngine::default();
+    media.register_default_codecs().map_err(rtc_err)?;
+    let registry = register_default_interceptors(Registry::new(), &mut media).map_err(rtc_err)?;
+    let registry = sfu::feedback::with_application_feedback(registry);
+    let mut settings = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+        .with_include_loopback_candidate(udp_ip.is_loopback());
+    if accept_duplicates {
+        settings = settings.with_srtp_replay_protection_window(0);
+    }
+    let settings = settings.build();
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(media)
+        .with_setting_engine(settings)
+        .with_interceptor_registry(registry)
+        .with_handler(Arc::new(handler) as Arc<dyn PeerConnectionEventHandler>)
+        .with_udp_addrs(vec![format!("{udp_ip}:0")])
+        .build()
+        .await
+        .map_err(rtc_err)?;
+    Ok(Arc::new(pc))
+}
+
+pub(crate) async fn gathered_sdp(
+    pc: &Arc<dyn PeerConnection>,
+    gathered: &mut watch::Receiver<bool>,
+) -> Result<String, ClientError> {
+    let _ = tokio::time::timeout(Duration::from_secs(3), gathered.wait_for(|g| *g)).await;
+    pc.local_description()
+        .await
+        .map(|d| d.sdp)
+        .ok_or(ClientError::WebRtc("no local description".into()))
+}
+
+pub(crate) fn local_track(
+    kind: RtpCodecKind,
+    mime: &str,
+    clock: u32,
+    channels: u16,
+    ssrc: u32,
+    id: &str,
+) -> Arc<TrackLocalStaticRTP> {
+    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        format!("stream-{id}"),
+        id.to_owned(),
+        id.to_owned(),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: RTCRtpCodec {
+                mime_type: mime.to_owned(),
+                clock_rate: clock,
+                channels,
+                ..Default::default()
+            },
+            ..Default::default()
+        }],
+    )))
+}
+
+pub(crate) async fn negotiated_pt(sender: &Arc<dyn RtpSender>, mime: &str) -> Option<u8> {
+    sender
+        .get_parameters()
+        .await
+        .ok()?
+        .rtp_parameters
+        .codecs
+        .iter()
+        .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime))
+        .map(|c| c.payload_type)
+}

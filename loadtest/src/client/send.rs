@@ -1,0 +1,114 @@
+//! Sending stamped audio and video.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use protocol::TrackKind;
+use rtc::rtp;
+use tokio::sync::watch;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+
+use crate::payload::{self, Stamp};
+
+use super::config::*;
+use super::recv::*;
+
+pub(crate) async fn send_loop(
+    cfg: ClientConfig,
+    kind: TrackKind,
+    track: Arc<TrackLocalStaticRTP>,
+    pt: u8,
+    ssrc: u32,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let video = kind == TrackKind::Video;
+    let period = if video {
+        Duration::from_secs(1) / cfg.video_fps.max(1)
+    } else {
+        Duration::from_millis(20)
+    };
+    let ts_step: u32 = if video {
+        90_000 / cfg.video_fps.max(1)
+    } else {
+        960
+    };
+    let want_keyframe = Arc::new(AtomicBool::new(true));
+    if video {
+        let track = Arc::clone(&track);
+        let want = Arc::clone(&want_keyframe);
+        let shared = Arc::clone(&shared);
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    ev = track.poll() => match ev {
+                        Some(TrackLocalEvent::OnRtcpPacket(pkts)) => {
+                            tracing::debug!("publisher rtcp: {:?}", pkts);
+                            if pkts.iter().any(|p| sfu::feedback::is_keyframe_request(p.as_ref())) {
+                                shared.keyframe_requests.fetch_add(1, Ordering::Relaxed);
+                                want.store(true, Ordering::Relaxed);
+                            }
+                        }
+                        Some(_) => {}
+                        None => tokio::time::sleep(Duration::from_millis(50)).await,
+                    },
+                    _ = stop.changed() => break,
+                }
+            }
+        });
+    }
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seq: u16 = (ssrc & 0xFFFF) as u16;
+    let mut ts: u32 = ssrc.rotate_left(7);
+    let mut counter: u64 = 0;
+    let mut last_key = Instant::now();
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => break,
+        }
+        if *stop.borrow() {
+            break;
+        }
+        let stamp = Stamp {
+            publisher: cfg.index,
+            counter,
+            sent_us: payload::now_us(),
+        };
+        let data = if video {
+            let key = want_keyframe.swap(false, Ordering::Relaxed)
+                || last_key.elapsed() >= cfg.keyframe_interval;
+            if key {
+                last_key = Instant::now();
+            }
+            match cfg.video_codec {
+                VideoCodec::Vp8 => payload::vp8(stamp, key, cfg.video_packet_bytes),
+                VideoCodec::H264 => payload::h264(stamp, key, cfg.video_packet_bytes),
+            }
+        } else {
+            payload::audio(stamp, 60)
+        };
+        let pkt = rtp::Packet {
+            header: rtp::header::Header {
+                version: 2,
+                marker: video,
+                payload_type: pt,
+                sequence_number: seq,
+                timestamp: ts,
+                ssrc,
+                ..Default::default()
+            },
+            payload: data.into(),
+        };
+        if track.write_rtp(pkt).await.is_ok() {
+            shared.sent[usize::from(video)].fetch_add(1, Ordering::Relaxed);
+        }
+        seq = seq.wrapping_add(1);
+        ts = ts.wrapping_add(ts_step);
+        counter += 1;
+    }
+}

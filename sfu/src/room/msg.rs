@@ -1,0 +1,79 @@
+//! What a room task is told, and what it answers to a join.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use protocol::{LeaveReason, ParticipantInfo, ServerMessage, TrackMeta};
+use sfu_core::{ParticipantId, RtpMeta, TrackId};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::RoomSnapshot;
+use crate::egress::Egress;
+use crate::error::Result;
+use crate::media::CodecSpec;
+use crate::participant::PeerCmd;
+
+/// Messages a room task receives.
+pub(crate) enum RoomMsg {
+    Join {
+        name: String,
+        events: mpsc::Sender<ServerMessage>,
+        peer: mpsc::Sender<PeerCmd>,
+        reply: oneshot::Sender<Result<JoinOk>>,
+    },
+    Leave {
+        participant: ParticipantId,
+    },
+    TrackMeta {
+        participant: ParticipantId,
+        tracks: Vec<TrackMeta>,
+    },
+    TrackOpened {
+        publisher: ParticipantId,
+        track: TrackId,
+        msid: String,
+        codec: CodecSpec,
+        keyframes: mpsc::Sender<()>,
+    },
+    TrackEnded {
+        track: TrackId,
+    },
+    Rtp {
+        track: TrackId,
+        meta: RtpMeta,
+        payload: Bytes,
+    },
+    Mute {
+        participant: ParticipantId,
+        msid: String,
+        muted: bool,
+    },
+    SubscriptionReady {
+        subscriber: ParticipantId,
+        track: TrackId,
+        ssrc: u32,
+        egress: Arc<Egress>,
+    },
+    KeyframeRequest {
+        subscriber: ParticipantId,
+        track: TrackId,
+    },
+    Nack {
+        subscriber: ParticipantId,
+        track: TrackId,
+        pairs: Vec<(u16, u16)>,
+    },
+    Close {
+        reason: LeaveReason,
+    },
+    Snapshot {
+        reply: oneshot::Sender<RoomSnapshot>,
+    },
+}
+
+/// The room's reply to a join.
+pub(crate) struct JoinOk {
+    pub(crate) participant: ParticipantId,
+    pub(crate) wire_id: String,
+    pub(crate) others: Vec<ParticipantInfo>,
+}
