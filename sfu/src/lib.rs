@@ -31,7 +31,7 @@ use tracing::Instrument;
 pub use config::SfuConfig;
 pub use error::SfuError;
 pub use media::CodecSpec;
-pub use media::feedback;
+pub use media::{feedback, rtp_track};
 
 use crate::error::Result;
 use crate::participant::{PEER_QUEUE, ParticipantTask, PeerCmd};

@@ -171,6 +171,15 @@ async fn three_peers_relay_to_each_other_and_late_joiners_and_leavers_are_handle
     for t in d.received() {
         assert_delivery("d", &t);
     }
+    // RTCP reports flow both ways: the server's receiver reports reach each publisher, and its
+    // sender reports reach each subscriber.
+    for (name, peer) in [("a", &a), ("b", &b), ("c", &c)] {
+        let (rr, sr) = peer.rtcp_reports();
+        assert!(
+            rr > 0 && sr > 0,
+            "{name}: {rr} receiver reports, {sr} sender reports"
+        );
+    }
     let snapshot = server.sfu.room_snapshot(room).await.expect("room is open");
     assert_eq!(snapshot.participants.len(), 4);
     assert_eq!(snapshot.subscriptions, 6 + 6 + 6);

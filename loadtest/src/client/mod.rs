@@ -21,7 +21,7 @@ use protocol::{
     TrackMeta, TrackSource,
 };
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use sfu::CodecSpec;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
@@ -123,6 +123,7 @@ impl Client {
                         record: None,
                     },
                     false,
+                    Arc::clone(&shared.reports),
                 )
                 .await?,
             )
@@ -146,6 +147,8 @@ impl Client {
                     let Ok(msg) = serde_json::from_str::<ServerMessage>(&t) else {
                         continue;
                     };
+                    // Recorded first, so that whoever is woken by what follows already sees it.
+                    lock(&shared.events).push((Instant::now(), msg.clone()));
                     match &msg {
                         ServerMessage::PublishAnswer { sdp } => {
                             if let Some(tx) = lock(&shared.publish_answer).take() {
@@ -184,7 +187,6 @@ impl Client {
                         }
                         _ => {}
                     }
-                    lock(&shared.events).push((Instant::now(), msg));
                 }
             }));
         }
@@ -216,40 +218,56 @@ impl Client {
         let base = 0x1000_0000 + cfg.index * 16;
         let mut metas = Vec::new();
         let mut senders = Vec::new();
-        if cfg.publish_audio {
-            let id = format!("audio-{}", cfg.index);
-            let t = local_track(RtpCodecKind::Audio, "audio/opus", 48000, 2, base + 1, &id);
+        let audio = CodecSpec {
+            mime_type: "audio/opus".into(),
+            clock_rate: 48000,
+            channels: 2,
+            fmtp: "minptime=10;useinbandfec=1".into(),
+        };
+        let video = CodecSpec {
+            mime_type: cfg.video_codec.mime().into(),
+            clock_rate: 90000,
+            channels: 0,
+            fmtp: String::new(),
+        };
+        let wanted = [
+            (
+                cfg.publish_audio,
+                TrackKind::Audio,
+                audio,
+                TrackSource::Microphone,
+                1,
+            ),
+            (
+                cfg.publish_video,
+                TrackKind::Video,
+                video,
+                TrackSource::Camera,
+                2,
+            ),
+        ];
+        for (on, kind, codec, source, n) in wanted {
+            if !on {
+                continue;
+            }
+            let kind_name = if kind == TrackKind::Video {
+                "video"
+            } else {
+                "audio"
+            };
+            let id = format!("{kind_name}-{}", cfg.index);
+            let ssrc = base + n;
+            let t = sfu::rtp_track(&format!("stream-{}", cfg.index), &id, &codec, ssrc);
             let s = pc
                 .add_track(Arc::clone(&t) as Arc<dyn TrackLocal>)
                 .await
                 .map_err(rtc_err)?;
             metas.push(TrackMeta {
                 track_id: id,
-                source: TrackSource::Microphone,
+                source,
                 muted: false,
             });
-            senders.push((TrackKind::Audio, t, s, base + 1));
-        }
-        if cfg.publish_video {
-            let id = format!("video-{}", cfg.index);
-            let t = local_track(
-                RtpCodecKind::Video,
-                cfg.video_codec.mime(),
-                90000,
-                0,
-                base + 2,
-                &id,
-            );
-            let s = pc
-                .add_track(Arc::clone(&t) as Arc<dyn TrackLocal>)
-                .await
-                .map_err(rtc_err)?;
-            metas.push(TrackMeta {
-                track_id: id,
-                source: TrackSource::Camera,
-                muted: false,
-            });
-            senders.push((TrackKind::Video, t, s, base + 2));
+            senders.push((kind, t, s, ssrc));
         }
         let offer = pc.create_offer(None).await.map_err(rtc_err)?;
         pc.set_local_description(offer).await.map_err(rtc_err)?;
@@ -331,6 +349,15 @@ impl Client {
         Some(seq)
     }
 
+    /// RTCP reports that reached this client: (receiver reports about what it publishes,
+    /// sender reports about what it receives).
+    pub fn rtcp_reports(&self) -> (u64, u64) {
+        (
+            self.shared.reports.receiver.load(Ordering::Relaxed),
+            self.shared.reports.sender.load(Ordering::Relaxed),
+        )
+    }
+
     /// Sends a raw protocol message.
     pub async fn send(&self, msg: ClientMessage) {
         let _ = self.out.send(msg).await;
@@ -392,6 +419,7 @@ async fn answer_subscribe(
                 record: Some(Arc::clone(shared)),
             },
             accept_duplicates,
+            Arc::clone(&shared.reports),
         )
         .await?;
         *guard = Some(pc);

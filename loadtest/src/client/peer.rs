@@ -1,17 +1,18 @@
 //! Building the client's peer connections.
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use protocol::{ClientMessage, IceCandidate, PcTarget};
 use rtc::ice::mdns::MulticastDnsMode;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::interceptor::{Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
+use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtcp::sender_report::SenderReport;
+use rtc::sansio::Protocol;
 use tokio::sync::{mpsc, watch};
-use webrtc::media_stream::MediaStreamTrack;
-use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
@@ -64,11 +65,20 @@ pub(crate) async fn new_pc(
     udp_ip: IpAddr,
     handler: Handler,
     accept_duplicates: bool,
+    reports: Arc<ReportCounts>,
 ) -> Result<Arc<dyn PeerConnection>, ClientError> {
     let mut media = MediaEngine::default();
     media.register_default_codecs().map_err(rtc_err)?;
     let registry = register_default_interceptors(Registry::new(), &mut media).map_err(rtc_err)?;
     let registry = sfu::feedback::with_application_feedback(registry);
+    let registry = registry.with(
+        Slot::from(13_500usize),
+        ReportCounter {
+            counts: Arc::clone(&reports),
+            reads: VecDeque::new(),
+            writes: VecDeque::new(),
+        },
+    );
     let mut settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .with_include_loopback_candidate(udp_ip.is_loopback());
@@ -100,35 +110,6 @@ pub(crate) async fn gathered_sdp(
         .ok_or(ClientError::WebRtc("no local description".into()))
 }
 
-pub(crate) fn local_track(
-    kind: RtpCodecKind,
-    mime: &str,
-    clock: u32,
-    channels: u16,
-    ssrc: u32,
-    id: &str,
-) -> Arc<TrackLocalStaticRTP> {
-    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-        format!("stream-{id}"),
-        id.to_owned(),
-        id.to_owned(),
-        kind,
-        vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters {
-                ssrc: Some(ssrc),
-                ..Default::default()
-            },
-            codec: RTCRtpCodec {
-                mime_type: mime.to_owned(),
-                clock_rate: clock,
-                channels,
-                ..Default::default()
-            },
-            ..Default::default()
-        }],
-    )))
-}
-
 pub(crate) async fn negotiated_pt(sender: &Arc<dyn RtpSender>, mime: &str) -> Option<u8> {
     sender
         .get_parameters()
@@ -139,4 +120,60 @@ pub(crate) async fn negotiated_pt(sender: &Arc<dyn RtpSender>, mime: &str) -> Op
         .iter()
         .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime))
         .map(|c| c.payload_type)
+}
+
+/// RTCP sender and receiver reports that reached a client.
+#[derive(Debug, Default)]
+pub struct ReportCounts {
+    pub(crate) sender: AtomicU64,
+    pub(crate) receiver: AtomicU64,
+}
+
+/// Counts inbound sender and receiver reports; passes everything on unchanged.
+struct ReportCounter {
+    counts: Arc<ReportCounts>,
+    reads: VecDeque<TaggedPacket>,
+    writes: VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for ReportCounter {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = std::time::Instant;
+
+    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Packet::Rtcp(packets) = &msg.message.packet {
+            for p in packets {
+                if p.as_any().is::<SenderReport>() {
+                    self.counts.sender.fetch_add(1, Ordering::Relaxed);
+                } else if p.as_any().is::<ReceiverReport>() {
+                    self.counts.receiver.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.reads.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.reads.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.writes.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.writes.pop_front()
+    }
+}
+
+impl Interceptor for ReportCounter {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }

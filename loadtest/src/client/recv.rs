@@ -53,6 +53,7 @@ pub(crate) const LATENCY_SAMPLES: usize = 200_000;
 
 #[derive(Default)]
 pub(crate) struct Shared {
+    pub(crate) reports: Arc<crate::client::peer::ReportCounts>,
     pub(crate) tracks: Mutex<HashMap<String, TrackRecv>>,
     pub(crate) remotes: Mutex<HashMap<String, Arc<dyn TrackRemote>>>,
     pub(crate) events: Mutex<Vec<(Instant, ServerMessage)>>,

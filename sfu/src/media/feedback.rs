@@ -65,17 +65,12 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestForwarder {
     type Time = Instant;
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
-        if let Packet::Rtcp(packets) = &msg.message.packet {
-            tracing::trace!("inbound rtcp: {:?}", packets);
-            let requests: Vec<Box<dyn rtc::rtcp::Packet>> = packets
-                .iter()
-                .filter(|p| for_application(p.as_ref()))
-                .cloned()
-                .collect();
-            if requests.is_empty() {
-                return Ok(());
-            }
-            msg.message.packet = Packet::Rtcp(requests);
+        // Everything goes on unchanged, so the chain's end still sees every report (the
+        // connection's statistics are built there); a compound that carries a request is also
+        // marked for the application, which picks out what it wants.
+        if let Packet::Rtcp(packets) = &msg.message.packet
+            && packets.iter().any(|p| for_application(p.as_ref()))
+        {
             msg.message.add(Attribute::DeliverToApplication);
         }
         self.reads.push_back(msg);

@@ -396,30 +396,7 @@ impl MediaPeer {
         } else {
             RtpCodecKind::Audio
         };
-        let local = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-            stream_id.to_owned(),
-            track_id.to_owned(),
-            track_id.to_owned(),
-            kind,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                codec: RTCRtpCodec {
-                    mime_type: codec.mime_type.clone(),
-                    clock_rate: codec.clock_rate,
-                    channels: codec.channels,
-                    sdp_fmtp_line: codec.fmtp.clone(),
-                    rtcp_feedback: if codec.is_video() {
-                        video_feedback()
-                    } else {
-                        vec![]
-                    },
-                },
-                ..Default::default()
-            }],
-        )));
+        let local = rtp_track(stream_id, track_id, codec, ssrc);
         // A transceiver of its own, offering every codec of the kind (see `preferences`).
         let init = RTCRtpTransceiverInit {
             direction: RTCRtpTransceiverDirection::Sendrecv,
@@ -482,6 +459,45 @@ impl MediaPeer {
     pub(crate) async fn close(&self) {
         let _ = self.pc.close().await;
     }
+}
+
+/// A track that sends ready-made RTP packets as `ssrc` with `codec`; `stream_id` and
+/// `track_id` become its `a=msid`. The test client builds its publishing tracks with it too.
+pub fn rtp_track(
+    stream_id: &str,
+    track_id: &str,
+    codec: &CodecSpec,
+    ssrc: u32,
+) -> Arc<TrackLocalStaticRTP> {
+    let kind = if codec.is_video() {
+        RtpCodecKind::Video
+    } else {
+        RtpCodecKind::Audio
+    };
+    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        stream_id.to_owned(),
+        track_id.to_owned(),
+        track_id.to_owned(),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: RTCRtpCodec {
+                mime_type: codec.mime_type.clone(),
+                clock_rate: codec.clock_rate,
+                channels: codec.channels,
+                sdp_fmtp_line: codec.fmtp.clone(),
+                rtcp_feedback: if codec.is_video() {
+                    video_feedback()
+                } else {
+                    vec![]
+                },
+            },
+            ..Default::default()
+        }],
+    )))
 }
 
 fn bind_addr(ip: IpAddr, port: u16) -> String {
