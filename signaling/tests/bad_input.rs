@@ -196,3 +196,24 @@ async fn limits_give_clear_errors() {
     d.expect_error("too_many_rooms").await;
     d.assert_alive().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_port_range_gives_a_clear_error() {
+    // One port: the first publisher's connection takes it.
+    let server = TestServer::start((42950, 42950)).await;
+    let mut cfg = ClientConfig::new(server.ws_url(), "ports", 1);
+    cfg.publish_video = false;
+    let _first = Client::connect(cfg.clone())
+        .await
+        .expect("the first publisher fits");
+    cfg.index = 2;
+    match Client::connect(cfg).await {
+        Err(loadtest::client::ClientError::Server { code, message }) => {
+            assert_eq!(code, ErrorCode::Internal);
+            assert!(message.contains("42950-42950"), "{message}");
+        }
+        Ok(c) => panic!("expected a port error, but {} joined", c.participant_id),
+        Err(e) => panic!("expected a port error, got {e}"),
+    }
+    assert_eq!(server.sfu.ports_in_use(), 1);
+}

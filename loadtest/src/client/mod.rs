@@ -12,7 +12,7 @@ pub use recv::TrackRecv;
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
@@ -112,6 +112,7 @@ impl Client {
         }));
 
         let (pub_gathered_tx, mut pub_gathered) = watch::channel(false);
+        let publish_sdp_sent = Arc::new(AtomicBool::new(false));
         let publishing = cfg.publish_audio || cfg.publish_video;
         let publish_pc = if publishing {
             Some(
@@ -120,6 +121,7 @@ impl Client {
                     Handler {
                         gathered: pub_gathered_tx,
                         candidates: Some((PcTarget::Publish, out.clone())),
+                        sdp_sent: Arc::clone(&publish_sdp_sent),
                         record: None,
                     },
                     false,
@@ -152,7 +154,16 @@ impl Client {
                     match &msg {
                         ServerMessage::PublishAnswer { sdp } => {
                             if let Some(tx) = lock(&shared.publish_answer).take() {
-                                let _ = tx.send(sdp.clone());
+                                let _ = tx.send(Ok(sdp.clone()));
+                            }
+                        }
+                        // While a publish offer is outstanding, an error is its answer.
+                        ServerMessage::Error { code, message } => {
+                            if let Some(tx) = lock(&shared.publish_answer).take() {
+                                let _ = tx.send(Err(ClientError::Server {
+                                    code: *code,
+                                    message: message.clone(),
+                                }));
                             }
                         }
                         ServerMessage::SubscribeOffer { sdp } => {
@@ -203,7 +214,9 @@ impl Client {
             tasks,
         };
         if let Some(pc) = client.publish_pc.clone() {
-            client.publish(&cfg, pc, &mut pub_gathered, stop_rx).await?;
+            client
+                .publish(&cfg, pc, &mut pub_gathered, &publish_sdp_sent, stop_rx)
+                .await?;
         }
         Ok(client)
     }
@@ -213,6 +226,7 @@ impl Client {
         cfg: &ClientConfig,
         pc: Arc<dyn PeerConnection>,
         gathered: &mut watch::Receiver<bool>,
+        sdp_sent: &AtomicBool,
         stop: watch::Receiver<bool>,
     ) -> Result<(), ClientError> {
         let base = 0x1000_0000 + cfg.index * 16;
@@ -278,10 +292,11 @@ impl Client {
             .send(ClientMessage::PublishOffer { sdp, tracks: metas })
             .await
             .map_err(|_| ClientError::Ws("closed".into()))?;
+        sdp_sent.store(true, Ordering::Release);
         let answer = tokio::time::timeout(Duration::from_secs(10), answer_rx)
             .await
             .map_err(|_| ClientError::Timeout("publish answer"))?
-            .map_err(|_| ClientError::Ws("closed before the publish answer".into()))?;
+            .map_err(|_| ClientError::Ws("closed before the publish answer".into()))??;
         let answer = RTCSessionDescription::answer(answer).map_err(rtc_err)?;
         pc.set_remote_description(answer).await.map_err(rtc_err)?;
         for (kind, track, sender, ssrc) in senders {
@@ -416,6 +431,7 @@ async fn answer_subscribe(
             Handler {
                 gathered: gathered_tx,
                 candidates: Some((PcTarget::Subscribe, out.clone())),
+                sdp_sent: Arc::clone(&shared.subscribe_sdp_sent),
                 record: Some(Arc::clone(shared)),
             },
             accept_duplicates,
@@ -441,5 +457,7 @@ async fn answer_subscribe(
     };
     out.send(ClientMessage::SubscribeAnswer { sdp })
         .await
-        .map_err(|_| ClientError::Ws("closed".into()))
+        .map_err(|_| ClientError::Ws("closed".into()))?;
+    shared.subscribe_sdp_sent.store(true, Ordering::Release);
+    Ok(())
 }

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use protocol::{ClientMessage, IceCandidate, PcTarget};
@@ -26,7 +26,10 @@ use super::recv::*;
 
 pub(crate) struct Handler {
     pub(crate) gathered: watch::Sender<bool>,
+    /// Where to trickle candidates, once `sdp_sent` says the description they belong to has
+    /// gone out (earlier ones are in that description already).
     pub(crate) candidates: Option<(PcTarget, mpsc::Sender<ClientMessage>)>,
+    pub(crate) sdp_sent: Arc<AtomicBool>,
     pub(crate) record: Option<Arc<Shared>>,
 }
 
@@ -39,6 +42,9 @@ impl PeerConnectionEventHandler for Handler {
     }
 
     async fn on_ice_candidate(&self, event: webrtc::peer_connection::RTCPeerConnectionIceEvent) {
+        if !self.sdp_sent.load(Ordering::Acquire) {
+            return;
+        }
         if let (Some((target, out)), Ok(init)) = (&self.candidates, event.candidate.to_json()) {
             let candidate = IceCandidate {
                 candidate: init.candidate,

@@ -53,13 +53,14 @@ pub(crate) const LATENCY_SAMPLES: usize = 200_000;
 
 #[derive(Default)]
 pub(crate) struct Shared {
+    pub(crate) subscribe_sdp_sent: Arc<std::sync::atomic::AtomicBool>,
     pub(crate) reports: Arc<crate::client::peer::ReportCounts>,
     pub(crate) tracks: Mutex<HashMap<String, TrackRecv>>,
     pub(crate) remotes: Mutex<HashMap<String, Arc<dyn TrackRemote>>>,
     pub(crate) events: Mutex<Vec<(Instant, ServerMessage)>>,
     pub(crate) sent: [AtomicU64; 2],
     pub(crate) keyframe_requests: AtomicU64,
-    pub(crate) publish_answer: Mutex<Option<oneshot::Sender<String>>>,
+    pub(crate) publish_answer: Mutex<Option<oneshot::Sender<Result<String, super::ClientError>>>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
