@@ -17,7 +17,7 @@ fi
 
 port=18080
 log=$(mktemp /tmp/cohort-e2e-server.XXXXXX.log)
-"$bin" --http "127.0.0.1:$port" --udp-ports 51000-51999 --log-level warn >"$log" 2>&1 &
+"$bin" --http "127.0.0.1:$port" --udp-ports 51000-51999 --log-level warn --test-hooks >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do

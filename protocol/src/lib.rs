@@ -15,6 +15,8 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const ROOM_NAME_MAX: usize = 64;
 /// Display names: 1 to 64 characters after trimming, no control characters.
 pub const DISPLAY_NAME_MAX: usize = 64;
+/// Chat messages: 1 to 2000 characters after trimming.
+pub const CHAT_TEXT_MAX: usize = 2000;
 
 /// Which of a participant's two peer connections a message is about.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,6 +127,10 @@ pub enum ClientMessage {
     },
     /// Mute or unmute one of the participant's published tracks, by its `a=msid` track id.
     Mute { track_id: String, muted: bool },
+    /// Stop publishing one track (for example a screen share), by its `a=msid` track id.
+    Unpublish { track_id: String },
+    /// Say something to everyone in the room.
+    Chat { text: String },
     /// Keep-alive; the server answers `pong` with the same `ts`.
     Ping {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,6 +148,8 @@ impl ClientMessage {
         "subscribe_answer",
         "candidate",
         "mute",
+        "unpublish",
+        "chat",
         "ping",
         "leave",
     ];
@@ -201,6 +209,19 @@ pub enum ErrorCode {
     Internal,
 }
 
+/// One chat message as the room relays it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// Unique per message.
+    pub id: String,
+    pub participant_id: String,
+    /// The sender's display name when it was sent.
+    pub name: String,
+    pub text: String,
+    /// When the server relayed it, in milliseconds since the Unix epoch.
+    pub sent_at_ms: u64,
+}
+
 /// Messages from the server to a client.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -211,6 +232,9 @@ pub enum ServerMessage {
         room: String,
         participant_id: String,
         participants: Vec<ParticipantInfo>,
+        /// The room's recent chat, oldest first.
+        #[serde(default)]
+        chat: Vec<ChatMessage>,
     },
     ParticipantJoined {
         participant: ParticipantInfo,
@@ -245,6 +269,11 @@ pub enum ServerMessage {
     Pong {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ts: Option<u64>,
+    },
+    /// A chat message, sent to everyone including its sender.
+    Chat {
+        #[serde(flatten)]
+        message: ChatMessage,
     },
     /// The server asks the client to leave; the connection closes after this.
     Leave {
@@ -329,6 +358,18 @@ pub fn normalize_display_name(name: &str) -> Result<String, String> {
     }
     if trimmed.chars().any(char::is_control) {
         return Err("a display name has no control characters".into());
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Checks and normalises a chat message: trimmed, 1 to 2000 characters.
+pub fn normalize_chat_text(text: &str) -> Result<String, String> {
+    let trimmed = text.trim();
+    let count = trimmed.chars().count();
+    if count == 0 || count > CHAT_TEXT_MAX {
+        return Err(format!(
+            "a chat message has 1 to {CHAT_TEXT_MAX} characters"
+        ));
     }
     Ok(trimmed.to_string())
 }
@@ -419,6 +460,28 @@ mod tests {
             serde_json::to_string(&msg).unwrap(),
             r#"{"type":"error","code":"room_full","message":"full"}"#
         );
+    }
+
+    #[test]
+    fn chat_round_trips_flat() {
+        let msg = ServerMessage::Chat {
+            message: ChatMessage {
+                id: "m1".into(),
+                participant_id: "p1".into(),
+                name: "Ada".into(),
+                text: "<b>hi</b>".into(),
+                sent_at_ms: 5,
+            },
+        };
+        let text = serde_json::to_string(&msg).unwrap();
+        assert_eq!(
+            text,
+            r#"{"type":"chat","id":"m1","participant_id":"p1","name":"Ada","text":"<b>hi</b>","sent_at_ms":5}"#
+        );
+        assert_eq!(serde_json::from_str::<ServerMessage>(&text).unwrap(), msg);
+        assert!(normalize_chat_text("  ").is_err());
+        assert!(normalize_chat_text(&"x".repeat(2001)).is_err());
+        assert_eq!(normalize_chat_text(" hi ").unwrap(), "hi");
     }
 
     #[test]

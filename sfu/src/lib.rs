@@ -22,7 +22,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering}
 
 use dashmap::DashMap;
 use protocol::{
-    IceCandidate, LeaveReason, ParticipantInfo, PcTarget, ServerMessage, TrackKind, TrackMeta,
+    ChatMessage, IceCandidate, LeaveReason, ParticipantInfo, PcTarget, ServerMessage, TrackKind,
+    TrackMeta,
 };
 use sfu_core::{MediaKind, ParticipantId, RoomStats, TrackId};
 use tokio::sync::{mpsc, oneshot};
@@ -213,6 +214,7 @@ impl Sfu {
                 participant_id: ok.wire_id,
                 room: room.to_owned(),
                 others: ok.others,
+                chat: ok.chat,
                 events: events_rx,
                 handle: SessionHandle {
                     id: ok.participant,
@@ -313,6 +315,8 @@ pub struct Session {
     pub room: String,
     /// Who was there at the moment of joining, with their tracks.
     pub others: Vec<ParticipantInfo>,
+    /// The room's recent chat.
+    pub chat: Vec<ChatMessage>,
     /// Everything the server has to tell this client.
     pub events: mpsc::Receiver<ServerMessage>,
     pub handle: SessionHandle,
@@ -364,6 +368,28 @@ impl SessionHandle {
                 participant: self.id,
                 msid,
                 muted,
+            })
+            .await
+            .map_err(|_| SfuError::Closed)
+    }
+
+    /// Stops publishing one of this participant's tracks, by its `a=msid` track id.
+    pub async fn unpublish(&self, msid: String) -> Result<()> {
+        self.room
+            .send(RoomMsg::Unpublish {
+                participant: self.id,
+                msid,
+            })
+            .await
+            .map_err(|_| SfuError::Closed)
+    }
+
+    /// Sends a chat message (already checked) to the room.
+    pub async fn chat(&self, text: String) -> Result<()> {
+        self.room
+            .send(RoomMsg::Chat {
+                participant: self.id,
+                text,
             })
             .await
             .map_err(|_| SfuError::Closed)

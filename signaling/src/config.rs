@@ -50,6 +50,10 @@ pub struct Cli {
     /// Signaling messages per second one connection may send (bursts of twice this pass).
     #[arg(long, env = "COHORT_MESSAGE_RATE", default_value_t = 50)]
     pub message_rate: u32,
+    /// For tests only: enables POST /test/drop-signaling, which cuts every signaling
+    /// connection at once, as a network failure would. Never enable in production.
+    #[arg(long, env = "COHORT_TEST_HOOKS")]
+    pub test_hooks: bool,
 }
 
 impl Cli {

@@ -10,16 +10,18 @@
 pub mod access;
 pub mod config;
 pub mod error;
+pub mod web;
 pub mod ws;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use sfu::Sfu;
+use tokio::sync::watch;
 
 use crate::config::Limits;
 use crate::error::AppError;
@@ -29,6 +31,8 @@ use crate::error::AppError;
 pub struct AppState {
     pub sfu: Sfu,
     pub limits: Arc<Limits>,
+    /// Bumped to cut every signaling connection (the test hook); `None` when hooks are off.
+    pub drop_signaling: Option<Arc<watch::Sender<u64>>>,
 }
 
 impl AppState {
@@ -36,29 +40,46 @@ impl AppState {
         AppState {
             sfu,
             limits: Arc::new(limits),
+            drop_signaling: None,
         }
+    }
+
+    /// Turns on the test hooks (`--test-hooks`).
+    pub fn with_test_hooks(mut self) -> Self {
+        self.drop_signaling = Some(Arc::new(watch::channel(0).0));
+        self
     }
 }
 
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(index))
+    let hooks = state.drop_signaling.is_some();
+    let router = Router::new()
+        .route("/", get(web::index))
+        .route("/r/{room}", get(web::room))
+        .route("/static/{name}", get(web::asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/api/v1/rtc", get(rtc))
+        .route("/api/v1/rtc", get(rtc));
+    let router = if hooks {
+        router.route("/test/drop-signaling", post(drop_signaling))
+    } else {
+        router
+    };
+    router
+        .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(state)
 }
 
-async fn index() -> Response {
-    (
-        [(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'",
-        )],
-        Html(include_str!("../../web/index.html")),
-    )
-        .into_response()
+/// Test hook: cuts every signaling connection without a closing handshake.
+async fn drop_signaling(State(state): State<AppState>) -> StatusCode {
+    match &state.drop_signaling {
+        Some(tx) => {
+            tx.send_modify(|n| *n += 1);
+            StatusCode::NO_CONTENT
+        }
+        None => StatusCode::NOT_FOUND,
+    }
 }
 
 async fn healthz() -> &'static str {

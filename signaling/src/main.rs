@@ -56,7 +56,11 @@ fn log_filter(level: &str) -> String {
 
 async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
     let sfu = sfu::Sfu::new(cli.sfu_config());
-    let state = AppState::new(sfu.clone(), cli.limits());
+    let mut state = AppState::new(sfu.clone(), cli.limits());
+    if cli.test_hooks {
+        warn!("test hooks are on: POST /test/drop-signaling cuts every connection");
+        state = state.with_test_hooks();
+    }
     let listener = TcpListener::bind(cli.http).await?;
     let addr = listener.local_addr()?;
     info!(%addr, udp_ports = ?cli.udp_ports, "cohort listening");

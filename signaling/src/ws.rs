@@ -8,8 +8,8 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use protocol::{
-    ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage, normalize_display_name,
-    parse_client_message, validate_room_name,
+    ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage, normalize_chat_text,
+    normalize_display_name, parse_client_message, validate_room_name,
 };
 use sfu::{SessionHandle, SfuError};
 use tokio::sync::mpsc;
@@ -115,6 +115,7 @@ impl Session {
         let limits = self.state.limits.clone();
         let mut last_seen = Instant::now();
         let mut pings = interval(limits.ping_every);
+        let mut cut = self.state.drop_signaling.as_ref().map(|tx| tx.subscribe());
         let close = loop {
             let dead_at = last_seen + limits.dead_after;
             let event = async {
@@ -158,6 +159,19 @@ impl Session {
                 }
                 _ = pings.tick() => {
                     if tx.send(Message::Ping(Default::default())).await.is_err() { break None }
+                }
+                _ = async {
+                    match cut.as_mut() {
+                        Some(rx) => { let _ = rx.changed().await; }
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    info!("cut by the test hook");
+                    // Dropped without a close frame, as a failed network would.
+                    if let Phase::Joined { handle, .. } = &self.phase {
+                        handle.leave().await;
+                    }
+                    return;
                 }
                 _ = sleep_until(dead_at) => {
                     info!("no traffic for {:?}; closing", limits.dead_after);
@@ -234,6 +248,13 @@ impl Session {
                         handle.candidate(target, candidate).await
                     }
                     ClientMessage::Mute { track_id, muted } => handle.mute(track_id, muted).await,
+                    ClientMessage::Unpublish { track_id } => handle.unpublish(track_id).await,
+                    ClientMessage::Chat { text } => match normalize_chat_text(&text) {
+                        Ok(text) => handle.chat(text).await,
+                        Err(e) => {
+                            return Reply::Send(ServerMessage::error(ErrorCode::InvalidMessage, e));
+                        }
+                    },
                     ClientMessage::Join { .. }
                     | ClientMessage::Ping { .. }
                     | ClientMessage::Leave {} => Ok(()),
@@ -275,6 +296,7 @@ impl Session {
                     room: session.room.clone(),
                     participant_id: session.participant_id.clone(),
                     participants: session.others.clone(),
+                    chat: session.chat.clone(),
                 };
                 self.phase = Phase::Joined {
                     handle: session.handle,

@@ -1,12 +1,14 @@
 //! A room: one task that solely owns its `sfu_core::Room` and its members' channels. Peers,
 //! ingress readers and egress writers talk to it through one bounded channel of [`RoomMsg`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use protocol::{LeaveReason, ParticipantInfo, ServerMessage, TrackInfo, TrackKind, TrackMeta};
+use protocol::{
+    ChatMessage, LeaveReason, ParticipantInfo, ServerMessage, TrackInfo, TrackKind, TrackMeta,
+};
 use sfu_core::{Codec, Input, Output, ParticipantId, TrackId};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -47,7 +49,12 @@ pub(crate) struct RoomTask {
     egress: HashMap<(ParticipantId, TrackId), Arc<Egress>>,
     registry: Arc<Registry>,
     generation: u64,
+    /// Recent chat, oldest first, handed to whoever joins.
+    chat: VecDeque<ChatMessage>,
 }
+
+/// Chat messages a room keeps for later joiners.
+const CHAT_HISTORY: usize = 100;
 
 impl RoomTask {
     /// Starts a room task; it ends, and leaves the registry, when its last member leaves.
@@ -65,6 +72,7 @@ impl RoomTask {
             egress: HashMap::new(),
             registry,
             generation,
+            chat: VecDeque::new(),
         };
         tokio::spawn(task.run(rx).instrument(info_span!("room", room = %name)));
         tx
@@ -153,6 +161,17 @@ impl RoomTask {
                 msid,
                 muted,
             } => self.mute(participant, msid, muted),
+            RoomMsg::Unpublish { participant, msid } => {
+                let found = self
+                    .tracks
+                    .iter()
+                    .find(|(_, t)| t.publisher == participant && t.msid == msid)
+                    .map(|(id, _)| *id);
+                if let Some(id) = found {
+                    self.track_ended(id);
+                }
+            }
+            RoomMsg::Chat { participant, text } => self.chat(participant, text),
             RoomMsg::SubscriptionReady {
                 subscriber,
                 track,
@@ -241,7 +260,30 @@ impl RoomTask {
             participant,
             wire_id,
             others,
+            chat: self.chat.iter().cloned().collect(),
         })
+    }
+
+    /// Relays a chat message to everyone, its sender included, and keeps it for later joiners.
+    fn chat(&mut self, participant: ParticipantId, text: String) {
+        let Some(m) = self.members.get(&participant) else {
+            return;
+        };
+        let message = ChatMessage {
+            id: crate::wire_id(),
+            participant_id: m.wire_id.clone(),
+            name: m.name.clone(),
+            text,
+            sent_at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+        };
+        if self.chat.len() >= CHAT_HISTORY {
+            self.chat.pop_front();
+        }
+        self.chat.push_back(message.clone());
+        self.broadcast(None, ServerMessage::Chat { message });
     }
 
     fn participant_info(&self, id: ParticipantId) -> ParticipantInfo {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use protocol::{LeaveReason, ParticipantInfo, ServerMessage, TrackMeta};
+use protocol::{ChatMessage, LeaveReason, ParticipantInfo, ServerMessage, TrackMeta};
 use sfu_core::{ParticipantId, RtpMeta, TrackId};
 use tokio::sync::{mpsc, oneshot};
 
@@ -48,6 +48,14 @@ pub(crate) enum RoomMsg {
         msid: String,
         muted: bool,
     },
+    Unpublish {
+        participant: ParticipantId,
+        msid: String,
+    },
+    Chat {
+        participant: ParticipantId,
+        text: String,
+    },
     SubscriptionReady {
         subscriber: ParticipantId,
         track: TrackId,
@@ -76,4 +84,5 @@ pub(crate) struct JoinOk {
     pub(crate) participant: ParticipantId,
     pub(crate) wire_id: String,
     pub(crate) others: Vec<ParticipantInfo>,
+    pub(crate) chat: Vec<ChatMessage>,
 }

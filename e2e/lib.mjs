@@ -1,0 +1,89 @@
+// Shared helpers for the browser tests: launching Debian's Chromium with fake devices, wrapping
+// RTCPeerConnection so tests can read getStats(), and waiting for conditions.
+import { chromium } from 'playwright-core';
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
+];
+
+export async function launchChromium() {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+// Runs in the page before any of its scripts: keeps every RTCPeerConnection, and lets tests
+// stand in for the screen picker with a moving canvas.
+const INIT = () => {
+  const Native = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = function (...args) {
+    const pc = new Native(...args);
+    window.__pcs.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Native.prototype;
+  Object.setPrototypeOf(window.RTCPeerConnection, Native);
+  if (navigator.mediaDevices) {
+    navigator.mediaDevices.getDisplayMedia = async () => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 1280;
+      canvas.height = 720;
+      const g = canvas.getContext('2d');
+      let n = 0;
+      setInterval(() => {
+        n += 1;
+        g.fillStyle = '#234';
+        g.fillRect(0, 0, 1280, 720);
+        g.fillStyle = '#fff';
+        g.font = '64px sans-serif';
+        g.fillText(`Shared slide ${n}`, 80 + (n % 200), 360);
+      }, 50);
+      return canvas.captureStream(20);
+    };
+  }
+};
+
+export async function newPage(browser, { base, name }) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.log(`[${name}] page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') console.log(`[${name}] console: ${m.text()}`); });
+  await page.addInitScript(INIT);
+  return { context, page, name, base };
+}
+
+/** Polls fn (in Node) until it returns truthy or the time runs out; returns the last value. */
+export async function until(fn, timeoutMs, what) {
+  const start = Date.now();
+  let last;
+  while (Date.now() - start < timeoutMs) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+}
+
+/** Remote videos in the grid that are playing: [{ participant, kind, width, time }]. */
+export async function remoteVideos(page) {
+  return page.evaluate(() => [...document.querySelectorAll('.tile')]
+    .filter((t) => !t.querySelector('.name')?.textContent.endsWith('(you)'))
+    .map((t) => {
+      const v = t.querySelector('video');
+      return { participant: t.dataset.participant, kind: t.dataset.kind, width: v?.videoWidth ?? 0, time: v?.currentTime ?? 0, noVideo: t.classList.contains('no-video') };
+    }));
+}
+
+/** Sum of inbound audio packets over the page's connections. */
+export async function inboundAudioPackets(page) {
+  return page.evaluate(async () => {
+    let n = 0;
+    for (const pc of window.__pcs) {
+      if (pc.connectionState === 'closed') continue;
+      (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio') n += s.packetsReceived; });
+    }
+    return n;
+  });
+}

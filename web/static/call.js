@@ -1,0 +1,288 @@
+// The call screen: a grid of participant tiles, the controls, the participants panel, the
+// keyboard-shortcut help, and the reconnection banner. All names enter as text.
+
+import { el, $, initials, announce } from './dom.js';
+
+const SCREEN_SOURCES = new Set(['screen', 'screen_audio']);
+
+/** A participant's tile: video, or initials when there is none; name; muted microphone. */
+function makeTile(id, name, kind, self) {
+  const video = el('video', { autoplay: true, playsinline: true, muted: self || kind === 'screen' });
+  const tile = el('figure', { class: `tile ${kind}`, 'data-participant': id, 'data-kind': kind },
+    video,
+    el('div', { class: 'avatar', 'aria-hidden': 'true' }, initials(name)),
+    el('figcaption', {},
+      el('span', { class: 'name' }, kind === 'screen' ? `${name} (screen)` : self ? `${name} (you)` : name),
+      el('span', { class: 'mic-off', hidden: true }, 'Microphone off')));
+  return { tile, video };
+}
+
+export class Call {
+  constructor(root, handlers) {
+    this.root = root;
+    this.h = handlers;
+    this.people = new Map();
+    this.selfId = null;
+    this.audioCtx = null;
+    this.levels = new Map(); // participant id -> analyser
+    this.build();
+  }
+
+  build() {
+    const button = (id, label, key, pressed) => el('button', {
+      type: 'button', id, 'aria-keyshortcuts': key, 'aria-pressed': pressed === undefined ? null : String(pressed),
+    }, label);
+    this.root.replaceChildren(
+      el('div', { id: 'banner', class: 'banner', role: 'alert', hidden: true }),
+      el('div', { class: 'stage' },
+        el('section', { id: 'grid', class: 'grid', 'aria-label': 'Participants\u2019 video' }),
+        el('aside', { id: 'participants-panel', class: 'panel', hidden: true, 'aria-label': 'Participants' },
+          el('h2', {}, 'Participants'), el('ul', { id: 'participant-list' })),
+        el('aside', { id: 'chat-panel', class: 'panel', hidden: true, 'aria-label': 'Chat' })),
+      el('nav', { class: 'controls', 'aria-label': 'Call controls' },
+        button('toggle-mic', 'Microphone', 'M', true),
+        button('toggle-cam', 'Camera', 'V', true),
+        button('toggle-share', 'Share screen', 'S', false),
+        button('toggle-participants', 'Participants', 'P', false),
+        el('button', { type: 'button', id: 'toggle-chat', 'aria-keyshortcuts': 'C', 'aria-pressed': 'false' },
+          'Chat', el('span', { id: 'unread', class: 'badge', hidden: true })),
+        button('show-help', 'Shortcuts', '?'),
+        el('button', { type: 'button', id: 'leave', class: 'danger' }, 'Leave')),
+      el('div', { id: 'audio-sinks', hidden: true }),
+      el('dialog', { id: 'help', 'aria-labelledby': 'help-title' },
+        el('h2', { id: 'help-title' }, 'Keyboard shortcuts'),
+        el('dl', {},
+          ...[['M', 'Microphone on or off'], ['V', 'Camera on or off'], ['S', 'Share your screen'],
+            ['P', 'Participants list'], ['C', 'Chat'], ['?', 'This help'], ['Esc', 'Close this dialog']]
+            .flatMap(([k, d]) => [el('dt', {}, el('kbd', {}, k)), el('dd', {}, d)])),
+        el('button', { type: 'button', id: 'close-help' }, 'Close')),
+    );
+    const on = (id, fn) => $(`#${id}`, this.root).addEventListener('click', fn);
+    on('toggle-mic', () => this.h.toggleMic());
+    on('toggle-cam', () => this.h.toggleCam());
+    on('toggle-share', () => this.h.toggleShare());
+    on('toggle-participants', () => this.togglePanel('participants'));
+    on('toggle-chat', () => this.togglePanel('chat'));
+    on('show-help', () => $('#help', this.root).showModal());
+    on('close-help', () => $('#help', this.root).close());
+    on('leave', () => this.h.leave());
+    this.onKey = (e) => this.key(e);
+    document.addEventListener('keydown', this.onKey);
+    this.speakerTimer = setInterval(() => this.detectSpeaker(), 250);
+  }
+
+  key(e) {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.target.closest?.('input, textarea, select, [contenteditable]')) return;
+    const k = e.key.toLowerCase();
+    const act = { m: 'toggle-mic', v: 'toggle-cam', s: 'toggle-share', p: 'toggle-participants', c: 'toggle-chat', '?': 'show-help' }[k];
+    if (act) {
+      e.preventDefault();
+      $(`#${act}`, this.root).click();
+    }
+  }
+
+  togglePanel(which) {
+    const panel = $(`#${which}-panel`, this.root);
+    panel.hidden = !panel.hidden;
+    $(`#toggle-${which}`, this.root).setAttribute('aria-pressed', String(!panel.hidden));
+    if (which === 'chat') this.h.chatVisible(!panel.hidden);
+  }
+
+  get chatPanel() {
+    return $('#chat-panel', this.root);
+  }
+
+  setPressed(id, on) {
+    $(`#${id}`, this.root)?.setAttribute('aria-pressed', String(on));
+  }
+
+  /** Starts over from a `joined` message (also after a reconnection). */
+  reset(joined, selfName) {
+    for (const id of [...this.people.keys()]) this.removeParticipant(id);
+    this.selfId = joined.participant_id;
+    this.addParticipant({ id: joined.participant_id, name: selfName, tracks: [] }, true);
+    for (const p of joined.participants) this.addParticipant(p);
+  }
+
+  addParticipant(info, self = false) {
+    if (this.people.has(info.id)) return;
+    const cam = makeTile(info.id, info.name, 'camera', self);
+    const person = { id: info.id, name: info.name, self, cam, tracks: new Map(), screens: new Map(), audio: new Map() };
+    this.people.set(info.id, person);
+    $('#grid', this.root).append(cam.tile);
+    for (const t of info.tracks) person.tracks.set(t.id, t);
+    this.refresh(person);
+    this.renderList();
+    if (!self) announce(`${info.name} joined`);
+  }
+
+  removeParticipant(id) {
+    const p = this.people.get(id);
+    if (!p) return;
+    p.cam.tile.remove();
+    for (const s of p.screens.values()) s.tile.remove();
+    for (const a of p.audio.values()) a.remove();
+    this.levels.delete(id);
+    this.people.delete(id);
+    this.renderList();
+    if (!p.self) announce(`${p.name} left`);
+  }
+
+  trackPublished(pid, track) {
+    const p = this.people.get(pid);
+    if (!p) return;
+    p.tracks.set(track.id, track);
+    this.refresh(p);
+  }
+
+  trackUnpublished(pid, tid) {
+    const p = this.people.get(pid);
+    if (!p) return;
+    p.tracks.delete(tid);
+    p.screens.get(tid)?.tile.remove();
+    p.screens.delete(tid);
+    p.audio.get(tid)?.remove();
+    p.audio.delete(tid);
+    if (p.camTrackId === tid) {
+      p.cam.video.srcObject = null;
+      p.camTrackId = null;
+    }
+    this.refresh(p);
+  }
+
+  trackMuted(pid, tid, muted) {
+    const p = this.people.get(pid);
+    const t = p?.tracks.get(tid);
+    if (!t) return;
+    t.muted = muted;
+    this.refresh(p);
+  }
+
+  /** A remote media track arrived on the subscribe connection. */
+  attach(track, pid) {
+    const p = this.people.get(pid);
+    if (!p) return;
+    const info = p.tracks.get(track.id) ?? { id: track.id, kind: track.kind, source: 'unknown', muted: false };
+    p.tracks.set(track.id, info);
+    const stream = new MediaStream([track]);
+    if (track.kind === 'audio') {
+      const sink = el('audio', { autoplay: true, 'data-participant': pid });
+      sink.srcObject = stream;
+      $('#audio-sinks', this.root).append(sink);
+      p.audio.set(track.id, sink);
+      this.listen(pid, stream);
+    } else if (SCREEN_SOURCES.has(info.source)) {
+      const screen = makeTile(`${pid}`, p.name, 'screen', false);
+      screen.video.srcObject = stream;
+      p.screens.set(track.id, screen);
+      p.cam.tile.after(screen.tile);
+    } else {
+      p.cam.video.srcObject = stream;
+      p.camTrackId = track.id;
+    }
+    track.addEventListener('ended', () => this.trackUnpublished(pid, track.id));
+    this.refresh(p);
+  }
+
+  /** Our own camera, microphone and screen state. */
+  setLocal({ cam, micOn, camOn, screen }) {
+    const p = this.people.get(this.selfId);
+    if (!p) return;
+    p.cam.video.srcObject = cam && camOn ? new MediaStream([cam]) : null;
+    p.localMicOn = micOn;
+    p.localCamOn = Boolean(cam && camOn);
+    for (const s of p.screens.values()) s.tile.remove();
+    p.screens.clear();
+    if (screen) {
+      const tile = makeTile(this.selfId, p.name, 'screen', true);
+      tile.video.srcObject = new MediaStream([screen]);
+      p.screens.set('local-screen', tile);
+      p.cam.tile.after(tile.tile);
+    }
+    this.setPressed('toggle-mic', micOn);
+    this.setPressed('toggle-cam', camOn);
+    this.setPressed('toggle-share', Boolean(screen));
+    this.refresh(p);
+  }
+
+  /** Local microphone level source, for speaker highlighting. */
+  listenLocal(track) {
+    if (track && this.selfId) this.listen(this.selfId, new MediaStream([track]));
+  }
+
+  refresh(p) {
+    let camOn;
+    let micOn;
+    if (p.self) {
+      camOn = p.localCamOn;
+      micOn = p.localMicOn;
+    } else {
+      const tracks = [...p.tracks.values()];
+      camOn = tracks.some((t) => t.kind === 'video' && !SCREEN_SOURCES.has(t.source) && !t.muted);
+      micOn = tracks.some((t) => t.kind === 'audio' && !SCREEN_SOURCES.has(t.source) && !t.muted);
+    }
+    p.cam.tile.classList.toggle('no-video', !camOn);
+    p.cam.tile.querySelector('.mic-off').hidden = Boolean(micOn);
+    p.micOn = Boolean(micOn);
+    this.renderList();
+  }
+
+  renderList() {
+    const list = $('#participant-list', this.root);
+    if (!list) return;
+    list.replaceChildren(...[...this.people.values()].map((p) => el('li', {},
+      el('span', {}, p.self ? `${p.name} (you)` : p.name),
+      p.micOn ? null : el('span', { class: 'mic-off' }, ' Microphone off'))));
+  }
+
+  listen(pid, stream) {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    this.audioCtx ??= new Ctx();
+    const analyser = this.audioCtx.createAnalyser();
+    analyser.fftSize = 512;
+    this.audioCtx.createMediaStreamSource(stream).connect(analyser);
+    this.levels.set(pid, analyser);
+  }
+
+  detectSpeaker() {
+    let best = null;
+    let loudest = 0.02;
+    const data = new Uint8Array(512);
+    for (const [pid, analyser] of this.levels) {
+      analyser.getByteTimeDomainData(data);
+      let sum = 0;
+      for (const v of data) sum += ((v - 128) / 128) ** 2;
+      const level = Math.sqrt(sum / data.length);
+      const p = this.people.get(pid);
+      if (p?.micOn !== false && level > loudest) {
+        loudest = level;
+        best = pid;
+      }
+    }
+    for (const p of this.people.values()) p.cam.tile.classList.toggle('speaking', p.id === best);
+  }
+
+  banner(text, rejoin) {
+    const b = $('#banner', this.root);
+    if (!text) {
+      b.hidden = true;
+      b.replaceChildren();
+      return;
+    }
+    b.hidden = false;
+    b.replaceChildren(el('span', {}, text));
+    if (rejoin) {
+      const btn = el('button', { type: 'button', id: 'rejoin' }, 'Rejoin');
+      btn.addEventListener('click', rejoin);
+      b.append(' ', btn);
+    }
+  }
+
+  destroy() {
+    document.removeEventListener('keydown', this.onKey);
+    clearInterval(this.speakerTimer);
+    this.audioCtx?.close();
+  }
+}

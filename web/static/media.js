@@ -1,0 +1,162 @@
+// The two peer connections of docs/protocol.md: publish (we offer) and subscribe (the server
+// offers). Plain RTCPeerConnection, standards only.
+
+/** Candidates that arrive before their description are held, then added. */
+class CandidateQueue {
+  constructor(pc) {
+    this.pc = pc;
+    this.held = [];
+  }
+  async add(candidate) {
+    if (!this.pc.remoteDescription) {
+      this.held.push(candidate);
+      return;
+    }
+    await this.pc.addIceCandidate(candidate).catch(() => {});
+  }
+  async flush() {
+    for (const c of this.held.splice(0)) await this.pc.addIceCandidate(c).catch(() => {});
+  }
+}
+
+/** Prefers VP8, and H.264 where VP8 is missing (Safari), on a video transceiver. */
+function preferCodecs(transceiver) {
+  const caps = RTCRtpSender.getCapabilities?.('video');
+  if (!caps || !transceiver.setCodecPreferences) return;
+  const rank = (c) => {
+    const m = c.mimeType.toLowerCase();
+    if (m === 'video/vp8') return 0;
+    if (m === 'video/h264') return 1;
+    return 2;
+  };
+  const sorted = [...caps.codecs].sort((a, b) => rank(a) - rank(b));
+  try {
+    transceiver.setCodecPreferences(sorted);
+  } catch {
+    // Some browsers refuse some orders; their default is fine.
+  }
+}
+
+export class Publisher {
+  constructor(signaling, onFailed) {
+    this.sig = signaling;
+    this.pc = new RTCPeerConnection();
+    this.queue = new CandidateQueue(this.pc);
+    // What we told the server about each published track, by the track id in our offer.
+    this.meta = new Map();
+    this.senders = new Map(); // msid -> RTCRtpSender
+    this.pending = null;
+    this.pc.addEventListener('icecandidate', (e) => {
+      if (e.candidate) this.sig.send({ type: 'candidate', target: 'publish', candidate: e.candidate.toJSON() });
+    });
+    this.pc.addEventListener('connectionstatechange', () => {
+      if (this.pc.connectionState === 'failed') onFailed?.();
+    });
+    this.onAnswer = async (e) => {
+      await this.pc.setRemoteDescription({ type: 'answer', sdp: e.detail.sdp });
+      await this.queue.flush();
+      this.pending?.resolve();
+    };
+    this.onCandidate = (e) => {
+      if (e.detail.target === 'publish') this.queue.add(e.detail.candidate);
+    };
+    this.sig.addEventListener('publish_answer', this.onAnswer);
+    this.sig.addEventListener('candidate', this.onCandidate);
+  }
+
+  /** Adds tracks ([{ track, source }], source being camera, microphone or screen) and
+   *  renegotiates once. Returns their msids (the track ids in our offer), in order. */
+  async add(list) {
+    const ids = [];
+    for (const { track, source } of list) {
+      const sender = this.pc.addTrack(track, new MediaStream([track]));
+      const transceiver = this.pc.getTransceivers().find((t) => t.sender === sender);
+      if (track.kind === 'video' && transceiver) preferCodecs(transceiver);
+      this.meta.set(track.id, { track_id: track.id, source, muted: false });
+      this.senders.set(track.id, sender);
+      ids.push(track.id);
+    }
+    if (ids.length) await this.negotiate();
+    return ids;
+  }
+
+  /** Replaces what a published track sends (null sends nothing), without renegotiating. */
+  async replace(msid, track) {
+    const sender = this.senders.get(msid);
+    if (sender) await sender.replaceTrack(track);
+  }
+
+  setMuted(msid, muted) {
+    const m = this.meta.get(msid);
+    if (m) m.muted = muted;
+    this.sig.send({ type: 'mute', track_id: msid, muted });
+  }
+
+  /** Stops publishing a track and tells the server. */
+  async remove(msid) {
+    const sender = this.senders.get(msid);
+    this.sig.send({ type: 'unpublish', track_id: msid });
+    this.meta.delete(msid);
+    this.senders.delete(msid);
+    if (sender) {
+      this.pc.removeTrack(sender);
+      await this.negotiate();
+    }
+  }
+
+  async negotiate() {
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    const answered = new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      setTimeout(() => reject(new Error('no publish answer')), 10000);
+    });
+    this.sig.send({ type: 'publish_offer', sdp: offer.sdp, tracks: [...this.meta.values()] });
+    await answered;
+  }
+
+  close() {
+    this.sig.removeEventListener('publish_answer', this.onAnswer);
+    this.sig.removeEventListener('candidate', this.onCandidate);
+    this.pc.close();
+  }
+}
+
+export class Subscriber {
+  /** onTrack(track, participantId) is called for every remote track. */
+  constructor(signaling, onTrack, onFailed) {
+    this.sig = signaling;
+    this.pc = new RTCPeerConnection();
+    this.queue = new CandidateQueue(this.pc);
+    this.chain = Promise.resolve();
+    this.pc.addEventListener('track', (e) => onTrack(e.track, e.streams[0]?.id ?? ''));
+    this.pc.addEventListener('icecandidate', (e) => {
+      if (e.candidate) this.sig.send({ type: 'candidate', target: 'subscribe', candidate: e.candidate.toJSON() });
+    });
+    this.pc.addEventListener('connectionstatechange', () => {
+      if (this.pc.connectionState === 'failed') onFailed?.();
+    });
+    this.onOffer = (e) => {
+      this.chain = this.chain.then(() => this.answer(e.detail.sdp)).catch(() => {});
+    };
+    this.onCandidate = (e) => {
+      if (e.detail.target === 'subscribe') this.queue.add(e.detail.candidate);
+    };
+    this.sig.addEventListener('subscribe_offer', this.onOffer);
+    this.sig.addEventListener('candidate', this.onCandidate);
+  }
+
+  async answer(sdp) {
+    await this.pc.setRemoteDescription({ type: 'offer', sdp });
+    await this.queue.flush();
+    const answer = await this.pc.createAnswer();
+    await this.pc.setLocalDescription(answer);
+    this.sig.send({ type: 'subscribe_answer', sdp: answer.sdp });
+  }
+
+  close() {
+    this.sig.removeEventListener('subscribe_offer', this.onOffer);
+    this.sig.removeEventListener('candidate', this.onCandidate);
+    this.pc.close();
+  }
+}

@@ -1,0 +1,257 @@
+// The room page: pre-join, then the call, with reconnection. Reads the room from /r/{room} and
+// an optional invite token from ?t=..., which it passes on join.
+
+import { el, $, announce } from './dom.js';
+import { Signaling, PROTOCOL_VERSION } from './signaling.js';
+import { Publisher, Subscriber } from './media.js';
+import { Prejoin } from './prejoin.js';
+import { Call } from './call.js';
+import { Chat } from './chat.js';
+
+const app = $('#app');
+const room = decodeURIComponent(location.pathname.split('/')[2] ?? '');
+const token = new URLSearchParams(location.search).get('t');
+const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/rtc`;
+
+const FATAL = {
+  room_full: 'This room is full. Try again when someone leaves.',
+  invalid_room: 'This is not a valid room link.',
+  invalid_name: 'Please use a name of 1 to 64 characters.',
+  forbidden: 'This link does not let you into the room. Ask the organiser for a new one.',
+  too_many_rooms: 'The server is hosting as many rooms as it can. Try again later.',
+  draining: 'The server is restarting. Try again in a minute.',
+  unsupported_version: 'This page is out of date. Reload it.',
+};
+const LEAVE_REASONS = {
+  server_shutdown: 'The server is restarting. Rejoin in a moment.',
+  removed: 'You were removed from the call.',
+  room_closed: 'The room was closed.',
+  replaced: 'You joined from somewhere else.',
+};
+
+const state = {
+  name: '', mic: null, cam: null, screen: null, msid: {},
+  sig: null, pub: null, sub: null, call: null, chat: null,
+  leaving: false, reconnecting: false, ended: false,
+};
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function supported() {
+  return Boolean(window.RTCPeerConnection && navigator.mediaDevices?.getUserMedia && window.WebSocket);
+}
+
+function endScreen(text) {
+  state.ended = true;
+  const again = el('button', { type: 'button', id: 'rejoin', class: 'primary' }, 'Rejoin');
+  again.addEventListener('click', () => location.reload());
+  app.replaceChildren(el('section', { class: 'message' }, el('h1', {}, 'Cohort'), el('p', { role: 'status' }, text), again));
+}
+
+/** Opens signaling and joins; throws an Error a person can read. */
+async function connect() {
+  const sig = new Signaling(wsUrl);
+  try {
+    await sig.open();
+  } catch {
+    throw new Error('Cannot reach the server. Check your connection and try again.');
+  }
+  const join = { type: 'join', v: PROTOCOL_VERSION, room, name: state.name };
+  if (token) join.token = token;
+  sig.send(join);
+  try {
+    const { type, msg } = await sig.next(['joined', 'error']);
+    if (type === 'error') {
+      const err = new Error(FATAL[msg.code] ?? msg.message);
+      err.fatal = Boolean(FATAL[msg.code]);
+      throw err;
+    }
+    return { sig, joined: msg };
+  } catch (e) {
+    sig.close();
+    throw e;
+  }
+}
+
+function wire(sig) {
+  const on = (type, fn) => sig.addEventListener(type, (e) => fn(e.detail));
+  on('participant_joined', (m) => state.call.addParticipant(m.participant));
+  on('participant_left', (m) => state.call.removeParticipant(m.participant_id));
+  on('track_published', (m) => state.call.trackPublished(m.participant_id, m.track));
+  on('track_unpublished', (m) => state.call.trackUnpublished(m.participant_id, m.track_id));
+  on('track_muted', (m) => state.call.trackMuted(m.participant_id, m.track_id, m.muted));
+  on('chat', (m) => state.chat.add(m, m.participant_id === state.call.selfId));
+  on('error', (m) => announce(m.message));
+  on('leave', (m) => {
+    state.leaving = true;
+    teardown();
+    endScreen(LEAVE_REASONS[m.reason] ?? 'The call ended.');
+  });
+  on('closed', () => reconnect());
+}
+
+async function startSession(sig, joined) {
+  state.sig = sig;
+  state.call.reset(joined, state.name);
+  for (const m of joined.chat ?? []) state.chat.add(m, m.participant_id === joined.participant_id);
+  wire(sig);
+  state.sub = new Subscriber(sig, (track, pid) => state.call.attach(track, pid), () => reconnect());
+  state.pub = new Publisher(sig, () => reconnect());
+  const list = [];
+  if (state.mic) list.push({ track: state.mic, source: 'microphone', key: 'mic' });
+  if (state.cam) list.push({ track: state.cam, source: 'camera', key: 'cam' });
+  if (state.screen) list.push({ track: state.screen, source: 'screen', key: 'screen' });
+  state.msid = {};
+  const ids = await state.pub.add(list);
+  list.forEach((item, i) => { state.msid[item.key] = ids[i]; });
+  showLocal();
+  state.call.listenLocal(state.mic);
+}
+
+function showLocal() {
+  state.call.setLocal({ cam: state.cam, camOn: Boolean(state.cam), micOn: Boolean(state.mic), screen: state.screen });
+}
+
+function teardown() {
+  state.sig?.close();
+  state.pub?.close();
+  state.sub?.close();
+  state.sig = state.pub = state.sub = null;
+}
+
+async function reconnect() {
+  if (state.reconnecting || state.leaving || state.ended) return;
+  state.reconnecting = true;
+  state.call.banner('Reconnecting…');
+  teardown();
+  const deadline = Date.now() + 60000;
+  let delay = 300;
+  while (Date.now() < deadline && !state.leaving) {
+    try {
+      const { sig, joined } = await connect();
+      await startSession(sig, joined);
+      state.call.banner(null);
+      announce('Reconnected');
+      state.reconnecting = false;
+      return;
+    } catch (e) {
+      teardown();
+      if (e.fatal) {
+        state.reconnecting = false;
+        endScreen(e.message);
+        return;
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 4000);
+    }
+  }
+  state.reconnecting = false;
+  state.call.banner('The connection to the call was lost.', () => reconnect());
+}
+
+async function capture(kind) {
+  const stream = await navigator.mediaDevices.getUserMedia({ [kind]: true });
+  return stream.getTracks()[0];
+}
+
+/** Turns the microphone ('mic') or camera ('cam') on or off. */
+async function toggle(key) {
+  const kind = key === 'mic' ? 'audio' : 'video';
+  const label = key === 'mic' ? 'microphone' : 'camera';
+  if (state[key]) {
+    state[key].stop();
+    state[key] = null;
+    if (state.msid[key]) {
+      await state.pub.replace(state.msid[key], null);
+      state.pub.setMuted(state.msid[key], true);
+    }
+  } else {
+    let track;
+    try {
+      track = await capture(kind);
+    } catch {
+      announce(`Your ${label} is not available.`);
+      return;
+    }
+    state[key] = track;
+    if (state.msid[key]) {
+      await state.pub.replace(state.msid[key], track);
+      state.pub.setMuted(state.msid[key], false);
+    } else {
+      [state.msid[key]] = await state.pub.add([{ track, source: key === 'mic' ? 'microphone' : 'camera' }]);
+    }
+    if (key === 'mic') state.call.listenLocal(track);
+  }
+  showLocal();
+}
+
+async function toggleShare() {
+  if (state.screen) {
+    await stopShare();
+    return;
+  }
+  let track;
+  try {
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    track = stream.getVideoTracks()[0];
+  } catch {
+    announce('Screen sharing was cancelled.');
+    return;
+  }
+  state.screen = track;
+  track.addEventListener('ended', () => stopShare());
+  [state.msid.screen] = await state.pub.add([{ track, source: 'screen' }]);
+  showLocal();
+}
+
+async function stopShare() {
+  if (!state.screen) return;
+  state.screen.stop();
+  state.screen = null;
+  const id = state.msid.screen;
+  delete state.msid.screen;
+  if (id) await state.pub?.remove(id);
+  showLocal();
+}
+
+function leave() {
+  state.leaving = true;
+  state.sig?.send({ type: 'leave' });
+  teardown();
+  for (const t of [state.mic, state.cam, state.screen]) t?.stop();
+  state.call.destroy();
+  endScreen('You left the call.');
+}
+
+async function main() {
+  if (!supported()) {
+    app.replaceChildren(el('section', { class: 'message' }, el('h1', {}, 'Cohort'),
+      el('p', { role: 'alert' }, 'This browser cannot join calls: it lacks WebRTC or camera access. Use a current Firefox, Chrome, Edge or Safari, over https or on this computer.')));
+    return;
+  }
+  document.title = `${room} · Cohort`;
+  let message = '';
+  for (;;) {
+    const choice = await new Prejoin(app, room).show(message);
+    Object.assign(state, { name: choice.name, mic: choice.mic, cam: choice.cam });
+    try {
+      const { sig, joined } = await connect();
+      state.call = new Call(app, {
+        toggleMic: () => toggle('mic'),
+        toggleCam: () => toggle('cam'),
+        toggleShare,
+        leave,
+        chatVisible: (v) => state.chat.setVisible(v),
+      });
+      state.chat = new Chat(state.call.chatPanel, $('#unread'), (text) => state.sig?.send({ type: 'chat', text }));
+      await startSession(sig, joined);
+      return;
+    } catch (e) {
+      for (const t of [state.mic, state.cam]) t?.stop();
+      teardown();
+      message = e.message;
+    }
+  }
+}
+
+main();
