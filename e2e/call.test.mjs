@@ -3,7 +3,7 @@
 // participant's join time (click on "Join" to first decoded remote frame).
 //   node call.test.mjs http://127.0.0.1:18080
 import { mkdirSync } from 'node:fs';
-import { launchChromium, newPage, until, remoteVideos, inboundAudioPackets } from './lib.mjs';
+import { launchChromium, newPage, until, remoteVideos, inboundAudioPackets, describePcs } from './lib.mjs';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18080';
 const room = `call-${Date.now()}`;
@@ -23,6 +23,7 @@ async function join(name) {
   });
   await p.page.goto(`${base}/r/${room}`);
   await p.page.fill('#name', name);
+  await p.page.waitForSelector('#join:not([disabled])');
   p.clicked = Date.now();
   await p.page.click('#join');
   return p;
@@ -39,11 +40,16 @@ try {
   globalThis.__peers = peers;
 
   // Everyone sees two remote videos playing, and hears two remote audio streams.
+  // Join time: click on Join to the first decoded remote frame (for the first to arrive this
+  // includes waiting for the others).
+  await Promise.all(peers.map(async (p) => {
+    await until(async () => (await playing(p.page)).length >= 1, 15000, `${p.name} sees a video`);
+    p.joinMs = Date.now() - p.clicked;
+  }));
+  for (const p of peers) console.log(`join time ${JSON.stringify(p.name)}: ${p.joinMs} ms (click on Join to first decoded remote frame)`);
   for (const p of peers) {
     await until(async () => (await playing(p.page)).length === 2, 15000, `${p.name} sees two videos`);
-    p.joinMs = Date.now() - p.clicked;
   }
-  for (const p of peers) console.log(`join time ${JSON.stringify(p.name)}: ${p.joinMs} ms (click on Join to two remote videos decoded)`);
   for (const p of peers) {
     const t0 = await playing(p.page);
     const a0 = await inboundAudioPackets(p.page);
@@ -119,15 +125,7 @@ try {
 } catch (e) {
   check(false, e.message);
   for (const p of (globalThis.__peers ?? [])) {
-    console.log(p.name, JSON.stringify(await remoteVideos(p.page)), await p.page.evaluate(async () => {
-      const out = [];
-      for (const pc of window.__pcs) {
-        out.push(pc.connectionState + '/' + pc.signalingState);
-        out.push(JSON.stringify(pc.getTransceivers().map((t) => [t.mid, t.direction, t.currentDirection, t.receiver.track.kind, t.receiver.track.id.slice(0, 6)])));
-        (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp') out.push(`in ${s.kind} ${s.trackIdentifier?.slice(0, 6)} pkts=${s.packetsReceived} frames=${s.framesDecoded}`); });
-      }
-      return out.join('\n');
-    }));
+    console.log(p.name, JSON.stringify(await remoteVideos(p.page)), await describePcs(p.page));
   }
 } finally {
   await browser.close();

@@ -87,3 +87,29 @@ export async function inboundAudioPackets(page) {
     return n;
   });
 }
+
+/** A description of the page's peer connections, for failure messages. */
+export async function describePcs(page) {
+  return page.evaluate(async () => {
+    const out = [];
+    for (const pc of window.__pcs) {
+      out.push(`${pc.connectionState}/${pc.signalingState}`);
+      out.push(JSON.stringify(pc.getTransceivers().map((t) => [t.mid, t.direction, t.currentDirection, t.receiver.track.kind])));
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp') out.push(`in ${s.kind} pkts=${s.packetsReceived} frames=${s.framesDecoded}`);
+      });
+    }
+    return out.join('\n');
+  });
+}
+
+/** Opens the room page as `name` and clicks Join once the devices are ready. */
+export async function joinRoom(browser, base, room, name) {
+  const p = await newPage(browser, { base, name });
+  await p.page.goto(`${base}/r/${room}`);
+  await p.page.fill('#name', name);
+  await p.page.waitForSelector('#join:not([disabled])');
+  p.clicked = Date.now();
+  await p.page.click('#join');
+  return p;
+}

@@ -338,7 +338,11 @@ impl MediaPeer {
 
     async fn local_sdp(&self) -> Result<String> {
         let mut gathered = self.gathered.clone();
-        let _ = tokio::time::timeout(self.gather_timeout, gathered.wait_for(|g| *g)).await;
+        let started = std::time::Instant::now();
+        let done = tokio::time::timeout(self.gather_timeout, gathered.wait_for(|g| *g))
+            .await
+            .is_ok();
+        tracing::debug!(elapsed = ?started.elapsed(), done, "ICE gathering");
         self.pc
             .local_description()
             .await
