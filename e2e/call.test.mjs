@@ -62,6 +62,19 @@ try {
     check(audioTracks === 2 && a1 > a0, `${p.name}: two remote audio streams, inbound audio packets ${a0} -> ${a1}`);
   }
 
+  // Every control has an accessible name, and the help dialog opens from the keyboard.
+  const unlabeled = await ada.page.evaluate(() => {
+    const named = (e) => (e.getAttribute('aria-label') || e.textContent || '').trim()
+      || (e.id && document.querySelector(`label[for="${e.id}"]`)?.textContent.trim());
+    return [...document.querySelectorAll('button, input, select, textarea, meter')]
+      .filter((e) => !e.closest('[hidden]') && !named(e)).map((e) => e.outerHTML.slice(0, 60));
+  });
+  check(unlabeled.length === 0, `every control has a label (${JSON.stringify(unlabeled)})`);
+  await ada.page.keyboard.press('?');
+  const helpOpen = await ada.page.evaluate(() => document.querySelector('#help').open);
+  await ada.page.keyboard.press('Escape');
+  check(helpOpen, 'the keyboard-shortcut help opens with ?');
+
   // The hostile name is shown as text, never parsed as HTML.
   const shown = await ada.page.evaluate(() => [...document.querySelectorAll('.tile .name')].map((n) => n.textContent));
   const imgs = await ada.page.evaluate(() => document.querySelectorAll('.tile img, #participant-list img').length);

@@ -15,7 +15,7 @@ export async function launchChromium() {
 
 // Runs in the page before any of its scripts: keeps every RTCPeerConnection, and lets tests
 // stand in for the screen picker with a moving canvas.
-const INIT = () => {
+export const INIT = () => {
   const Native = window.RTCPeerConnection;
   window.__pcs = [];
   window.RTCPeerConnection = function (...args) {
@@ -66,26 +66,32 @@ export async function until(fn, timeoutMs, what) {
   throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
 }
 
-/** Remote videos in the grid that are playing: [{ participant, kind, width, time }]. */
+// Page-side probes, as expressions, so that Playwright (Chromium) and WebDriver (Firefox) run
+// the very same code.
+export const REMOTE_VIDEOS = `[...document.querySelectorAll('.tile')]
+  .filter((t) => !t.querySelector('.name')?.textContent.endsWith('(you)'))
+  .map((t) => {
+    const v = t.querySelector('video');
+    return { participant: t.dataset.participant, kind: t.dataset.kind, width: v?.videoWidth ?? 0, time: v?.currentTime ?? 0, noVideo: t.classList.contains('no-video') };
+  })`;
+
+export const INBOUND_AUDIO = `(async () => {
+  let n = 0;
+  for (const pc of window.__pcs) {
+    if (pc.connectionState === 'closed') continue;
+    (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio') n += s.packetsReceived; });
+  }
+  return n;
+})()`;
+
+/** Remote videos in the grid: [{ participant, kind, width, time, noVideo }]. */
 export async function remoteVideos(page) {
-  return page.evaluate(() => [...document.querySelectorAll('.tile')]
-    .filter((t) => !t.querySelector('.name')?.textContent.endsWith('(you)'))
-    .map((t) => {
-      const v = t.querySelector('video');
-      return { participant: t.dataset.participant, kind: t.dataset.kind, width: v?.videoWidth ?? 0, time: v?.currentTime ?? 0, noVideo: t.classList.contains('no-video') };
-    }));
+  return page.evaluate(REMOTE_VIDEOS);
 }
 
 /** Sum of inbound audio packets over the page's connections. */
 export async function inboundAudioPackets(page) {
-  return page.evaluate(async () => {
-    let n = 0;
-    for (const pc of window.__pcs) {
-      if (pc.connectionState === 'closed') continue;
-      (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio') n += s.packetsReceived; });
-    }
-    return n;
-  });
+  return page.evaluate(INBOUND_AUDIO);
 }
 
 /** A description of the page's peer connections, for failure messages. */

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Real-browser end-to-end tests: starts the cohort binary and runs every e2e/*.test.mjs against
-# it with Debian's Chromium, all inside a private network namespace with only loopback up.
+# it with Debian's Chromium and Firefox ESR, all inside a private network namespace of their own.
+# The namespace has loopback, plus a veth pair whose two ends both live inside it: Firefox only
+# gathers ICE candidates when some non-loopback interface with a default route exists. Nothing
+# can leave the namespace; the server binds 127.0.0.1 only.
 # Usage: scripts/e2e.sh [path to cohort binary]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +15,15 @@ if [ "${COHORT_E2E_INSIDE:-}" != "1" ]; then
     echo "e2e tests need unshare -n (root) to keep browser traffic on loopback" >&2
     exit 1
   fi
-  exec unshare -n env COHORT_E2E_INSIDE=1 sh -c 'ip link set lo up && exec "$0" "$@"' "$0" "$bin"
+  exec unshare -n env COHORT_E2E_INSIDE=1 sh -c '
+    ip link set lo up &&
+    ip link add veth0 type veth peer name veth1 &&
+    ip addr add 10.200.0.1/24 dev veth0 && ip addr add 10.200.0.2/24 dev veth1 &&
+    ip link set veth0 up && ip link set veth1 up &&
+    ip route add default via 10.200.0.2 dev veth0 &&
+    exec "$0" "$@"' "$0" "$bin"
 fi
+export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 
 port=18080
 log=$(mktemp /tmp/cohort-e2e-server.XXXXXX.log)

@@ -8,6 +8,7 @@ need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/firefox-esr ] || need+=(firefox-esr)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 
 if [ "${#need[@]}" -gt 0 ]; then
@@ -23,6 +24,13 @@ fi
 for tool in clippy fmt; do
   cargo "$tool" --version >/dev/null 2>&1 || { echo "cargo $tool is missing from the Rust toolchain" >&2; exit 1; }
 done
+
+# geckodriver drives Firefox ESR over WebDriver; it is built from crates.io.
+export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
+if ! command -v geckodriver >/dev/null 2>&1; then
+  echo "building geckodriver (cargo install, a few minutes once per machine)"
+  cargo install geckodriver --locked --quiet
+fi
 
 # playwright-core drives /usr/bin/chromium; it never downloads a browser of its own.
 if [ ! -d e2e/node_modules/playwright-core ]; then

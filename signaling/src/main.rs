@@ -64,7 +64,9 @@ async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
     let listener = TcpListener::bind(cli.http).await?;
     let addr = listener.local_addr()?;
     info!(%addr, udp_ports = ?cli.udp_ports, "cohort listening");
-    println!("Cohort is running. Try it: http://{addr}/");
+    println!(
+        "Cohort is running. Try a room: http://{addr}/r/try-cohort (or start at http://{addr}/)"
+    );
 
     let drain_deadline = Duration::from_secs(cli.drain_seconds);
     let shutdown = async move {

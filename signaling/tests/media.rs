@@ -39,6 +39,19 @@ fn assert_delivery(who: &str, t: &TrackRecv) {
     let expected = t.expected();
     assert!(expected > 0, "{who}: nothing on {}", t.track_id);
     let ratio = t.packets as f64 / expected as f64;
+    // A figure for the record, not an assertion on timing.
+    let mut lat = t.latencies_us.clone();
+    lat.sort_unstable();
+    let p50 = lat.get(lat.len() / 2).copied().unwrap_or(0);
+    let p99 = lat.get(lat.len() * 99 / 100).copied().unwrap_or(0);
+    println!(
+        "delivery {who} {:?} from {:?}: {}/{} ({:.2}%), one-way p50 {p50} us p99 {p99} us",
+        t.kind,
+        t.publisher_index,
+        t.packets,
+        expected,
+        ratio * 100.0
+    );
     assert!(
         ratio >= 0.99,
         "{who}: {} of {} packets ({ratio:.4}) on {} ({:?})",
@@ -118,6 +131,7 @@ async fn three_peers_relay_to_each_other_and_late_joiners_and_leavers_are_handle
             .first_keyframe_at
             .expect("a keyframe")
             .duration_since(d.joined_at);
+        println!("late joiner: first keyframe {after:?} after joining");
         assert!(
             after <= Duration::from_secs(1),
             "first keyframe after {after:?}"
@@ -225,6 +239,10 @@ async fn three_peers_relay_to_each_other_and_late_joiners_and_leavers_are_handle
             }
         }
         assert!(seen, "{name} did not see c leave within 2 s");
+        println!(
+            "{name} saw the leaver's tracks renegotiated away within {:?}",
+            left_at.elapsed()
+        );
     }
     assert!(
         eventually(Duration::from_secs(2), || server

@@ -1,0 +1,87 @@
+// Chromium and Firefox in one call: two Chromium participants and one Firefox ESR participant
+// (driven through geckodriver) each see the other two's video playing and receive their audio.
+//   node firefox.test.mjs http://127.0.0.1:18080   (inside the namespace scripts/e2e.sh makes)
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launchChromium, until, remoteVideos, inboundAudioPackets, joinRoom, REMOTE_VIDEOS, INBOUND_AUDIO, INIT } from './lib.mjs';
+import { WebDriver } from './webdriver.mjs';
+
+const base = process.argv[2] ?? 'http://127.0.0.1:18080';
+const room = `mixed-${Date.now()}`;
+let failures = 0;
+const check = (ok, what) => {
+  console.log(`${ok ? 'ok' : 'FAIL'} - ${what}`);
+  if (!ok) failures += 1;
+};
+
+const port = 4444;
+const gecko = spawn(process.env.GECKODRIVER ?? 'geckodriver', ['--host', '127.0.0.1', '--port', String(port)], { stdio: 'ignore' });
+const browser = await launchChromium();
+const ff = new WebDriver(`http://127.0.0.1:${port}`);
+
+// Firefox, seen through the same probes as the Chromium pages.
+const firefox = {
+  name: 'Fiona (Firefox)',
+  videos: () => ff.exec(`return ${REMOTE_VIDEOS};`),
+  audio: () => ff.execAsync(`const done = arguments[arguments.length - 1]; ${INBOUND_AUDIO}.then(done, () => done(-1));`),
+};
+
+try {
+  await until(() => fetch(`http://127.0.0.1:${port}/status`).then((r) => r.ok).catch(() => false), 10000, 'geckodriver');
+  await ff.start({
+    browserName: 'firefox',
+    'moz:firefoxOptions': {
+      binary: '/usr/bin/firefox-esr',
+      args: ['-headless', '-profile', mkdtempSync(join(tmpdir(), 'cohort-firefox-'))],
+      prefs: {
+        'media.navigator.streams.fake': true,
+        'media.navigator.permission.disabled': true,
+        'media.peerconnection.ice.obfuscate_host_addresses': false,
+        'media.peerconnection.ice.loopback': true,
+        'network.manage-offline-status': false,
+        'media.autoplay.default': 0,
+        'media.autoplay.blocking_policy': 0,
+      },
+    },
+  });
+  const ada = await joinRoom(browser, base, room, 'Ada');
+  const bea = await joinRoom(browser, base, room, 'Bea');
+
+  await ff.goto(`${base}/r/${room}`);
+  await until(() => ff.exec("const b = document.querySelector('#join'); return Boolean(b && !b.disabled);"), 15000, 'Firefox pre-join ready');
+  await ff.type('#name', firefox.name);
+  await ff.exec(`(${INIT.toString()})();`);
+  await ff.click('#join');
+
+  const playing = (vids) => vids.filter((v) => v.kind === 'camera' && v.width > 0 && !v.noVideo).length;
+  const everyone = [
+    { name: 'Ada', videos: () => remoteVideos(ada.page), audio: () => inboundAudioPackets(ada.page) },
+    { name: 'Bea', videos: () => remoteVideos(bea.page), audio: () => inboundAudioPackets(bea.page) },
+    firefox,
+  ];
+  for (const p of everyone) {
+    const ok = await until(async () => playing(await p.videos()) === 2, 20000, `${p.name} sees two videos`).catch(() => false);
+    check(Boolean(ok), `${p.name} sees two remote videos`);
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  for (const p of everyone) {
+    const v0 = await p.videos();
+    const a0 = await p.audio();
+    await new Promise((r) => setTimeout(r, 1500));
+    const v1 = await p.videos();
+    const a1 = await p.audio();
+    const advancing = v1.filter((v) => v.width > 0 && v.time > (v0.find((w) => w.participant === v.participant)?.time ?? Infinity)).length;
+    check(advancing === 2, `${p.name}: two remote videos playing (${v1.map((v) => `${v.width}px`).join(', ')})`);
+    check(a1 > a0 && a0 >= 0, `${p.name}: remote audio arriving (${a0} -> ${a1} packets)`);
+  }
+} catch (e) {
+  check(false, e.message);
+} finally {
+  await ff.quit();
+  await browser.close();
+  gecko.kill();
+}
+console.log(failures === 0 ? 'firefox: passed' : `firefox: ${failures} failed`);
+process.exit(failures === 0 ? 0 : 1);
