@@ -94,5 +94,5 @@ for (const [name, page] of [['alice', a], ['bob', b]]) {
   if (!audio || audio.packets < 100) { ok = false; console.log(`${name}: audio not received`); }
 }
 await browser.close();
-console.log(ok ? '1 passed, 0 failed' : '0 passed, 1 failed');
+console.log(ok ? 'protocol-smoke: passed' : 'protocol-smoke: failed');
 process.exit(ok ? 0 : 1);
