@@ -3,7 +3,7 @@
 // participant's join time (click on "Join" to first decoded remote frame).
 //   node call.test.mjs http://127.0.0.1:18080
 import { mkdirSync } from 'node:fs';
-import { launchChromium, newPage, until, remoteVideos, inboundAudioPackets, describePcs } from './lib.mjs';
+import { launchChromium, newPage, until, remoteVideos, inboundAudioPackets, describePcs, CONTRAST_FAILURES } from './lib.mjs';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18080';
 const room = `call-${Date.now()}`;
@@ -22,6 +22,11 @@ async function join(name) {
     await d.dismiss();
   });
   await p.page.goto(`${base}/r/${room}`);
+  if (name === 'Ada') {
+    await p.page.waitForSelector('#join:not([disabled])');
+    const low = await p.page.evaluate(CONTRAST_FAILURES);
+    check(low.length === 0, `text contrast meets WCAG AA before joining (${JSON.stringify(low)})`);
+  }
   await p.page.fill('#name', name);
   await p.page.waitForSelector('#join:not([disabled])');
   p.clicked = Date.now();
@@ -70,6 +75,8 @@ try {
       .filter((e) => !e.closest('[hidden]') && !named(e)).map((e) => e.outerHTML.slice(0, 60));
   });
   check(unlabeled.length === 0, `every control has a label (${JSON.stringify(unlabeled)})`);
+  const lowContrast = await ada.page.evaluate(CONTRAST_FAILURES);
+  check(lowContrast.length === 0, `text contrast meets WCAG AA in the call (${JSON.stringify(lowContrast)})`);
   await ada.page.keyboard.press('?');
   const helpOpen = await ada.page.evaluate(() => document.querySelector('#help').open);
   await ada.page.keyboard.press('Escape');

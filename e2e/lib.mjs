@@ -119,3 +119,38 @@ export async function joinRoom(browser, base, room, name) {
   await p.page.click('#join');
   return p;
 }
+
+/** WCAG contrast of every visible text element in the page: [{ text, ratio, needed }] that fail. */
+export const CONTRAST_FAILURES = `(() => {
+  const parse = (c) => { const m = c.match(/[\\d.]+/g) || []; return m.map(Number).concat([1]).slice(0, 4); };
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    let out = [0, 0, 0];
+    for (const [r, g, b, a] of layers.reverse()) out = [r * a + out[0] * (1 - a), g * a + out[1] * (1 - a), b * a + out[2] * (1 - a)];
+    return out;
+  };
+  const fails = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length || getComputedStyle(el).visibility === 'hidden') continue;
+    const st = getComputedStyle(el);
+    const fg = parse(st.color);
+    const bg = background(el);
+    const blended = [0, 1, 2].map((i) => fg[i] * fg[3] + bg[i] * (1 - fg[3]));
+    const [l1, l2] = [lum(blended), lum(bg)].sort((a, b) => b - a);
+    const ratio = (l1 + 0.05) / (l2 + 0.05);
+    const size = parseFloat(st.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
+    const needed = large ? 3 : 4.5;
+    if (ratio < needed) fails.push({ text: el.textContent.trim().slice(0, 30), ratio: Math.round(ratio * 100) / 100, needed });
+  }
+  return fails;
+})()`;
