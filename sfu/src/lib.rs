@@ -363,36 +363,30 @@ impl SessionHandle {
 
     /// Mutes or unmutes one of this participant's tracks, by its `a=msid` track id.
     pub async fn mute(&self, msid: String, muted: bool) -> Result<()> {
-        self.room
-            .send(RoomMsg::Mute {
-                participant: self.id,
-                msid,
-                muted,
-            })
-            .await
-            .map_err(|_| SfuError::Closed)
+        let participant = self.id;
+        self.tell_room(RoomMsg::Mute {
+            participant,
+            msid,
+            muted,
+        })
+        .await
     }
 
     /// Stops publishing one of this participant's tracks, by its `a=msid` track id.
     pub async fn unpublish(&self, msid: String) -> Result<()> {
-        self.room
-            .send(RoomMsg::Unpublish {
-                participant: self.id,
-                msid,
-            })
+        let participant = self.id;
+        self.tell_room(RoomMsg::Unpublish { participant, msid })
             .await
-            .map_err(|_| SfuError::Closed)
     }
 
     /// Sends a chat message (already checked) to the room.
     pub async fn chat(&self, text: String) -> Result<()> {
-        self.room
-            .send(RoomMsg::Chat {
-                participant: self.id,
-                text,
-            })
-            .await
-            .map_err(|_| SfuError::Closed)
+        let participant = self.id;
+        self.tell_room(RoomMsg::Chat { participant, text }).await
+    }
+
+    async fn tell_room(&self, msg: RoomMsg) -> Result<()> {
+        self.room.send(msg).await.map_err(|_| SfuError::Closed)
     }
 
     /// Leaves the room now.

@@ -1,6 +1,5 @@
 //! Building the client's peer connections.
 
-use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -8,10 +7,9 @@ use std::time::Duration;
 
 use protocol::{ClientMessage, IceCandidate, PcTarget};
 use rtc::ice::mdns::MulticastDnsMode;
-use rtc::interceptor::{Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
+use rtc::interceptor::Packet;
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtcp::sender_report::SenderReport;
-use rtc::sansio::Protocol;
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
@@ -77,14 +75,17 @@ pub(crate) async fn new_pc(
     media.register_default_codecs().map_err(rtc_err)?;
     let registry = register_default_interceptors(Registry::new(), &mut media).map_err(rtc_err)?;
     let registry = sfu::feedback::with_application_feedback(registry);
-    let registry = registry.with(
-        Slot::from(13_500usize),
-        ReportCounter {
-            counts: Arc::clone(&reports),
-            reads: VecDeque::new(),
-            writes: VecDeque::new(),
-        },
-    );
+    let registry = sfu::feedback::with_rtcp_inspector(registry, 13_500, move |msg| {
+        if let Packet::Rtcp(packets) = &msg.message.packet {
+            for p in packets {
+                if p.as_any().is::<SenderReport>() {
+                    reports.sender.fetch_add(1, Ordering::Relaxed);
+                } else if p.as_any().is::<ReceiverReport>() {
+                    reports.receiver.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    });
     let mut settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .with_include_loopback_candidate(udp_ip.is_loopback());
@@ -133,53 +134,4 @@ pub(crate) async fn negotiated_pt(sender: &Arc<dyn RtpSender>, mime: &str) -> Op
 pub struct ReportCounts {
     pub(crate) sender: AtomicU64,
     pub(crate) receiver: AtomicU64,
-}
-
-/// Counts inbound sender and receiver reports; passes everything on unchanged.
-struct ReportCounter {
-    counts: Arc<ReportCounts>,
-    reads: VecDeque<TaggedPacket>,
-    writes: VecDeque<TaggedPacket>,
-}
-
-impl Protocol<TaggedPacket, TaggedPacket, ()> for ReportCounter {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = std::time::Instant;
-
-    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        if let Packet::Rtcp(packets) = &msg.message.packet {
-            for p in packets {
-                if p.as_any().is::<SenderReport>() {
-                    self.counts.sender.fetch_add(1, Ordering::Relaxed);
-                } else if p.as_any().is::<ReceiverReport>() {
-                    self.counts.receiver.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-        self.reads.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.reads.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.writes.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.writes.pop_front()
-    }
-}
-
-impl Interceptor for ReportCounter {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }

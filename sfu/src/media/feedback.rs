@@ -4,8 +4,9 @@
 //! `DeliverToApplication` reach a track's event stream. An SFU must see keyframe requests (from
 //! subscribers, to relay upstream) and NACKs (answered by `sfu-core` from each subscription's
 //! history); a publisher must see keyframe requests (to send a keyframe). This interceptor,
-//! placed last in the chain, marks exactly those and drops the rest of the application copy. The
-//! other interceptors have already acted on every packet by then.
+//! placed last in the chain, marks the compounds that carry one and changes nothing else, so the
+//! statistics built at the end of the chain still see every report. `with_rtcp_inspector` is the
+//! general form (the test client counts sender and receiver reports with it).
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -22,9 +23,28 @@ const SLOT: usize = 14_000;
 
 /// Adds the feedback forwarder to an interceptor registry.
 pub fn with_application_feedback(registry: Registry) -> Registry {
+    // Everything goes on unchanged, so the chain's end still sees every report (the
+    // connection's statistics are built there); a compound that carries a request is also
+    // marked for the application, which picks out what it wants.
+    with_rtcp_inspector(registry, SLOT, |msg| {
+        if let Packet::Rtcp(packets) = &msg.message.packet
+            && packets.iter().any(|p| for_application(p.as_ref()))
+        {
+            msg.message.add(Attribute::DeliverToApplication);
+        }
+    })
+}
+
+/// Adds an interceptor at `slot` that shows `inspect` every inbound packet (to count or mark it)
+/// and passes everything on, in both directions, unchanged otherwise.
+pub fn with_rtcp_inspector<F>(registry: Registry, slot: usize, inspect: F) -> Registry
+where
+    F: FnMut(&mut TaggedPacket) + Send + Sync + 'static,
+{
     registry.with(
-        Slot::from(SLOT),
-        KeyframeRequestForwarder {
+        Slot::from(slot),
+        Inspector {
+            inspect,
             reads: VecDeque::new(),
             writes: VecDeque::new(),
         },
@@ -52,12 +72,15 @@ fn for_application(packet: &dyn rtc::rtcp::Packet) -> bool {
     is_keyframe_request(packet) || packet.as_any().is::<TransportLayerNack>()
 }
 
-struct KeyframeRequestForwarder {
+struct Inspector<F> {
+    inspect: F,
     reads: VecDeque<TaggedPacket>,
     writes: VecDeque<TaggedPacket>,
 }
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestForwarder {
+impl<F: FnMut(&mut TaggedPacket) + Send + Sync + 'static> Protocol<TaggedPacket, TaggedPacket, ()>
+    for Inspector<F>
+{
     type Rout = TaggedPacket;
     type Wout = TaggedPacket;
     type Eout = ();
@@ -65,14 +88,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestForwarder {
     type Time = Instant;
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
-        // Everything goes on unchanged, so the chain's end still sees every report (the
-        // connection's statistics are built there); a compound that carries a request is also
-        // marked for the application, which picks out what it wants.
-        if let Packet::Rtcp(packets) = &msg.message.packet
-            && packets.iter().any(|p| for_application(p.as_ref()))
-        {
-            msg.message.add(Attribute::DeliverToApplication);
-        }
+        (self.inspect)(&mut msg);
         self.reads.push_back(msg);
         Ok(())
     }
@@ -91,7 +107,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestForwarder {
     }
 }
 
-impl Interceptor for KeyframeRequestForwarder {
+impl<F: FnMut(&mut TaggedPacket) + Send + Sync + 'static> Interceptor for Inspector<F> {
     fn bind_local_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
