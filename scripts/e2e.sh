@@ -29,11 +29,19 @@ port=18080
 log=$(mktemp /tmp/cohort-e2e-server.XXXXXX.log)
 "$bin" --http "127.0.0.1:$port" --udp-ports 51000-51999 --log-level warn --test-hooks >"$log" 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
-for _ in $(seq 1 50); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
+# A second server whose rooms hold one person, for the room-full case.
+small_port=18081
+"$bin" --http "127.0.0.1:$small_port" --udp-ports 52000-52099 --log-level warn --max-participants 1 >>"$log" 2>&1 &
+small=$!
+trap 'kill "$server" "$small" 2>/dev/null || true; wait "$server" "$small" 2>/dev/null || true' EXIT
+for p in "$port" "$small_port"; do
+  for _ in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break
+    sleep 0.1
+  done
 done
+export COHORT_SMALL_SERVER="http://127.0.0.1:$small_port"
+export COHORT_BIN="$bin"
 
 passed=0
 failed=0

@@ -51,7 +51,7 @@ export class Prejoin {
     $('#mic-on', this.root).addEventListener('change', (e) => this.setKind('audio', e.target.checked));
     $('#camera-select', this.root).addEventListener('change', () => this.setKind('video', true));
     $('#mic-select', this.root).addEventListener('change', () => this.setKind('audio', true));
-    this.acquire();
+    this.acquire(message);
     return new Promise((resolve) => {
       $('#prejoin-form', this.root).addEventListener('submit', (e) => {
         e.preventDefault();
@@ -77,15 +77,17 @@ export class Prejoin {
   }
 
   /** Asks for camera and microphone once; Join is enabled when the answer is in. */
-  async acquire() {
+  async acquire(message) {
     this.status('Asking for your camera and microphone…');
     const problems = [];
     for (const kind of ['audio', 'video']) {
       const err = await this.setKind(kind, true, false);
-      if (err) problems.push(`${kind === 'audio' ? 'microphone' : 'camera'} ${describe(err)}`);
+      if (err) problems.push(`Your ${kind === 'audio' ? 'microphone' : 'camera'} is ${describe(err)}.`);
     }
     await this.fillPickers();
-    this.status(problems.length ? `Your ${problems.join(' and ')}. You can join without it.` : '');
+    if (problems.length) problems.push(`You can join without ${problems.length > 1 ? 'them' : 'it'}.`);
+    // A message from the last attempt (a full room, say) comes first.
+    this.status([message, ...problems].filter(Boolean).join(' '));
     const join = $('#join', this.root);
     if (join) join.disabled = false;
   }
