@@ -45,13 +45,22 @@ try {
   check(adaSees.filter((n) => n === 'Bea').length === 1 && (await playingCount(ada.page)) === 1, `after Bea's reload Ada sees ${JSON.stringify(adaSees)} with one video playing`);
   check((await playingCount(bea.page)) === 1, 'Bea sees Ada again after her reload');
 
-  // The network drops: every signaling connection is cut at the server.
+  // The network drops: every signaling connection is cut at the server. Each page keeps a log of
+  // what its banner showed, since a quick recovery hides it again within a second.
+  for (const p of [ada, bea]) {
+    await p.page.evaluate(() => {
+      window.__banners = [];
+      const b = document.querySelector('#banner');
+      new MutationObserver(() => {
+        if (!b.hidden && b.textContent) window.__banners.push(b.textContent);
+      }).observe(b, { childList: true, subtree: true, attributes: true });
+    });
+  }
   const res = await fetch(`${base}/test/drop-signaling`, { method: 'POST' });
   check(res.status === 204, `the test hook cut the connections (${res.status})`);
   const dropped = Date.now();
   for (const p of [ada, bea]) {
-    const shown = await until(() => p.page.evaluate(() => document.querySelector('#banner')?.textContent), 3000, 'banner')
-      .catch(() => '');
+    const shown = await until(() => p.page.evaluate(() => window.__banners[0]), 3000, 'banner').catch(() => '');
     check(shown.startsWith('Reconnecting'), `${p.name} shows "${shown}"`);
   }
   for (const p of [ada, bea]) {

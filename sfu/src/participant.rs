@@ -318,6 +318,19 @@ impl ParticipantTask {
             }
             PeerEvent::Connected(target) => {
                 debug!(?target, "connected");
+                if target == PcTarget::Subscribe {
+                    // Packets sent before the connection's keys were ready are lost, the first
+                    // keyframe among them: ask for fresh ones now that it can receive.
+                    for (track, (ft, _)) in &self.forwards {
+                        if ft.is_video() {
+                            let msg = RoomMsg::KeyframeRequest {
+                                subscriber: self.id,
+                                track: *track,
+                            };
+                            let _ = self.room.try_send(msg);
+                        }
+                    }
+                }
                 true
             }
             PeerEvent::Down(target) => {

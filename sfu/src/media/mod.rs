@@ -79,6 +79,12 @@ pub(crate) struct MediaPeer {
 }
 
 /// A sending track toward a subscriber.
+impl ForwardTrack {
+    pub(crate) fn is_video(&self) -> bool {
+        self.mime_type.to_ascii_lowercase().starts_with("video/")
+    }
+}
+
 pub(crate) struct ForwardTrack {
     transceiver: Arc<dyn RtpTransceiver>,
     sender: Arc<dyn RtpSender>,
