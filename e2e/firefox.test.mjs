@@ -64,6 +64,13 @@ try {
   for (const p of everyone) {
     const ok = await until(async () => playing(await p.videos()) === 2, 20000, `${p.name} sees two videos`).catch(() => false);
     check(Boolean(ok), `${p.name} sees two remote videos`);
+    if (!ok && p === firefox) {
+      const stats = await ff.execAsync(`const done = arguments[arguments.length - 1];
+        (async () => { const out = [];
+          for (const pc of window.__pcs) { (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp') out.push([s.kind, s.packetsReceived, s.framesDecoded, s.pliCount, s.firCount, s.nackCount, s.keyFramesDecoded].join(' ')); }); out.push(pc.connectionState); }
+          return out; })().then(done, (e) => done(String(e)));`);
+      console.log('firefox inbound:', JSON.stringify(stats));
+    }
   }
   await new Promise((r) => setTimeout(r, 500));
   for (const p of everyone) {

@@ -2,6 +2,7 @@
 //! single multiplexed UDP port driving `rtc` directly) stays local. The rest of the crate sees
 //! [`MediaPeer`], [`ForwardTrack`], [`CodecSpec`] and [`PeerEvent`], all of them our own types.
 
+mod codecs;
 pub mod feedback;
 mod ingress;
 mod sdp;
@@ -29,8 +30,7 @@ use webrtc::rtp_transceiver::{RtpSender, RtpTransceiver};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{NackGeneratorBuilder, Slot};
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
-    RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 
@@ -39,6 +39,7 @@ use crate::config::SfuConfig;
 use crate::error::{Result, SfuError};
 use crate::ports::{PortAllocator, PortLease};
 
+use codecs::{as_registered, media_engine, preferences, video_feedback};
 pub(crate) use ingress::IngressCtx;
 use sdp::Advertise;
 use sdp::check_codecs;
@@ -146,95 +147,6 @@ impl PeerConnectionEventHandler for Handler {
             ingress.open(track);
         }
     }
-}
-
-fn video_feedback() -> Vec<RTCPFeedback> {
-    [
-        ("goog-remb", ""),
-        ("ccm", "fir"),
-        ("nack", ""),
-        ("nack", "pli"),
-    ]
-    .into_iter()
-    .map(|(typ, parameter)| RTCPFeedback {
-        typ: typ.to_owned(),
-        parameter: parameter.to_owned(),
-    })
-    .collect()
-}
-
-/// The codecs Cohort forwards: Opus, VP8 and H.264 (constrained baseline and baseline,
-/// packetization mode 1). No RTX, so browsers retransmit on the media SSRC.
-fn codecs(kind: RtpCodecKind) -> Vec<RTCRtpCodecParameters> {
-    let codec = |mime: &str, clock_rate, channels, fmtp: &str, fb: Vec<RTCPFeedback>, pt| {
-        RTCRtpCodecParameters {
-            rtp_codec: RTCRtpCodec {
-                mime_type: mime.to_owned(),
-                clock_rate,
-                channels,
-                sdp_fmtp_line: fmtp.to_owned(),
-                rtcp_feedback: fb,
-            },
-            payload_type: pt,
-        }
-    };
-    const H264: &str = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=";
-    match kind {
-        RtpCodecKind::Audio => vec![codec(
-            "audio/opus",
-            48000,
-            2,
-            "minptime=10;useinbandfec=1",
-            vec![],
-            111,
-        )],
-        _ => vec![
-            codec("video/VP8", 90000, 0, "", video_feedback(), 96),
-            codec(
-                "video/H264",
-                90000,
-                0,
-                &format!("{H264}42e01f"),
-                video_feedback(),
-                125,
-            ),
-            codec(
-                "video/H264",
-                90000,
-                0,
-                &format!("{H264}42001f"),
-                video_feedback(),
-                102,
-            ),
-        ],
-    }
-}
-
-fn media_engine() -> Result<MediaEngine> {
-    let mut m = MediaEngine::default();
-    for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
-        for c in codecs(kind) {
-            m.register_codec(c, kind).map_err(webrtc_err)?;
-        }
-    }
-    Ok(m)
-}
-
-/// Every codec of the kind, the track's own first. Offering them all on every m-line matters:
-/// the codecs a connection can send are fixed by the first answer that covers a kind, so the
-/// first video m-line must already carry H.264 for an H.264 publisher who joins later.
-fn preferences(spec: &CodecSpec, kind: RtpCodecKind) -> Vec<RTCRtpCodecParameters> {
-    let mut all = codecs(kind);
-    all.sort_by_key(|c| {
-        let same_mime = c.rtp_codec.mime_type.eq_ignore_ascii_case(&spec.mime_type);
-        let same_fmtp = c.rtp_codec.sdp_fmtp_line == spec.fmtp;
-        match (same_mime, same_fmtp) {
-            (true, true) => 0,
-            (true, false) => 1,
-            _ => 2,
-        }
-    });
-    all
 }
 
 /// The server's interceptor chain: the defaults (NACK generator toward publishers, RTCP
@@ -406,6 +318,7 @@ impl MediaPeer {
         } else {
             RtpCodecKind::Audio
         };
+        let codec = &as_registered(codec);
         let local = rtp_track(stream_id, track_id, codec, ssrc);
         // A transceiver of its own, offering every codec of the kind (see `preferences`).
         let init = RTCRtpTransceiverInit {
