@@ -10,6 +10,7 @@
 pub mod access;
 pub mod config;
 pub mod error;
+pub mod schedule;
 pub mod web;
 pub mod ws;
 
