@@ -46,6 +46,9 @@ export class Publisher {
     this.meta = new Map();
     this.senders = new Map(); // msid -> RTCRtpSender
     this.pending = null;
+    // One negotiation at a time: a second offer before the first answer would be answered for
+    // the wrong description.
+    this.chain = Promise.resolve();
     this.pc.addEventListener('icecandidate', (e) => {
       if (e.candidate) this.sig.send({ type: 'candidate', target: 'publish', candidate: e.candidate.toJSON() });
     });
@@ -104,7 +107,13 @@ export class Publisher {
     }
   }
 
-  async negotiate() {
+  negotiate() {
+    const run = this.chain.then(() => this.negotiateNow());
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  async negotiateNow() {
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
     const answered = new Promise((resolve, reject) => {

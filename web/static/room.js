@@ -156,6 +156,7 @@ async function capture(kind) {
 
 /** Turns the microphone ('mic') or camera ('cam') on or off. */
 async function toggle(key) {
+  if (!state.pub) return; // reconnecting: the controls wait for the call to be back
   const kind = key === 'mic' ? 'audio' : 'video';
   const label = key === 'mic' ? 'microphone' : 'camera';
   if (state[key]) {
@@ -186,6 +187,7 @@ async function toggle(key) {
 }
 
 async function toggleShare() {
+  if (!state.pub) return;
   if (state.screen) {
     await stopShare();
     return;
