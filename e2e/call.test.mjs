@@ -3,17 +3,13 @@
 // participant's join time (click on "Join" to first decoded remote frame).
 //   node call.test.mjs http://127.0.0.1:18080
 import { mkdirSync } from 'node:fs';
-import { launchChromium, newPage, until, remoteVideos, inboundAudioPackets, describePcs, CONTRAST_FAILURES } from './lib.mjs';
+import { launchChromium, newPage, until, remoteVideos, inboundAudioPackets, describePcs, CONTRAST_FAILURES, reporter } from './lib.mjs';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18080';
 const room = `call-${Date.now()}`;
 const XSS = '<img src=x onerror=alert(1)>';
 const browser = await launchChromium();
-let failures = 0;
-const check = (ok, what) => {
-  console.log(`${ok ? 'ok' : 'FAIL'} - ${what}`);
-  if (!ok) failures += 1;
-};
+const { check, finish } = reporter('call');
 
 async function join(name) {
   const p = await newPage(browser, { base, name });
@@ -150,5 +146,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(failures === 0 ? 'call: passed' : `call: ${failures} failed`);
-process.exit(failures === 0 ? 0 : 1);
+finish();

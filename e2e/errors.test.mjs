@@ -3,17 +3,13 @@
 // reached says so; a browser without WebRTC is told plainly.
 //   node errors.test.mjs http://127.0.0.1:18080   (COHORT_SMALL_SERVER: a server whose rooms hold one)
 import { spawn } from 'node:child_process';
-import { launchChromium, newPage, until, joinRoom } from './lib.mjs';
+import { launchChromium, newPage, until, joinRoom, reporter } from './lib.mjs';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18080';
 const small = process.env.COHORT_SMALL_SERVER ?? 'http://127.0.0.1:18081';
 const room = `errors-${Date.now()}`;
 const browser = await launchChromium();
-let failures = 0;
-const check = (ok, what) => {
-  console.log(`${ok ? 'ok' : 'FAIL'} - ${what}`);
-  if (!ok) failures += 1;
-};
+const { check, finish } = reporter('errors');
 const statusText = (page) => page.evaluate(() => document.querySelector('#prejoin-status, [role=status], [role=alert]')?.textContent ?? '');
 
 try {
@@ -79,5 +75,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(failures === 0 ? 'errors: passed' : `errors: ${failures} failed`);
-process.exit(failures === 0 ? 0 : 1);
+finish();

@@ -5,16 +5,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchChromium, until, remoteVideos, inboundAudioPackets, joinRoom, REMOTE_VIDEOS, INBOUND_AUDIO, INIT } from './lib.mjs';
+import { launchChromium, until, remoteVideos, inboundAudioPackets, joinRoom, REMOTE_VIDEOS, INBOUND_AUDIO, INIT, reporter } from './lib.mjs';
 import { WebDriver } from './webdriver.mjs';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18080';
 const room = `mixed-${Date.now()}`;
-let failures = 0;
-const check = (ok, what) => {
-  console.log(`${ok ? 'ok' : 'FAIL'} - ${what}`);
-  if (!ok) failures += 1;
-};
+const { check, finish } = reporter('firefox');
 
 const port = 4444;
 const gecko = spawn(process.env.GECKODRIVER ?? 'geckodriver', ['--host', '127.0.0.1', '--port', String(port)], { stdio: 'ignore' });
@@ -90,5 +86,4 @@ try {
   await browser.close();
   gecko.kill();
 }
-console.log(failures === 0 ? 'firefox: passed' : `firefox: ${failures} failed`);
-process.exit(failures === 0 ? 0 : 1);
+finish();

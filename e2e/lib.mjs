@@ -154,3 +154,18 @@ export const CONTRAST_FAILURES = `(() => {
   }
   return fails;
 })()`;
+
+/** Named checks for a test file; `finish()` prints the file's verdict and exits with it. */
+export function reporter(name) {
+  let failures = 0;
+  return {
+    check(ok, what) {
+      console.log(`${ok ? 'ok' : 'FAIL'} - ${what}`);
+      if (!ok) failures += 1;
+    },
+    finish() {
+      console.log(failures === 0 ? `${name}: passed` : `${name}: ${failures} failed`);
+      process.exit(failures === 0 ? 0 : 1);
+    },
+  };
+}

@@ -1,16 +1,12 @@
 // Participants come and go: a leaver's tile disappears within 2 s, a reload rejoins without a
 // ghost tile, and a cut connection shows "Reconnecting…" and recovers without a reload.
 //   node lifecycle.test.mjs http://127.0.0.1:18080   (the server runs with --test-hooks)
-import { launchChromium, until, remoteVideos, joinRoom, describePcs } from './lib.mjs';
+import { launchChromium, until, remoteVideos, joinRoom, describePcs, reporter } from './lib.mjs';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18080';
 const room = `life-${Date.now()}`;
 const browser = await launchChromium();
-let failures = 0;
-const check = (ok, what) => {
-  console.log(`${ok ? 'ok' : 'FAIL'} - ${what}`);
-  if (!ok) failures += 1;
-};
+const { check, finish } = reporter('lifecycle');
 const cameraTiles = async (page) => (await remoteVideos(page)).filter((v) => v.kind === 'camera');
 const playingCount = async (page) => (await cameraTiles(page)).filter((v) => v.width > 0 && !v.noVideo).length;
 const names = (page) => page.evaluate(() => [...document.querySelectorAll('.tile.camera .name')].map((n) => n.textContent));
@@ -82,5 +78,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(failures === 0 ? 'lifecycle: passed' : `lifecycle: ${failures} failed`);
-process.exit(failures === 0 ? 0 : 1);
+finish();

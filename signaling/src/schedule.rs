@@ -255,46 +255,25 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let bad = |r: &str, st: &str, d: u32, tz: &str, ex: &[String]| {
-            Schedule::new(r, st, d, tz, ex).unwrap_err().field
-        };
-        assert_eq!(
-            bad("FREQ=WEEKLY", "2026-10-06T18:00", 60, "Mars/Olympus", &[]),
-            "time_zone"
-        );
-        assert_eq!(bad("FREQ=WEEKLY", "next tuesday", 60, "UTC", &[]), "start");
-        assert_eq!(
-            bad("FREQ=WEEKLY", "2026-10-06T18:00+02:00", 60, "UTC", &[]),
-            "start"
-        );
-        assert_eq!(
-            bad("FREQ=FORTNIGHTLY", "2026-10-06T18:00", 60, "UTC", &[]),
-            "rrule"
-        );
-        assert_eq!(bad("", "2026-10-06T18:00", 60, "UTC", &[]), "rrule");
-        assert_eq!(
-            bad("FREQ=WEEKLY;BYDAY=XX", "2026-10-06T18:00", 60, "UTC", &[]),
-            "rrule"
-        );
-        assert_eq!(
-            bad("FREQ=WEEKLY", "2026-10-06T18:00", 0, "UTC", &[]),
-            "duration_minutes"
-        );
-        assert_eq!(
-            bad(
-                "FREQ=WEEKLY",
-                "2026-10-06T18:00",
-                60,
-                "UTC",
-                &["soon".into()]
-            ),
-            "exdates"
-        );
-        // 02:30 on the March change does not exist in Berlin.
-        assert_eq!(
-            bad("FREQ=WEEKLY", "2026-03-29T02:30", 60, "Europe/Berlin", &[]),
-            "start"
-        );
+        let w = "FREQ=WEEKLY";
+        let t = "2026-10-06T18:00";
+        let cases: &[(&str, &str, u32, &str, &[&str], &str)] = &[
+            (w, t, 60, "Mars/Olympus", &[], "time_zone"),
+            (w, "next tuesday", 60, "UTC", &[], "start"),
+            (w, "2026-10-06T18:00+02:00", 60, "UTC", &[], "start"),
+            ("FREQ=FORTNIGHTLY", t, 60, "UTC", &[], "rrule"),
+            ("", t, 60, "UTC", &[], "rrule"),
+            ("FREQ=WEEKLY;BYDAY=XX", t, 60, "UTC", &[], "rrule"),
+            (w, t, 0, "UTC", &[], "duration_minutes"),
+            (w, t, 60, "UTC", &["soon"], "exdates"),
+            // 02:30 on the March change does not exist in Berlin.
+            (w, "2026-03-29T02:30", 60, "Europe/Berlin", &[], "start"),
+        ];
+        for (rule, start, minutes, tz, ex, want) in cases {
+            let ex: Vec<String> = ex.iter().map(|e| e.to_string()).collect();
+            let err = Schedule::new(rule, start, *minutes, tz, &ex).unwrap_err();
+            assert_eq!(err.field, *want, "{rule} {start} {minutes} {tz}: {err}");
+        }
     }
 
     #[test]
