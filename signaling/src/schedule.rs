@@ -257,7 +257,9 @@ mod tests {
     fn each_bad_field_is_named() {
         let w = "FREQ=WEEKLY";
         let t = "2026-10-06T18:00";
-        let cases: &[(&str, &str, u32, &str, &[&str], &str)] = &[
+        // rrule, start, minutes, time zone, exdates, the field named.
+        type Case<'a> = (&'a str, &'a str, u32, &'a str, &'a [&'a str], &'a str);
+        let cases: &[Case] = &[
             (w, t, 60, "Mars/Olympus", &[], "time_zone"),
             (w, "next tuesday", 60, "UTC", &[], "start"),
             (w, "2026-10-06T18:00+02:00", 60, "UTC", &[], "start"),
