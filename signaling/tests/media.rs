@@ -325,3 +325,31 @@ async fn candidates_advertise_the_public_ip() {
         assert!(c.contains(" 127.0.0.2 "), "{c}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vp8_only_subscriber_keeps_receiving_new_vp8_publishers() {
+    // Once its first answer has narrowed video to VP8, a later VP8 track must still be added
+    // (offering H.264 to it then would be refused by its connection).
+    let server = TestServer::start((42900, 42949)).await;
+    let mut sub = config(&server, "vp8only", 1);
+    sub.publish_audio = false;
+    sub.publish_video = false;
+    sub.vp8_only = true;
+    let viewer = Client::connect(sub).await.expect("viewer");
+    let mut first = config(&server, "vp8only", 2);
+    first.publish_audio = false;
+    let _a = Client::connect(first).await.expect("first publisher");
+    assert!(eventually(Duration::from_secs(5), || flowing(&viewer, 1)).await);
+    let mut second = config(&server, "vp8only", 3);
+    second.publish_audio = false;
+    let _b = Client::connect(second).await.expect("second publisher");
+    assert!(
+        eventually(Duration::from_secs(5), || flowing(&viewer, 2)).await,
+        "the second VP8 video never arrived: {:?}",
+        viewer
+            .received()
+            .iter()
+            .map(|t| (t.codec.clone(), t.packets))
+            .collect::<Vec<_>>()
+    );
+}

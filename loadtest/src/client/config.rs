@@ -40,6 +40,8 @@ pub struct ClientConfig {
     /// Turns off SRTP replay protection on the subscribe side, so that a packet asked for again
     /// with a NACK is delivered even though its first copy arrived (a test seam).
     pub accept_duplicates: bool,
+    /// Receive video as VP8 only, like a browser without H.264.
+    pub vp8_only: bool,
 }
 
 impl ClientConfig {
@@ -57,6 +59,7 @@ impl ClientConfig {
             keyframe_interval: Duration::from_secs(10),
             udp_ip: IpAddr::from([127, 0, 0, 1]),
             accept_duplicates: false,
+            vp8_only: false,
         }
     }
 }

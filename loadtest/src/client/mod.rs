@@ -10,7 +10,6 @@ mod send;
 pub use config::{ClientConfig, ClientError, VideoCodec};
 pub use recv::TrackRecv;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -117,14 +116,17 @@ impl Client {
         let publish_pc = if publishing {
             Some(
                 new_pc(
-                    cfg.udp_ip,
+                    PcOptions {
+                        udp_ip: cfg.udp_ip,
+                        accept_duplicates: false,
+                        vp8_only: false,
+                    },
                     Handler {
                         gathered: pub_gathered_tx,
                         candidates: Some((PcTarget::Publish, out.clone())),
                         sdp_sent: Arc::clone(&publish_sdp_sent),
                         record: None,
                     },
-                    false,
                     Arc::clone(&shared.reports),
                 )
                 .await?,
@@ -141,8 +143,11 @@ impl Client {
             let out = out.clone();
             let publish_pc = publish_pc.clone();
             let subscribe_pc = Arc::clone(&subscribe_pc);
-            let udp_ip = cfg.udp_ip;
-            let accept_duplicates = cfg.accept_duplicates;
+            let opts = PcOptions {
+                udp_ip: cfg.udp_ip,
+                accept_duplicates: cfg.accept_duplicates,
+                vp8_only: cfg.vp8_only,
+            };
             tasks.push(tokio::spawn(async move {
                 while let Some(Ok(msg)) = ws_rx.next().await {
                     let Message::Text(t) = msg else { continue };
@@ -167,14 +172,7 @@ impl Client {
                             }
                         }
                         ServerMessage::SubscribeOffer { sdp } => {
-                            let r = answer_subscribe(
-                                &subscribe_pc,
-                                (udp_ip, accept_duplicates),
-                                &shared,
-                                &out,
-                                sdp,
-                            )
-                            .await;
+                            let r = answer_subscribe(&subscribe_pc, opts, &shared, &out, sdp).await;
                             if let Err(e) = r {
                                 tracing::warn!("subscribe answer failed: {e}");
                             }
@@ -417,7 +415,7 @@ impl Drop for Client {
 
 async fn answer_subscribe(
     slot: &tokio::sync::Mutex<Option<Arc<dyn PeerConnection>>>,
-    (udp_ip, accept_duplicates): (IpAddr, bool),
+    opts: PcOptions,
     shared: &Arc<Shared>,
     out: &mpsc::Sender<ClientMessage>,
     sdp: &str,
@@ -427,14 +425,13 @@ async fn answer_subscribe(
     let first = guard.is_none();
     if first {
         let pc = new_pc(
-            udp_ip,
+            opts,
             Handler {
                 gathered: gathered_tx,
                 candidates: Some((PcTarget::Subscribe, out.clone())),
                 sdp_sent: Arc::clone(&shared.subscribe_sdp_sent),
                 record: Some(Arc::clone(shared)),
             },
-            accept_duplicates,
             Arc::clone(&shared.reports),
         )
         .await?;

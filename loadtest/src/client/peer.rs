@@ -10,6 +10,7 @@ use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::Packet;
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtcp::sender_report::SenderReport;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
@@ -65,14 +66,63 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
+/// How one of the client's connections is set up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PcOptions {
+    pub(crate) udp_ip: IpAddr,
+    pub(crate) accept_duplicates: bool,
+    /// Receive video as VP8 only, like a browser without H.264.
+    pub(crate) vp8_only: bool,
+}
+
 pub(crate) async fn new_pc(
-    udp_ip: IpAddr,
+    opts: PcOptions,
     handler: Handler,
-    accept_duplicates: bool,
     reports: Arc<ReportCounts>,
 ) -> Result<Arc<dyn PeerConnection>, ClientError> {
+    let PcOptions {
+        udp_ip,
+        accept_duplicates,
+        vp8_only,
+    } = opts;
     let mut media = MediaEngine::default();
-    media.register_default_codecs().map_err(rtc_err)?;
+    if vp8_only {
+        for (codec, kind) in [
+            (
+                RTCRtpCodec {
+                    mime_type: "audio/opus".into(),
+                    clock_rate: 48000,
+                    channels: 2,
+                    sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
+                    rtcp_feedback: vec![],
+                },
+                RtpCodecKind::Audio,
+            ),
+            (
+                RTCRtpCodec {
+                    mime_type: "video/VP8".into(),
+                    clock_rate: 90000,
+                    channels: 0,
+                    sdp_fmtp_line: String::new(),
+                    rtcp_feedback: vec![],
+                },
+                RtpCodecKind::Video,
+            ),
+        ] {
+            let payload_type = if kind == RtpCodecKind::Audio { 111 } else { 96 };
+            media
+                .register_codec(
+                    RTCRtpCodecParameters {
+                        rtp_codec: codec,
+                        payload_type,
+                    },
+                    kind,
+                )
+                .map_err(rtc_err)?;
+        }
+    } else {
+        media.register_default_codecs().map_err(rtc_err)?;
+    }
     let registry = register_default_interceptors(Registry::new(), &mut media).map_err(rtc_err)?;
     let registry = sfu::feedback::with_application_feedback(registry);
     let registry = sfu::feedback::with_rtcp_inspector(registry, 13_500, move |msg| {

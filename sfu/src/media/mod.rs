@@ -331,10 +331,17 @@ impl MediaPeer {
             .add_transceiver_from_track(Arc::clone(&local) as Arc<dyn TrackLocal>, Some(init))
             .await
             .map_err(webrtc_err)?;
-        transceiver
-            .set_codec_preferences(preferences(codec, kind))
-            .await
-            .map_err(webrtc_err)?;
+        // Once a kind has been negotiated, only the codecs the subscriber accepted then can be
+        // preferred (a Firefox without H.264, say, narrows video to VP8): fall back to the
+        // track's own codec, and failing that to the connection's defaults. If the subscriber
+        // cannot take this codec at all, the answer will say so and the track stays silent.
+        let all = preferences(codec, kind);
+        let own: Vec<_> = all.iter().take(1).cloned().collect();
+        if transceiver.set_codec_preferences(all).await.is_err()
+            && transceiver.set_codec_preferences(own).await.is_err()
+        {
+            tracing::debug!(codec = %codec.mime_type, "keeping the connection's default codecs");
+        }
         let sender = transceiver
             .sender()
             .await
