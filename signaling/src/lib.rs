@@ -106,6 +106,3 @@ async fn rtc(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
         .on_upgrade(move |socket| ws::run(socket, state))
         .into_response()
 }
-
-/// For tests and tools: `StatusCode` of a draining server's readiness.
-pub const DRAINING_STATUS: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
