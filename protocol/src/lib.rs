@@ -349,29 +349,26 @@ pub fn validate_room_name(room: &str) -> Result<(), String> {
 
 /// Checks and normalises a display name: trimmed, 1 to 64 characters, no control characters.
 pub fn normalize_display_name(name: &str) -> Result<String, String> {
-    let trimmed = name.trim();
-    let count = trimmed.chars().count();
-    if count == 0 || count > DISPLAY_NAME_MAX {
-        return Err(format!(
-            "a display name has 1 to {DISPLAY_NAME_MAX} characters"
-        ));
-    }
+    let trimmed = trimmed_within(name, DISPLAY_NAME_MAX, "a display name")?;
     if trimmed.chars().any(char::is_control) {
         return Err("a display name has no control characters".into());
     }
     Ok(trimmed.to_string())
 }
 
-/// Checks and normalises a chat message: trimmed, 1 to 2000 characters.
-pub fn normalize_chat_text(text: &str) -> Result<String, String> {
+/// `text` trimmed, if it then has 1 to `max` characters.
+fn trimmed_within<'a>(text: &'a str, max: usize, what: &str) -> Result<&'a str, String> {
     let trimmed = text.trim();
     let count = trimmed.chars().count();
-    if count == 0 || count > CHAT_TEXT_MAX {
-        return Err(format!(
-            "a chat message has 1 to {CHAT_TEXT_MAX} characters"
-        ));
+    if count == 0 || count > max {
+        return Err(format!("{what} has 1 to {max} characters"));
     }
-    Ok(trimmed.to_string())
+    Ok(trimmed)
+}
+
+/// Checks and normalises a chat message: trimmed, 1 to 2000 characters.
+pub fn normalize_chat_text(text: &str) -> Result<String, String> {
+    trimmed_within(text, CHAT_TEXT_MAX, "a chat message").map(str::to_string)
 }
 
 #[cfg(test)]

@@ -192,16 +192,21 @@ mod tests {
         s.parse().unwrap()
     }
 
-    #[test]
-    fn a_tuesday_evening_meeting_keeps_its_local_time_across_the_october_change() {
-        let s = Schedule::new(
+    /// Tuesdays at 18:00 in Berlin, 90 minutes, from 6 October 2026.
+    fn tuesdays_in_berlin() -> Schedule {
+        Schedule::new(
             "FREQ=WEEKLY;BYDAY=TU",
             "2026-10-06T18:00",
             90,
             "Europe/Berlin",
             &[],
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn a_tuesday_evening_meeting_keeps_its_local_time_across_the_october_change() {
+        let s = tuesdays_in_berlin();
         let got = s
             .occurrences(utc("2026-10-13T00:00:00Z"), utc("2026-11-04T00:00:00Z"))
             .unwrap();
@@ -280,14 +285,7 @@ mod tests {
 
     #[test]
     fn the_next_meeting_is_the_one_still_running_or_coming() {
-        let s = Schedule::new(
-            "FREQ=WEEKLY;BYDAY=TU",
-            "2026-10-06T18:00",
-            90,
-            "Europe/Berlin",
-            &[],
-        )
-        .unwrap();
+        let s = tuesdays_in_berlin();
         // During a meeting: that meeting.
         let now = utc("2026-10-13T16:30:00Z");
         assert_eq!(
