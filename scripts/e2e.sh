@@ -27,13 +27,19 @@ export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 
 port=18080
 log=$(mktemp /tmp/cohort-e2e-server.XXXXXX.log)
-"$bin" --http "127.0.0.1:$port" --udp-ports 51000-51999 --log-level warn --test-hooks >"$log" 2>&1 &
+data=$(mktemp -d /tmp/cohort-e2e-data.XXXXXX)
+# The tests make their own rooms and invites with this key; ad hoc rooms stay open to them.
+export COHORT_ADMIN_KEY="ck_e2e_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export COHORT_DATA_DIR="$data"
+"$bin" --http "127.0.0.1:$port" --udp-ports 51000-51999 --log-level warn --test-hooks \
+  --db "sqlite://$data/main.db" --open-rooms --no-demo >"$log" 2>&1 &
 server=$!
 # A second server whose rooms hold one person, for the room-full case.
 small_port=18081
-"$bin" --http "127.0.0.1:$small_port" --udp-ports 52000-52099 --log-level warn --max-participants 1 >>"$log" 2>&1 &
+"$bin" --http "127.0.0.1:$small_port" --udp-ports 52000-52099 --log-level warn --max-participants 1 \
+  --db "sqlite://$data/small.db" --open-rooms --no-demo >>"$log" 2>&1 &
 small=$!
-trap 'kill "$server" "$small" 2>/dev/null || true; wait "$server" "$small" 2>/dev/null || true' EXIT
+trap 'kill "$server" "$small" 2>/dev/null || true; wait "$server" "$small" 2>/dev/null || true; rm -rf "$data"' EXIT
 for p in "$port" "$small_port"; do
   for _ in $(seq 1 50); do
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break

@@ -43,10 +43,10 @@ isolated() {
   fi
 }
 
-step "unit, property and integration tests (loopback-only namespace)"
+step "unit, property and integration tests (loopback-only namespace, SQLite and PostgreSQL)"
 log="$log_dir/cargo-test.log"
 set +e
-isolated cargo test --workspace --locked --offline 2>&1 | tee "$log"
+isolated scripts/with-postgres.sh cargo test --workspace --locked --offline 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 

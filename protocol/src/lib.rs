@@ -189,6 +189,16 @@ pub enum ErrorCode {
     InvalidName,
     /// Access to the room was refused.
     Forbidden,
+    /// No room of this name exists on the server.
+    NoSuchRoom,
+    /// The room needs an invite token and the join carried none.
+    InviteRequired,
+    /// The invite token is not valid for this room (altered, revoked, another room's, unsigned).
+    InviteInvalid,
+    /// The invite token has expired.
+    InviteExpired,
+    /// The room is outside its meeting window; `opens_at` says when it opens.
+    RoomClosed,
     /// The room has reached its participant limit.
     RoomFull,
     /// The server has reached its room limit.
@@ -282,6 +292,9 @@ pub enum ServerMessage {
     Error {
         code: ErrorCode,
         message: String,
+        /// With `room_closed`: when the room opens (RFC 3339), so the client can wait for it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        opens_at: Option<String>,
     },
 }
 
@@ -291,6 +304,7 @@ impl ServerMessage {
         ServerMessage::Error {
             code,
             message: message.into(),
+            opens_at: None,
         }
     }
 }

@@ -179,6 +179,17 @@ impl Sfu {
     /// Puts a participant named `name` into `room` (created on demand). The caller has already
     /// checked both names and access.
     pub async fn join(&self, room: &str, name: &str) -> Result<Session> {
+        self.join_with_capacity(room, name, None).await
+    }
+
+    /// [`Sfu::join`], with the room's own capacity when it has one; the server-wide limit
+    /// applies either way.
+    pub async fn join_with_capacity(
+        &self,
+        room: &str,
+        name: &str,
+        capacity: Option<usize>,
+    ) -> Result<Session> {
         for _ in 0..3 {
             if self.is_draining() {
                 return Err(SfuError::Draining);
@@ -189,6 +200,7 @@ impl Sfu {
             let (reply_tx, reply_rx) = oneshot::channel();
             let join = RoomMsg::Join {
                 name: name.to_owned(),
+                capacity,
                 events: events_tx.clone(),
                 peer: peer_tx.clone(),
                 reply: reply_tx,

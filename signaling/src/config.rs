@@ -6,6 +6,8 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use sfu::SfuConfig;
 
+use crate::Settings;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -50,6 +52,25 @@ pub struct Cli {
     /// Signaling messages per second one connection may send (bursts of twice this pass).
     #[arg(long, env = "COHORT_MESSAGE_RATE", default_value_t = 50)]
     pub message_rate: u32,
+    /// Database: an SQLite file, created on first run (`sqlite://cohort.db`), or PostgreSQL
+    /// (`postgres://user:password@127.0.0.1/cohort`).
+    #[arg(long, env = "COHORT_DB", default_value = "sqlite://cohort.db")]
+    pub db: String,
+    /// An admin API key to accept, at least 24 characters. Without one, the first run makes an
+    /// admin key and prints it once.
+    #[arg(long, env = "COHORT_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    /// The address people use to reach this server, for join links (for example
+    /// `https://meet.example.org`). Defaults to http:// and the HTTP listener's address.
+    #[arg(long, env = "COHORT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Lets anyone with a link use any room name, without an invite, for rooms never created
+    /// through the API (as Jitsi does). Rooms that were created still need their invites.
+    #[arg(long, env = "COHORT_OPEN_ROOMS")]
+    pub open_rooms: bool,
+    /// Do not create the demo room "try-cohort" or print its invite link at start.
+    #[arg(long, env = "COHORT_NO_DEMO")]
+    pub no_demo: bool,
     /// For tests only: enables POST /test/drop-signaling, which cuts every signaling
     /// connection at once, as a network failure would. Never enable in production.
     #[arg(long, env = "COHORT_TEST_HOOKS")]
@@ -67,6 +88,19 @@ impl Cli {
             max_rooms: self.max_rooms,
             max_tracks_per_participant: self.max_tracks,
             ..SfuConfig::default()
+        }
+    }
+
+    /// Settings for the API and access checks; `addr` is where the HTTP listener is bound.
+    pub fn settings(&self, addr: SocketAddr) -> Settings {
+        let public_url = match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{addr}"),
+        };
+        Settings {
+            public_url,
+            open_rooms: self.open_rooms,
+            max_capacity: i64::try_from(self.max_participants).unwrap_or(i64::MAX),
         }
     }
 

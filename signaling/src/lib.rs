@@ -4,13 +4,19 @@
 //! - [`app`]: builds the router from an [`AppState`]; kept apart from `main` so tests drive it
 //!   in-process on port 0.
 //! - `ws`: the per-connection signaling state machine, generic over a message stream and sink.
-//! - `access`: the single hook where access control plugs into joins.
+//! - `access`: who may join a room (invite tokens, the room's meeting window).
+//! - `api`: the HTTP API under `/api/v1` and its OpenAPI document.
+//! - `store`: the database (SQLite or PostgreSQL).
+//! - `schedule`, `invite`: recurring meeting times and invite tokens, free of I/O.
 //! - `config`: flags and environment variables.
 
 pub mod access;
+pub mod api;
 pub mod config;
 pub mod error;
+pub mod invite;
 pub mod schedule;
+pub mod store;
 pub mod web;
 pub mod ws;
 
@@ -20,26 +26,45 @@ use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use sfu::Sfu;
 use tokio::sync::watch;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::Limits;
 use crate::error::AppError;
+use crate::store::Store;
+
+/// Server-wide settings the API and access checks read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where people reach this server, without a trailing slash (`http://127.0.0.1:8080`); join
+    /// links start with it.
+    pub public_url: String,
+    /// Rooms never created through the API may be joined by anyone with their name.
+    pub open_rooms: bool,
+    /// The most participants a room may be given.
+    pub max_capacity: i64,
+}
 
 /// What every request handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub sfu: Sfu,
+    pub store: Store,
+    pub settings: Arc<Settings>,
     pub limits: Arc<Limits>,
     /// Bumped to cut every signaling connection (the test hook); `None` when hooks are off.
     pub drop_signaling: Option<Arc<watch::Sender<u64>>>,
 }
 
 impl AppState {
-    pub fn new(sfu: Sfu, limits: Limits) -> Self {
+    pub fn new(sfu: Sfu, store: Store, settings: Settings, limits: Limits) -> Self {
         AppState {
             sfu,
+            store,
+            settings: Arc::new(settings),
             limits: Arc::new(limits),
             drop_signaling: None,
         }
@@ -55,13 +80,14 @@ impl AppState {
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
     let hooks = state.drop_signaling.is_some();
-    let router = Router::new()
-        .route("/", get(web::index))
-        .route("/r/{room}", get(web::room))
-        .route("/static/{name}", get(web::asset))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/api/v1/rtc", get(rtc));
+    let service = OpenApiRouter::new()
+        .routes(routes!(web::index))
+        .routes(routes!(web::room))
+        .routes(routes!(web::asset))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(rtc));
+    let router = api::with_api(service);
     let router = if hooks {
         router.route("/test/drop-signaling", post(drop_signaling))
     } else {
@@ -83,10 +109,17 @@ async fn drop_signaling(State(state): State<AppState>) -> StatusCode {
     }
 }
 
+/// Whether the process is up.
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses((status = 200, description = "Up", body = String)))]
 async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Whether the server takes new sessions (503 while draining).
+#[utoipa::path(get, path = "/readyz", tag = "service",
+    responses((status = 200, description = "Ready", body = String),
+        (status = 503, description = "Draining", body = crate::error::Problem)))]
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, AppError> {
     if state.sfu.is_draining() {
         return Err(AppError::Draining);
@@ -94,6 +127,10 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, AppError>
     Ok("ready")
 }
 
+/// The signaling WebSocket (protocol v1, docs/protocol.md).
+#[utoipa::path(get, path = "/api/v1/rtc", tag = "service",
+    responses((status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 503, description = "Draining", body = crate::error::Problem)))]
 async fn rtc(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     if state.sfu.is_draining() {
         return AppError::Draining.into_response();
@@ -105,4 +142,13 @@ async fn rtc(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
         .max_frame_size(hard_cap)
         .on_upgrade(move |socket| ws::run(socket, state))
         .into_response()
+}
+
+/// `N` bytes from the operating system's random source.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    // The OS random source exists on every platform Cohort runs on; without it no key or
+    // token could be made safely, so there is nothing sensible to continue with.
+    getrandom::fill(&mut buf).expect("the operating system's random source is available");
+    buf
 }

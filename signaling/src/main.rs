@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use clap::Parser;
+use signaling::api::keys::bootstrap_admin_key;
+use signaling::api::rooms::demo_invite;
 use signaling::config::{Cli, LogFormat};
+use signaling::store::{Store, redact};
 use signaling::{AppState, app};
 use tokio::net::TcpListener;
 use tracing::{error, info, warn};
@@ -55,18 +58,29 @@ fn log_filter(level: &str) -> String {
 }
 
 async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
+    let store = Store::connect(&cli.db).await?;
+    info!(db = %redact(&cli.db), backend = ?store.backend(), "database ready");
+    if let Some(key) = bootstrap_admin_key(&store, cli.admin_key.as_deref()).await? {
+        // Shown once, on the terminal only (never in the logs); only its hash is stored.
+        println!("First run: an admin API key was made. It is shown only this once; keep it:");
+        println!("  {key}");
+        println!("  (use it as: Authorization: Bearer <key>; see docs/api.md)");
+    }
+    let listener = TcpListener::bind(cli.http).await?;
+    let addr = listener.local_addr()?;
     let sfu = sfu::Sfu::new(cli.sfu_config());
-    let mut state = AppState::new(sfu.clone(), cli.limits());
+    let mut state = AppState::new(sfu.clone(), store, cli.settings(addr), cli.limits());
     if cli.test_hooks {
         warn!("test hooks are on: POST /test/drop-signaling cuts every connection");
         state = state.with_test_hooks();
     }
-    let listener = TcpListener::bind(cli.http).await?;
-    let addr = listener.local_addr()?;
     info!(%addr, udp_ports = ?cli.udp_ports, "cohort listening");
-    println!(
-        "Cohort is running. Try a room: http://{addr}/r/try-cohort (or start at http://{addr}/)"
-    );
+    if cli.no_demo {
+        println!("Cohort is running at http://{addr}/");
+    } else {
+        let invite = demo_invite(&state).await?;
+        println!("Cohort is running. Try a room: {}", invite.url);
+    }
 
     let drain_deadline = Duration::from_secs(cli.drain_seconds);
     let shutdown = async move {

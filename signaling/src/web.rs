@@ -42,16 +42,25 @@ const INDEX: &str = include_str!("../../web/index.html");
 const ROOM: &str = include_str!("../../web/room.html");
 
 /// `GET /`: what Cohort is, and a form that goes to a room.
+#[utoipa::path(get, path = "/", tag = "service",
+    responses((status = 200, description = "The landing page", content_type = "text/html")))]
 pub async fn index() -> Html<&'static str> {
     Html(INDEX)
 }
 
 /// `GET /r/{room}`: the room page; the page itself reads the room name from its address.
+#[utoipa::path(get, path = "/r/{room}", tag = "service",
+    params(("room" = String, Path, description = "The room's slug"),
+        ("t" = Option<String>, Query, description = "The invite token")),
+    responses((status = 200, description = "The room page", content_type = "text/html")))]
 pub async fn room(Path(_room): Path<String>) -> Html<&'static str> {
     Html(ROOM)
 }
 
 /// `GET /static/{name}`.
+#[utoipa::path(get, path = "/static/{name}", tag = "service",
+    params(("name" = String, Path, description = "A file of the web client")),
+    responses((status = 200, description = "The file"), (status = 404, description = "No such file")))]
 pub async fn asset(Path(name): Path<String>) -> Response {
     match ASSETS.iter().find(|a| a.name == name) {
         Some(a) => (

@@ -282,15 +282,28 @@ impl Session {
             Ok(n) => n,
             Err(e) => return Reply::Send(ServerMessage::error(ErrorCode::InvalidName, e)),
         };
-        if let Err((code, message)) = authorize_join(&self.state, &room, token.as_deref()) {
-            return Reply::Send(ServerMessage::error(code, message));
-        }
-        match self.state.sfu.join(&room, &name).await {
+        let now = chrono::Utc::now();
+        let admission = match authorize_join(&self.state, &room, token.as_deref(), now).await {
+            Ok(a) => a,
+            Err(refusal) => {
+                return Reply::Send(ServerMessage::Error {
+                    code: refusal.code,
+                    message: refusal.message,
+                    opens_at: refusal.opens_at.map(|t| t.to_rfc3339()),
+                });
+            }
+        };
+        let joined = self
+            .state
+            .sfu
+            .join_with_capacity(&room, &name, admission.capacity)
+            .await;
+        match joined {
             Ok(session) => {
                 let span = tracing::Span::current();
                 span.record("room", room.as_str());
                 span.record("participant", session.participant_id.as_str());
-                info!("joined");
+                info!(role = ?admission.role, "joined");
                 let joined = ServerMessage::Joined {
                     v: PROTOCOL_VERSION,
                     room: session.room.clone(),

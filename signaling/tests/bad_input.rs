@@ -97,7 +97,7 @@ async fn a_candidate_for_an_unknown_transceiver_is_refused() {
         .await;
     let refused = eventually(Duration::from_secs(3), || {
         client.events().iter().any(|(_, m)| {
-            matches!(m, ServerMessage::Error { code: ErrorCode::InvalidCandidate, message } if message.contains("no-such-mid"))
+            matches!(m, ServerMessage::Error { code: ErrorCode::InvalidCandidate, message, .. } if message.contains("no-such-mid"))
         })
     })
     .await;

@@ -15,13 +15,28 @@ struct Server {
 }
 
 impl Server {
+    /// A server with rooms open to all, on a fresh SQLite file.
     async fn start(extra: &[&str]) -> Server {
+        let db = common::db::sqlite_url();
+        let mut args = vec!["--open-rooms", "--db", &db];
+        args.extend_from_slice(extra);
+        Self::start_on(&args).await
+    }
+
+    async fn start_on(extra: &[&str]) -> Server {
         // A port the OS just handed out and released: free unless something races for it.
         let addr = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port");
         let child = Command::new(env!("CARGO_BIN_EXE_cohort"))
-            .args(["--http", &addr.to_string(), "--log-level", "warn"])
+            .args([
+                "--http",
+                &addr.to_string(),
+                "--log-level",
+                "warn",
+                "--no-demo",
+            ])
+            .args(["--admin-key", common::ADMIN_KEY])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -106,5 +121,77 @@ async fn nonsensical_flags_are_refused_with_a_clear_message() {
         assert!(!out.status.success(), "{args:?} was accepted");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(args[0]), "{args:?}: {err}");
+    }
+}
+
+/// Posts rooms from `writers` concurrent clients until the server dies; the ids of every room
+/// whose creation was acknowledged (201).
+async fn write_until_killed(
+    addr: SocketAddr,
+    writers: usize,
+) -> Vec<tokio::task::JoinHandle<Vec<String>>> {
+    (0..writers)
+        .map(|w| {
+            tokio::spawn(async move {
+                let mut acked = Vec::new();
+                for i in 0..2000 {
+                    let body =
+                        serde_json::json!({"name": format!("w{w} n{i}"), "time_zone": "UTC"});
+                    let bytes = body.to_string().into_bytes();
+                    let key = Some(common::ADMIN_KEY);
+                    let json = Some("application/json");
+                    let r = common::http::try_raw(addr, "POST", "/api/v1/rooms", key, json, &bytes)
+                        .await;
+                    match r {
+                        Some(r) if r.status == 201 => {
+                            acked.push(r.json()["id"].as_str().unwrap_or_default().to_owned());
+                        }
+                        Some(r) => panic!("write refused: {} {}", r.status, r.text()),
+                        None => break,
+                    }
+                }
+                acked
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_write_survives_kill_9() {
+    for (name, db) in common::db::all().await {
+        let mut server = Server::start_on(&["--db", &db]).await;
+        let writers = write_until_killed(server.addr, 4).await;
+        // Kill the server in the middle of the burst, once some writes are through.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        server.child.kill().expect("SIGKILL");
+        let _ = server.child.wait();
+        let mut acked = Vec::new();
+        for w in writers {
+            acked.extend(w.await.expect("writer"));
+        }
+        assert!(
+            acked.len() >= 20,
+            "only {} writes before the kill",
+            acked.len()
+        );
+        eprintln!("{name}: {} acknowledged writes before kill -9", acked.len());
+
+        let restarted = Server::start_on(&["--db", &db]).await;
+        for id in &acked {
+            let r = common::http::call(
+                restarted.addr,
+                "GET",
+                &format!("/api/v1/rooms/{id}"),
+                Some(common::ADMIN_KEY),
+                None,
+            )
+            .await;
+            assert_eq!(
+                r.status,
+                200,
+                "{name}: acknowledged room {id} lost: {}",
+                r.text()
+            );
+        }
     }
 }

@@ -81,7 +81,7 @@ impl Client {
                     participants,
                     ..
                 }) => break (participant_id, participants),
-                Ok(ServerMessage::Error { code, message }) => {
+                Ok(ServerMessage::Error { code, message, .. }) => {
                     return Err(ClientError::Server { code, message });
                 }
                 Ok(_) => continue,
@@ -163,7 +163,7 @@ impl Client {
                             }
                         }
                         // While a publish offer is outstanding, an error is its answer.
-                        ServerMessage::Error { code, message } => {
+                        ServerMessage::Error { code, message, .. } => {
                             if let Some(tx) = lock(&shared.publish_answer).take() {
                                 let _ = tx.send(Err(ClientError::Server {
                                     code: *code,

@@ -131,11 +131,12 @@ impl RoomTask {
             }
             RoomMsg::Join {
                 name,
+                capacity,
                 events,
                 peer,
                 reply,
             } => {
-                let _ = reply.send(self.join(name, events, peer));
+                let _ = reply.send(self.join(name, capacity, events, peer));
             }
             RoomMsg::Leave { participant } => self.leave(participant),
             RoomMsg::TrackMeta {
@@ -223,10 +224,12 @@ impl RoomTask {
     fn join(
         &mut self,
         name: String,
+        capacity: Option<usize>,
         events: mpsc::Sender<ServerMessage>,
         peer: mpsc::Sender<PeerCmd>,
     ) -> Result<JoinOk> {
-        let max = self.registry.config.max_participants_per_room;
+        let server_max = self.registry.config.max_participants_per_room;
+        let max = capacity.map_or(server_max, |c| c.min(server_max));
         if self.members.len() >= max {
             return Err(SfuError::RoomFull(max));
         }

@@ -17,6 +17,8 @@ use crate::participant::PeerCmd;
 pub(crate) enum RoomMsg {
     Join {
         name: String,
+        /// The room's own participant limit, below the server's.
+        capacity: Option<usize>,
         events: mpsc::Sender<ServerMessage>,
         peer: mpsc::Sender<PeerCmd>,
         reply: oneshot::Sender<Result<JoinOk>>,

@@ -7,12 +7,20 @@ use std::time::{Duration, Instant};
 
 use sfu::{Sfu, SfuConfig};
 use signaling::config::Limits;
-use signaling::{AppState, app};
+use signaling::store::Store;
+use signaling::{AppState, Settings, app};
 use tokio::net::TcpListener;
+
+pub mod db;
+pub mod http;
+
+/// The admin key of every in-process test server.
+pub const ADMIN_KEY: &str = "ck_test_admin_key_0123456789abcdef";
 
 pub struct TestServer {
     pub addr: SocketAddr,
     pub sfu: Sfu,
+    pub store: Store,
 }
 
 impl TestServer {
@@ -28,15 +36,38 @@ impl TestServer {
         .await
     }
 
+    /// A server whose rooms need no invite (`--open-rooms`), on a fresh SQLite file.
     pub async fn start_with(cfg: SfuConfig, limits: Limits) -> TestServer {
-        let sfu = Sfu::new(cfg);
-        let state = AppState::new(sfu.clone(), limits);
+        Self::serve(cfg, limits, &db::sqlite_url(), true).await
+    }
+
+    /// A server as deployed: rooms need invites; its database is at `db_url`.
+    pub async fn start_api(db_url: &str, ports: (u16, u16)) -> TestServer {
+        let cfg = SfuConfig {
+            udp_ports: ports,
+            ..SfuConfig::default()
+        };
+        Self::serve(cfg, Limits::default(), db_url, false).await
+    }
+
+    async fn serve(cfg: SfuConfig, limits: Limits, db_url: &str, open_rooms: bool) -> TestServer {
+        let store = Store::connect(db_url).await.expect("database");
+        signaling::api::keys::bootstrap_admin_key(&store, Some(ADMIN_KEY))
+            .await
+            .expect("admin key");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
+        let settings = Settings {
+            public_url: format!("http://{addr}"),
+            open_rooms,
+            max_capacity: cfg.max_participants_per_room as i64,
+        };
+        let sfu = Sfu::new(cfg);
+        let state = AppState::new(sfu.clone(), store.clone(), settings, limits);
         tokio::spawn(async move {
             axum::serve(listener, app(state)).await.expect("serve");
         });
-        TestServer { addr, sfu }
+        TestServer { addr, sfu, store }
     }
 
     pub fn ws_url(&self) -> String {
@@ -144,6 +175,19 @@ pub mod raw {
             match self.next().await {
                 Next::Json(v) if v["type"] == "joined" => v,
                 other => panic!("expected joined, got {other:?}"),
+            }
+        }
+
+        /// Sends a join for `room` with `token`; returns what the server answered.
+        pub async fn try_join(&mut self, room: &str, token: Option<&str>) -> serde_json::Value {
+            let mut join = serde_json::json!({"type":"join","v":1,"room":room,"name":"raw"});
+            if let Some(t) = token {
+                join["token"] = t.into();
+            }
+            self.send_json(join).await;
+            match self.next().await {
+                Next::Json(v) => v,
+                other => panic!("expected an answer to join, got {other:?}"),
             }
         }
 

@@ -1,0 +1,97 @@
+//! The HTTP API under `/api/v1`: rooms, schedules, invites and keys, with an OpenAPI 3.1
+//! document generated from the handlers themselves, so the document and the routes cannot
+//! drift apart.
+
+pub mod extract;
+pub mod keys;
+pub mod rooms;
+pub mod schedule;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::AppState;
+use crate::error::AppError;
+
+/// Largest JSON body the API reads.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Cohort API",
+        description = "Fixed rooms with weekly schedules, invites and API keys. Errors are RFC 9457 problem documents.",
+    ),
+    modifiers(&BearerKey),
+    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    tags(
+        (name = "rooms", description = "Fixed rooms, kept between meetings"),
+        (name = "schedule", description = "Weekly meeting times and single changes"),
+        (name = "invites", description = "Invite links and their key"),
+        (name = "keys", description = "API keys (admin only)"),
+        (name = "service", description = "Health, readiness, signaling and pages"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An organiser or admin API key"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every API route, and the document that describes them.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(rooms::create_room, rooms::list_rooms))
+        .routes(routes!(
+            rooms::get_room,
+            rooms::patch_room,
+            rooms::delete_room
+        ))
+        .routes(routes!(rooms::create_invite))
+        .routes(routes!(rooms::rotate_invite_key))
+        .routes(routes!(
+            schedule::put_schedule,
+            schedule::get_schedule,
+            schedule::delete_schedule
+        ))
+        .routes(routes!(schedule::occurrences))
+        .routes(routes!(schedule::patch_occurrence))
+        .routes(routes!(keys::create_key, keys::list_keys))
+        .routes(routes!(keys::revoke_key))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// The API, nested at `/api/v1`, merged into `service` (the routes outside the API, documented
+/// too), with `/api/v1/openapi.json` and a docs page at `/api/v1/docs`.
+pub fn with_api(service: OpenApiRouter<AppState>) -> Router<AppState> {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api_routes())
+        .merge(service)
+        .split_for_parts();
+    let docs = SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi);
+    router
+        .merge(docs)
+        .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
+}
+
+async fn api_not_found() -> AppError {
+    AppError::NotFound("API route")
+}

@@ -1,0 +1,489 @@
+//! `/api/v1/rooms`: fixed rooms, created once and kept between meetings, and their invites.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{ApiJson, ApiQuery, Caller};
+use crate::AppState;
+use crate::error::{AppError, FieldError, field};
+use crate::invite::{self, Role};
+use crate::schedule::parse_time_zone;
+use crate::store::{Room, RoomChanges};
+
+const NAME_MAX: usize = 100;
+const DESCRIPTION_MAX: usize = 2000;
+const WINDOW_MAX_MINUTES: i64 = 240;
+const DEFAULT_EARLY_JOIN_MINUTES: i64 = 10;
+const DEFAULT_GRACE_MINUTES: i64 = 15;
+/// Invites last 30 days unless asked otherwise, and at most a year.
+const DEFAULT_INVITE_SECONDS: i64 = 30 * 24 * 3600;
+const MAX_INVITE_SECONDS: i64 = 366 * 24 * 3600;
+const PAGE_DEFAULT: i64 = 50;
+const PAGE_MAX: i64 = 200;
+
+/// `POST /api/v1/rooms`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRoom {
+    /// Shown to people, 1 to 100 characters.
+    pub name: String,
+    /// The room's address, `/r/{slug}`: a-z, 0-9, '-' and '_'. Made from the name when left
+    /// out.
+    pub slug: Option<String>,
+    /// IANA time zone of the room's meetings, for example `Europe/Berlin`.
+    pub time_zone: String,
+    /// Most participants at once; the server's limit when left out.
+    pub capacity: Option<i64>,
+    pub description: Option<String>,
+    /// Minutes before a meeting that participants may come in (default 10).
+    pub early_join_minutes: Option<i64>,
+    /// Minutes after a meeting's end that the room stays open (default 15).
+    pub grace_minutes: Option<i64>,
+}
+
+/// `PATCH /api/v1/rooms/{id}`: only the fields given change; `description: null` clears it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoomPatch {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub time_zone: Option<String>,
+    pub capacity: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    pub early_join_minutes: Option<i64>,
+    pub grace_minutes: Option<i64>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A room as the API shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RoomView {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub time_zone: String,
+    pub capacity: i64,
+    pub early_join_minutes: i64,
+    pub grace_minutes: i64,
+    /// The room's page; people need an invite token to get in (see invites).
+    pub join_url: String,
+    /// The schedule as an iCalendar file.
+    pub calendar_url: String,
+    /// Bumped each time the invite key is rotated.
+    pub invite_key_version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn rfc3339_ms(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339()
+}
+
+impl RoomView {
+    pub fn new(room: &Room, public_url: &str) -> RoomView {
+        RoomView {
+            id: room.id.clone(),
+            slug: room.slug.clone(),
+            name: room.name.clone(),
+            description: room.description.clone(),
+            time_zone: room.time_zone.clone(),
+            capacity: room.capacity,
+            early_join_minutes: room.early_join_minutes,
+            grace_minutes: room.grace_minutes,
+            join_url: format!("{public_url}/r/{}", room.slug),
+            calendar_url: format!("{public_url}/api/v1/rooms/{}/calendar.ics", room.id),
+            invite_key_version: room.key_version,
+            created_at: rfc3339_ms(room.created_at),
+            updated_at: rfc3339_ms(room.updated_at),
+        }
+    }
+}
+
+/// One page of rooms.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RoomPage {
+    pub items: Vec<RoomView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Rooms per page, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// The slug after which the page starts (from `next_after`).
+    pub after: Option<String>,
+}
+
+/// Makes a slug from a name: lowercase letters and digits, runs of anything else as one '-'.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+        if slug.len() >= 48 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-').to_owned();
+    if slug.is_empty() { "room".into() } else { slug }
+}
+
+fn check_text(errors: &mut Vec<FieldError>, name: &str, text: &str, max: usize) -> String {
+    let trimmed = text.trim();
+    let count = trimmed.chars().count();
+    if name == "name" && count == 0 {
+        errors.push(field(name, "must not be empty"));
+    } else if count > max {
+        errors.push(field(name, format!("at most {max} characters")));
+    } else if trimmed.chars().any(|c| c.is_control() && c != '\n') {
+        errors.push(field(name, "must not contain control characters"));
+    }
+    trimmed.to_owned()
+}
+
+fn check_range(errors: &mut Vec<FieldError>, name: &str, value: i64, min: i64, max: i64) {
+    if value < min || value > max {
+        errors.push(field(name, format!("from {min} to {max}")));
+    }
+}
+
+/// Checks every field of a room, collecting all problems.
+fn check(c: &mut RoomChanges, max_capacity: i64) -> Result<(), AppError> {
+    let mut errors = Vec::new();
+    c.name = check_text(&mut errors, "name", &c.name, NAME_MAX);
+    if let Some(d) = &c.description {
+        let d = check_text(&mut errors, "description", d, DESCRIPTION_MAX);
+        c.description = (!d.is_empty()).then_some(d);
+    }
+    if let Err(e) = protocol::validate_room_name(&c.slug) {
+        errors.push(field("slug", e));
+    }
+    if let Err(e) = parse_time_zone(&c.time_zone) {
+        errors.push(e);
+    }
+    check_range(&mut errors, "capacity", c.capacity, 1, max_capacity);
+    check_range(
+        &mut errors,
+        "early_join_minutes",
+        c.early_join_minutes,
+        0,
+        WINDOW_MAX_MINUTES,
+    );
+    check_range(
+        &mut errors,
+        "grace_minutes",
+        c.grace_minutes,
+        0,
+        WINDOW_MAX_MINUTES,
+    );
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(errors))
+    }
+}
+
+async fn room_or_404(state: &AppState, id: &str) -> Result<Room, AppError> {
+    state
+        .store
+        .room(id)
+        .await?
+        .ok_or(AppError::NotFound("room"))
+}
+
+/// Creates a room.
+#[utoipa::path(post, path = "/rooms", tag = "rooms", request_body = NewRoom,
+    security(("api_key" = [])),
+    responses(
+        (status = 201, description = "Created", body = RoomView),
+        (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+    ))]
+pub async fn create_room(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiJson(body): ApiJson<NewRoom>,
+) -> Result<impl IntoResponse, AppError> {
+    let max_capacity = state.settings.max_capacity;
+    let explicit_slug = body.slug.is_some();
+    let mut changes = RoomChanges {
+        slug: body.slug.clone().unwrap_or_else(|| slugify(&body.name)),
+        name: body.name,
+        description: body.description,
+        time_zone: body.time_zone,
+        capacity: body.capacity.unwrap_or(max_capacity),
+        early_join_minutes: body
+            .early_join_minutes
+            .unwrap_or(DEFAULT_EARLY_JOIN_MINUTES),
+        grace_minutes: body.grace_minutes.unwrap_or(DEFAULT_GRACE_MINUTES),
+    };
+    check(&mut changes, max_capacity)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let base = changes.slug.clone();
+    // A slug made from the name takes the first free "-2", "-3", ... suffix.
+    for attempt in 1..=20 {
+        if attempt > 1 {
+            changes.slug = format!("{base}-{attempt}");
+        }
+        match state
+            .store
+            .insert_room(&id, &changes, &invite::new_secret())
+            .await
+        {
+            Ok(room) => {
+                tracing::info!(room = %room.slug, room_id = %room.id, "room created");
+                let view = RoomView::new(&room, &state.settings.public_url);
+                return Ok((StatusCode::CREATED, Json(view)));
+            }
+            Err(AppError::Conflict(e)) if explicit_slug || attempt == 20 => {
+                return Err(AppError::Conflict(e));
+            }
+            Err(AppError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(AppError::Conflict(field("slug", "no free slug; give one")))
+}
+
+/// Lists rooms in slug order, a page at a time.
+#[utoipa::path(get, path = "/rooms", tag = "rooms", params(PageQuery),
+    security(("api_key" = [])),
+    responses((status = 200, body = RoomPage), (status = 401, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn list_rooms(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<RoomPage>, AppError> {
+    let limit = q.limit.unwrap_or(PAGE_DEFAULT);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(field("limit", format!("from 1 to {PAGE_MAX}")).into());
+    }
+    // One more than asked tells whether another page follows.
+    let mut rooms = state.store.rooms(q.after.as_deref(), limit + 1).await?;
+    let more = rooms.len() as i64 > limit;
+    rooms.truncate(limit as usize);
+    let next_after = more.then(|| rooms.last().map(|r| r.slug.clone())).flatten();
+    let items = rooms
+        .iter()
+        .map(|r| RoomView::new(r, &state.settings.public_url))
+        .collect();
+    Ok(Json(RoomPage { items, next_after }))
+}
+
+/// One room.
+#[utoipa::path(get, path = "/rooms/{id}", tag = "rooms", security(("api_key" = [])),
+    params(("id" = String, Path, description = "The room's id")),
+    responses((status = 200, body = RoomView), (status = 401, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+pub async fn get_room(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RoomView>, AppError> {
+    let room = room_or_404(&state, &id).await?;
+    Ok(Json(RoomView::new(&room, &state.settings.public_url)))
+}
+
+/// Changes some of a room's fields.
+#[utoipa::path(patch, path = "/rooms/{id}", tag = "rooms", request_body = RoomPatch,
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The room's id")),
+    responses((status = 200, body = RoomView), (status = 401, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn patch_room(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<RoomPatch>,
+) -> Result<Json<RoomView>, AppError> {
+    let room = room_or_404(&state, &id).await?;
+    let mut changes = RoomChanges {
+        slug: patch.slug.unwrap_or(room.slug),
+        name: patch.name.unwrap_or(room.name),
+        description: patch.description.unwrap_or(room.description),
+        time_zone: patch.time_zone.unwrap_or(room.time_zone),
+        capacity: patch.capacity.unwrap_or(room.capacity),
+        early_join_minutes: patch.early_join_minutes.unwrap_or(room.early_join_minutes),
+        grace_minutes: patch.grace_minutes.unwrap_or(room.grace_minutes),
+    };
+    check(&mut changes, state.settings.max_capacity)?;
+    // A schedule that follows the room's zone must still hold in the new one.
+    if let Some(row) = state.store.schedule(&id).await? {
+        super::schedule::load(&row, &changes.time_zone)
+            .map_err(|e| field("time_zone", format!("the room's schedule breaks: {e}")))?;
+    }
+    let room = state
+        .store
+        .update_room(&id, &changes)
+        .await?
+        .ok_or(AppError::NotFound("room"))?;
+    Ok(Json(RoomView::new(&room, &state.settings.public_url)))
+}
+
+/// Deletes a room, its schedule and (by its key) every invite to it.
+#[utoipa::path(delete, path = "/rooms/{id}", tag = "rooms", security(("api_key" = [])),
+    params(("id" = String, Path, description = "The room's id")),
+    responses((status = 204, description = "Deleted"),
+        (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn delete_room(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    if state.store.delete_room(&id).await? {
+        tracing::info!(room_id = %id, "room deleted");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound("room"))
+    }
+}
+
+/// `POST /api/v1/rooms/{id}/invites`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvite {
+    pub role: Role,
+    /// Seconds the invite stays valid: 60 to a year (default 30 days).
+    pub expires_in_seconds: Option<i64>,
+}
+
+/// An invite: the link to hand out, and the token inside it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InviteView {
+    /// The room's page with the token: `/r/{slug}?t=...`.
+    pub url: String,
+    pub token: String,
+    pub role: Role,
+    pub expires_at: String,
+}
+
+/// Makes an invite link to a room.
+#[utoipa::path(post, path = "/rooms/{id}/invites", tag = "invites", request_body = NewInvite,
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The room's id")),
+    responses((status = 201, body = InviteView), (status = 401, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn create_invite(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewInvite>,
+) -> Result<(StatusCode, Json<InviteView>), AppError> {
+    let ttl = body.expires_in_seconds.unwrap_or(DEFAULT_INVITE_SECONDS);
+    if !(60..=MAX_INVITE_SECONDS).contains(&ttl) {
+        return Err(field(
+            "expires_in_seconds",
+            format!("from 60 to {MAX_INVITE_SECONDS}"),
+        )
+        .into());
+    }
+    let room = room_or_404(&state, &id).await?;
+    let view = invite_for(&room, body.role, ttl, &state.settings.public_url);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Signs an invite to `room` and builds its link.
+pub fn invite_for(room: &Room, role: Role, ttl: i64, public_url: &str) -> InviteView {
+    let now = Utc::now().timestamp();
+    let token = invite::mint(&room.invite_secret, &room.id, role, now, ttl);
+    InviteView {
+        url: format!("{public_url}/r/{}?t={token}", room.slug),
+        token,
+        role,
+        expires_at: DateTime::<Utc>::from_timestamp(now + ttl, 0)
+            .unwrap_or_default()
+            .to_rfc3339(),
+    }
+}
+
+/// Gives the room a new invite key: every invite made so far stops working.
+#[utoipa::path(post, path = "/rooms/{id}/invite-key/rotate", tag = "invites",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The room's id")),
+    responses((status = 200, body = RoomView), (status = 401, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+pub async fn rotate_invite_key(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RoomView>, AppError> {
+    let room = state
+        .store
+        .rotate_invite_secret(&id, &invite::new_secret())
+        .await?
+        .ok_or(AppError::NotFound("room"))?;
+    tracing::info!(room = %room.slug, key_version = room.key_version, "invite key rotated");
+    Ok(Json(RoomView::new(&room, &state.settings.public_url)))
+}
+
+/// The demo room a newcomer is pointed to at start.
+pub const DEMO_SLUG: &str = "try-cohort";
+
+/// Makes sure the demo room exists (always open: no schedule) and returns a fresh invite to it,
+/// valid for a week.
+pub async fn demo_invite(state: &AppState) -> Result<InviteView, AppError> {
+    let room = match state.store.room_by_slug(DEMO_SLUG).await? {
+        Some(room) => room,
+        None => {
+            let changes = RoomChanges {
+                slug: DEMO_SLUG.into(),
+                name: "Try Cohort".into(),
+                description: Some(
+                    "A room to try Cohort in; it has no schedule, so it is always open.".into(),
+                ),
+                time_zone: "UTC".into(),
+                capacity: state.settings.max_capacity,
+                early_join_minutes: DEFAULT_EARLY_JOIN_MINUTES,
+                grace_minutes: DEFAULT_GRACE_MINUTES,
+            };
+            let id = uuid::Uuid::new_v4().to_string();
+            state
+                .store
+                .insert_room(&id, &changes, &invite::new_secret())
+                .await?
+        }
+    };
+    Ok(invite_for(
+        &room,
+        Role::Participant,
+        7 * 24 * 3600,
+        &state.settings.public_url,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_come_from_names() {
+        assert_eq!(slugify("Tuesday Maths — Year 9!"), "tuesday-maths-year-9");
+        assert_eq!(slugify("  ***  "), "room");
+        assert_eq!(slugify("Ünïcode Straße"), "n-code-stra-e");
+        assert!(slugify(&"long ".repeat(40)).len() <= 48);
+        assert!(protocol::validate_room_name(&slugify("Café & Co")).is_ok());
+    }
+}

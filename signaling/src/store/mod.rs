@@ -1,0 +1,133 @@
+//! The database: an embedded SQLite file by default, PostgreSQL when the URL says so.
+//!
+//! One set of queries serves both through sqlx's `Any` driver: every statement uses `$N`
+//! placeholders (which SQLite also reads) and only text and 64-bit integer columns. Each backend
+//! has its own migrations, embedded in the binary and run at start.
+//!
+//! Durability: SQLite runs in WAL mode with `synchronous=FULL` (sqlx's default), so a write is on
+//! disk before its statement returns, and an acknowledged write survives the server being
+//! killed. PostgreSQL commits are durable by default.
+
+mod keys;
+mod rooms;
+mod schedules;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+
+pub use keys::{ApiKey, KeyRole};
+pub use rooms::{Room, RoomChanges};
+pub use schedules::ScheduleRow;
+
+use crate::error::AppError;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A pool of connections to the database, with the queries Cohort runs.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://cohort.db`, `postgres://user@127.0.0.1/cohort`), creating a
+    /// SQLite file that does not exist yet, and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Store, AppError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(AppError::Config(format!(
+                "--db must be a sqlite:// or postgres:// URL, not {:?}",
+                redact(url)
+            )));
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|e| AppError::Config(format!("--db {:?}: {e}", redact(&url))))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        if backend == Backend::Sqlite {
+            // WAL is a property of the file: set once, every later connection uses it.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&pool).await?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection; later queries fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A database URL with any password replaced, for messages and logs.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://cohort:s3cret@127.0.0.1/cohort"),
+            "postgres://cohort:***@127.0.0.1/cohort"
+        );
+        assert_eq!(redact("sqlite://cohort.db"), "sqlite://cohort.db");
+    }
+}

@@ -1,0 +1,199 @@
+//! Rooms: created once by an organiser, kept between meetings.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, now_ms};
+use crate::error::{AppError, field};
+
+/// A stored room.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Room {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub time_zone: String,
+    pub capacity: i64,
+    pub early_join_minutes: i64,
+    pub grace_minutes: i64,
+    /// The key that signs this room's invites (base64url). Rotating it revokes every invite.
+    pub invite_secret: String,
+    /// Bumped on every rotation of `invite_secret`.
+    pub key_version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The editable fields of a room, all already checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomChanges {
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub time_zone: String,
+    pub capacity: i64,
+    pub early_join_minutes: i64,
+    pub grace_minutes: i64,
+}
+
+/// `SELECT` of every room column, then `$tail`, as one static string.
+macro_rules! select_rooms {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, slug, name, description, time_zone, capacity, early_join_minutes, ",
+            "grace_minutes, invite_secret, key_version, created_at, updated_at FROM rooms ",
+            $tail
+        )
+    };
+}
+
+fn room(row: &AnyRow) -> Result<Room, sqlx::Error> {
+    Ok(Room {
+        id: row.try_get("id")?,
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        time_zone: row.try_get("time_zone")?,
+        capacity: row.try_get("capacity")?,
+        early_join_minutes: row.try_get("early_join_minutes")?,
+        grace_minutes: row.try_get("grace_minutes")?,
+        invite_secret: row.try_get("invite_secret")?,
+        key_version: row.try_get("key_version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// A unique-constraint failure on `slug` becomes a 409 naming the field.
+fn slug_conflict(e: sqlx::Error, slug: &str) -> AppError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => AppError::Conflict(field(
+            "slug",
+            format!("the slug {slug:?} is already taken by another room"),
+        )),
+        _ => AppError::Database(e),
+    }
+}
+
+impl Store {
+    /// Stores a new room. A taken slug is a [`AppError::Conflict`].
+    pub async fn insert_room(
+        &self,
+        id: &str,
+        changes: &RoomChanges,
+        invite_secret: &str,
+    ) -> Result<Room, AppError> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO rooms (id, slug, name, description, time_zone, capacity, \
+             early_join_minutes, grace_minutes, invite_secret, key_version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10)",
+        )
+        .bind(id)
+        .bind(&changes.slug)
+        .bind(&changes.name)
+        .bind(changes.description.as_deref())
+        .bind(&changes.time_zone)
+        .bind(changes.capacity)
+        .bind(changes.early_join_minutes)
+        .bind(changes.grace_minutes)
+        .bind(invite_secret)
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map_err(|e| slug_conflict(e, &changes.slug))?;
+        self.room(id).await?.ok_or(AppError::NotFound("room"))
+    }
+
+    pub async fn room(&self, id: &str) -> Result<Option<Room>, AppError> {
+        let row = sqlx::query(select_rooms!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(room).transpose()?)
+    }
+
+    pub async fn room_by_slug(&self, slug: &str) -> Result<Option<Room>, AppError> {
+        let row = sqlx::query(select_rooms!("WHERE slug = $1"))
+            .bind(slug)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(room).transpose()?)
+    }
+
+    /// Up to `limit` rooms in slug order, starting after the slug `after`.
+    pub async fn rooms(&self, after: Option<&str>, limit: i64) -> Result<Vec<Room>, AppError> {
+        let rows = sqlx::query(select_rooms!("WHERE slug > $1 ORDER BY slug ASC LIMIT $2"))
+            .bind(after.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(room).collect::<Result<_, _>>()?)
+    }
+
+    /// Replaces a room's editable fields; `None` when there is no such room.
+    pub async fn update_room(
+        &self,
+        id: &str,
+        changes: &RoomChanges,
+    ) -> Result<Option<Room>, AppError> {
+        let done = sqlx::query(
+            "UPDATE rooms SET slug = $2, name = $3, description = $4, time_zone = $5, \
+             capacity = $6, early_join_minutes = $7, grace_minutes = $8, updated_at = $9 \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&changes.slug)
+        .bind(&changes.name)
+        .bind(changes.description.as_deref())
+        .bind(&changes.time_zone)
+        .bind(changes.capacity)
+        .bind(changes.early_join_minutes)
+        .bind(changes.grace_minutes)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await
+        .map_err(|e| slug_conflict(e, &changes.slug))?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.room(id).await
+    }
+
+    /// Gives a room a new invite key, which revokes every invite signed with the old one.
+    pub async fn rotate_invite_secret(
+        &self,
+        id: &str,
+        secret: &str,
+    ) -> Result<Option<Room>, AppError> {
+        let done = sqlx::query(
+            "UPDATE rooms SET invite_secret = $2, key_version = key_version + 1, updated_at = $3 \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(secret)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.room(id).await
+    }
+
+    /// Deletes a room and its schedule; whether it existed.
+    pub async fn delete_room(&self, id: &str) -> Result<bool, AppError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM schedules WHERE room_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM rooms WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
