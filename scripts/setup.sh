@@ -37,4 +37,12 @@ fi
 if [ ! -d e2e/node_modules/playwright-core ]; then
   (cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
+# Independent checkers (calendar parser, OpenAPI validator) from PyPI, in a venv of their own.
+venv="${COHORT_PY_VENV:-/var/tmp/cohort-py}"
+if ! cmp -s scripts/py/requirements.txt "$venv/requirements.txt" 2>/dev/null; then
+  echo "installing the Python checkers into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/py/requirements.txt
+  cp scripts/py/requirements.txt "$venv/requirements.txt"
+fi
 echo "test prerequisites present"

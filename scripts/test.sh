@@ -17,6 +17,7 @@ started=$(date +%s)
 
 step "installing what the tests need"
 scripts/setup.sh
+export COHORT_PYTHON="${COHORT_PY_VENV:-/var/tmp/cohort-py}/bin/python"
 
 step "format (cargo fmt --check)"
 cargo fmt --all -- --check

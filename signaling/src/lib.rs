@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod api;
+pub mod calendar;
 pub mod config;
 pub mod error;
 pub mod invite;

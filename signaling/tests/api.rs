@@ -439,6 +439,7 @@ async fn the_openapi_document_describes_every_route() {
         ("delete", "/api/v1/rooms/{id}/schedule"),
         ("get", "/api/v1/rooms/{id}/occurrences"),
         ("patch", "/api/v1/rooms/{id}/occurrences/{occurrence}"),
+        ("get", "/api/v1/rooms/{id}/calendar.ics"),
         ("post", "/api/v1/keys"),
         ("get", "/api/v1/keys"),
         ("delete", "/api/v1/keys/{id}"),
@@ -454,7 +455,7 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 21, "a route was added: list it above");
+    assert_eq!(operations, 22, "a route was added: list it above");
     // The docs page is served, from the binary.
     let page = call(server.addr, "GET", "/api/v1/docs/", None, None).await;
     assert_eq!(page.status, 200);

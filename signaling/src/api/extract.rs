@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
@@ -131,30 +131,32 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(AppError::Unauthorized(
-                "this needs an API key: Authorization: Bearer <key>",
-            ));
-        };
-        let key = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                let (scheme, rest) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-            })
-            .filter(|k| !k.is_empty())
-            .ok_or(AppError::Unauthorized(
-                "the Authorization header must be: Bearer <key>",
-            ))?;
-        match state.store.key_by_hash(&hash_key(key)).await? {
-            Some(k) if k.revoked_at.is_none() => {
-                tracing::Span::current().record("key", k.id.as_str());
-                Ok(Caller(k))
-            }
-            Some(_) => Err(AppError::Unauthorized("this API key has been revoked")),
-            None => Err(AppError::Unauthorized("this API key is not valid")),
-        }
+        caller(state, &parts.headers).await
+    }
+}
+
+/// The caller named by the `Authorization: Bearer <key>` header.
+pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(AppError::Unauthorized(
+            "this needs an API key: Authorization: Bearer <key>",
+        ));
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .filter(|k| !k.is_empty())
+        .ok_or(AppError::Unauthorized(
+            "the Authorization header must be: Bearer <key>",
+        ))?;
+    match state.store.key_by_hash(&hash_key(key)).await? {
+        Some(k) if k.revoked_at.is_none() => Ok(Caller(k)),
+        Some(_) => Err(AppError::Unauthorized("this API key has been revoked")),
+        None => Err(AppError::Unauthorized("this API key is not valid")),
     }
 }
 

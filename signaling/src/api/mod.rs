@@ -2,6 +2,7 @@
 //! document generated from the handlers themselves, so the document and the routes cannot
 //! drift apart.
 
+pub mod calendar;
 pub mod extract;
 pub mod keys;
 pub mod rooms;
@@ -74,6 +75,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(schedule::occurrences))
         .routes(routes!(schedule::patch_occurrence))
+        .routes(routes!(calendar::calendar))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -124,6 +124,7 @@ pub struct RoomPage {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Rooms per page, 1 to 200 (default 50).

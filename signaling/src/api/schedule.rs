@@ -240,6 +240,7 @@ pub async fn delete_schedule(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RangeQuery {
     /// RFC 3339 start of the range (default: now).

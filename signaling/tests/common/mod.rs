@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 
 pub mod db;
 pub mod http;
+pub mod python;
 
 /// The admin key of every in-process test server.
 pub const ADMIN_KEY: &str = "ck_test_admin_key_0123456789abcdef";

@@ -1,0 +1,58 @@
+"""Reads a Cohort calendar with Python's icalendar, expands it with recurring-ical-events (an
+implementation independent of Cohort's), and compares the meetings with what the API listed.
+
+    check_ics.py CALENDAR.ics OCCURRENCES.json FROM TO
+
+OCCURRENCES.json is the API's /occurrences answer for [FROM, TO). Exits non-zero on any
+difference, printing both lists. Also checks the VTIMEZONE against the IANA database.
+"""
+import json
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import icalendar
+import recurring_ical_events
+
+
+def main():
+    ics_path, occ_path, start, end = sys.argv[1:5]
+    cal = icalendar.Calendar.from_ical(open(ics_path, "rb").read())
+    api = json.load(open(occ_path))
+    lo, hi = datetime.fromisoformat(start), datetime.fromisoformat(end)
+
+    events = [c for c in cal.walk("VEVENT")]
+    uids = {str(e["UID"]) for e in events}
+    assert len(uids) == 1, f"one series, one UID: {uids}"
+    assert all("/r/" in str(e["URL"]) for e in events), "every event has the join link"
+
+    # The calendar's meetings, as instants.
+    got = sorted(
+        (e["DTSTART"].dt.isoformat(), e["DTEND"].dt.isoformat() if "DTEND" in e
+         else (e["DTSTART"].dt + e["DURATION"].dt).isoformat())
+        for e in recurring_ical_events.of(cal).between(lo, hi)
+    )
+    # The API's, cancelled ones left out (a calendar simply does not have them).
+    want = sorted((o["start"], o["end"]) for o in api if o["status"] != "cancelled")
+    norm = lambda pairs: [tuple(datetime.fromisoformat(x) for x in p) for p in pairs]
+    if norm(got) != norm(want):
+        print("calendar:", *got, sep="\n  ")
+        print("api:", *want, sep="\n  ")
+        sys.exit(1)
+
+    # The VTIMEZONE must agree with the IANA zone at every meeting.
+    zones = list(cal.walk("VTIMEZONE"))
+    assert len(zones) == 1, "one VTIMEZONE"
+    tzid = str(zones[0]["TZID"])
+    from_vtimezone = zones[0].to_tz()
+    iana = ZoneInfo(tzid)
+    for start, _ in norm(want):
+        local = start.astimezone(iana).replace(tzinfo=None)
+        a = local.replace(tzinfo=from_vtimezone).utcoffset()
+        b = local.replace(tzinfo=iana).utcoffset()
+        assert a == b, f"VTIMEZONE says {a} at {local}, the IANA database {b}"
+    print(f"ok: {len(got)} meetings agree; VTIMEZONE {tzid} matches the IANA database")
+
+
+if __name__ == "__main__":
+    main()
