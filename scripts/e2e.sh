@@ -32,7 +32,7 @@ data=$(mktemp -d /tmp/cohort-e2e-data.XXXXXX)
 export COHORT_ADMIN_KEY="ck_e2e_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export COHORT_DATA_DIR="$data"
 "$bin" --http "127.0.0.1:$port" --udp-ports 51000-51999 --log-level warn --test-hooks \
-  --db "sqlite://$data/main.db" --open-rooms --no-demo >"$log" 2>&1 &
+  --db "sqlite://$data/main.db" --open-rooms --no-demo --join-rate 0 >"$log" 2>&1 &
 server=$!
 # A second server whose rooms hold one person, for the room-full case.
 small_port=18081

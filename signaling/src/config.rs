@@ -7,6 +7,7 @@ use clap::{Parser, ValueEnum};
 use sfu::SfuConfig;
 
 use crate::Settings;
+use crate::ratelimit::Rate;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -71,6 +72,18 @@ pub struct Cli {
     /// Do not create the demo room "try-cohort" or print its invite link at start.
     #[arg(long, env = "COHORT_NO_DEMO")]
     pub no_demo: bool,
+    /// API requests a minute from one address (0 = no limit); more get 429 with Retry-After.
+    #[arg(long, env = "COHORT_API_RATE", default_value_t = 600)]
+    pub api_rate: u32,
+    /// API requests one address may make in a burst.
+    #[arg(long, env = "COHORT_API_BURST", default_value_t = 60)]
+    pub api_burst: u32,
+    /// Signaling connections (joins) a minute from one address (0 = no limit).
+    #[arg(long, env = "COHORT_JOIN_RATE", default_value_t = 60)]
+    pub join_rate: u32,
+    /// Joins one address may make in a burst (a classroom behind one NAT joins at once).
+    #[arg(long, env = "COHORT_JOIN_BURST", default_value_t = 40)]
+    pub join_burst: u32,
     /// For tests only: enables POST /test/drop-signaling, which cuts every signaling
     /// connection at once, as a network failure would. Never enable in production.
     #[arg(long, env = "COHORT_TEST_HOOKS")]
@@ -101,6 +114,14 @@ impl Cli {
             public_url,
             open_rooms: self.open_rooms,
             max_capacity: i64::try_from(self.max_participants).unwrap_or(i64::MAX),
+            api_rate: Rate {
+                per_minute: self.api_rate,
+                burst: self.api_burst,
+            },
+            join_rate: Rate {
+                per_minute: self.join_rate,
+                burst: self.join_burst,
+            },
         }
     }
 

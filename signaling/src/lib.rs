@@ -16,6 +16,7 @@ pub mod calendar;
 pub mod config;
 pub mod error;
 pub mod invite;
+pub mod ratelimit;
 pub mod schedule;
 pub mod store;
 pub mod web;
@@ -47,6 +48,10 @@ pub struct Settings {
     pub open_rooms: bool,
     /// The most participants a room may be given.
     pub max_capacity: i64,
+    /// Requests to `/api/v1` per address.
+    pub api_rate: ratelimit::Rate,
+    /// Signaling connections (joins) per address.
+    pub join_rate: ratelimit::Rate,
 }
 
 /// What every request handler can reach.
@@ -78,17 +83,22 @@ impl AppState {
     }
 }
 
-/// The whole HTTP surface.
+/// The whole HTTP surface. Serve it with the peer's address, which the rate limits key on:
+/// `axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())`.
 pub fn app(state: AppState) -> Router {
     let hooks = state.drop_signaling.is_some();
+    let mut signaling = OpenApiRouter::new().routes(routes!(rtc));
+    if let Some(limit) = ratelimit::Limiter::new(state.settings.join_rate) {
+        signaling = signaling.layer(limit.layer());
+    }
     let service = OpenApiRouter::new()
         .routes(routes!(web::index))
         .routes(routes!(web::room))
         .routes(routes!(web::asset))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
-        .routes(routes!(rtc));
-    let router = api::with_api(service);
+        .merge(signaling);
+    let router = api::with_api(service, ratelimit::Limiter::new(state.settings.api_rate));
     let router = if hooks {
         router.route("/test/drop-signaling", post(drop_signaling))
     } else {

@@ -98,7 +98,8 @@ async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
             std::process::exit(0);
         });
     };
-    axum::serve(listener, app(state))
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await?;
     info!("stopped");

@@ -6,6 +6,7 @@ mod common;
 use common::http::{Resp, call, raw};
 use common::{ADMIN_KEY, TestServer, db};
 use serde_json::json;
+use signaling::ratelimit::Rate;
 
 /// Runs `case` once per database, each with a server of its own.
 macro_rules! on_every_database {
@@ -460,4 +461,39 @@ async fn the_openapi_document_describes_every_route() {
     let page = call(server.addr, "GET", "/api/v1/docs/", None, None).await;
     assert_eq!(page.status, 200);
     assert!(page.text().contains("swagger"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_requests_from_one_address_get_429_with_retry_after() {
+    let api = Rate {
+        per_minute: 6,
+        burst: 5,
+    };
+    let join = Rate {
+        per_minute: 6,
+        burst: 3,
+    };
+    let s = TestServer::start_limited(&db::sqlite_url(), (44440, 44459), api, join).await;
+    for _ in 0..5 {
+        assert_eq!(get(&s, "/api/v1/rooms").await.status, 200);
+    }
+    let refused = get(&s, "/api/v1/rooms").await;
+    refused.problem(429);
+    let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=10).contains(&wait), "Retry-After: {wait}");
+    // Pages are not API calls: still served.
+    assert_eq!(
+        call(s.addr, "GET", "/healthz", None, None).await.status,
+        200
+    );
+    // Joins have their own limit: the fourth connection attempt in a row is refused.
+    for _ in 0..3 {
+        assert_ne!(
+            call(s.addr, "GET", "/api/v1/rtc", None, None).await.status,
+            429
+        );
+    }
+    let refused = call(s.addr, "GET", "/api/v1/rtc", None, None).await;
+    refused.problem(429);
+    assert!(refused.header("retry-after").is_some());
 }

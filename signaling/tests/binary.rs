@@ -36,7 +36,7 @@ impl Server {
                 "warn",
                 "--no-demo",
             ])
-            .args(["--admin-key", common::ADMIN_KEY])
+            .args(["--admin-key", common::ADMIN_KEY, "--api-rate", "0"])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

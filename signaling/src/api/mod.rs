@@ -18,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::AppState;
 use crate::error::AppError;
+use crate::ratelimit::Limiter;
 
 /// Largest JSON body the API reads.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -83,9 +84,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
 
 /// The API, nested at `/api/v1`, merged into `service` (the routes outside the API, documented
 /// too), with `/api/v1/openapi.json` and a docs page at `/api/v1/docs`.
-pub fn with_api(service: OpenApiRouter<AppState>) -> Router<AppState> {
+/// `limit` applies per client address to every API route.
+pub fn with_api(service: OpenApiRouter<AppState>, limit: Option<Limiter>) -> Router<AppState> {
+    let mut api = api_routes();
+    if let Some(limit) = limit {
+        api = api.layer(limit.layer());
+    }
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1", api_routes())
+        .nest("/api/v1", api)
         .merge(service)
         .split_for_parts();
     let docs = SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi);

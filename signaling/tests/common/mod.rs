@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use sfu::{Sfu, SfuConfig};
 use signaling::config::Limits;
+use signaling::ratelimit::Rate;
 use signaling::store::Store;
 use signaling::{AppState, Settings, app};
 use tokio::net::TcpListener;
@@ -39,19 +40,35 @@ impl TestServer {
 
     /// A server whose rooms need no invite (`--open-rooms`), on a fresh SQLite file.
     pub async fn start_with(cfg: SfuConfig, limits: Limits) -> TestServer {
-        Self::serve(cfg, limits, &db::sqlite_url(), true).await
+        Self::serve(cfg, limits, &db::sqlite_url(), true, (Rate::OFF, Rate::OFF)).await
     }
 
-    /// A server as deployed: rooms need invites; its database is at `db_url`.
+    /// A server as deployed: rooms need invites; its database is at `db_url`. No rate limits.
     pub async fn start_api(db_url: &str, ports: (u16, u16)) -> TestServer {
+        Self::start_limited(db_url, ports, Rate::OFF, Rate::OFF).await
+    }
+
+    /// [`TestServer::start_api`] with these API and join rate limits.
+    pub async fn start_limited(
+        db_url: &str,
+        ports: (u16, u16),
+        api: Rate,
+        join: Rate,
+    ) -> TestServer {
         let cfg = SfuConfig {
             udp_ports: ports,
             ..SfuConfig::default()
         };
-        Self::serve(cfg, Limits::default(), db_url, false).await
+        Self::serve(cfg, Limits::default(), db_url, false, (api, join)).await
     }
 
-    async fn serve(cfg: SfuConfig, limits: Limits, db_url: &str, open_rooms: bool) -> TestServer {
+    async fn serve(
+        cfg: SfuConfig,
+        limits: Limits,
+        db_url: &str,
+        open_rooms: bool,
+        (api_rate, join_rate): (Rate, Rate),
+    ) -> TestServer {
         let store = Store::connect(db_url).await.expect("database");
         signaling::api::keys::bootstrap_admin_key(&store, Some(ADMIN_KEY))
             .await
@@ -62,11 +79,14 @@ impl TestServer {
             public_url: format!("http://{addr}"),
             open_rooms,
             max_capacity: cfg.max_participants_per_room as i64,
+            api_rate,
+            join_rate,
         };
         let sfu = Sfu::new(cfg);
         let state = AppState::new(sfu.clone(), store.clone(), settings, limits);
         tokio::spawn(async move {
-            axum::serve(listener, app(state)).await.expect("serve");
+            let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, service).await.expect("serve");
         });
         TestServer { addr, sfu, store }
     }
