@@ -45,8 +45,8 @@ export const INIT = () => {
   }
 };
 
-export async function newPage(browser, { base, name }) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+export async function newPage(browser, { base, name, options = {} }) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
   const page = await context.newPage();
   page.on('pageerror', (e) => console.log(`[${name}] page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') console.log(`[${name}] console: ${m.text()}`); });
@@ -109,9 +109,10 @@ export async function describePcs(page) {
   });
 }
 
-/** Opens the room page as `name` and clicks Join once the devices are ready. */
-export async function joinRoom(browser, base, room, name) {
-  const p = await newPage(browser, { base, name });
+/** Opens the room page as `name` and clicks Join once the devices are ready. `room` may carry
+ *  a query (`slug?t=token`). */
+export async function joinRoom(browser, base, room, name, options = {}) {
+  const p = await newPage(browser, { base, name, options });
   await p.page.goto(`${base}/r/${room}`);
   await p.page.fill('#name', name);
   await p.page.waitForSelector('#join:not([disabled])');
@@ -168,4 +169,16 @@ export function reporter(name) {
       process.exit(failures === 0 ? 0 : 1);
     },
   };
+}
+
+/** Calls Cohort's API with the admin key that scripts/e2e.sh gave the server. */
+export async function api(base, method, path, body) {
+  const res = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${process.env.COHORT_ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
 }

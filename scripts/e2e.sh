@@ -46,6 +46,9 @@ for p in "$port" "$small_port"; do
     sleep 0.1
   done
 done
+for pid in "$server" "$small"; do
+  kill -0 "$pid" 2>/dev/null || { echo "a cohort server did not start:" >&2; cat "$log" >&2; exit 1; }
+done
 export COHORT_SMALL_SERVER="http://127.0.0.1:$small_port"
 export COHORT_BIN="$bin"
 

@@ -10,8 +10,9 @@ use chrono::{DateTime, Duration, Utc};
 use protocol::ErrorCode;
 
 use crate::AppState;
+use crate::error::AppError;
 use crate::invite::{self, InviteError, Role};
-use crate::schedule::Window;
+use crate::schedule::{Schedule, Window};
 
 /// What a join that was let in may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,28 +39,28 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> Refusal {
     }
 }
 
-/// Whether this join may enter the room `slug` at `now`.
-pub async fn authorize_join(
+/// A room and the invite that was checked for it.
+pub struct Invited {
+    pub room: crate::store::Room,
+    pub claims: invite::Claims,
+    /// The room's schedule, if it has one.
+    pub schedule: Option<Schedule>,
+}
+
+fn internal(e: AppError) -> Refusal {
+    tracing::error!(error = %e, "invite check failed");
+    refuse(ErrorCode::Internal, "the server could not check the invite")
+}
+
+/// Checks `token` for the stored room `slug`. `Ok(None)`: no such room.
+pub async fn check_invite(
     state: &AppState,
     slug: &str,
     token: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Admission, Refusal> {
-    let internal = |e: crate::error::AppError| {
-        tracing::error!(error = %e, "join check failed");
-        refuse(ErrorCode::Internal, "the server could not check the invite")
-    };
+) -> Result<Option<Invited>, Refusal> {
     let Some(room) = state.store.room_by_slug(slug).await.map_err(internal)? else {
-        if state.settings.open_rooms {
-            return Ok(Admission {
-                role: Role::Participant,
-                capacity: None,
-            });
-        }
-        return Err(refuse(
-            ErrorCode::NoSuchRoom,
-            format!("there is no room \"{slug}\" on this server; check the link"),
-        ));
+        return Ok(None);
     };
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Err(refuse(
@@ -76,21 +77,57 @@ pub async fn authorize_join(
             tracing::info!(room = %room.slug, reason = ?e, "invite refused");
             refuse(code, e.to_string())
         })?;
-    let admission = Admission {
-        role: claims.role,
-        capacity: usize::try_from(room.capacity).ok(),
+    let schedule = match state.store.schedule(&room.id).await.map_err(internal)? {
+        Some(row) => Some(crate::api::schedule::load(&row, &room.time_zone).map_err(internal)?),
+        None => None,
     };
-    if claims.role == Role::Host {
-        return Ok(admission);
+    Ok(Some(Invited {
+        room,
+        claims,
+        schedule,
+    }))
+}
+
+impl Invited {
+    /// Whether the room is open for this invite at `now`: always for hosts and for rooms
+    /// without a schedule; otherwise by the schedule's window.
+    pub fn window(&self, now: DateTime<Utc>) -> Window {
+        match (&self.schedule, self.claims.role) {
+            (Some(schedule), Role::Participant) => schedule.window(
+                now,
+                Duration::minutes(self.room.early_join_minutes),
+                Duration::minutes(self.room.grace_minutes),
+            ),
+            _ => Window::Always,
+        }
     }
-    let Some(row) = state.store.schedule(&room.id).await.map_err(internal)? else {
-        return Ok(admission);
+}
+
+/// Whether this join may enter the room `slug` at `now`.
+pub async fn authorize_join(
+    state: &AppState,
+    slug: &str,
+    token: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Admission, Refusal> {
+    let Some(invited) = check_invite(state, slug, token, now).await? else {
+        if state.settings.open_rooms {
+            return Ok(Admission {
+                role: Role::Participant,
+                capacity: None,
+            });
+        }
+        return Err(refuse(
+            ErrorCode::NoSuchRoom,
+            format!("there is no room \"{slug}\" on this server; check the link"),
+        ));
     };
-    let schedule = crate::api::schedule::load(&row, &room.time_zone).map_err(internal)?;
-    let early = Duration::minutes(room.early_join_minutes);
-    let grace = Duration::minutes(room.grace_minutes);
-    match schedule.window(now, early, grace) {
-        Window::Open { .. } => Ok(admission),
+    let admission = Admission {
+        role: invited.claims.role,
+        capacity: usize::try_from(invited.room.capacity).ok(),
+    };
+    match invited.window(now) {
+        Window::Open { .. } | Window::Always => Ok(admission),
         Window::Closed {
             opens_at: Some(opens_at),
         } => Err(Refusal {

@@ -1,6 +1,8 @@
 //! The signaling crate's one error type. At the HTTP edge every error becomes an RFC 9457
 //! `application/problem+json` body, with field-level messages where a field is to blame.
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -44,10 +46,10 @@ pub enum AppError {
     UnsupportedMediaType,
     /// No credentials, or credentials that are not valid (401).
     #[error("{0}")]
-    Unauthorized(&'static str),
+    Unauthorized(Cow<'static, str>),
     /// Valid credentials that may not do this (403).
     #[error("{0}")]
-    Forbidden(&'static str),
+    Forbidden(Cow<'static, str>),
     /// Too many requests from one address; retry after this many seconds (429).
     #[error("too many requests; retry in {0} s")]
     RateLimited(u64),

@@ -36,6 +36,7 @@ const ASSETS: &[Asset] = &[
     asset!("call.js", JS),
     asset!("chat.js", JS),
     asset!("dom.js", JS),
+    asset!("lobby.js", JS),
 ];
 
 const INDEX: &str = include_str!("../../web/index.html");

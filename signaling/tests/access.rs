@@ -147,6 +147,30 @@ async fn the_schedule_opens_the_room_for_participants_and_hosts_always_get_in() 
     let host = invite(&s, &later, "host").await;
     assert_eq!(join(&s, "later", Some(&host)).await.0, "joined");
 
+    // The lobby tells the page the same before anyone tries to join.
+    let addr = s.addr;
+    let lobby = |t: String| async move {
+        let path = format!("/api/v1/lobby/later?t={t}");
+        call(addr, "GET", &path, None, None).await
+    };
+    let seen = lobby(participant.clone()).await.json();
+    assert_eq!(seen["name"], "Later");
+    assert_eq!(seen["open"], false);
+    assert_eq!(seen["opens_at"], "2030-01-07T08:50:00+09:00");
+    assert_eq!(seen["next_meeting"]["start"], "2030-01-07T09:00:00+09:00");
+    let seen = lobby(host.clone()).await.json();
+    assert_eq!(
+        (seen["open"].clone(), seen["role"].clone()),
+        (json!(true), json!("host"))
+    );
+    lobby("x.y.z".into()).await.problem(403);
+    call(s.addr, "GET", "/api/v1/lobby/later", None, None)
+        .await
+        .problem(401);
+    call(s.addr, "GET", "/api/v1/lobby/nowhere?t=x", None, None)
+        .await
+        .problem(404);
+
     // Meets every day for 24 hours from yesterday at this hour: open now.
     let now = chrono::Utc::now() - chrono::Duration::days(1);
     let open = room(

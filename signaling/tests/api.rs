@@ -411,6 +411,7 @@ async fn the_openapi_document_describes_every_route() {
             let concrete = path
                 .replace("{id}", "00000000-0000-0000-0000-000000000000")
                 .replace("{room}", "some-room")
+                .replace("{slug}", "some-room")
                 .replace("{name}", "style.css")
                 .replace("{occurrence}", "2026-10-06T18:00");
             let r = call(
@@ -441,6 +442,7 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/api/v1/rooms/{id}/occurrences"),
         ("patch", "/api/v1/rooms/{id}/occurrences/{occurrence}"),
         ("get", "/api/v1/rooms/{id}/calendar.ics"),
+        ("get", "/api/v1/lobby/{slug}"),
         ("post", "/api/v1/keys"),
         ("get", "/api/v1/keys"),
         ("delete", "/api/v1/keys/{id}"),
@@ -456,7 +458,7 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 22, "a route was added: list it above");
+    assert_eq!(operations, 23, "a route was added: list it above");
     // The docs page is served, from the binary.
     let page = call(server.addr, "GET", "/api/v1/docs/", None, None).await;
     assert_eq!(page.status, 200);

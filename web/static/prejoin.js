@@ -14,9 +14,10 @@ function describe(err) {
 }
 
 export class Prejoin {
-  constructor(root, room) {
+  constructor(root, room, info = '') {
     this.root = root;
     this.room = room;
+    this.info = info;
     this.cam = null;
     this.mic = null;
     this.meterStop = null;
@@ -28,6 +29,7 @@ export class Prejoin {
     const saved = localStorage.getItem(NAME_KEY) ?? '';
     this.root.replaceChildren(
       el('h1', {}, 'Join ', el('span', { class: 'room-name' }, this.room)),
+      el('p', { id: 'meeting-info', class: 'meeting-info', hidden: !this.info }, this.info),
       el('form', { id: 'prejoin-form', class: 'prejoin' },
         el('div', { class: 'preview' },
           el('video', { id: 'preview', autoplay: true, muted: true, playsinline: true, 'aria-label': 'Your camera preview' }),

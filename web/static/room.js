@@ -7,6 +7,7 @@ import { Publisher, Subscriber } from './media.js';
 import { Prejoin } from './prejoin.js';
 import { Call } from './call.js';
 import { Chat } from './chat.js';
+import { fetchLobby, describeMeeting, waitForOpen } from './lobby.js';
 
 const app = $('#app');
 const room = decodeURIComponent(location.pathname.split('/')[2] ?? '');
@@ -22,6 +23,8 @@ const FATAL = {
   draining: 'The server is restarting. Try again in a minute.',
   unsupported_version: 'This page is out of date. Reload it.',
 };
+// Refusals whose server text says best what to do; a retry would not change them.
+const FATAL_AS_SAID = new Set(['invite_required', 'invite_invalid', 'invite_expired', 'no_such_room', 'room_closed']);
 const LEAVE_REASONS = {
   server_shutdown: 'The server is restarting. Rejoin in a moment.',
   removed: 'You were removed from the call.',
@@ -63,7 +66,9 @@ async function connect() {
     const { type, msg } = await sig.next(['joined', 'error']);
     if (type === 'error') {
       const err = new Error(FATAL[msg.code] ?? msg.message);
-      err.fatal = Boolean(FATAL[msg.code]);
+      err.fatal = Boolean(FATAL[msg.code]) || FATAL_AS_SAID.has(msg.code);
+      err.code = msg.code;
+      err.opensAt = msg.opens_at;
       throw err;
     }
     return { sig, joined: msg };
@@ -225,19 +230,62 @@ function leave() {
   endScreen('You left the call.');
 }
 
+/** Stops the camera and microphone while waiting, remembering which devices they were. */
+function releaseDevices() {
+  const kept = {};
+  for (const key of ['mic', 'cam']) {
+    if (state[key]) {
+      kept[key] = state[key].getSettings().deviceId ?? null;
+      state[key].stop();
+      state[key] = null;
+    }
+  }
+  return kept;
+}
+
+/** Turns the remembered devices back on; a device that fails stays off. */
+async function reacquire(kept) {
+  for (const [key, deviceId] of Object.entries(kept)) {
+    const kind = key === 'mic' ? 'audio' : 'video';
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ [kind]: deviceId ? { deviceId: { exact: deviceId } } : true });
+      state[key] = stream.getTracks()[0];
+    } catch {
+      state[key] = null;
+    }
+  }
+}
+
+/** connect(), waiting in the lobby while a scheduled room is closed; throws if the person goes back. */
+async function connectWhenOpen(title, skewMs) {
+  for (;;) {
+    try {
+      return await connect();
+    } catch (e) {
+      if (e.code !== 'room_closed' || !e.opensAt) throw e;
+      const kept = releaseDevices();
+      const opened = await waitForOpen(app, title, e.opensAt, skewMs);
+      if (!opened) throw new Error('');
+      await reacquire(kept);
+    }
+  }
+}
+
 async function main() {
   if (!supported()) {
     app.replaceChildren(el('section', { class: 'message' }, el('h1', {}, 'Cohort'),
       el('p', { role: 'alert' }, 'This browser cannot join calls: it lacks WebRTC or camera access. Use a current Firefox, Chrome, Edge or Safari, over https or on this computer.')));
     return;
   }
-  document.title = `${room} · Cohort`;
-  let message = '';
+  const lobby = await fetchLobby(room, token);
+  const title = lobby?.name ?? room;
+  document.title = `${title} · Cohort`;
+  let message = lobby?.error ?? '';
   for (;;) {
-    const choice = await new Prejoin(app, room).show(message);
+    const choice = await new Prejoin(app, title, describeMeeting(lobby)).show(message);
     Object.assign(state, { name: choice.name, mic: choice.mic, cam: choice.cam });
     try {
-      const { sig, joined } = await connect();
+      const { sig, joined } = await connectWhenOpen(title, lobby?.skewMs ?? 0);
       state.call = new Call(app, {
         toggleMic: () => toggle('mic'),
         toggleCam: () => toggle('cam'),

@@ -45,8 +45,9 @@ pub async fn calendar(
                 .room(&id)
                 .await?
                 .ok_or(AppError::NotFound("room"))?;
-            invite::verify(&room.invite_secret, &room.id, token, Utc::now().timestamp())
-                .map_err(|_| AppError::Forbidden("this invite is not valid for this room"))?;
+            invite::verify(&room.invite_secret, &room.id, token, Utc::now().timestamp()).map_err(
+                |_| AppError::Forbidden("this invite is not valid for this room".into()),
+            )?;
             room
         }
         None => {

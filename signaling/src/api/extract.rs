@@ -122,7 +122,7 @@ impl Caller {
     pub fn require_admin(&self) -> Result<(), AppError> {
         match self.0.role {
             KeyRole::Admin => Ok(()),
-            KeyRole::Organiser => Err(AppError::Forbidden("this needs an admin key")),
+            KeyRole::Organiser => Err(AppError::Forbidden("this needs an admin key".into())),
         }
     }
 }
@@ -139,7 +139,7 @@ impl FromRequestParts<AppState> for Caller {
 pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(AppError::Unauthorized(
-            "this needs an API key: Authorization: Bearer <key>",
+            "this needs an API key: Authorization: Bearer <key>".into(),
         ));
     };
     let key = value
@@ -151,12 +151,14 @@ pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, App
         })
         .filter(|k| !k.is_empty())
         .ok_or(AppError::Unauthorized(
-            "the Authorization header must be: Bearer <key>",
+            "the Authorization header must be: Bearer <key>".into(),
         ))?;
     match state.store.key_by_hash(&hash_key(key)).await? {
         Some(k) if k.revoked_at.is_none() => Ok(Caller(k)),
-        Some(_) => Err(AppError::Unauthorized("this API key has been revoked")),
-        None => Err(AppError::Unauthorized("this API key is not valid")),
+        Some(_) => Err(AppError::Unauthorized(
+            "this API key has been revoked".into(),
+        )),
+        None => Err(AppError::Unauthorized("this API key is not valid".into())),
     }
 }
 

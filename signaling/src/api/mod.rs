@@ -5,6 +5,7 @@
 pub mod calendar;
 pub mod extract;
 pub mod keys;
+pub mod lobby;
 pub mod rooms;
 pub mod schedule;
 
@@ -77,6 +78,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(schedule::occurrences))
         .routes(routes!(schedule::patch_occurrence))
         .routes(routes!(calendar::calendar))
+        .routes(routes!(lobby::lobby))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -83,6 +83,8 @@ pub struct Expansion {
 /// Whether a room is open for participants at some moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Window {
+    /// Open at all times (no schedule, or a host).
+    Always,
     /// Open until `closes_at` (the meeting's end plus the grace period).
     Open { closes_at: DateTime<FixedOffset> },
     /// Closed; opens at `opens_at`, or never again when `None`.
