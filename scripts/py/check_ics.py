@@ -21,6 +21,12 @@ def main():
     api = json.load(open(occ_path))
     lo, hi = datetime.fromisoformat(start), datetime.fromisoformat(end)
 
+    # Calendar-level properties that RFC 5545 allows once.
+    raw = open(ics_path, "rb").read().decode()
+    for prop in ("VERSION", "PRODID", "CALSCALE"):
+        n = sum(1 for line in raw.split("\r\n") if line.startswith(prop + ":"))
+        assert n == 1, f"{prop} appears {n} times"
+
     events = [c for c in cal.walk("VEVENT")]
     uids = {str(e["UID"]) for e in events}
     assert len(uids) == 1, f"one series, one UID: {uids}"

@@ -58,15 +58,17 @@ fn base_event(room: &CalendarRoom, schedule: &Schedule) -> icalendar::Event {
 /// The calendar of `room`'s `schedule`, as of `now`.
 pub fn render(room: &CalendarRoom, schedule: &Schedule, now: DateTime<Utc>) -> String {
     let tz = schedule.time_zone;
-    let mut calendar = Calendar::new();
+    let mut calendar = Calendar::empty();
     calendar
-        .name(room.name)
-        .timezone(tz.name())
+        .append_property(Property::new("VERSION", "2.0"))
         .append_property(Property::new(
             "PRODID",
             "-//Cohort//Cohort meeting rooms//EN",
         ))
-        .append_property(Property::new("METHOD", "PUBLISH"));
+        .append_property(Property::new("CALSCALE", "GREGORIAN"))
+        .append_property(Property::new("METHOD", "PUBLISH"))
+        .name(room.name)
+        .timezone(tz.name());
 
     let mut series = base_event(room, schedule);
     series.starts(local(&tz, schedule.start));
@@ -290,6 +292,15 @@ mod tests {
         // The zone comes before the events that use it, and the file is one calendar.
         assert!(ics.find("BEGIN:VTIMEZONE") < ics.find("BEGIN:VEVENT"));
         assert_eq!(ics.matches("BEGIN:VCALENDAR").count(), 1);
+        // Properties that RFC 5545 allows once appear once.
+        for once in [
+            "\r\nVERSION:",
+            "\r\nPRODID:",
+            "\r\nCALSCALE:",
+            "\r\nMETHOD:",
+        ] {
+            assert_eq!(ics.matches(once).count(), 1, "{once:?}\n{ics}");
+        }
         assert_eq!(ics.matches("BEGIN:VEVENT").count(), 2);
     }
 }
