@@ -190,6 +190,17 @@ impl Session {
             let _ =
                 tokio::time::timeout(Duration::from_secs(1), tx.send(Message::Close(Some(frame))))
                     .await;
+            // The closing handshake: read (and drop) what the client still sends until its Close
+            // comes back. Closing the socket with unread data in it would reset the connection,
+            // and the client could lose the replies and the close frame it had not read yet.
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                while let Some(Ok(m)) = rx.next().await {
+                    if matches!(m, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
         }
         debug!("connection closed");
     }

@@ -195,3 +195,83 @@ async fn every_acknowledged_write_survives_kill_9() {
         }
     }
 }
+
+/// Starts `cohort` as a newcomer would (no key given, the demo on) and returns it with every
+/// line it printed up to and including the demo link.
+async fn start_as_newcomer(db: &str, ports: &str) -> (Server, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cohort"))
+        .args([
+            "--http",
+            &addr.to_string(),
+            "--db",
+            db,
+            "--udp-ports",
+            ports,
+        ])
+        .args(["--log-level", "warn"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cohort starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let server = Server { child, addr };
+    let read = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines().take(20) {
+            let line = line.unwrap_or_default();
+            let done = line.contains("Try a room: ");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    });
+    let lines = tokio::time::timeout(Duration::from_secs(15), read)
+        .await
+        .expect("cohort printed its link in time")
+        .expect("reader");
+    (server, lines)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_run_prints_a_key_and_a_demo_link_that_lets_you_in() {
+    let db = common::db::sqlite_url();
+    let (server, lines) = start_as_newcomer(&db, "43100-43149").await;
+    let key_at = lines
+        .iter()
+        .position(|l| l.contains("shown only this once"))
+        .expect("the first run announces a key");
+    let key = lines[key_at + 1].trim().to_owned();
+    assert!(key.starts_with("ck_") && key.len() > 40, "{key}");
+    let link = lines
+        .last()
+        .and_then(|l| l.split("Try a room: ").nth(1))
+        .expect("a demo link")
+        .trim()
+        .to_owned();
+
+    // The key is an admin key.
+    let keys = common::http::call(server.addr, "GET", "/api/v1/keys", Some(&key), None).await;
+    assert_eq!(keys.status, 200, "{}", keys.text());
+    // The link is this server's demo room with an invite that lets you in.
+    let prefix = format!("http://{}/r/", server.addr);
+    let rest = link
+        .strip_prefix(&prefix)
+        .expect("a link to this server's room page");
+    let (slug, token) = rest.split_once("?t=").expect("the link carries an invite");
+    let mut raw = Raw::connect(&format!("ws://{}/api/v1/rtc", server.addr)).await;
+    let answer = raw.try_join(slug, Some(token)).await;
+    assert_eq!(answer["type"], "joined", "{answer}");
+    drop(raw);
+    drop(server);
+
+    // The key is shown once: a second start on the same database prints only the link.
+    let (_again, lines) = start_as_newcomer(&db, "43150-43199").await;
+    assert!(!lines.iter().any(|l| l.contains("ck_")), "{lines:?}");
+    assert!(lines.last().is_some_and(|l| l.contains("Try a room: ")));
+}
