@@ -209,6 +209,19 @@ impl Schedule {
         !found.dates.is_empty()
     }
 
+    fn require_occurrence(&self, occurrence: NaiveDateTime) -> Result<(), FieldError> {
+        if self.has_occurrence(occurrence) {
+            return Ok(());
+        }
+        Err(field(
+            "occurrence",
+            format!(
+                "the schedule has no meeting at {}",
+                format_local(occurrence)
+            ),
+        ))
+    }
+
     /// Holds the occurrence that the rule places at `occurrence` at `start` instead, for
     /// `duration_minutes`; replaces an earlier move of the same occurrence.
     pub fn move_occurrence(
@@ -217,15 +230,7 @@ impl Schedule {
         start: NaiveDateTime,
         duration_minutes: u32,
     ) -> Result<(), FieldError> {
-        if !self.has_occurrence(occurrence) {
-            return Err(field(
-                "occurrence",
-                format!(
-                    "the schedule has no meeting at {}",
-                    format_local(occurrence)
-                ),
-            ));
-        }
+        self.require_occurrence(occurrence)?;
         localize(self.time_zone, "start", start)?;
         check_duration("duration_minutes", duration_minutes)?;
         self.moves.retain(|m| m.occurrence != occurrence);
@@ -244,15 +249,7 @@ impl Schedule {
         occurrence: NaiveDateTime,
         cancelled: bool,
     ) -> Result<(), FieldError> {
-        if !self.has_occurrence(occurrence) {
-            return Err(field(
-                "occurrence",
-                format!(
-                    "the schedule has no meeting at {}",
-                    format_local(occurrence)
-                ),
-            ));
-        }
+        self.require_occurrence(occurrence)?;
         self.exdates.retain(|e| *e != occurrence);
         self.moves.retain(|m| m.occurrence != occurrence);
         if cancelled {

@@ -65,6 +65,21 @@ fn room(row: &AnyRow) -> Result<Room, sqlx::Error> {
     })
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds `$1` to the room's id and `$2` to `$8` to its editable fields, in column order.
+fn bind_changes<'q>(query: AnyQuery<'q>, id: &'q str, changes: &'q RoomChanges) -> AnyQuery<'q> {
+    query
+        .bind(id)
+        .bind(changes.slug.as_str())
+        .bind(changes.name.as_str())
+        .bind(changes.description.as_deref())
+        .bind(changes.time_zone.as_str())
+        .bind(changes.capacity)
+        .bind(changes.early_join_minutes)
+        .bind(changes.grace_minutes)
+}
+
 /// A unique-constraint failure on `slug` becomes a 409 naming the field.
 fn slug_conflict(e: sqlx::Error, slug: &str) -> AppError {
     match &e {
@@ -85,24 +100,17 @@ impl Store {
         invite_secret: &str,
     ) -> Result<Room, AppError> {
         let now = now_ms();
-        sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO rooms (id, slug, name, description, time_zone, capacity, \
              early_join_minutes, grace_minutes, invite_secret, key_version, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10)",
-        )
-        .bind(id)
-        .bind(&changes.slug)
-        .bind(&changes.name)
-        .bind(changes.description.as_deref())
-        .bind(&changes.time_zone)
-        .bind(changes.capacity)
-        .bind(changes.early_join_minutes)
-        .bind(changes.grace_minutes)
-        .bind(invite_secret)
-        .bind(now)
-        .execute(self.pool())
-        .await
-        .map_err(|e| slug_conflict(e, &changes.slug))?;
+        );
+        bind_changes(query, id, changes)
+            .bind(invite_secret)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map_err(|e| slug_conflict(e, &changes.slug))?;
         self.room(id).await?.ok_or(AppError::NotFound("room"))
     }
 
@@ -138,23 +146,16 @@ impl Store {
         id: &str,
         changes: &RoomChanges,
     ) -> Result<Option<Room>, AppError> {
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE rooms SET slug = $2, name = $3, description = $4, time_zone = $5, \
              capacity = $6, early_join_minutes = $7, grace_minutes = $8, updated_at = $9 \
              WHERE id = $1",
-        )
-        .bind(id)
-        .bind(&changes.slug)
-        .bind(&changes.name)
-        .bind(changes.description.as_deref())
-        .bind(&changes.time_zone)
-        .bind(changes.capacity)
-        .bind(changes.early_join_minutes)
-        .bind(changes.grace_minutes)
-        .bind(now_ms())
-        .execute(self.pool())
-        .await
-        .map_err(|e| slug_conflict(e, &changes.slug))?;
+        );
+        let done = bind_changes(query, id, changes)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await
+            .map_err(|e| slug_conflict(e, &changes.slug))?;
         if done.rows_affected() == 0 {
             return Ok(None);
         }
