@@ -120,6 +120,30 @@ fn unverified_room(token: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    const KEY: &str = "b3JnYW5pc2VyLWtleS1mb3ItcHJvcGVydHktdGVzdHMtMzI";
+
+    proptest! {
+        /// No text is accepted by accident, and none makes the check panic.
+        #[test]
+        fn arbitrary_text_is_never_an_invite(text in "\\PC{0,300}") {
+            prop_assert!(verify(KEY, "room-a", &text, NOW).is_err());
+        }
+
+        /// Changing any one character of a real invite breaks it.
+        #[test]
+        fn any_altered_character_breaks_an_invite(at in 0usize..1000, c in "[A-Za-z0-9_.=-]") {
+            let token = mint(KEY, "room-a", Role::Participant, NOW, 3600);
+            let at = at % token.len();
+            let c = c.chars().next().unwrap();
+            prop_assume!(token.as_bytes()[at] != c as u8);
+            let mut altered = token.into_bytes();
+            altered[at] = c as u8;
+            let altered = String::from_utf8(altered).unwrap();
+            prop_assert!(verify(KEY, "room-a", &altered, NOW).is_err());
+        }
+    }
 
     const NOW: i64 = 1_800_000_000;
 

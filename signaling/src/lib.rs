@@ -28,7 +28,6 @@ use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use sfu::Sfu;
 use tokio::sync::watch;
 use utoipa_axum::router::OpenApiRouter;
@@ -91,25 +90,25 @@ pub fn app(state: AppState) -> Router {
     if let Some(limit) = ratelimit::Limiter::new(state.settings.join_rate) {
         signaling = signaling.layer(limit.layer());
     }
-    let service = OpenApiRouter::new()
+    let mut service = OpenApiRouter::new()
         .routes(routes!(web::index))
         .routes(routes!(web::room))
         .routes(routes!(web::asset))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .merge(signaling);
-    let router = api::with_api(service, ratelimit::Limiter::new(state.settings.api_rate));
-    let router = if hooks {
-        router.route("/test/drop-signaling", post(drop_signaling))
-    } else {
-        router
-    };
-    router
+    if hooks {
+        service = service.routes(routes!(drop_signaling));
+    }
+    api::with_api(service, ratelimit::Limiter::new(state.settings.api_rate))
         .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(state)
 }
 
-/// Test hook: cuts every signaling connection without a closing handshake.
+/// Test hook: cuts every signaling connection without a closing handshake. Served (and
+/// documented) only with `--test-hooks`.
+#[utoipa::path(post, path = "/test/drop-signaling", tag = "service",
+    responses((status = 204, description = "Every signaling connection was cut")))]
 async fn drop_signaling(State(state): State<AppState>) -> StatusCode {
     match &state.drop_signaling {
         Some(tx) => {

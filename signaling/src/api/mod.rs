@@ -11,7 +11,9 @@ pub mod schedule;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -92,10 +94,35 @@ pub fn with_api(service: OpenApiRouter<AppState>, limit: Option<Limiter>) -> Rou
     if let Some(limit) = limit {
         api = api.layer(limit.layer());
     }
-    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(service)
         .split_for_parts();
+    // The two routes SwaggerUi adds below describe themselves here.
+    for (path, summary, content) in [
+        ("/api/v1/openapi.json", "This document", "application/json"),
+        (
+            "/api/v1/docs/",
+            "The API docs page (Swagger UI)",
+            "text/html",
+        ),
+    ] {
+        let ok = ResponseBuilder::new()
+            .description(summary)
+            .content(
+                content,
+                Content::new(None::<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>),
+            )
+            .build();
+        let op = OperationBuilder::new()
+            .summary(Some(summary))
+            .tag("service")
+            .response("200", ok);
+        openapi
+            .paths
+            .paths
+            .insert(path.to_owned(), PathItem::new(HttpMethod::Get, op));
+    }
     let docs = SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi);
     router
         .merge(docs)
