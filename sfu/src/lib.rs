@@ -13,6 +13,7 @@ pub mod config;
 pub mod egress;
 pub mod error;
 mod media;
+pub mod meters;
 mod participant;
 pub mod ports;
 mod room;
@@ -35,6 +36,7 @@ pub use media::CodecSpec;
 pub use media::{feedback, rtp_track};
 
 use crate::error::Result;
+use crate::meters::RoomMeters;
 use crate::participant::{PEER_QUEUE, ParticipantTask, PeerCmd};
 use crate::ports::PortAllocator;
 use crate::room::{RoomMsg, RoomTask};
@@ -68,6 +70,15 @@ pub struct Counters {
     pub forwarded_packets: [AtomicU64; 2],
     pub forwarded_bytes: [AtomicU64; 2],
     pub dropped_queue_full: AtomicU64,
+    /// RTP packets and payload bytes received from publishers, by kind.
+    pub received_packets: [AtomicU64; 2],
+    pub received_bytes: [AtomicU64; 2],
+    /// NACK messages from subscribers.
+    pub nacks_received: AtomicU64,
+    /// Keyframe requests (PLI/FIR) from subscribers, and those sent on to publishers after
+    /// merging and throttling.
+    pub keyframe_requests_received: AtomicU64,
+    pub keyframe_requests_sent: AtomicU64,
     /// Packets sent again in answer to subscribers' NACKs.
     pub retransmitted_packets: AtomicU64,
     /// Peer connections whose event handler is still alive (freed ones are not counted).
@@ -87,6 +98,7 @@ pub(crate) struct Registry {
 struct RoomEntry {
     tx: mpsc::Sender<RoomMsg>,
     generation: u64,
+    meters: Arc<meters::RoomMeters>,
 }
 
 impl Registry {
@@ -97,30 +109,49 @@ impl Registry {
     pub(crate) fn rooms_open_delta(&self, d: i64) {
         self.counters.rooms.fetch_add(d, Ordering::Relaxed);
     }
-    pub(crate) fn participants_delta(&self, d: i64) {
+    pub(crate) fn participants_delta(&self, room: &RoomMeters, d: i64) {
         self.counters.participants.fetch_add(d, Ordering::Relaxed);
+        room.participants.fetch_add(d, Ordering::Relaxed);
     }
-    pub(crate) fn tracks_delta(&self, kind: TrackKind, d: i64) {
-        let i = match kind {
-            TrackKind::Audio => 0,
-            TrackKind::Video => 1,
-        };
+    pub(crate) fn tracks_delta(&self, room: &RoomMeters, kind: TrackKind, d: i64) {
+        let i = kind_index(kind);
         self.counters.tracks[i].fetch_add(d, Ordering::Relaxed);
+        room.tracks[i].fetch_add(d, Ordering::Relaxed);
     }
-    pub(crate) fn forwarded(&self, kind: MediaKind, bytes: usize) {
+    pub(crate) fn received(&self, room: &RoomMeters, kind: TrackKind, bytes: usize) {
+        let i = kind_index(kind);
+        self.counters.received_packets[i].fetch_add(1, Ordering::Relaxed);
+        self.counters.received_bytes[i].fetch_add(bytes as u64, Ordering::Relaxed);
+        room.received_packets[i].fetch_add(1, Ordering::Relaxed);
+        room.received_bytes[i].fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+    pub(crate) fn forwarded(&self, room: &RoomMeters, kind: MediaKind, bytes: usize) {
         let i = kind.index();
         self.counters.forwarded_packets[i].fetch_add(1, Ordering::Relaxed);
         self.counters.forwarded_bytes[i].fetch_add(bytes as u64, Ordering::Relaxed);
+        room.forwarded_packets[i].fetch_add(1, Ordering::Relaxed);
+        room.forwarded_bytes[i].fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+    pub(crate) fn count(&self, counter: impl Fn(&Counters) -> &AtomicU64) {
+        counter(&self.counters).fetch_add(1, Ordering::Relaxed);
     }
     pub(crate) fn retransmitted(&self) {
         self.counters
             .retransmitted_packets
             .fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn dropped_queue_full(&self) {
+    pub(crate) fn dropped_queue_full(&self, room: &RoomMeters) {
         self.counters
             .dropped_queue_full
             .fetch_add(1, Ordering::Relaxed);
+        room.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn kind_index(kind: TrackKind) -> usize {
+    match kind {
+        TrackKind::Audio => 0,
+        TrackKind::Video => 1,
     }
 }
 
@@ -160,6 +191,16 @@ impl Sfu {
 
     pub fn counters(&self) -> Arc<Counters> {
         Arc::clone(&self.registry.counters)
+    }
+
+    /// Every open room with what it has done so far, read without asking the room tasks.
+    pub fn room_readings(&self) -> Vec<(String, meters::RoomReading)> {
+        self.registry
+            .rooms
+            .iter()
+            .filter(|e| !e.tx.is_closed())
+            .map(|e| (e.key().clone(), e.meters.read()))
+            .collect()
     }
 
     /// UDP ports leased by open peer connections.
@@ -254,11 +295,17 @@ impl Sfu {
             dashmap::Entry::Occupied(mut o) => {
                 if o.get().tx.is_closed() {
                     let generation = self.registry.generation.fetch_add(1, Ordering::Relaxed);
-                    let tx =
-                        RoomTask::spawn(room.to_owned(), Arc::clone(&self.registry), generation);
+                    let meters = Arc::new(meters::RoomMeters::default());
+                    let tx = RoomTask::spawn(
+                        room.to_owned(),
+                        Arc::clone(&self.registry),
+                        generation,
+                        Arc::clone(&meters),
+                    );
                     o.insert(RoomEntry {
                         tx: tx.clone(),
                         generation,
+                        meters,
                     });
                     tx
                 } else {
@@ -267,10 +314,17 @@ impl Sfu {
             }
             dashmap::Entry::Vacant(v) => {
                 let generation = self.registry.generation.fetch_add(1, Ordering::Relaxed);
-                let tx = RoomTask::spawn(room.to_owned(), Arc::clone(&self.registry), generation);
+                let meters = Arc::new(meters::RoomMeters::default());
+                let tx = RoomTask::spawn(
+                    room.to_owned(),
+                    Arc::clone(&self.registry),
+                    generation,
+                    Arc::clone(&meters),
+                );
                 v.insert(RoomEntry {
                     tx: tx.clone(),
                     generation,
+                    meters,
                 });
                 tx
             }

@@ -84,6 +84,16 @@ pub struct Cli {
     /// Joins one address may make in a burst (a classroom behind one NAT joins at once).
     #[arg(long, env = "COHORT_JOIN_BURST", default_value_t = 40)]
     pub join_burst: u32,
+    /// Serve `/metrics` on this address only (for example 127.0.0.1:9100), not on --http.
+    #[arg(long, env = "COHORT_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// A bearer token that `/metrics` asks for (`Authorization: Bearer <token>`).
+    #[arg(long, env = "COHORT_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Rooms with series of their own in `/metrics`, the busiest first; the rest are summed
+    /// under `room="_other"`.
+    #[arg(long, env = "COHORT_METRICS_ROOM_CAP", default_value_t = 100)]
+    pub metrics_room_cap: usize,
     /// For tests only: enables POST /test/drop-signaling, which cuts every signaling
     /// connection at once, as a network failure would. Never enable in production.
     #[arg(long, env = "COHORT_TEST_HOOKS")]
@@ -122,6 +132,9 @@ impl Cli {
                 per_minute: self.join_rate,
                 burst: self.join_burst,
             },
+            metrics_room_cap: self.metrics_room_cap,
+            metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
+            metrics_elsewhere: self.metrics_addr.is_some(),
         }
     }
 

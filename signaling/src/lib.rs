@@ -16,6 +16,7 @@ pub mod calendar;
 pub mod config;
 pub mod error;
 pub mod invite;
+pub mod metrics;
 pub mod ratelimit;
 pub mod schedule;
 pub mod store;
@@ -51,6 +52,12 @@ pub struct Settings {
     pub api_rate: ratelimit::Rate,
     /// Signaling connections (joins) per address.
     pub join_rate: ratelimit::Rate,
+    /// Rooms with series of their own in `/metrics`; the rest are summed as `_other`.
+    pub metrics_room_cap: usize,
+    /// The bearer token `/metrics` asks for, if any.
+    pub metrics_token: Option<String>,
+    /// `/metrics` is served on a listener of its own (`--metrics-addr`), not on the main one.
+    pub metrics_elsewhere: bool,
 }
 
 /// What every request handler can reach.
@@ -59,6 +66,7 @@ pub struct AppState {
     pub sfu: Sfu,
     pub store: Store,
     pub settings: Arc<Settings>,
+    pub metrics: Arc<metrics::Metrics>,
     pub limits: Arc<Limits>,
     /// Bumped to cut every signaling connection (the test hook); `None` when hooks are off.
     pub drop_signaling: Option<Arc<watch::Sender<u64>>>,
@@ -66,9 +74,15 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(sfu: Sfu, store: Store, settings: Settings, limits: Limits) -> Self {
+        let metrics = metrics::Metrics::new(
+            sfu.clone(),
+            settings.metrics_room_cap,
+            settings.metrics_token.clone(),
+        );
         AppState {
             sfu,
             store,
+            metrics,
             settings: Arc::new(settings),
             limits: Arc::new(limits),
             drop_signaling: None,
@@ -100,8 +114,22 @@ pub fn app(state: AppState) -> Router {
     if hooks {
         service = service.routes(routes!(drop_signaling));
     }
+    if !state.settings.metrics_elsewhere {
+        service = service.routes(routes!(metrics::serve_metrics));
+    }
     api::with_api(service, ratelimit::Limiter::new(state.settings.api_rate))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track_http,
+        ))
         .layer(axum::middleware::from_fn(web::security_headers))
+        .with_state(state)
+}
+
+/// The router of a separate metrics listener (`--metrics-addr`): `/metrics` only.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(metrics::serve_metrics))
         .with_state(state)
 }
 

@@ -75,6 +75,16 @@ async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
         state = state.with_test_hooks();
     }
     info!(%addr, udp_ports = ?cli.udp_ports, "cohort listening");
+    if let Some(metrics_addr) = cli.metrics_addr {
+        let listener = TcpListener::bind(metrics_addr).await?;
+        info!(addr = %listener.local_addr()?, "metrics listening");
+        let router = signaling::metrics_app(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                error!("metrics listener failed: {e}");
+            }
+        });
+    }
     if cli.no_demo {
         println!("Cohort is running at http://{addr}/");
     } else {

@@ -112,6 +112,7 @@ impl Session {
         E: std::fmt::Display,
     {
         let (mut tx, mut rx) = socket.split();
+        let _open = crate::metrics::SessionGauge::new(&self.state.metrics);
         let limits = self.state.limits.clone();
         let mut last_seen = Instant::now();
         let mut pings = interval(limits.ping_every);

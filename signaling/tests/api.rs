@@ -445,6 +445,7 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/api/v1/lobby/{slug}"),
         ("get", "/api/v1/openapi.json"),
         ("get", "/api/v1/docs/"),
+        ("get", "/metrics"),
         ("post", "/api/v1/keys"),
         ("get", "/api/v1/keys"),
         ("delete", "/api/v1/keys/{id}"),
@@ -460,7 +461,7 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 25, "a route was added: list it above");
+    assert_eq!(operations, 26, "a route was added: list it above");
     // The docs page is served, from the binary.
     let page = call(server.addr, "GET", "/api/v1/docs/", None, None).await;
     assert_eq!(page.status, 200);

@@ -275,3 +275,23 @@ async fn the_first_run_prints_a_key_and_a_demo_link_that_lets_you_in() {
     assert!(!lines.iter().any(|l| l.contains("ck_")), "{lines:?}");
     assert!(lines.last().is_some_and(|l| l.contains("Try a room: ")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_live_on_a_listener_of_their_own() {
+    let metrics_addr = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let addr = metrics_addr.to_string();
+    let server = Server::start(&["--udp-ports", "43200-43249", "--metrics-addr", &addr]).await;
+    let start = Instant::now();
+    while tokio::net::TcpStream::connect(metrics_addr).await.is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "metrics never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(http_status(metrics_addr, "/metrics").await, 200);
+    // Not on the main listener then.
+    assert_eq!(http_status(server.addr, "/metrics").await, 404);
+}

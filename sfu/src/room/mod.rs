@@ -9,19 +9,21 @@ use bytes::Bytes;
 use protocol::{
     ChatMessage, LeaveReason, ParticipantInfo, ServerMessage, TrackInfo, TrackKind, TrackMeta,
 };
-use sfu_core::{Codec, Input, Output, ParticipantId, TrackId};
+use sfu_core::{Codec, Input, ParticipantId, TrackId};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::egress::{Egress, OutPacket};
+use crate::egress::Egress;
 use crate::error::{Result, SfuError};
 use crate::media::CodecSpec;
+use crate::meters::RoomMeters;
 use crate::participant::PeerCmd;
 use crate::{Registry, RoomSnapshot};
 
 pub(crate) const ROOM_QUEUE: usize = 4096;
 
 mod msg;
+mod outputs;
 pub(crate) use msg::{JoinOk, RoomMsg};
 
 struct Member {
@@ -48,6 +50,7 @@ pub(crate) struct RoomTask {
     tracks: HashMap<TrackId, Published>,
     egress: HashMap<(ParticipantId, TrackId), Arc<Egress>>,
     registry: Arc<Registry>,
+    meters: Arc<RoomMeters>,
     generation: u64,
     /// Recent chat, oldest first, handed to whoever joins.
     chat: VecDeque<ChatMessage>,
@@ -62,6 +65,7 @@ impl RoomTask {
         name: String,
         registry: Arc<Registry>,
         generation: u64,
+        meters: Arc<RoomMeters>,
     ) -> mpsc::Sender<RoomMsg> {
         let (tx, rx) = mpsc::channel(ROOM_QUEUE);
         let task = RoomTask {
@@ -71,6 +75,7 @@ impl RoomTask {
             tracks: HashMap::new(),
             egress: HashMap::new(),
             registry,
+            meters,
             generation,
             chat: VecDeque::new(),
         };
@@ -120,6 +125,10 @@ impl RoomTask {
                 meta,
                 payload,
             } => {
+                if let Some(t) = self.tracks.get(&track) {
+                    self.registry
+                        .received(&self.meters, t.info.kind, payload.len());
+                }
                 self.core.handle_input(
                     now(),
                     Input::Rtp {
@@ -181,6 +190,7 @@ impl RoomTask {
             } => {
                 if self.tracks.contains_key(&track) && self.members.contains_key(&subscriber) {
                     self.egress.insert((subscriber, track), egress);
+                    self.count_subscriptions();
                     self.core.handle_input(
                         now(),
                         Input::SubscriptionReady {
@@ -193,21 +203,26 @@ impl RoomTask {
                     egress.close();
                 }
             }
-            RoomMsg::KeyframeRequest { subscriber, track } => self
-                .core
-                .handle_input(now(), Input::KeyframeRequest { subscriber, track }),
+            RoomMsg::KeyframeRequest { subscriber, track } => {
+                self.registry.count(|c| &c.keyframe_requests_received);
+                self.core
+                    .handle_input(now(), Input::KeyframeRequest { subscriber, track })
+            }
             RoomMsg::Nack {
                 subscriber,
                 track,
                 pairs,
-            } => self.core.handle_input(
-                now(),
-                Input::Nack {
-                    subscriber,
-                    track,
-                    pairs,
-                },
-            ),
+            } => {
+                self.registry.count(|c| &c.nacks_received);
+                self.core.handle_input(
+                    now(),
+                    Input::Nack {
+                        subscriber,
+                        track,
+                        pairs,
+                    },
+                )
+            }
             RoomMsg::Close { reason } => {
                 let ids: Vec<ParticipantId> = self.members.keys().copied().collect();
                 for id in ids {
@@ -256,7 +271,7 @@ impl RoomTask {
                 meta: HashMap::new(),
             },
         );
-        self.registry.participants_delta(1);
+        self.registry.participants_delta(&self.meters, 1);
         self.core.handle_input(now(), Input::Join(participant));
         debug!(participant = %wire_id, "joined");
         Ok(JoinOk {
@@ -309,7 +324,7 @@ impl RoomTask {
         let Some(member) = self.members.remove(&id) else {
             return;
         };
-        self.registry.participants_delta(-1);
+        self.registry.participants_delta(&self.meters, -1);
         let owned: Vec<TrackId> = self
             .tracks
             .iter()
@@ -326,6 +341,7 @@ impl RoomTask {
             }
             *sub != id
         });
+        self.count_subscriptions();
         let _ = member.peer.try_send(PeerCmd::RoomGone);
         self.broadcast(
             None,
@@ -393,7 +409,7 @@ impl RoomTask {
                 keyframes,
             },
         );
-        self.registry.tracks_delta(kind, 1);
+        self.registry.tracks_delta(&self.meters, kind, 1);
         self.core.handle_input(
             now(),
             Input::Publish {
@@ -419,7 +435,7 @@ impl RoomTask {
         let Some(t) = self.tracks.remove(&track) else {
             return;
         };
-        self.registry.tracks_delta(t.info.kind, -1);
+        self.registry.tracks_delta(&self.meters, t.info.kind, -1);
         self.core.handle_input(now(), Input::Unpublish(track));
         self.egress.retain(|(_, tid), e| {
             if *tid == track {
@@ -427,6 +443,7 @@ impl RoomTask {
             }
             *tid != track
         });
+        self.count_subscriptions();
         if let Some(m) = self.members.get(&t.publisher) {
             let msg = ServerMessage::TrackUnpublished {
                 participant_id: m.wire_id.clone(),
@@ -484,81 +501,6 @@ impl RoomTask {
         for id in stuck {
             warn!("participant's event queue is full; removing it");
             self.leave(id);
-        }
-    }
-
-    fn drain_outputs(&mut self) {
-        while let Some(out) = self.core.poll_output() {
-            match out {
-                Output::Forward {
-                    subscriber,
-                    track,
-                    kind,
-                    header,
-                    marker,
-                    payload,
-                    retransmission,
-                } => {
-                    let Some(egress) = self.egress.get(&(subscriber, track)) else {
-                        continue;
-                    };
-                    let bytes = payload.len();
-                    let pushed = egress.push(OutPacket {
-                        header,
-                        marker,
-                        payload,
-                    });
-                    if retransmission {
-                        // A lost retransmission needs nothing more: the subscriber asks again
-                        // or, failing that, for a keyframe.
-                        if pushed {
-                            self.registry.retransmitted();
-                        }
-                    } else if pushed {
-                        self.registry.forwarded(kind, bytes);
-                    } else {
-                        self.registry.dropped_queue_full();
-                        self.core
-                            .handle_input(now(), Input::QueueFull { subscriber, track });
-                    }
-                }
-                Output::Subscribe {
-                    subscriber,
-                    track,
-                    publisher,
-                    codec: _,
-                } => {
-                    let (Some(t), Some(p), Some(s)) = (
-                        self.tracks.get(&track),
-                        self.members.get(&publisher),
-                        self.members.get(&subscriber),
-                    ) else {
-                        continue;
-                    };
-                    let cmd = PeerCmd::AddTrack {
-                        track,
-                        stream_id: p.wire_id.clone(),
-                        track_id: t.info.id.clone(),
-                        codec: t.codec.clone(),
-                    };
-                    if s.peer.try_send(cmd).is_err() {
-                        warn!("participant task is not keeping up; subscription not offered");
-                    }
-                }
-                Output::Unsubscribe { subscriber, track } => {
-                    if let Some(e) = self.egress.remove(&(subscriber, track)) {
-                        e.close();
-                    }
-                    if let Some(s) = self.members.get(&subscriber) {
-                        let _ = s.peer.try_send(PeerCmd::RemoveTrack { track });
-                    }
-                }
-                Output::RequestKeyframe { track } => {
-                    if let Some(t) = self.tracks.get(&track) {
-                        let _ = t.keyframes.try_send(());
-                    }
-                }
-            }
         }
     }
 

@@ -69,19 +69,60 @@ impl TestServer {
         open_rooms: bool,
         (api_rate, join_rate): (Rate, Rate),
     ) -> TestServer {
+        Self::serve_tweaked(
+            cfg,
+            limits,
+            db_url,
+            open_rooms,
+            (api_rate, join_rate),
+            |_| {},
+        )
+        .await
+    }
+
+    /// A server with open rooms whose settings `tweak` adjusts.
+    pub async fn start_tweaked(ports: (u16, u16), tweak: impl FnOnce(&mut Settings)) -> TestServer {
+        let cfg = SfuConfig {
+            udp_ports: ports,
+            ..SfuConfig::default()
+        };
+        let rates = (Rate::OFF, Rate::OFF);
+        Self::serve_tweaked(
+            cfg,
+            Limits::default(),
+            &db::sqlite_url(),
+            true,
+            rates,
+            tweak,
+        )
+        .await
+    }
+
+    async fn serve_tweaked(
+        cfg: SfuConfig,
+        limits: Limits,
+        db_url: &str,
+        open_rooms: bool,
+        (api_rate, join_rate): (Rate, Rate),
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestServer {
         let store = Store::connect(db_url).await.expect("database");
         signaling::api::keys::bootstrap_admin_key(&store, Some(ADMIN_KEY))
             .await
             .expect("admin key");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
-        let settings = Settings {
+        let mut settings = Settings {
             public_url: format!("http://{addr}"),
             open_rooms,
             max_capacity: cfg.max_participants_per_room as i64,
             api_rate,
             join_rate,
+            metrics_room_cap: 100,
+            metrics_token: None,
+            metrics_elsewhere: false,
         };
+        tweak(&mut settings);
         let sfu = Sfu::new(cfg);
         let state = AppState::new(sfu.clone(), store.clone(), settings, limits);
         tokio::spawn(async move {

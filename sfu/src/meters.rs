@@ -1,0 +1,71 @@
+//! What one room does, counted as it happens by the room task and read at any time (by the
+//! metrics exporter) without asking the task. Index 0 is audio, 1 is video.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct RoomMeters {
+    pub participants: AtomicI64,
+    /// Published tracks, by kind.
+    pub tracks: [AtomicI64; 2],
+    /// Subscriptions with a sending queue, by kind.
+    pub subscriptions: [AtomicI64; 2],
+    /// RTP packets and payload bytes received from publishers, by kind.
+    pub received_packets: [AtomicU64; 2],
+    pub received_bytes: [AtomicU64; 2],
+    /// RTP packets and payload bytes queued to subscribers, by kind.
+    pub forwarded_packets: [AtomicU64; 2],
+    pub forwarded_bytes: [AtomicU64; 2],
+    /// Packets dropped because a subscriber's queue was full.
+    pub dropped_queue_full: AtomicU64,
+}
+
+/// A plain copy of [`RoomMeters`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoomReading {
+    pub participants: i64,
+    pub tracks: [i64; 2],
+    pub subscriptions: [i64; 2],
+    pub received_packets: [u64; 2],
+    pub received_bytes: [u64; 2],
+    pub forwarded_packets: [u64; 2],
+    pub forwarded_bytes: [u64; 2],
+    pub dropped_queue_full: u64,
+}
+
+fn pair<T, A>(a: &[A; 2], load: impl Fn(&A) -> T) -> [T; 2] {
+    [load(&a[0]), load(&a[1])]
+}
+
+impl RoomMeters {
+    pub fn read(&self) -> RoomReading {
+        let i = |a: &AtomicI64| a.load(Ordering::Relaxed);
+        let u = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        RoomReading {
+            participants: i(&self.participants),
+            tracks: pair(&self.tracks, i),
+            subscriptions: pair(&self.subscriptions, i),
+            received_packets: pair(&self.received_packets, u),
+            received_bytes: pair(&self.received_bytes, u),
+            forwarded_packets: pair(&self.forwarded_packets, u),
+            forwarded_bytes: pair(&self.forwarded_bytes, u),
+            dropped_queue_full: u(&self.dropped_queue_full),
+        }
+    }
+}
+
+impl RoomReading {
+    /// Adds another room's reading to this one (for rooms shown together).
+    pub fn add(&mut self, o: &RoomReading) {
+        self.participants += o.participants;
+        for k in 0..2 {
+            self.tracks[k] += o.tracks[k];
+            self.subscriptions[k] += o.subscriptions[k];
+            self.received_packets[k] += o.received_packets[k];
+            self.received_bytes[k] += o.received_bytes[k];
+            self.forwarded_packets[k] += o.forwarded_packets[k];
+            self.forwarded_bytes[k] += o.forwarded_bytes[k];
+        }
+        self.dropped_queue_full += o.dropped_queue_full;
+    }
+}

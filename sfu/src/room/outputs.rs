@@ -1,0 +1,104 @@
+//! What the room does with the core's outputs: forward into the subscribers' queues, open and
+//! close subscriptions, ask publishers for keyframes; and the subscription gauges.
+
+use protocol::TrackKind;
+use sfu_core::{Input, Output};
+use tracing::warn;
+
+use super::{RoomTask, now};
+use crate::egress::OutPacket;
+use crate::participant::PeerCmd;
+
+impl RoomTask {
+    pub(super) fn drain_outputs(&mut self) {
+        while let Some(out) = self.core.poll_output() {
+            match out {
+                Output::Forward {
+                    subscriber,
+                    track,
+                    kind,
+                    header,
+                    marker,
+                    payload,
+                    retransmission,
+                } => {
+                    let Some(egress) = self.egress.get(&(subscriber, track)) else {
+                        continue;
+                    };
+                    let bytes = payload.len();
+                    let pushed = egress.push(OutPacket {
+                        header,
+                        marker,
+                        payload,
+                    });
+                    if retransmission {
+                        // A lost retransmission needs nothing more: the subscriber asks again
+                        // or, failing that, for a keyframe.
+                        if pushed {
+                            self.registry.retransmitted();
+                        }
+                    } else if pushed {
+                        self.registry.forwarded(&self.meters, kind, bytes);
+                    } else {
+                        self.registry.dropped_queue_full(&self.meters);
+                        self.core
+                            .handle_input(now(), Input::QueueFull { subscriber, track });
+                    }
+                }
+                Output::Subscribe {
+                    subscriber,
+                    track,
+                    publisher,
+                    codec: _,
+                } => {
+                    let (Some(t), Some(p), Some(s)) = (
+                        self.tracks.get(&track),
+                        self.members.get(&publisher),
+                        self.members.get(&subscriber),
+                    ) else {
+                        continue;
+                    };
+                    let cmd = PeerCmd::AddTrack {
+                        track,
+                        stream_id: p.wire_id.clone(),
+                        track_id: t.info.id.clone(),
+                        codec: t.codec.clone(),
+                    };
+                    if s.peer.try_send(cmd).is_err() {
+                        warn!("participant task is not keeping up; subscription not offered");
+                    }
+                }
+                Output::Unsubscribe { subscriber, track } => {
+                    if let Some(e) = self.egress.remove(&(subscriber, track)) {
+                        e.close();
+                        self.count_subscriptions();
+                    }
+                    if let Some(s) = self.members.get(&subscriber) {
+                        let _ = s.peer.try_send(PeerCmd::RemoveTrack { track });
+                    }
+                }
+                Output::RequestKeyframe { track } => {
+                    if let Some(t) = self.tracks.get(&track)
+                        && t.keyframes.try_send(()).is_ok()
+                    {
+                        self.registry.count(|c| &c.keyframe_requests_sent);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Recounts the subscriptions by kind, after any change to the sending queues (control
+    /// messages only; never per packet).
+    pub(super) fn count_subscriptions(&self) {
+        let mut by_kind = [0i64; 2];
+        for (_, track) in self.egress.keys() {
+            if let Some(t) = self.tracks.get(track) {
+                by_kind[usize::from(t.info.kind == TrackKind::Video)] += 1;
+            }
+        }
+        for (gauge, n) in self.meters.subscriptions.iter().zip(by_kind) {
+            gauge.store(n, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
