@@ -93,6 +93,7 @@ pub(crate) struct Registry {
     generation: AtomicU64,
     draining: AtomicBool,
     pub(crate) counters: Arc<Counters>,
+    observer: std::sync::OnceLock<Arc<dyn meters::Observer>>,
 }
 
 struct RoomEntry {
@@ -131,6 +132,9 @@ impl Registry {
         self.counters.forwarded_bytes[i].fetch_add(bytes as u64, Ordering::Relaxed);
         room.forwarded_packets[i].fetch_add(1, Ordering::Relaxed);
         room.forwarded_bytes[i].fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+    pub(crate) fn observer(&self) -> Option<&Arc<dyn meters::Observer>> {
+        self.observer.get()
     }
     pub(crate) fn count(&self, counter: impl Fn(&Counters) -> &AtomicU64) {
         counter(&self.counters).fetch_add(1, Ordering::Relaxed);
@@ -181,8 +185,14 @@ impl Sfu {
                 generation: AtomicU64::new(1),
                 draining: AtomicBool::new(false),
                 counters: Arc::new(Counters::default()),
+                observer: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Sends timings to `observer` from now on; only the first call takes effect.
+    pub fn set_observer(&self, observer: Arc<dyn meters::Observer>) {
+        let _ = self.registry.observer.set(observer);
     }
 
     pub fn config(&self) -> &SfuConfig {
@@ -220,16 +230,19 @@ impl Sfu {
     /// Puts a participant named `name` into `room` (created on demand). The caller has already
     /// checked both names and access.
     pub async fn join(&self, room: &str, name: &str) -> Result<Session> {
-        self.join_with_capacity(room, name, None).await
+        self.join_with_capacity(room, name, None, std::time::Instant::now())
+            .await
     }
 
     /// [`Sfu::join`], with the room's own capacity when it has one; the server-wide limit
     /// applies either way.
+    /// `requested_at` is when the join was asked for, to time it to the first media.
     pub async fn join_with_capacity(
         &self,
         room: &str,
         name: &str,
         capacity: Option<usize>,
+        requested_at: std::time::Instant,
     ) -> Result<Session> {
         for _ in 0..3 {
             if self.is_draining() {
@@ -242,6 +255,7 @@ impl Sfu {
             let join = RoomMsg::Join {
                 name: name.to_owned(),
                 capacity,
+                requested_at,
                 events: events_tx.clone(),
                 peer: peer_tx.clone(),
                 reply: reply_tx,

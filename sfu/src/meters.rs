@@ -2,6 +2,15 @@
 //! metrics exporter) without asking the task. Index 0 is audio, 1 is video.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Receives timings as they happen (the metrics exporter's histograms); the SFU itself knows no
+/// metrics library.
+pub trait Observer: Send + Sync {
+    /// From a join request (or, for someone who joined an empty room, from when the first
+    /// track became available to them) to the first media packet forwarded to them.
+    fn join_to_first_media(&self, took: Duration);
+}
 
 #[derive(Debug, Default)]
 pub struct RoomMeters {

@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use sfu::Sfu;
 use sfu::meters::RoomReading;
@@ -69,11 +69,23 @@ impl Metrics {
             &["route", "method"],
         )
         .expect("static metric options are valid");
+        let join_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "cohort_join_duration_seconds",
+                "From a join request (or, in an empty room, from the first track) to the first media packet forwarded to the participant.",
+            )
+            .buckets(vec![0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0]),
+        )
+        .expect("static metric options are valid");
+        sfu.set_observer(Arc::new(Timings {
+            join_seconds: join_seconds.clone(),
+        }));
         let live = LiveCollector::new(sfu, room_cap.max(1));
         let collectors: Vec<Box<dyn Collector>> = vec![
             Box::new(ws_sessions.clone()),
             Box::new(http_requests.clone()),
             Box::new(http_seconds.clone()),
+            Box::new(join_seconds),
             Box::new(live),
             #[cfg(target_os = "linux")]
             Box::new(prometheus::process_collector::ProcessCollector::new(
@@ -111,6 +123,17 @@ impl Metrics {
         self.http_seconds
             .with_label_values(&[route, method])
             .observe(seconds);
+    }
+}
+
+/// Where the SFU's timings land.
+struct Timings {
+    join_seconds: Histogram,
+}
+
+impl sfu::meters::Observer for Timings {
+    fn join_to_first_media(&self, took: std::time::Duration) {
+        self.join_seconds.observe(took.as_secs_f64());
     }
 }
 

@@ -281,6 +281,7 @@ impl Session {
     }
 
     async fn join(&mut self, v: u32, room: String, name: String, token: Option<String>) -> Reply {
+        let requested_at = std::time::Instant::now();
         if v != PROTOCOL_VERSION {
             return Reply::Send(ServerMessage::error(
                 ErrorCode::UnsupportedVersion,
@@ -308,7 +309,7 @@ impl Session {
         let joined = self
             .state
             .sfu
-            .join_with_capacity(&room, &name, admission.capacity)
+            .join_with_capacity(&room, &name, admission.capacity, requested_at)
             .await;
         match joined {
             Ok(session) => {

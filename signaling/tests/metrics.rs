@@ -90,6 +90,15 @@ async fn a_live_room_shows_in_the_metrics_and_leaves_no_series_behind() {
         Some(3.0)
     );
     assert_eq!(sample(&first, "cohort_rooms"), Some(1.0));
+    // Each of the three got its first media once: three join durations.
+    assert_eq!(
+        sample(&first, "cohort_join_duration_seconds_count"),
+        Some(3.0)
+    );
+    let took = sample(&first, "cohort_join_duration_seconds_sum").unwrap_or(-1.0);
+    assert!(took > 0.0, "join durations sum to {took}");
+    // A figure for the record, not an assertion on timing.
+    println!("join to first media: {:.3} s on average over 3", took / 3.0);
     assert_eq!(sample(&first, "cohort_websocket_sessions"), Some(3.0));
     assert_eq!(
         sample(&first, "cohort_published_tracks{kind=\"video\"}"),

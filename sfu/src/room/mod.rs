@@ -37,6 +37,7 @@ struct Member {
 
 struct Published {
     publisher: ParticipantId,
+    published_at: Instant,
     msid: String,
     info: TrackInfo,
     codec: CodecSpec,
@@ -51,6 +52,9 @@ pub(crate) struct RoomTask {
     egress: HashMap<(ParticipantId, TrackId), Arc<Egress>>,
     registry: Arc<Registry>,
     meters: Arc<RoomMeters>,
+    /// Members still waiting for their first media packet: when they asked to join, and when a
+    /// track first became available to them.
+    awaiting_media: HashMap<ParticipantId, (Instant, Option<Instant>)>,
     generation: u64,
     /// Recent chat, oldest first, handed to whoever joins.
     chat: VecDeque<ChatMessage>,
@@ -76,6 +80,7 @@ impl RoomTask {
             egress: HashMap::new(),
             registry,
             meters,
+            awaiting_media: HashMap::new(),
             generation,
             chat: VecDeque::new(),
         };
@@ -141,11 +146,12 @@ impl RoomTask {
             RoomMsg::Join {
                 name,
                 capacity,
+                requested_at,
                 events,
                 peer,
                 reply,
             } => {
-                let _ = reply.send(self.join(name, capacity, events, peer));
+                let _ = reply.send(self.join(name, capacity, requested_at, events, peer));
             }
             RoomMsg::Leave { participant } => self.leave(participant),
             RoomMsg::TrackMeta {
@@ -240,6 +246,7 @@ impl RoomTask {
         &mut self,
         name: String,
         capacity: Option<usize>,
+        requested_at: Instant,
         events: mpsc::Sender<ServerMessage>,
         peer: mpsc::Sender<PeerCmd>,
     ) -> Result<JoinOk> {
@@ -272,6 +279,8 @@ impl RoomTask {
             },
         );
         self.registry.participants_delta(&self.meters, 1);
+        self.awaiting_media
+            .insert(participant, (requested_at, None));
         self.core.handle_input(now(), Input::Join(participant));
         debug!(participant = %wire_id, "joined");
         Ok(JoinOk {
@@ -325,6 +334,7 @@ impl RoomTask {
             return;
         };
         self.registry.participants_delta(&self.meters, -1);
+        self.awaiting_media.remove(&id);
         let owned: Vec<TrackId> = self
             .tracks
             .iter()
@@ -403,6 +413,7 @@ impl RoomTask {
             track,
             Published {
                 publisher,
+                published_at: now(),
                 msid,
                 info: info.clone(),
                 codec,

@@ -19,6 +19,8 @@ pub(crate) enum RoomMsg {
         name: String,
         /// The room's own participant limit, below the server's.
         capacity: Option<usize>,
+        /// When the join was asked for.
+        requested_at: std::time::Instant,
         events: mpsc::Sender<ServerMessage>,
         peer: mpsc::Sender<PeerCmd>,
         reply: oneshot::Sender<Result<JoinOk>>,

@@ -39,6 +39,9 @@ impl RoomTask {
                         }
                     } else if pushed {
                         self.registry.forwarded(&self.meters, kind, bytes);
+                        if !self.awaiting_media.is_empty() {
+                            self.first_media(subscriber);
+                        }
                     } else {
                         self.registry.dropped_queue_full(&self.meters);
                         self.core
@@ -58,6 +61,12 @@ impl RoomTask {
                     ) else {
                         continue;
                     };
+                    // For someone who joined before this track existed, media could only
+                    // start once it was published.
+                    if let Some((asked, available)) = self.awaiting_media.get_mut(&subscriber) {
+                        let since = t.published_at.max(*asked);
+                        *available = Some(available.map_or(since, |a| a.min(since)));
+                    }
                     let cmd = PeerCmd::AddTrack {
                         track,
                         stream_id: p.wire_id.clone(),
@@ -85,6 +94,16 @@ impl RoomTask {
                     }
                 }
             }
+        }
+    }
+
+    /// A subscriber's first forwarded packet: how long it took goes to the observer.
+    fn first_media(&mut self, subscriber: sfu_core::ParticipantId) {
+        if let Some((asked, available)) = self.awaiting_media.remove(&subscriber)
+            && let Some(observer) = self.registry.observer()
+        {
+            observer
+                .join_to_first_media(now().saturating_duration_since(available.unwrap_or(asked)));
         }
     }
 
