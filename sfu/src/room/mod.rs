@@ -330,11 +330,11 @@ impl RoomTask {
     }
 
     fn leave(&mut self, id: ParticipantId) {
-        let Some(member) = self.members.remove(&id) else {
+        if !self.members.contains_key(&id) {
             return;
-        };
-        self.registry.participants_delta(&self.meters, -1);
-        self.awaiting_media.remove(&id);
+        }
+        // The leaver's tracks end first, while it is still a member, so that everyone is told
+        // `track_unpublished` for each whether its media stopped before or after the leave.
         let owned: Vec<TrackId> = self
             .tracks
             .iter()
@@ -344,6 +344,11 @@ impl RoomTask {
         for t in owned {
             self.track_ended(t);
         }
+        let Some(member) = self.members.remove(&id) else {
+            return;
+        };
+        self.registry.participants_delta(&self.meters, -1);
+        self.awaiting_media.remove(&id);
         self.core.handle_input(now(), Input::Leave(id));
         self.egress.retain(|(sub, _), e| {
             if *sub == id {
