@@ -308,42 +308,39 @@ impl Sfu {
         let tx = match entry {
             dashmap::Entry::Occupied(mut o) => {
                 if o.get().tx.is_closed() {
-                    let generation = self.registry.generation.fetch_add(1, Ordering::Relaxed);
-                    let meters = Arc::new(meters::RoomMeters::default());
-                    let tx = RoomTask::spawn(
-                        room.to_owned(),
-                        Arc::clone(&self.registry),
-                        generation,
-                        Arc::clone(&meters),
-                    );
-                    o.insert(RoomEntry {
-                        tx: tx.clone(),
-                        generation,
-                        meters,
-                    });
+                    let e = self.start_room(room);
+                    let tx = e.tx.clone();
+                    o.insert(e);
                     tx
                 } else {
                     o.get().tx.clone()
                 }
             }
             dashmap::Entry::Vacant(v) => {
-                let generation = self.registry.generation.fetch_add(1, Ordering::Relaxed);
-                let meters = Arc::new(meters::RoomMeters::default());
-                let tx = RoomTask::spawn(
-                    room.to_owned(),
-                    Arc::clone(&self.registry),
-                    generation,
-                    Arc::clone(&meters),
-                );
-                v.insert(RoomEntry {
-                    tx: tx.clone(),
-                    generation,
-                    meters,
-                });
+                let e = self.start_room(room);
+                let tx = e.tx.clone();
+                v.insert(e);
                 tx
             }
         };
         Ok(tx)
+    }
+
+    /// Starts a room task of a new generation, with fresh meters.
+    fn start_room(&self, room: &str) -> RoomEntry {
+        let generation = self.registry.generation.fetch_add(1, Ordering::Relaxed);
+        let meters = Arc::new(meters::RoomMeters::default());
+        let tx = RoomTask::spawn(
+            room.to_owned(),
+            Arc::clone(&self.registry),
+            generation,
+            Arc::clone(&meters),
+        );
+        RoomEntry {
+            tx,
+            generation,
+            meters,
+        }
     }
 
     /// A room's current state, if it is open.
