@@ -371,6 +371,22 @@ impl Sfu {
         tx.send(RoomMsg::Close { reason }).await.is_ok()
     }
 
+    /// Removes one participant from a room, telling it `removed`; whether it was there.
+    pub async fn remove_participant(&self, room: &str, participant: &str) -> bool {
+        let Some(tx) = self.registry.rooms.get(room).map(|e| e.tx.clone()) else {
+            return false;
+        };
+        let (reply, rx) = oneshot::channel();
+        let msg = RoomMsg::Remove {
+            participant: participant.to_owned(),
+            reply,
+        };
+        if tx.send(msg).await.is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+
     /// Stops taking joins and asks every participant to leave.
     pub async fn drain(&self) {
         self.registry.draining.store(true, Ordering::Release);

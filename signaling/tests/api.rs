@@ -412,6 +412,7 @@ async fn the_openapi_document_describes_every_route() {
                 .replace("{id}", "00000000-0000-0000-0000-000000000000")
                 .replace("{room}", "some-room")
                 .replace("{slug}", "some-room")
+                .replace("{participant}", "someone")
                 .replace("{name}", "style.css")
                 .replace("{occurrence}", "2026-10-06T18:00");
             let r = call(
@@ -446,6 +447,13 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/api/v1/openapi.json"),
         ("get", "/api/v1/docs/"),
         ("get", "/metrics"),
+        ("get", "/api/v1/admin/node"),
+        ("get", "/api/v1/admin/rooms"),
+        (
+            "delete",
+            "/api/v1/admin/rooms/{room}/participants/{participant}",
+        ),
+        ("post", "/api/v1/admin/rooms/{room}/close"),
         ("post", "/api/v1/keys"),
         ("get", "/api/v1/keys"),
         ("delete", "/api/v1/keys/{id}"),
@@ -461,7 +469,7 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 26, "a route was added: list it above");
+    assert_eq!(operations, 30, "a route was added: list it above");
     // The docs page is served, from the binary.
     let page = call(server.addr, "GET", "/api/v1/docs/", None, None).await;
     assert_eq!(page.status, 200);

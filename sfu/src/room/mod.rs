@@ -238,6 +238,18 @@ impl RoomTask {
             RoomMsg::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
             }
+            RoomMsg::Remove { participant, reply } => {
+                let found = self
+                    .members
+                    .iter()
+                    .find(|(_, m)| m.wire_id == participant)
+                    .map(|(id, _)| *id);
+                if let Some(id) = found {
+                    info!(%participant, "removed by an admin");
+                    self.kick(id, LeaveReason::Removed);
+                }
+                let _ = reply.send(found.is_some());
+            }
         }
         self.drain_outputs();
     }

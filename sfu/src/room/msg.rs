@@ -78,6 +78,12 @@ pub(crate) enum RoomMsg {
     Close {
         reason: LeaveReason,
     },
+    /// Removes one participant (by its wire id), telling it `removed`; replies whether it was
+    /// there.
+    Remove {
+        participant: String,
+        reply: oneshot::Sender<bool>,
+    },
     Snapshot {
         reply: oneshot::Sender<RoomSnapshot>,
     },

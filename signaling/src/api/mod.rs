@@ -2,6 +2,7 @@
 //! document generated from the handlers themselves, so the document and the routes cannot
 //! drift apart.
 
+pub mod admin;
 pub mod calendar;
 pub mod extract;
 pub mod keys;
@@ -39,6 +40,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "schedule", description = "Weekly meeting times and single changes"),
         (name = "invites", description = "Invite links and their key"),
         (name = "keys", description = "API keys (admin only)"),
+        (name = "admin", description = "Live rooms and this node (admin only)"),
         (name = "service", description = "Health, readiness, signaling and pages"),
     )
 )]
@@ -81,6 +83,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(schedule::patch_occurrence))
         .routes(routes!(calendar::calendar))
         .routes(routes!(lobby::lobby))
+        .routes(routes!(admin::node))
+        .routes(routes!(admin::rooms))
+        .routes(routes!(admin::remove_participant))
+        .routes(routes!(admin::close_room))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,0 +1,215 @@
+//! `/api/v1/admin`: what an admin sees of live rooms and of this node, and what they can do
+//! about it. Admin keys only.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use protocol::{LeaveReason, TrackKind};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::Caller;
+use super::schedule::{OccurrenceView, load};
+use crate::AppState;
+use crate::error::AppError;
+
+/// This node at a glance.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NodeView {
+    pub rooms: i64,
+    pub participants: i64,
+    pub websocket_sessions: i64,
+    pub udp_ports_in_use: usize,
+    /// Shutting down: no new joins.
+    pub draining: bool,
+    /// CPU time the process has used, user and system.
+    pub cpu_seconds: f64,
+    pub resident_memory_bytes: u64,
+    pub open_fds: u64,
+}
+
+/// One published track.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TrackView {
+    pub id: String,
+    /// `audio` or `video`.
+    pub kind: String,
+    pub muted: bool,
+    pub codec: String,
+}
+
+/// One participant of a live room.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ParticipantView {
+    pub id: String,
+    pub name: String,
+    pub tracks: Vec<TrackView>,
+}
+
+/// A live room.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LiveRoomView {
+    /// The room's slug.
+    pub room: String,
+    /// Its name, when it was created through the API.
+    pub name: Option<String>,
+    pub participants: Vec<ParticipantView>,
+    pub subscriptions: usize,
+    pub received_bytes: u64,
+    pub forwarded_bytes: u64,
+    pub forwarded_packets: u64,
+    pub dropped_packets: u64,
+    /// The meeting running now or the next one, if the room has a schedule.
+    pub next_occurrence: Option<OccurrenceView>,
+}
+
+#[cfg(target_os = "linux")]
+fn process_figures() -> (f64, u64, u64) {
+    let Ok(me) = procfs::process::Process::myself() else {
+        return (0.0, 0, 0);
+    };
+    let ticks = procfs::ticks_per_second() as f64;
+    let page = procfs::page_size();
+    let (cpu, rss) = me
+        .stat()
+        .map(|s| ((s.utime + s.stime) as f64 / ticks, s.rss * page))
+        .unwrap_or((0.0, 0));
+    let fds = me.fd_count().map(|n| n as u64).unwrap_or(0);
+    (cpu, rss, fds)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_figures() -> (f64, u64, u64) {
+    (0.0, 0, 0)
+}
+
+/// This node: load, process figures, draining.
+#[utoipa::path(get, path = "/admin/node", tag = "admin", security(("api_key" = [])),
+    responses((status = 200, body = NodeView), (status = 401, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem)))]
+pub async fn node(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<NodeView>, AppError> {
+    caller.require_admin()?;
+    let c = state.sfu.counters();
+    let (cpu_seconds, resident_memory_bytes, open_fds) = process_figures();
+    Ok(Json(NodeView {
+        rooms: c.rooms.load(std::sync::atomic::Ordering::Relaxed),
+        participants: c.participants.load(std::sync::atomic::Ordering::Relaxed),
+        websocket_sessions: state.metrics.ws_sessions.get(),
+        udp_ports_in_use: state.sfu.ports_in_use(),
+        draining: state.sfu.is_draining(),
+        cpu_seconds,
+        resident_memory_bytes,
+        open_fds,
+    }))
+}
+
+/// Live rooms, the busiest first, with their participants and tracks.
+#[utoipa::path(get, path = "/admin/rooms", tag = "admin", security(("api_key" = [])),
+    responses((status = 200, body = [LiveRoomView]), (status = 401, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem)))]
+pub async fn rooms(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<LiveRoomView>>, AppError> {
+    caller.require_admin()?;
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for (slug, reading) in state.sfu.room_readings() {
+        let Some(snapshot) = state.sfu.room_snapshot(&slug).await else {
+            continue; // closed meanwhile
+        };
+        let stored = state.store.room_by_slug(&slug).await?;
+        let mut next_occurrence = None;
+        if let Some(room) = &stored
+            && let Some(row) = state.store.schedule(&room.id).await?
+        {
+            next_occurrence = load(&row, &room.time_zone)?
+                .next(now)
+                .as_ref()
+                .map(OccurrenceView::from);
+        }
+        let participants = snapshot
+            .participants
+            .into_iter()
+            .map(|p| ParticipantView {
+                id: p.id,
+                name: p.name,
+                tracks: p
+                    .tracks
+                    .into_iter()
+                    .map(|t| TrackView {
+                        id: t.id,
+                        kind: match t.kind {
+                            TrackKind::Audio => "audio".into(),
+                            TrackKind::Video => "video".into(),
+                        },
+                        muted: t.muted,
+                        codec: t.codec,
+                    })
+                    .collect(),
+            })
+            .collect();
+        out.push(LiveRoomView {
+            room: slug,
+            name: stored.map(|r| r.name),
+            participants,
+            subscriptions: snapshot.subscriptions,
+            received_bytes: reading.received_bytes.iter().sum(),
+            forwarded_bytes: reading.forwarded_bytes.iter().sum(),
+            forwarded_packets: reading.forwarded_packets.iter().sum(),
+            dropped_packets: reading.dropped_queue_full,
+            next_occurrence,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.participants
+            .len()
+            .cmp(&a.participants.len())
+            .then(a.room.cmp(&b.room))
+    });
+    Ok(Json(out))
+}
+
+/// Removes a participant from a live room; they are told `removed` and disconnected.
+#[utoipa::path(delete, path = "/admin/rooms/{room}/participants/{participant}", tag = "admin",
+    security(("api_key" = [])),
+    params(("room" = String, Path, description = "The room's slug"),
+        ("participant" = String, Path, description = "The participant's id")),
+    responses((status = 204, description = "Removed"), (status = 401, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn remove_participant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((room, participant)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    caller.require_admin()?;
+    if state.sfu.remove_participant(&room, &participant).await {
+        tracing::info!(%room, %participant, key_id = %caller.0.id, "participant removed by an admin");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound("participant in a live room"))
+    }
+}
+
+/// Closes a live room: everyone in it is told `room_closed` and disconnected.
+#[utoipa::path(post, path = "/admin/rooms/{room}/close", tag = "admin", security(("api_key" = [])),
+    params(("room" = String, Path, description = "The room's slug")),
+    responses((status = 204, description = "Closed"), (status = 401, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn close_room(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(room): Path<String>,
+) -> Result<StatusCode, AppError> {
+    caller.require_admin()?;
+    if state.sfu.close_room(&room, LeaveReason::RoomClosed).await {
+        tracing::info!(%room, key_id = %caller.0.id, "room closed by an admin");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound("live room"))
+    }
+}
