@@ -42,6 +42,7 @@ impl IngressCtx {
             fmtp: codec.sdp_fmtp_line.clone(),
         };
         let codec_debug = spec.clone();
+        let kind = spec.kind();
         let msid = track.track_id().await;
         let id = crate::next_track_id();
         let (keyframes_tx, mut keyframes) = mpsc::channel::<()>(4);
@@ -67,7 +68,7 @@ impl IngressCtx {
                             marker: pkt.header.marker,
                         };
                         let payload: Bytes = pkt.payload;
-                        if self.room.send(RoomMsg::Rtp { track: id, meta, payload }).await.is_err() {
+                        if self.room.send(RoomMsg::Rtp { track: id, kind, meta, payload }).await.is_err() {
                             break;
                         }
                     }

@@ -58,6 +58,15 @@ impl CodecSpec {
     pub fn is_video(&self) -> bool {
         self.mime_type.to_ascii_lowercase().starts_with("video/")
     }
+
+    /// Audio or video, by the MIME type.
+    pub fn kind(&self) -> protocol::TrackKind {
+        if self.is_video() {
+            protocol::TrackKind::Video
+        } else {
+            protocol::TrackKind::Audio
+        }
+    }
 }
 
 /// Something a peer connection reports.

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use protocol::{
-    ChatMessage, LeaveReason, ParticipantInfo, ServerMessage, TrackInfo, TrackKind, TrackMeta,
-};
+use protocol::{ChatMessage, LeaveReason, ParticipantInfo, ServerMessage, TrackInfo, TrackMeta};
 use sfu_core::{Codec, Input, ParticipantId, TrackId};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -127,13 +125,11 @@ impl RoomTask {
         match msg {
             RoomMsg::Rtp {
                 track,
+                kind,
                 meta,
                 payload,
             } => {
-                if let Some(t) = self.tracks.get(&track) {
-                    self.registry
-                        .received(&self.meters, t.info.kind, payload.len());
-                }
+                self.registry.received(&self.meters, kind, payload.len());
                 self.core.handle_input(
                     now(),
                     Input::Rtp {
@@ -412,11 +408,7 @@ impl RoomTask {
             return;
         }
         let meta = member.meta.get(&msid).cloned();
-        let kind = if codec.is_video() {
-            TrackKind::Video
-        } else {
-            TrackKind::Audio
-        };
+        let kind = codec.kind();
         let info = TrackInfo {
             id: crate::wire_id(),
             kind,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use protocol::{ChatMessage, LeaveReason, ParticipantInfo, ServerMessage, TrackMeta};
+use protocol::{ChatMessage, LeaveReason, ParticipantInfo, ServerMessage, TrackKind, TrackMeta};
 use sfu_core::{ParticipantId, RtpMeta, TrackId};
 use tokio::sync::{mpsc, oneshot};
 
@@ -44,6 +44,8 @@ pub(crate) enum RoomMsg {
     },
     Rtp {
         track: TrackId,
+        /// Known to the ingress task, so the room counts the packet without a lookup.
+        kind: TrackKind,
         meta: RtpMeta,
         payload: Bytes,
     },

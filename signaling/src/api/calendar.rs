@@ -38,27 +38,14 @@ pub async fn calendar(
     ApiQuery(q): ApiQuery<CalendarQuery>,
 ) -> Result<Response, AppError> {
     // Who may read it: an invite holder for this room, or any API key.
-    let room = match &q.t {
-        Some(token) => {
-            let room = state
-                .store
-                .room(&id)
-                .await?
-                .ok_or(AppError::NotFound("room"))?;
-            invite::verify(&room.invite_secret, &room.id, token, Utc::now().timestamp()).map_err(
-                |_| AppError::Forbidden("this invite is not valid for this room".into()),
-            )?;
-            room
-        }
-        None => {
-            caller(&state, &headers).await?;
-            state
-                .store
-                .room(&id)
-                .await?
-                .ok_or(AppError::NotFound("room"))?
-        }
-    };
+    if q.t.is_none() {
+        caller(&state, &headers).await?;
+    }
+    let room = state.store.existing_room(&id).await?;
+    if let Some(token) = &q.t {
+        invite::verify(&room.invite_secret, &room.id, token, Utc::now().timestamp())
+            .map_err(|_| AppError::Forbidden("this invite is not valid for this room".into()))?;
+    }
     let row = state
         .store
         .schedule(&id)

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::extract::{Caller, hash_key};
 use crate::AppState;
 use crate::error::{AppError, field};
-use crate::store::{ApiKey, KeyRole, Store};
+use crate::store::{ApiKey, KeyRole, Store, rfc3339_ms};
 
 /// Shortest key accepted from `--admin-key`.
 pub const MIN_KEY_CHARS: usize = 24;
@@ -40,12 +40,6 @@ pub struct KeyView {
     pub key: Option<String>,
 }
 
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339()
-}
-
 impl From<&ApiKey> for KeyView {
     fn from(k: &ApiKey) -> Self {
         KeyView {
@@ -53,8 +47,8 @@ impl From<&ApiKey> for KeyView {
             name: k.name.clone(),
             role: k.role,
             prefix: k.prefix.clone(),
-            created_at: rfc3339(k.created_at),
-            revoked_at: k.revoked_at.map(rfc3339),
+            created_at: rfc3339_ms(k.created_at),
+            revoked_at: k.revoked_at.map(rfc3339_ms),
             key: None,
         }
     }

@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::error::{AppError, FieldError, field};
 use crate::invite::{self, Role};
 use crate::schedule::parse_time_zone;
-use crate::store::{Room, RoomChanges};
+use crate::store::{Room, RoomChanges, rfc3339_ms};
 
 const NAME_MAX: usize = 100;
 const DESCRIPTION_MAX: usize = 2000;
@@ -87,12 +87,6 @@ pub struct RoomView {
     pub invite_key_version: i64,
     pub created_at: String,
     pub updated_at: String,
-}
-
-fn rfc3339_ms(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339()
 }
 
 impl RoomView {
@@ -205,14 +199,6 @@ fn check(c: &mut RoomChanges, max_capacity: i64) -> Result<(), AppError> {
     }
 }
 
-async fn room_or_404(state: &AppState, id: &str) -> Result<Room, AppError> {
-    state
-        .store
-        .room(id)
-        .await?
-        .ok_or(AppError::NotFound("room"))
-}
-
 /// Creates a room.
 #[utoipa::path(post, path = "/rooms", tag = "rooms", request_body = NewRoom,
     security(("api_key" = [])),
@@ -303,7 +289,7 @@ pub async fn get_room(
     _caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RoomView>, AppError> {
-    let room = room_or_404(&state, &id).await?;
+    let room = state.store.existing_room(&id).await?;
     Ok(Json(RoomView::new(&room, &state.settings.public_url)))
 }
 
@@ -320,7 +306,7 @@ pub async fn patch_room(
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<RoomPatch>,
 ) -> Result<Json<RoomView>, AppError> {
-    let room = room_or_404(&state, &id).await?;
+    let room = state.store.existing_room(&id).await?;
     let mut changes = RoomChanges {
         slug: patch.slug.unwrap_or(room.slug),
         name: patch.name.unwrap_or(room.name),
@@ -401,7 +387,7 @@ pub async fn create_invite(
         )
         .into());
     }
-    let room = room_or_404(&state, &id).await?;
+    let room = state.store.existing_room(&id).await?;
     let view = invite_for(&room, body.role, ttl, &state.settings.public_url);
     Ok((StatusCode::CREATED, Json(view)))
 }

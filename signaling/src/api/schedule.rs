@@ -153,11 +153,7 @@ async fn room_and_schedule(
     state: &AppState,
     id: &str,
 ) -> Result<(Room, Option<(Schedule, bool)>), AppError> {
-    let room = state
-        .store
-        .room(id)
-        .await?
-        .ok_or(AppError::NotFound("room"))?;
+    let room = state.store.existing_room(id).await?;
     let schedule = match state.store.schedule(id).await? {
         Some(row) => Some((load(&row, &room.time_zone)?, row.time_zone.is_some())),
         None => None,
@@ -178,11 +174,7 @@ pub async fn put_schedule(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ScheduleBody>,
 ) -> Result<Json<ScheduleView>, AppError> {
-    let room = state
-        .store
-        .room(&id)
-        .await?
-        .ok_or(AppError::NotFound("room"))?;
+    let room = state.store.existing_room(&id).await?;
     let own_zone = body.time_zone.is_some();
     let zone = body.time_zone.as_deref().unwrap_or(&room.time_zone);
     let mut schedule = Schedule::new(
@@ -227,11 +219,7 @@ pub async fn delete_schedule(
     _caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    state
-        .store
-        .room(&id)
-        .await?
-        .ok_or(AppError::NotFound("room"))?;
+    state.store.existing_room(&id).await?;
     if state.store.delete_schedule(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -113,6 +113,13 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A stored time (Unix milliseconds) as RFC 3339.
+pub fn rfc3339_ms(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339()
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

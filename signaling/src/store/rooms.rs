@@ -111,7 +111,7 @@ impl Store {
             .execute(self.pool())
             .await
             .map_err(|e| slug_conflict(e, &changes.slug))?;
-        self.room(id).await?.ok_or(AppError::NotFound("room"))
+        self.existing_room(id).await
     }
 
     pub async fn room(&self, id: &str) -> Result<Option<Room>, AppError> {
@@ -120,6 +120,11 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         Ok(row.as_ref().map(room).transpose()?)
+    }
+
+    /// The room `id`, or a 404 naming it.
+    pub async fn existing_room(&self, id: &str) -> Result<Room, AppError> {
+        self.room(id).await?.ok_or(AppError::NotFound("room"))
     }
 
     pub async fn room_by_slug(&self, slug: &str) -> Result<Option<Room>, AppError> {

@@ -137,6 +137,16 @@ impl TestServer {
     }
 }
 
+/// For a tool or service a test needs but this machine lacks: fails under CI (which installs
+/// everything), otherwise says what does not run here.
+pub fn missing_outside_ci(what: &str, how: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI needs {what}: {how}"
+    );
+    eprintln!("note: {what} is missing here, so that part does not run ({how})");
+}
+
 /// Polls `check` until it holds or `timeout` passes; returns whether it held.
 pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     let start = Instant::now();

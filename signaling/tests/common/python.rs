@@ -12,13 +12,9 @@ pub fn python() -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI runs the Python checkers: run scripts/setup.sh or set COHORT_PYTHON"
-    );
-    eprintln!(
-        "note: no Python checkers at {}; run scripts/setup.sh",
-        path.display()
+    super::missing_outside_ci(
+        &format!("the Python checkers at {}", path.display()),
+        "run scripts/setup.sh or set COHORT_PYTHON",
     );
     None
 }
