@@ -265,6 +265,11 @@ pub enum ServerMessage {
         track_id: String,
         muted: bool,
     },
+    /// An admin muted one of your tracks; `track_id` is your own id for it (its `a=msid` track
+    /// id). Turn it off on your side; you may turn it on again.
+    MutedByAdmin {
+        track_id: String,
+    },
     PublishAnswer {
         sdp: String,
     },

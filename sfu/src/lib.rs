@@ -12,6 +12,7 @@
 pub mod config;
 pub mod egress;
 pub mod error;
+pub mod links;
 mod media;
 pub mod meters;
 mod participant;
@@ -70,6 +71,9 @@ pub struct Counters {
     pub forwarded_packets: [AtomicU64; 2],
     pub forwarded_bytes: [AtomicU64; 2],
     pub dropped_queue_full: AtomicU64,
+    /// Packets for a track no longer known, and packets too old for their subscription.
+    pub dropped_no_route: AtomicU64,
+    pub dropped_too_old: AtomicU64,
     /// RTP packets and payload bytes received from publishers, by kind.
     pub received_packets: [AtomicU64; 2],
     pub received_bytes: [AtomicU64; 2],
@@ -164,6 +168,12 @@ fn kind_index(kind: TrackKind) -> usize {
 pub struct RoomSnapshot {
     pub name: String,
     pub participants: Vec<ParticipantInfo>,
+    /// Each participant's connections and bitrates, by participant id.
+    pub links: std::collections::HashMap<String, links::LinksReading>,
+    /// The most participants the room admits now.
+    pub capacity: usize,
+    /// Packet loss over the last few seconds, both directions, from RTCP reports.
+    pub loss: Option<f64>,
     pub subscriptions: usize,
     pub stats: RoomStats,
 }
@@ -248,7 +258,8 @@ impl Sfu {
             if self.is_draining() {
                 return Err(SfuError::Draining);
             }
-            let room_tx = self.room_sender(room)?;
+            let (room_tx, meters) = self.room_sender(room)?;
+            let links = Arc::new(links::ParticipantLinks::default());
             let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
             let (peer_tx, peer_rx) = mpsc::channel(PEER_QUEUE);
             let (reply_tx, reply_rx) = oneshot::channel();
@@ -258,6 +269,7 @@ impl Sfu {
                 requested_at,
                 events: events_tx.clone(),
                 peer: peer_tx.clone(),
+                links: Arc::clone(&links),
                 reply: reply_tx,
             };
             if room_tx.send(join).await.is_err() {
@@ -274,6 +286,8 @@ impl Sfu {
                 room_tx.clone(),
                 events_tx,
                 Arc::clone(&self.registry),
+                links,
+                meters,
             );
             let span = tracing::info_span!("participant", room = %room, participant = %ok.wire_id);
             tokio::spawn(task.run(peer_rx, alive_rx).instrument(span));
@@ -294,36 +308,38 @@ impl Sfu {
         Err(SfuError::Closed)
     }
 
-    fn room_sender(&self, room: &str) -> Result<mpsc::Sender<RoomMsg>> {
+    /// The room's task (started if need be) and its meters.
+    fn room_sender(&self, room: &str) -> Result<(mpsc::Sender<RoomMsg>, Arc<meters::RoomMeters>)> {
         if let Some(e) = self.registry.rooms.get(room)
             && !e.tx.is_closed()
         {
-            return Ok(e.tx.clone());
+            return Ok((e.tx.clone(), Arc::clone(&e.meters)));
         }
         let max = self.registry.config.max_rooms;
         if self.registry.rooms.len() >= max && !self.registry.rooms.contains_key(room) {
             return Err(SfuError::TooManyRooms(max));
         }
         let entry = self.registry.rooms.entry(room.to_owned());
-        let tx = match entry {
+        let both = |e: &RoomEntry| (e.tx.clone(), Arc::clone(&e.meters));
+        let out = match entry {
             dashmap::Entry::Occupied(mut o) => {
                 if o.get().tx.is_closed() {
                     let e = self.start_room(room);
-                    let tx = e.tx.clone();
+                    let out = both(&e);
                     o.insert(e);
-                    tx
+                    out
                 } else {
-                    o.get().tx.clone()
+                    both(o.get())
                 }
             }
             dashmap::Entry::Vacant(v) => {
                 let e = self.start_room(room);
-                let tx = e.tx.clone();
+                let out = both(&e);
                 v.insert(e);
-                tx
+                out
             }
         };
-        Ok(tx)
+        Ok(out)
     }
 
     /// Starts a room task of a new generation, with fresh meters.
@@ -369,6 +385,23 @@ impl Sfu {
             return false;
         };
         tx.send(RoomMsg::Close { reason }).await.is_ok()
+    }
+
+    /// Mutes a published track (by its id) on an admin's word; the publisher is told. Whether
+    /// the room has that track.
+    pub async fn mute_track(&self, room: &str, track: &str) -> bool {
+        let Some(tx) = self.registry.rooms.get(room).map(|e| e.tx.clone()) else {
+            return false;
+        };
+        let (reply, rx) = oneshot::channel();
+        let msg = RoomMsg::AdminMute {
+            track: track.to_owned(),
+            reply,
+        };
+        if tx.send(msg).await.is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
     }
 
     /// Removes one participant from a room, telling it `removed`; whether it was there.

@@ -4,12 +4,36 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use sfu_core::quality::Sample;
+
 /// Receives timings as they happen (the metrics exporter's histograms); the SFU itself knows no
 /// metrics library.
 pub trait Observer: Send + Sync {
     /// From a join request (or, for someone who joined an empty room, from when the first
     /// track became available to them) to the first media packet forwarded to them.
     fn join_to_first_media(&self, took: Duration);
+
+    /// One RTCP reception report block: about a publisher's stream, as our receiver measured
+    /// it (upstream), or about a stream we send, as the subscriber measured it (downstream).
+    fn rtcp_report(&self, _direction: Direction, _sample: &Sample) {}
+}
+
+/// Which way the media of a reception report went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Publisher to server: reports the server sends.
+    Upstream,
+    /// Server to subscriber: reports the subscriber sends.
+    Downstream,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Upstream => "upstream",
+            Direction::Downstream => "downstream",
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -27,6 +51,15 @@ pub struct RoomMeters {
     pub forwarded_bytes: [AtomicU64; 2],
     /// Packets dropped because a subscriber's queue was full.
     pub dropped_queue_full: AtomicU64,
+    /// Packets for a track the room no longer knows, and packets too old for their
+    /// subscription (published by the room task once a second).
+    pub dropped_no_route: AtomicU64,
+    pub dropped_too_old: AtomicU64,
+    /// Packets expected and lost according to RTCP reception reports, both directions.
+    pub rtcp_expected: AtomicU64,
+    pub rtcp_lost: AtomicU64,
+    /// The most participants the room admits.
+    pub capacity: AtomicU64,
 }
 
 /// A plain copy of [`RoomMeters`] at one moment.
@@ -40,6 +73,11 @@ pub struct RoomReading {
     pub forwarded_packets: [u64; 2],
     pub forwarded_bytes: [u64; 2],
     pub dropped_queue_full: u64,
+    pub dropped_no_route: u64,
+    pub dropped_too_old: u64,
+    pub rtcp_expected: u64,
+    pub rtcp_lost: u64,
+    pub capacity: u64,
 }
 
 fn pair<T, A>(a: &[A; 2], load: impl Fn(&A) -> T) -> [T; 2] {
@@ -59,6 +97,11 @@ impl RoomMeters {
             forwarded_packets: pair(&self.forwarded_packets, u),
             forwarded_bytes: pair(&self.forwarded_bytes, u),
             dropped_queue_full: u(&self.dropped_queue_full),
+            dropped_no_route: u(&self.dropped_no_route),
+            dropped_too_old: u(&self.dropped_too_old),
+            rtcp_expected: u(&self.rtcp_expected),
+            rtcp_lost: u(&self.rtcp_lost),
+            capacity: u(&self.capacity),
         }
     }
 }
@@ -76,5 +119,15 @@ impl RoomReading {
             self.forwarded_bytes[k] += o.forwarded_bytes[k];
         }
         self.dropped_queue_full += o.dropped_queue_full;
+        self.dropped_no_route += o.dropped_no_route;
+        self.dropped_too_old += o.dropped_too_old;
+        self.rtcp_expected += o.rtcp_expected;
+        self.rtcp_lost += o.rtcp_lost;
+        self.capacity += o.capacity;
+    }
+
+    /// Packets dropped for any reason.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_queue_full + self.dropped_no_route + self.dropped_too_old
     }
 }

@@ -12,7 +12,11 @@ use tracing::{debug, warn};
 use crate::Registry;
 use crate::egress::Egress;
 use crate::error::{Result, SfuError};
-use crate::media::{CodecSpec, ForwardTrack, IngressCtx, MediaPeer, PeerEvent, spawn_writer};
+use crate::links::{LinkStats, ParticipantLinks};
+use crate::media::{
+    CodecSpec, ForwardTrack, IngressCtx, MediaPeer, PeerEvent, QualityCtx, spawn_writer,
+};
+use crate::meters::RoomMeters;
 use crate::room::RoomMsg;
 
 pub(crate) const PEER_QUEUE: usize = 1024;
@@ -53,6 +57,8 @@ pub(crate) struct ParticipantTask {
     pub(crate) room: mpsc::Sender<RoomMsg>,
     pub(crate) events: mpsc::Sender<ServerMessage>,
     pub(crate) registry: Arc<Registry>,
+    links: Arc<ParticipantLinks>,
+    meters: Arc<RoomMeters>,
     publish: Option<MediaPeer>,
     subscribe: Option<MediaPeer>,
     peer_tx: mpsc::Sender<PeerEvent>,
@@ -72,6 +78,8 @@ impl ParticipantTask {
         room: mpsc::Sender<RoomMsg>,
         events: mpsc::Sender<ServerMessage>,
         registry: Arc<Registry>,
+        links: Arc<ParticipantLinks>,
+        meters: Arc<RoomMeters>,
     ) -> Self {
         let (peer_tx, peer_rx) = mpsc::channel(256);
         ParticipantTask {
@@ -79,6 +87,8 @@ impl ParticipantTask {
             room,
             events,
             registry,
+            links,
+            meters,
             publish: None,
             subscribe: None,
             peer_tx,
@@ -189,6 +199,7 @@ impl ParticipantTask {
             let ingress = IngressCtx {
                 room: self.room.clone(),
                 participant: self.id,
+                links: Arc::clone(&self.links),
             };
             let peer = MediaPeer::new(
                 &self.registry.config,
@@ -197,6 +208,7 @@ impl ParticipantTask {
                 PcTarget::Publish,
                 self.peer_tx.clone(),
                 Some(ingress),
+                self.quality(&self.links.publish),
             )
             .await?;
             self.publish = Some(peer);
@@ -270,6 +282,7 @@ impl ParticipantTask {
                 PcTarget::Subscribe,
                 self.peer_tx.clone(),
                 None,
+                self.quality(&self.links.subscribe),
             )
             .await?;
             self.subscribe = Some(peer);
@@ -284,11 +297,20 @@ impl ParticipantTask {
             self.room.clone(),
             self.id,
             track,
+            Arc::clone(&self.links),
         );
         self.forwards.insert(track, (ft, egress));
         self.pending.push(track);
         self.dirty = true;
         Ok(())
+    }
+
+    fn quality(&self, stats: &Arc<LinkStats>) -> QualityCtx {
+        QualityCtx {
+            stats: Arc::clone(stats),
+            room: Arc::clone(&self.meters),
+            observer: self.registry.observer().cloned(),
+        }
     }
 
     async fn send_offer(&mut self) -> Result<()> {

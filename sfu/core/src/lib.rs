@@ -20,6 +20,7 @@
 pub mod codec;
 pub mod history;
 pub mod keyframe;
+pub mod quality;
 pub mod queue;
 pub mod rewriter;
 pub mod room;

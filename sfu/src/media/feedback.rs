@@ -41,6 +41,33 @@ pub fn with_rtcp_inspector<F>(registry: Registry, slot: usize, inspect: F) -> Re
 where
     F: FnMut(&mut TaggedPacket) + Send + Sync + 'static,
 {
+    with_inspector(registry, slot, ReadFn(inspect))
+}
+
+/// What an [`Inspector`] does with the packets and streams passing its slot. Every packet goes
+/// on unchanged (but for attributes a reader may add).
+pub(crate) trait Inspect: Send + Sync + 'static {
+    /// An inbound packet, from the wire toward the application.
+    fn read(&mut self, msg: &mut TaggedPacket);
+    /// An outbound packet, including the reports the interceptors nearer the application made.
+    fn write(&mut self, _msg: &TaggedPacket) {}
+    /// A stream we send, or one we receive, starts or stops.
+    fn bind_local(&mut self, _info: &StreamInfo) {}
+    fn unbind_local(&mut self, _info: &StreamInfo) {}
+    fn bind_remote(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote(&mut self, _info: &StreamInfo) {}
+}
+
+struct ReadFn<F>(F);
+
+impl<F: FnMut(&mut TaggedPacket) + Send + Sync + 'static> Inspect for ReadFn<F> {
+    fn read(&mut self, msg: &mut TaggedPacket) {
+        (self.0)(msg)
+    }
+}
+
+/// Adds an interceptor at `slot` that shows `inspect` everything passing it.
+pub(crate) fn with_inspector<I: Inspect>(registry: Registry, slot: usize, inspect: I) -> Registry {
     registry.with(
         Slot::from(slot),
         Inspector {
@@ -72,15 +99,13 @@ fn for_application(packet: &dyn rtc::rtcp::Packet) -> bool {
     is_keyframe_request(packet) || packet.as_any().is::<TransportLayerNack>()
 }
 
-struct Inspector<F> {
-    inspect: F,
+struct Inspector<I> {
+    inspect: I,
     reads: VecDeque<TaggedPacket>,
     writes: VecDeque<TaggedPacket>,
 }
 
-impl<F: FnMut(&mut TaggedPacket) + Send + Sync + 'static> Protocol<TaggedPacket, TaggedPacket, ()>
-    for Inspector<F>
-{
+impl<I: Inspect> Protocol<TaggedPacket, TaggedPacket, ()> for Inspector<I> {
     type Rout = TaggedPacket;
     type Wout = TaggedPacket;
     type Eout = ();
@@ -88,7 +113,7 @@ impl<F: FnMut(&mut TaggedPacket) + Send + Sync + 'static> Protocol<TaggedPacket,
     type Time = Instant;
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
-        (self.inspect)(&mut msg);
+        self.inspect.read(&mut msg);
         self.reads.push_back(msg);
         Ok(())
     }
@@ -98,6 +123,7 @@ impl<F: FnMut(&mut TaggedPacket) + Send + Sync + 'static> Protocol<TaggedPacket,
     }
 
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.inspect.write(&msg);
         self.writes.push_back(msg);
         Ok(())
     }
@@ -107,9 +133,17 @@ impl<F: FnMut(&mut TaggedPacket) + Send + Sync + 'static> Protocol<TaggedPacket,
     }
 }
 
-impl<F: FnMut(&mut TaggedPacket) + Send + Sync + 'static> Interceptor for Inspector<F> {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+impl<I: Inspect> Interceptor for Inspector<I> {
+    fn bind_local_stream(&mut self, info: &StreamInfo) {
+        self.inspect.bind_local(info);
+    }
+    fn unbind_local_stream(&mut self, info: &StreamInfo) {
+        self.inspect.unbind_local(info);
+    }
+    fn bind_remote_stream(&mut self, info: &StreamInfo) {
+        self.inspect.bind_remote(info);
+    }
+    fn unbind_remote_stream(&mut self, info: &StreamInfo) {
+        self.inspect.unbind_remote(info);
+    }
 }

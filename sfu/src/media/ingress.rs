@@ -10,6 +10,7 @@ use tracing::{debug, warn};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::CodecSpec;
+use crate::links::ParticipantLinks;
 use crate::room::RoomMsg;
 
 /// What an incoming track needs to reach its room.
@@ -17,6 +18,7 @@ use crate::room::RoomMsg;
 pub(crate) struct IngressCtx {
     pub(crate) room: mpsc::Sender<RoomMsg>,
     pub(crate) participant: ParticipantId,
+    pub(crate) links: Arc<ParticipantLinks>,
 }
 
 impl IngressCtx {
@@ -68,6 +70,7 @@ impl IngressCtx {
                             marker: pkt.header.marker,
                         };
                         let payload: Bytes = pkt.payload;
+                        self.links.add_in(payload.len());
                         if self.room.send(RoomMsg::Rtp { track: id, kind, meta, payload }).await.is_err() {
                             break;
                         }

@@ -5,6 +5,7 @@
 mod codecs;
 pub mod feedback;
 mod ingress;
+mod quality;
 mod sdp;
 mod writer;
 
@@ -37,10 +38,12 @@ use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use crate::Counters;
 use crate::config::SfuConfig;
 use crate::error::{Result, SfuError};
+use crate::links::{LinkState, LinkStats};
 use crate::ports::{PortAllocator, PortLease};
 
 use codecs::{as_registered, media_engine, preferences, video_feedback};
 pub(crate) use ingress::IngressCtx;
+pub(crate) use quality::QualityCtx;
 use sdp::Advertise;
 use sdp::check_codecs;
 pub(crate) use writer::spawn_writer;
@@ -110,6 +113,7 @@ struct Handler {
     gathered: watch::Sender<bool>,
     ingress: Option<IngressCtx>,
     live: Arc<Counters>,
+    stats: Arc<LinkStats>,
 }
 
 impl Drop for Handler {
@@ -141,6 +145,7 @@ impl PeerConnectionEventHandler for Handler {
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        self.stats.set_state(link_state(state));
         let event = match state {
             RTCPeerConnectionState::Connected => PeerEvent::Connected(self.target),
             RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
@@ -158,15 +163,29 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
+fn link_state(state: RTCPeerConnectionState) -> LinkState {
+    match state {
+        RTCPeerConnectionState::New => LinkState::New,
+        RTCPeerConnectionState::Connecting => LinkState::Connecting,
+        RTCPeerConnectionState::Connected => LinkState::Connected,
+        RTCPeerConnectionState::Disconnected => LinkState::Disconnected,
+        RTCPeerConnectionState::Failed => LinkState::Failed,
+        RTCPeerConnectionState::Closed => LinkState::Closed,
+        _ => LinkState::None,
+    }
+}
+
 /// The server's interceptor chain: the defaults (NACK generator toward publishers, RTCP
 /// reports, transport-wide congestion feedback, simulcast header extensions) except the NACK
 /// responder, because `sfu-core` answers subscribers' NACKs from its own per-subscription
-/// history; plus the feedback forwarder that lets PLI/FIR/NACK reach us.
-fn interceptors(media: &mut MediaEngine) -> Result<Registry> {
+/// history; plus the feedback forwarder that lets PLI/FIR/NACK reach us, and the probe that
+/// reads the reception reports for link quality.
+fn interceptors(media: &mut MediaEngine, quality: QualityCtx) -> Result<Registry> {
     let registry = Registry::new().with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
     configure_simulcast_extension_headers(media).map_err(webrtc_err)?;
     let registry = configure_twcc_receiver_only(registry, media).map_err(webrtc_err)?;
     let registry = configure_rtcp_reports(registry);
+    let registry = quality::with_quality_probe(registry, quality);
     Ok(feedback::with_application_feedback(registry))
 }
 
@@ -176,7 +195,8 @@ fn webrtc_err(e: impl std::fmt::Display) -> SfuError {
 
 impl MediaPeer {
     /// Builds a peer connection bound to one port of the configured range. `ingress` is set for
-    /// publish connections, whose incoming tracks feed the room.
+    /// publish connections, whose incoming tracks feed the room; `quality` says where the
+    /// connection's state and RTCP quality go.
     pub(crate) async fn new(
         cfg: &SfuConfig,
         ports: &Arc<PortAllocator>,
@@ -184,10 +204,13 @@ impl MediaPeer {
         target: PcTarget,
         events: mpsc::Sender<PeerEvent>,
         ingress: Option<IngressCtx>,
+        quality: QualityCtx,
     ) -> Result<Self> {
         let lease = ports.lease()?;
         let mut media = media_engine()?;
-        let registry = interceptors(&mut media)?;
+        let stats = Arc::clone(&quality.stats);
+        stats.set_state(LinkState::New);
+        let registry = interceptors(&mut media, quality)?;
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .with_include_loopback_candidate(cfg.bind_ip.is_loopback());
@@ -204,6 +227,7 @@ impl MediaPeer {
             gathered: gathered_tx,
             ingress,
             live: Arc::clone(counters),
+            stats,
         });
         let addr = bind_addr(cfg.bind_ip, lease.port());
         let pc = PeerConnectionBuilder::new()

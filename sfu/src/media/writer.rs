@@ -12,6 +12,7 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 
 use super::feedback::{is_keyframe_request, nack_pairs};
 use crate::egress::Egress;
+use crate::links::ParticipantLinks;
 use crate::room::RoomMsg;
 
 /// Starts the task that drains `egress` into `local`. It ends when the egress is closed.
@@ -21,6 +22,7 @@ pub(crate) fn spawn_writer(
     room: mpsc::Sender<RoomMsg>,
     subscriber: ParticipantId,
     track: TrackId,
+    links: Arc<ParticipantLinks>,
 ) {
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(64);
@@ -35,6 +37,8 @@ pub(crate) fn spawn_writer(
                         continue;
                     };
                     let n = batch.len() as u64;
+                    let bytes: usize = batch.iter().map(|p| p.payload.len()).sum();
+                    links.add_out(bytes as u64);
                     for p in batch.drain(..) {
                         let pkt = rtp::Packet {
                             header: rtp::header::Header {

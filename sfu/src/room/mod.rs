@@ -11,15 +11,17 @@ use sfu_core::{Codec, Input, ParticipantId, TrackId};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use crate::Registry;
 use crate::egress::Egress;
 use crate::error::{Result, SfuError};
+use crate::links::ParticipantLinks;
 use crate::media::CodecSpec;
 use crate::meters::RoomMeters;
 use crate::participant::PeerCmd;
-use crate::{Registry, RoomSnapshot};
 
 pub(crate) const ROOM_QUEUE: usize = 4096;
 
+mod health;
 mod msg;
 mod outputs;
 pub(crate) use msg::{JoinOk, RoomMsg};
@@ -31,6 +33,7 @@ struct Member {
     peer: mpsc::Sender<PeerCmd>,
     /// Declared by the publisher for tracks not yet open, by `a=msid` track id.
     meta: HashMap<String, TrackMeta>,
+    links: Arc<ParticipantLinks>,
 }
 
 struct Published {
@@ -56,6 +59,10 @@ pub(crate) struct RoomTask {
     generation: u64,
     /// Recent chat, oldest first, handed to whoever joins.
     chat: VecDeque<ChatMessage>,
+    /// RTCP (lost, expected) totals at the last few ticks, oldest first.
+    loss_window: VecDeque<(u64, u64)>,
+    /// The core's drop counts already added to the node's counters.
+    drops_published: (u64, u64),
 }
 
 /// Chat messages a room keeps for later joiners.
@@ -81,6 +88,8 @@ impl RoomTask {
             awaiting_media: HashMap::new(),
             generation,
             chat: VecDeque::new(),
+            loss_window: VecDeque::new(),
+            drops_published: (0, 0),
         };
         tokio::spawn(task.run(rx).instrument(info_span!("room", room = %name)));
         tx
@@ -89,6 +98,8 @@ impl RoomTask {
     async fn run(mut self, mut rx: mpsc::Receiver<RoomMsg>) {
         info!("room opened");
         self.registry.rooms_open_delta(1);
+        let mut ticks = tokio::time::interval(health::TICK);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.core.poll_timeout();
             let msg = tokio::select! {
@@ -96,6 +107,10 @@ impl RoomTask {
                 _ = sleep_until(deadline) => {
                     self.core.handle_input(now(), Input::Timeout);
                     self.drain_outputs();
+                    continue;
+                }
+                _ = ticks.tick() => {
+                    self.tick();
                     continue;
                 }
             };
@@ -117,6 +132,7 @@ impl RoomTask {
         for e in self.egress.values() {
             e.close();
         }
+        self.publish_core_drops();
         self.registry.rooms_open_delta(-1);
         info!("room closed");
     }
@@ -145,9 +161,18 @@ impl RoomTask {
                 requested_at,
                 events,
                 peer,
+                links,
                 reply,
             } => {
-                let _ = reply.send(self.join(name, capacity, requested_at, events, peer));
+                let member = Member {
+                    wire_id: crate::wire_id(),
+                    name,
+                    events,
+                    peer,
+                    meta: HashMap::new(),
+                    links,
+                };
+                let _ = reply.send(self.join(member, capacity, requested_at));
             }
             RoomMsg::Leave { participant } => self.leave(participant),
             RoomMsg::TrackMeta {
@@ -172,7 +197,19 @@ impl RoomTask {
                 participant,
                 msid,
                 muted,
-            } => self.mute(participant, msid, muted),
+            } => self.mute(participant, msid, muted, false),
+            RoomMsg::AdminMute { track, reply } => {
+                let found = self
+                    .tracks
+                    .values()
+                    .find(|t| t.info.id == track)
+                    .map(|t| (t.publisher, t.msid.clone()));
+                if let Some((publisher, msid)) = &found {
+                    info!(%track, "track muted by an admin");
+                    self.mute(*publisher, msid.clone(), true, true);
+                }
+                let _ = reply.send(found.is_some());
+            }
             RoomMsg::Unpublish { participant, msid } => {
                 let found = self
                     .tracks
@@ -252,19 +289,20 @@ impl RoomTask {
 
     fn join(
         &mut self,
-        name: String,
+        member: Member,
         capacity: Option<usize>,
         requested_at: Instant,
-        events: mpsc::Sender<ServerMessage>,
-        peer: mpsc::Sender<PeerCmd>,
     ) -> Result<JoinOk> {
         let server_max = self.registry.config.max_participants_per_room;
         let max = capacity.map_or(server_max, |c| c.min(server_max));
+        self.meters
+            .capacity
+            .store(max as u64, std::sync::atomic::Ordering::Relaxed);
         if self.members.len() >= max {
             return Err(SfuError::RoomFull(max));
         }
         let participant = crate::next_participant_id();
-        let wire_id = crate::wire_id();
+        let wire_id = member.wire_id.clone();
         let others: Vec<ParticipantInfo> = self
             .members
             .keys()
@@ -272,20 +310,11 @@ impl RoomTask {
             .collect();
         let info = ParticipantInfo {
             id: wire_id.clone(),
-            name: name.clone(),
+            name: member.name.clone(),
             tracks: vec![],
         };
         self.broadcast(None, ServerMessage::ParticipantJoined { participant: info });
-        self.members.insert(
-            participant,
-            Member {
-                wire_id: wire_id.clone(),
-                name,
-                events,
-                peer,
-                meta: HashMap::new(),
-            },
-        );
+        self.members.insert(participant, member);
         self.registry.participants_delta(&self.meters, 1);
         self.awaiting_media
             .insert(participant, (requested_at, None));
@@ -473,7 +502,15 @@ impl RoomTask {
         }
     }
 
-    fn mute(&mut self, participant: ParticipantId, msid: String, muted: bool) {
+    /// Mutes or unmutes a track; everyone else is told, and the publisher too when it was not
+    /// their own doing (`tell_publisher`: an admin muted it), by its own id for the track.
+    fn mute(
+        &mut self,
+        participant: ParticipantId,
+        msid: String,
+        muted: bool,
+        tell_publisher: bool,
+    ) {
         let found = self
             .tracks
             .iter_mut()
@@ -504,6 +541,11 @@ impl RoomTask {
         self.core
             .handle_input(now(), Input::SetMuted { track: id, muted });
         self.broadcast(Some(participant), msg);
+        if tell_publisher && let Some(m) = self.members.get(&participant) {
+            let _ = m
+                .events
+                .try_send(ServerMessage::MutedByAdmin { track_id: msid });
+        }
     }
 
     /// Sends an event to every member but `except`. A member whose event queue is full is too
@@ -521,21 +563,6 @@ impl RoomTask {
         for id in stuck {
             warn!("participant's event queue is full; removing it");
             self.leave(id);
-        }
-    }
-
-    fn snapshot(&self) -> RoomSnapshot {
-        let mut participants: Vec<ParticipantInfo> = self
-            .members
-            .keys()
-            .map(|id| self.participant_info(*id))
-            .collect();
-        participants.sort_by(|a, b| a.id.cmp(&b.id));
-        RoomSnapshot {
-            name: self.name.clone(),
-            participants,
-            subscriptions: self.core.subscription_count(),
-            stats: self.core.stats().clone(),
         }
     }
 }

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::RoomSnapshot;
 use crate::egress::Egress;
 use crate::error::Result;
+use crate::links::ParticipantLinks;
 use crate::media::CodecSpec;
 use crate::participant::PeerCmd;
 
@@ -23,6 +24,7 @@ pub(crate) enum RoomMsg {
         requested_at: std::time::Instant,
         events: mpsc::Sender<ServerMessage>,
         peer: mpsc::Sender<PeerCmd>,
+        links: Arc<ParticipantLinks>,
         reply: oneshot::Sender<Result<JoinOk>>,
     },
     Leave {
@@ -53,6 +55,11 @@ pub(crate) enum RoomMsg {
         participant: ParticipantId,
         msid: String,
         muted: bool,
+    },
+    /// An admin mutes a track (by its wire id); replies whether the room has it.
+    AdminMute {
+        track: String,
+        reply: oneshot::Sender<bool>,
     },
     Unpublish {
         participant: ParticipantId,

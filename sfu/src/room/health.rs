@@ -1,0 +1,83 @@
+//! What a room publishes about itself once a second, and its snapshot: participants' bitrates,
+//! recent loss, and the core's drop counts turned into the node's counters.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use protocol::ParticipantInfo;
+
+use super::{RoomTask, now};
+use crate::RoomSnapshot;
+
+/// How often a room samples its participants' bitrates and publishes its counts.
+pub(super) const TICK: Duration = Duration::from_secs(1);
+/// Ticks of RTCP totals kept for the room's recent loss.
+const LOSS_TICKS: usize = 10;
+
+impl RoomTask {
+    pub(super) fn tick(&mut self) {
+        let at = now();
+        for m in self.members.values() {
+            m.links.sample(at);
+        }
+        self.publish_core_drops();
+        let totals = (
+            self.meters.rtcp_lost.load(Ordering::Relaxed),
+            self.meters.rtcp_expected.load(Ordering::Relaxed),
+        );
+        if self.loss_window.len() > LOSS_TICKS {
+            self.loss_window.pop_front();
+        }
+        self.loss_window.push_back(totals);
+    }
+
+    /// Packets lost over packets expected, over the ticks kept; none when nothing was expected.
+    pub(super) fn recent_loss(&self) -> Option<f64> {
+        let (first, last) = (self.loss_window.front()?, self.loss_window.back()?);
+        let expected = last.1.saturating_sub(first.1);
+        let lost = last.0.saturating_sub(first.0);
+        (expected > 0).then(|| lost as f64 / expected as f64)
+    }
+
+    /// Copies the core's drop counts into the room's meters and adds what is new to the node's.
+    pub(super) fn publish_core_drops(&mut self) {
+        let stats = self.core.stats();
+        let (no_route, too_old) = (stats.dropped_no_route, stats.dropped_too_old);
+        let (was_no_route, was_too_old) = self.drops_published;
+        let c = &self.registry.counters;
+        c.dropped_no_route
+            .fetch_add(no_route.saturating_sub(was_no_route), Ordering::Relaxed);
+        c.dropped_too_old
+            .fetch_add(too_old.saturating_sub(was_too_old), Ordering::Relaxed);
+        self.meters
+            .dropped_no_route
+            .store(no_route, Ordering::Relaxed);
+        self.meters
+            .dropped_too_old
+            .store(too_old, Ordering::Relaxed);
+        self.drops_published = (no_route, too_old);
+    }
+
+    pub(super) fn snapshot(&self) -> RoomSnapshot {
+        let mut participants: Vec<ParticipantInfo> = self
+            .members
+            .keys()
+            .map(|id| self.participant_info(*id))
+            .collect();
+        participants.sort_by(|a, b| a.id.cmp(&b.id));
+        let links = self
+            .members
+            .values()
+            .map(|m| (m.wire_id.clone(), m.links.read()))
+            .collect();
+        RoomSnapshot {
+            name: self.name.clone(),
+            participants,
+            links,
+            capacity: self.meters.capacity.load(Ordering::Relaxed) as usize,
+            loss: self.recent_loss(),
+            subscriptions: self.core.subscription_count(),
+            stats: self.core.stats().clone(),
+        }
+    }
+}
