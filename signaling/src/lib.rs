@@ -107,6 +107,7 @@ pub fn app(state: AppState) -> Router {
     let mut service = OpenApiRouter::new()
         .routes(routes!(web::index))
         .routes(routes!(web::room))
+        .routes(routes!(web::admin))
         .routes(routes!(web::asset))
         .routes(routes!(healthz))
         .routes(routes!(readyz))

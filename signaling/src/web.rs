@@ -37,10 +37,14 @@ const ASSETS: &[Asset] = &[
     asset!("chat.js", JS),
     asset!("dom.js", JS),
     asset!("lobby.js", JS),
+    asset!("admin.js", JS),
+    asset!("admin-lib.js", JS),
+    asset!("admin.css", "text/css; charset=utf-8"),
 ];
 
 const INDEX: &str = include_str!("../../web/index.html");
 const ROOM: &str = include_str!("../../web/room.html");
+const ADMIN: &str = include_str!("../../web/admin.html");
 
 /// `GET /`: what Cohort is, and a form that goes to a room.
 #[utoipa::path(get, path = "/", tag = "service",
@@ -56,6 +60,13 @@ pub async fn index() -> Html<&'static str> {
     responses((status = 200, description = "The room page", content_type = "text/html")))]
 pub async fn room(Path(_room): Path<String>) -> Html<&'static str> {
     Html(ROOM)
+}
+
+/// `GET /admin`: the admin page (it asks for an admin key, and uses the admin API with it).
+#[utoipa::path(get, path = "/admin", tag = "service",
+    responses((status = 200, description = "The admin page", content_type = "text/html")))]
+pub async fn admin() -> Html<&'static str> {
+    Html(ADMIN)
 }
 
 /// `GET /static/{name}`.
@@ -124,7 +135,7 @@ mod tests {
 
     #[test]
     fn pages_load_no_inline_script() {
-        for page in [INDEX, ROOM] {
+        for page in [INDEX, ROOM, ADMIN] {
             for tag in page.split("<script").skip(1) {
                 let open = tag.split('>').next().unwrap_or("");
                 assert!(

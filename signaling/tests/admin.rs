@@ -123,3 +123,144 @@ async fn admins_see_live_rooms_and_can_remove_people_and_close_rooms() {
     .await
     .problem(404);
 }
+
+/// The admin rooms view, polled until `ok` holds for it (or the time runs out); the last view.
+async fn rooms_until(
+    s: &TestServer,
+    secs: u64,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let v = call(s.addr, "GET", "/api/v1/admin/rooms", Some(ADMIN_KEY), None)
+            .await
+            .json();
+        if ok(&v) || std::time::Instant::now() > deadline {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_see_link_quality_and_can_mute_a_track() {
+    use loadtest::client::{Client, ClientConfig};
+    use protocol::ServerMessage;
+
+    let s = TestServer::start((45100, 45149)).await;
+    let room = "quality-room";
+    let ada = Client::connect(ClientConfig::new(s.ws_url(), room, 1))
+        .await
+        .expect("joins");
+    let bea = Client::connect(ClientConfig::new(s.ws_url(), room, 2))
+        .await
+        .expect("joins");
+
+    // Both connections of both participants up, media both ways, and RTCP reports in: loss on
+    // the publish side (measured by the server), round-trip time on the subscribe side.
+    let measured = |p: &serde_json::Value| {
+        p["publish"]["state"] == "connected"
+            && p["subscribe"]["state"] == "connected"
+            && p["inbound_bitrate_bps"].as_u64().unwrap_or(0) > 0
+            && p["outbound_bitrate_bps"].as_u64().unwrap_or(0) > 0
+            && p["publish"]["loss"].is_f64()
+            && p["publish"]["jitter_seconds"].is_f64()
+            && p["subscribe"]["loss"].is_f64()
+            && p["subscribe"]["rtt_seconds"].is_f64()
+    };
+    let view = rooms_until(&s, 15, |v| {
+        v[0]["loss"].is_f64()
+            && v[0]["participants"]
+                .as_array()
+                .is_some_and(|ps| ps.len() == 2 && ps.iter().all(measured))
+    })
+    .await;
+    let r = &view[0];
+    let people = r["participants"].as_array().unwrap();
+    assert!(people.iter().all(measured), "not all measured: {view:#}");
+    assert_eq!(
+        r["capacity"].as_u64(),
+        Some(s.sfu.config().max_participants_per_room as u64)
+    );
+    assert!(r["inbound_bitrate_bps"].as_u64().unwrap() > 0);
+    assert!(r["loss"].is_f64(), "room loss over the last seconds: {r:#}");
+    for p in people {
+        let rtt = p["subscribe"]["rtt_seconds"].as_f64().unwrap();
+        // Loopback: well under a second, and never negative.
+        assert!((0.0..1.0).contains(&rtt), "rtt {rtt}");
+        assert!(p["publish"]["loss"].as_f64().unwrap() < 0.01, "{p:#}");
+        println!(
+            "{}: in {} b/s, out {} b/s, rtt {:.4} s",
+            p["name"], p["inbound_bitrate_bps"], p["outbound_bitrate_bps"], rtt
+        );
+    }
+
+    // Muting Ada's audio: refused without the admin key, then done; she is told by her own
+    // track id, Bea sees the track muted, and its packets stop reaching Bea.
+    let ada_view = people
+        .iter()
+        .find(|p| p["id"] == ada.participant_id.as_str())
+        .expect("Ada is listed");
+    let audio = ada_view["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "audio")
+        .expect("Ada publishes audio")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mute = format!("/api/v1/admin/rooms/{room}/tracks/{audio}/mute");
+    call(s.addr, "POST", &mute, None, None).await.problem(401);
+    assert_eq!(
+        call(s.addr, "POST", &mute, Some(ADMIN_KEY), None)
+            .await
+            .status,
+        204
+    );
+    let told = common::eventually(std::time::Duration::from_secs(5), || {
+        ada.events().iter().any(
+            |(_, m)| matches!(m, ServerMessage::MutedByAdmin { track_id } if !track_id.is_empty()),
+        )
+    })
+    .await;
+    assert!(told, "Ada is told her track was muted");
+    let seen = common::eventually(std::time::Duration::from_secs(5), || {
+        bea.events().iter().any(|(_, m)| {
+            matches!(m, ServerMessage::TrackMuted { track_id, muted: true, .. } if *track_id == audio)
+        })
+    })
+    .await;
+    assert!(seen, "Bea sees the track muted");
+    let audio_from_ada = || {
+        bea.received()
+            .iter()
+            .find(|t| t.track_id == audio)
+            .map_or(0, |t| t.packets)
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let before = audio_from_ada();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(audio_from_ada(), before, "muted audio still reaches Bea");
+    let view = rooms_until(&s, 5, |_| true).await;
+    let muted = view[0]["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["tracks"].as_array().unwrap().iter())
+        .find(|t| t["id"] == audio.as_str())
+        .expect("the track is listed")["muted"]
+        .clone();
+    assert_eq!(muted, true);
+    call(
+        s.addr,
+        "POST",
+        &format!("/api/v1/admin/rooms/{room}/tracks/no-such-track/mute"),
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await
+    .problem(404);
+    ada.leave().await;
+    bea.leave().await;
+}

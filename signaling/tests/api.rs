@@ -413,6 +413,7 @@ async fn the_openapi_document_describes_every_route() {
                 .replace("{room}", "some-room")
                 .replace("{slug}", "some-room")
                 .replace("{participant}", "someone")
+                .replace("{track}", "some-track")
                 .replace("{name}", "style.css")
                 .replace("{occurrence}", "2026-10-06T18:00");
             let r = call(
@@ -454,6 +455,7 @@ async fn the_openapi_document_describes_every_route() {
             "/api/v1/admin/rooms/{room}/participants/{participant}",
         ),
         ("post", "/api/v1/admin/rooms/{room}/close"),
+        ("post", "/api/v1/admin/rooms/{room}/tracks/{track}/mute"),
         ("post", "/api/v1/keys"),
         ("get", "/api/v1/keys"),
         ("delete", "/api/v1/keys/{id}"),
@@ -462,6 +464,7 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/readyz"),
         ("get", "/"),
         ("get", "/r/{room}"),
+        ("get", "/admin"),
         ("get", "/static/{name}"),
     ] {
         assert!(
@@ -469,7 +472,7 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 30, "a route was added: list it above");
+    assert_eq!(operations, 32, "a route was added: list it above");
     // The docs page is served, from the binary.
     let page = call(server.addr, "GET", "/api/v1/docs/", None, None).await;
     assert_eq!(page.status, 200);

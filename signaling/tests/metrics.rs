@@ -136,6 +136,61 @@ async fn a_live_room_shows_in_the_metrics_and_leaves_no_series_behind() {
             "{name} did not rise: {a:?} then {b:?}"
         );
     }
+    // RTCP reception reports, both ways, within a few report intervals: loss and jitter of
+    // every direction, round trips to the subscribers, and the room's packet accounting.
+    let mut rtcp = second.clone();
+    for _ in 0..50 {
+        let have = |name: &str| sample(&rtcp, name).is_some_and(|v| v > 0.0);
+        if have("cohort_rtcp_loss_fraction_count{direction=\"upstream\"}")
+            && have("cohort_rtcp_jitter_seconds_count{direction=\"downstream\"}")
+            && have("cohort_rtcp_rtt_seconds_count")
+            && have(&format!("cohort_room_rtcp_packets_expected_total{label}"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        rtcp = scrape(&server).await;
+    }
+    for name in [
+        "cohort_rtcp_loss_fraction_count{direction=\"upstream\"}".to_owned(),
+        "cohort_rtcp_loss_fraction_count{direction=\"downstream\"}".to_owned(),
+        "cohort_rtcp_jitter_seconds_count{direction=\"downstream\"}".to_owned(),
+        "cohort_rtcp_rtt_seconds_count".to_owned(),
+        "cohort_rtcp_packets_expected_total{direction=\"upstream\"}".to_owned(),
+        format!("cohort_room_rtcp_packets_expected_total{label}"),
+    ] {
+        assert!(
+            sample(&rtcp, &name).is_some_and(|v| v > 0.0),
+            "{name} missing or zero:\n{rtcp}"
+        );
+    }
+    let rtt_sum = sample(&rtcp, "cohort_rtcp_rtt_seconds_sum").unwrap_or(-1.0);
+    let rtt_n = sample(&rtcp, "cohort_rtcp_rtt_seconds_count").unwrap_or(0.0);
+    assert!(
+        rtt_sum >= 0.0 && rtt_sum / rtt_n < 1.0,
+        "loopback round trips average {} s",
+        rtt_sum / rtt_n
+    );
+    println!(
+        "RTCP round trip on loopback: {:.4} s on average over {rtt_n}",
+        rtt_sum / rtt_n
+    );
+    let lost = sample(
+        &rtcp,
+        "cohort_rtcp_packets_lost_total{direction=\"upstream\"}",
+    );
+    assert_eq!(lost, Some(0.0), "loopback loses nothing upstream");
+    assert_eq!(
+        sample(&rtcp, &format!("cohort_room_capacity{label}")),
+        Some(server.sfu.config().max_participants_per_room as f64)
+    );
+    for reason in ["subscriber_queue_full", "no_route", "too_old"] {
+        let name = format!("cohort_dropped_packets_total{{reason=\"{reason}\"}}");
+        assert!(sample(&rtcp, &name).is_some(), "{name}");
+    }
+    assert!(sample(&rtcp, "cohort_cpu_cores").is_some_and(|n| n >= 1.0));
+    promtool_check(&rtcp);
+
     // Requests are counted by route template, never by path.
     assert!(
         sample(

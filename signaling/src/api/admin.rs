@@ -7,6 +7,8 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use protocol::{LeaveReason, TrackKind};
 use serde::{Deserialize, Serialize};
+use sfu::links::LinkReading;
+use sfu::links::Summary;
 use utoipa::ToSchema;
 
 use super::extract::Caller;
@@ -25,6 +27,8 @@ pub struct NodeView {
     pub draining: bool,
     /// CPU time the process has used, user and system.
     pub cpu_seconds: f64,
+    /// CPU cores available to the process.
+    pub cpu_cores: usize,
     pub resident_memory_bytes: u64,
     pub open_fds: u64,
 }
@@ -39,12 +43,34 @@ pub struct TrackView {
     pub codec: String,
 }
 
+/// One of a participant's two connections: publish (their media to us) or subscribe (the
+/// room's media to them).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LinkView {
+    /// `none` (no such connection yet), `new`, `connecting`, `connected`, `disconnected`,
+    /// `failed` or `closed`.
+    pub state: String,
+    /// Packets lost over the last RTCP report interval, 0 to 1: measured by us on the publish
+    /// connection, reported by the participant's browser on the subscribe connection.
+    pub loss: Option<f64>,
+    /// Interarrival jitter, the worst of the connection's streams.
+    pub jitter_seconds: Option<f64>,
+    /// Round-trip time (from the participant's receiver reports; subscribe connection only).
+    pub rtt_seconds: Option<f64>,
+}
+
 /// One participant of a live room.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ParticipantView {
     pub id: String,
     pub name: String,
     pub tracks: Vec<TrackView>,
+    /// RTP payload bits per second received from them, over the last second.
+    pub inbound_bitrate_bps: u64,
+    /// RTP payload bits per second sent to them, over the last second.
+    pub outbound_bitrate_bps: u64,
+    pub publish: LinkView,
+    pub subscribe: LinkView,
 }
 
 /// A live room.
@@ -55,7 +81,15 @@ pub struct LiveRoomView {
     /// Its name, when it was created through the API.
     pub name: Option<String>,
     pub participants: Vec<ParticipantView>,
+    /// The most participants the room admits now.
+    pub capacity: usize,
     pub subscriptions: usize,
+    /// The participants' bitrates, summed.
+    pub inbound_bitrate_bps: u64,
+    pub outbound_bitrate_bps: u64,
+    /// Packets lost over packets expected in the last 10 seconds, both directions, from RTCP
+    /// reports; none when nothing was reported.
+    pub loss: Option<f64>,
     pub received_bytes: u64,
     pub forwarded_bytes: u64,
     pub forwarded_packets: u64,
@@ -102,6 +136,7 @@ pub async fn node(
         udp_ports_in_use: state.sfu.ports_in_use(),
         draining: state.sfu.is_draining(),
         cpu_seconds,
+        cpu_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         resident_memory_bytes,
         open_fds,
     }))
@@ -132,36 +167,47 @@ pub async fn rooms(
                 .as_ref()
                 .map(OccurrenceView::from);
         }
-        let participants = snapshot
+        let participants: Vec<ParticipantView> = snapshot
             .participants
             .into_iter()
-            .map(|p| ParticipantView {
-                id: p.id,
-                name: p.name,
-                tracks: p
-                    .tracks
-                    .into_iter()
-                    .map(|t| TrackView {
-                        id: t.id,
-                        kind: match t.kind {
-                            TrackKind::Audio => "audio".into(),
-                            TrackKind::Video => "video".into(),
-                        },
-                        muted: t.muted,
-                        codec: t.codec,
-                    })
-                    .collect(),
+            .map(|p| {
+                let links = snapshot.links.get(&p.id).copied().unwrap_or_default();
+                ParticipantView {
+                    inbound_bitrate_bps: links.inbound_bps,
+                    outbound_bitrate_bps: links.outbound_bps,
+                    publish: link_view(&links.publish, links.publish.upstream),
+                    subscribe: link_view(&links.subscribe, links.subscribe.downstream),
+                    id: p.id,
+                    name: p.name,
+                    tracks: p
+                        .tracks
+                        .into_iter()
+                        .map(|t| TrackView {
+                            id: t.id,
+                            kind: match t.kind {
+                                TrackKind::Audio => "audio".into(),
+                                TrackKind::Video => "video".into(),
+                            },
+                            muted: t.muted,
+                            codec: t.codec,
+                        })
+                        .collect(),
+                }
             })
             .collect();
         out.push(LiveRoomView {
             room: slug,
             name: stored.map(|r| r.name),
+            inbound_bitrate_bps: participants.iter().map(|p| p.inbound_bitrate_bps).sum(),
+            outbound_bitrate_bps: participants.iter().map(|p| p.outbound_bitrate_bps).sum(),
             participants,
+            capacity: snapshot.capacity,
+            loss: snapshot.loss,
             subscriptions: snapshot.subscriptions,
             received_bytes: reading.received_bytes.iter().sum(),
             forwarded_bytes: reading.forwarded_bytes.iter().sum(),
             forwarded_packets: reading.forwarded_packets.iter().sum(),
-            dropped_packets: reading.dropped_queue_full,
+            dropped_packets: reading.dropped(),
             next_occurrence,
         });
     }
@@ -172,6 +218,37 @@ pub async fn rooms(
             .then(a.room.cmp(&b.room))
     });
     Ok(Json(out))
+}
+
+fn link_view(link: &LinkReading, quality: Summary) -> LinkView {
+    LinkView {
+        state: link.state.as_str().to_owned(),
+        loss: quality.loss_fraction,
+        jitter_seconds: quality.jitter.map(|d| d.as_secs_f64()),
+        rtt_seconds: quality.rtt.map(|d| d.as_secs_f64()),
+    }
+}
+
+/// Mutes a participant's published track; the participant is told (their page shows that an
+/// admin turned it off) and may turn it on again themselves.
+#[utoipa::path(post, path = "/admin/rooms/{room}/tracks/{track}/mute", tag = "admin",
+    security(("api_key" = [])),
+    params(("room" = String, Path, description = "The room's slug"),
+        ("track" = String, Path, description = "The track's id")),
+    responses((status = 204, description = "Muted"), (status = 401, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn mute_track(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((room, track)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    caller.require_admin()?;
+    if state.sfu.mute_track(&room, &track).await {
+        tracing::info!(%room, %track, key_id = %caller.0.id, "track muted by an admin");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound("track in a live room"))
+    }
 }
 
 /// Removes a participant from a live room; they are told `removed` and disconnected.

@@ -87,6 +87,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::rooms))
         .routes(routes!(admin::remove_participant))
         .routes(routes!(admin::close_room))
+        .routes(routes!(admin::mute_track))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
