@@ -54,7 +54,8 @@ export COHORT_BIN="$bin"
 
 passed=0
 failed=0
-for t in e2e/*.test.mjs; do
+# COHORT_E2E_ONLY=name runs e2e/name.test.mjs alone (while working on it).
+for t in e2e/${COHORT_E2E_ONLY:-*}.test.mjs; do
   echo "-- $t"
   if (cd e2e && timeout 120 node "$(basename "$t")" "http://127.0.0.1:$port"); then
     passed=$((passed + 1))

@@ -85,6 +85,7 @@ function wire(sig) {
   on('track_published', (m) => state.call.trackPublished(m.participant_id, m.track));
   on('track_unpublished', (m) => state.call.trackUnpublished(m.participant_id, m.track_id));
   on('track_muted', (m) => state.call.trackMuted(m.participant_id, m.track_id, m.muted));
+  on('muted_by_admin', (m) => mutedByAdmin(m.track_id));
   on('chat', (m) => state.chat.add(m, m.participant_id === state.call.selfId));
   on('error', (m) => announce(m.message));
   on('leave', (m) => {
@@ -189,6 +190,19 @@ async function toggle(key) {
     if (key === 'mic') state.call.listenLocal(track);
   }
   showLocal();
+}
+
+/** An admin turned one of our tracks off: do as the mute button would, and say so. */
+async function mutedByAdmin(trackId) {
+  const key = Object.keys(state.msid).find((k) => state.msid[k] === trackId);
+  if (!key) return;
+  const what = { mic: 'microphone', cam: 'camera', screen: 'screen share' }[key];
+  if (key === 'screen') {
+    if (state.screen) await stopShare();
+  } else if (state[key]) {
+    await toggle(key);
+  }
+  announce(`An admin turned off your ${what}.`);
 }
 
 async function toggleShare() {
