@@ -361,9 +361,20 @@ impl Sfu {
 
     /// A room's current state, if it is open.
     pub async fn room_snapshot(&self, room: &str) -> Option<RoomSnapshot> {
+        self.ask_room(room, |reply| RoomMsg::Snapshot { reply })
+            .await
+    }
+
+    /// Sends the message `make` builds around a reply channel to the room's task, and waits for
+    /// the answer; none when the room is not open (or closes meanwhile).
+    async fn ask_room<T>(
+        &self,
+        room: &str,
+        make: impl FnOnce(oneshot::Sender<T>) -> RoomMsg,
+    ) -> Option<T> {
         let tx = self.registry.rooms.get(room)?.tx.clone();
         let (reply, rx) = oneshot::channel();
-        tx.send(RoomMsg::Snapshot { reply }).await.ok()?;
+        tx.send(make(reply)).await.ok()?;
         rx.await.ok()
     }
 
@@ -390,34 +401,18 @@ impl Sfu {
     /// Mutes a published track (by its id) on an admin's word; the publisher is told. Whether
     /// the room has that track.
     pub async fn mute_track(&self, room: &str, track: &str) -> bool {
-        let Some(tx) = self.registry.rooms.get(room).map(|e| e.tx.clone()) else {
-            return false;
-        };
-        let (reply, rx) = oneshot::channel();
-        let msg = RoomMsg::AdminMute {
-            track: track.to_owned(),
-            reply,
-        };
-        if tx.send(msg).await.is_err() {
-            return false;
-        }
-        rx.await.unwrap_or(false)
+        let track = track.to_owned();
+        self.ask_room(room, |reply| RoomMsg::AdminMute { track, reply })
+            .await
+            .unwrap_or(false)
     }
 
     /// Removes one participant from a room, telling it `removed`; whether it was there.
     pub async fn remove_participant(&self, room: &str, participant: &str) -> bool {
-        let Some(tx) = self.registry.rooms.get(room).map(|e| e.tx.clone()) else {
-            return false;
-        };
-        let (reply, rx) = oneshot::channel();
-        let msg = RoomMsg::Remove {
-            participant: participant.to_owned(),
-            reply,
-        };
-        if tx.send(msg).await.is_err() {
-            return false;
-        }
-        rx.await.unwrap_or(false)
+        let participant = participant.to_owned();
+        self.ask_room(room, |reply| RoomMsg::Remove { participant, reply })
+            .await
+            .unwrap_or(false)
     }
 
     /// Stops taking joins and asks every participant to leave.
