@@ -3,6 +3,11 @@
 //!
 //! - [`payload`]: the recognisable payloads publishers send (publisher, counter, send time).
 //! - [`client`]: one participant: WebSocket signaling plus publish and subscribe connections.
+//! - [`scenario`]: many participants over many rooms, ramped up, measured, and reported.
+//! - [`stats`]: percentiles, loss and jitter. [`resources`]: a process's CPU time and memory.
 
 pub mod client;
 pub mod payload;
+pub mod resources;
+pub mod scenario;
+pub mod stats;

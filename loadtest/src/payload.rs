@@ -34,16 +34,38 @@ pub fn audio(stamp: Stamp, len: usize) -> Vec<u8> {
     v
 }
 
-/// A one-packet VP8 frame: a descriptor with S=1, PID=0, then a payload header whose P bit
-/// marks a keyframe (0) or an interframe (1), then the stamp.
-pub fn vp8(stamp: Stamp, keyframe: bool, len: usize) -> Vec<u8> {
+/// Most payload bytes one video packet carries; larger frames are split (as a browser would
+/// under a 1200-byte MTU budget).
+pub const MAX_VIDEO_PAYLOAD: usize = 1100;
+
+/// The sizes of the packets a frame of `frame` bytes is split into: as few as fit
+/// [`MAX_VIDEO_PAYLOAD`], as even as possible, none smaller than `min`.
+pub fn split_frame(frame: usize, min: usize) -> Vec<usize> {
+    let frame = frame.max(min);
+    let n = frame.div_ceil(MAX_VIDEO_PAYLOAD).max(1);
+    let base = frame / n;
+    let extra = frame % n;
+    (0..n)
+        .map(|i| (base + usize::from(i < extra)).max(min))
+        .collect()
+}
+
+/// One packet of a VP8 frame: a descriptor whose S bit marks the frame's first packet (PID 0),
+/// then on the first packet a payload header whose P bit marks a keyframe (0) or an interframe
+/// (1) (a filler byte on the others), then the stamp.
+pub fn vp8_packet(stamp: Stamp, keyframe: bool, first: bool, len: usize) -> Vec<u8> {
     let total = len.max(VP8_PREFIX_LEN + HEADER_LEN);
     let mut v = Vec::with_capacity(total);
-    v.push(0x10);
-    v.push(if keyframe { 0x00 } else { 0x01 });
+    v.push(if first { 0x10 } else { 0x00 });
+    v.push(if first && keyframe { 0x00 } else { 0x01 });
     put_stamp(&mut v, stamp);
     v.resize(total, 0x55);
     v
+}
+
+/// A one-packet VP8 frame.
+pub fn vp8(stamp: Stamp, keyframe: bool, len: usize) -> Vec<u8> {
+    vp8_packet(stamp, keyframe, true, len)
 }
 
 fn put_stamp(v: &mut Vec<u8>, s: Stamp) {
@@ -68,8 +90,9 @@ pub fn read_stamp(data: &[u8]) -> Option<Stamp> {
     })
 }
 
-/// A one-NAL H.264 frame: an IDR slice (type 5) for a keyframe, a non-IDR slice (type 1)
-/// otherwise, then the stamp.
+/// One H.264 slice as its own packet (single NAL unit mode; a frame of several packets is several
+/// slices): an IDR slice (type 5) for a keyframe, a non-IDR slice (type 1) otherwise, then the
+/// stamp.
 pub fn h264(stamp: Stamp, keyframe: bool, len: usize) -> Vec<u8> {
     let total = len.max(1 + HEADER_LEN);
     let mut v = Vec::with_capacity(total);
@@ -110,7 +133,22 @@ mod tests {
         assert_eq!(read_vp8(&vp8(s, false, 10)), Some((false, s)));
         assert_eq!(read_h264(&h264(s, true, 500)), Some((true, s)));
         assert_eq!(read_h264(&h264(s, false, 5)), Some((false, s)));
+        // Only a frame's first packet can say "keyframe".
+        assert_eq!(read_vp8(&vp8_packet(s, true, false, 900)), Some((false, s)));
         assert_eq!(read_stamp(&[0; 30]), None);
         assert_eq!(read_stamp(&[]), None);
+    }
+
+    #[test]
+    fn frames_split_into_even_packets_under_the_limit() {
+        assert_eq!(split_frame(1000, 30), vec![1000]);
+        assert_eq!(split_frame(2200, 30), vec![1100, 1100]);
+        assert_eq!(split_frame(2201, 30), vec![734, 734, 733]);
+        assert_eq!(split_frame(5, 30), vec![30]);
+        for frame in [1, 1100, 1101, 9999, 50_000] {
+            let parts = split_frame(frame, 30);
+            assert!(parts.iter().all(|p| (30..=MAX_VIDEO_PAYLOAD).contains(p)));
+            assert_eq!(parts.iter().sum::<usize>(), frame.max(30));
+        }
     }
 }

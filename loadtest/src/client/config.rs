@@ -31,8 +31,11 @@ pub struct ClientConfig {
     pub publish_video: bool,
     pub video_codec: VideoCodec,
     pub video_fps: u32,
-    /// Bytes of each video packet (one packet per frame).
-    pub video_packet_bytes: usize,
+    /// Bytes of each video frame; frames over [`crate::payload::MAX_VIDEO_PAYLOAD`] go out as
+    /// several packets with one timestamp, the marker bit on the last.
+    pub video_frame_bytes: usize,
+    /// Keyframes are this many times the size of other frames.
+    pub keyframe_scale: u32,
     /// Keyframes come this often unless a PLI or FIR asks for one sooner.
     pub keyframe_interval: Duration,
     /// Address the client's media sockets bind to.
@@ -55,7 +58,8 @@ impl ClientConfig {
             publish_video: true,
             video_codec: VideoCodec::Vp8,
             video_fps: 30,
-            video_packet_bytes: 1000,
+            video_frame_bytes: 1000,
+            keyframe_scale: 1,
             keyframe_interval: Duration::from_secs(10),
             udp_ip: IpAddr::from([127, 0, 0, 1]),
             accept_duplicates: false,

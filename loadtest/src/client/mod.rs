@@ -32,10 +32,23 @@ use peer::*;
 use recv::*;
 use send::*;
 
+/// Sums over a client's remote tracks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Intact packets received.
+    pub packets: u64,
+    /// Packets the publishers sent between the first and last seen, per track.
+    pub expected: u64,
+    pub latency_sum_us: u64,
+    pub latency_count: u64,
+}
+
 /// A connected synthetic participant. Dropping it closes everything.
 pub struct Client {
     pub participant_id: String,
     pub others_at_join: Vec<ParticipantInfo>,
+    /// When the join was sent, and when `joined` came back.
+    pub requested_at: Instant,
     pub joined_at: Instant,
     shared: Arc<Shared>,
     out: mpsc::Sender<ClientMessage>,
@@ -61,6 +74,7 @@ impl Client {
         };
         let text =
             serde_json::to_string(&join).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let requested_at = Instant::now();
         ws_tx
             .send(Message::Text(text.into()))
             .await
@@ -203,6 +217,7 @@ impl Client {
         let mut client = Client {
             participant_id,
             others_at_join: others,
+            requested_at,
             joined_at,
             shared,
             out,
@@ -325,6 +340,34 @@ impl Client {
         let mut v: Vec<TrackRecv> = lock(&self.shared.tracks).values().cloned().collect();
         v.sort_by(|a, b| a.track_id.cmp(&b.track_id));
         v
+    }
+
+    /// Running totals over every remote track, without copying the delay samples.
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for r in lock(&self.shared.tracks).values() {
+            t.packets += r.packets.saturating_sub(r.corrupt);
+            t.expected += r.expected();
+            t.latency_sum_us += r.latency_sum_us;
+            t.latency_count += r.latency_count;
+        }
+        t
+    }
+
+    /// When this client learnt of each remote track (by server track id): at `joined` for the
+    /// tracks already there, at `track_published` for later ones.
+    pub fn announced_at(&self) -> std::collections::HashMap<String, Instant> {
+        let mut at: std::collections::HashMap<String, Instant> = self
+            .others_at_join
+            .iter()
+            .flat_map(|p| p.tracks.iter().map(|t| (t.id.clone(), self.joined_at)))
+            .collect();
+        for (when, m) in lock(&self.shared.events).iter() {
+            if let ServerMessage::TrackPublished { track, .. } = m {
+                at.entry(track.id.clone()).or_insert(*when);
+            }
+        }
+        at
     }
 
     /// Every server message seen after joining, with its arrival time.

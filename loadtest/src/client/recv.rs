@@ -34,8 +34,13 @@ pub struct TrackRecv {
     pub keyframes: u64,
     pub first_packet_at: Option<Instant>,
     pub first_keyframe_at: Option<Instant>,
-    /// One-way delay samples, microseconds (capped).
+    /// One-way delay samples, microseconds (the first [`LATENCY_SAMPLES`]).
     pub latencies_us: Vec<u32>,
+    /// Every delay, summed, and how many: for a running mean without the samples.
+    pub latency_sum_us: u64,
+    pub latency_count: u64,
+    /// RFC 3550 interarrival jitter, microseconds, from the send stamps.
+    pub jitter: crate::stats::Jitter,
     /// SSRC and sequence number of the latest packet.
     pub last_seq: Option<(u32, u16)>,
 }
@@ -49,7 +54,8 @@ impl TrackRecv {
     }
 }
 
-pub(crate) const LATENCY_SAMPLES: usize = 200_000;
+/// Delay samples kept per track: about an hour of 50 packets a second.
+pub const LATENCY_SAMPLES: usize = 200_000;
 
 #[derive(Default)]
 pub(crate) struct Shared {
@@ -106,6 +112,9 @@ pub(crate) async fn record_track(shared: Arc<Shared>, track: Arc<dyn TrackRemote
             first_packet_at: None,
             first_keyframe_at: None,
             latencies_us: Vec::new(),
+            latency_sum_us: 0,
+            latency_count: 0,
+            jitter: Default::default(),
             last_seq: None,
         });
     // Like a browser's decoder, ask for a keyframe while video arrives without one.
@@ -161,8 +170,12 @@ pub(crate) async fn record_track(shared: Arc<Shared>, track: Arc<dyn TrackRemote
             Some(_) if stamp.counter > t.last_counter => t.last_counter = stamp.counter,
             Some(_) => t.out_of_order += 1,
         }
+        let arrived = payload::now_us();
+        let delay = arrived.saturating_sub(stamp.sent_us);
+        t.latency_sum_us += delay;
+        t.latency_count += 1;
+        t.jitter.arrival(stamp.sent_us, arrived);
         if t.latencies_us.len() < LATENCY_SAMPLES {
-            let delay = payload::now_us().saturating_sub(stamp.sent_us);
             t.latencies_us.push(delay.min(u64::from(u32::MAX)) as u32);
         }
     }

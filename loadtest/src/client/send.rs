@@ -74,41 +74,55 @@ pub(crate) async fn send_loop(
         if *stop.borrow() {
             break;
         }
-        let stamp = Stamp {
-            publisher: cfg.index,
-            counter,
-            sent_us: payload::now_us(),
-        };
-        let data = if video {
-            let key = want_keyframe.swap(false, Ordering::Relaxed)
-                || last_key.elapsed() >= cfg.keyframe_interval;
-            if key {
-                last_key = Instant::now();
-            }
-            match cfg.video_codec {
-                VideoCodec::Vp8 => payload::vp8(stamp, key, cfg.video_packet_bytes),
-                VideoCodec::H264 => payload::h264(stamp, key, cfg.video_packet_bytes),
-            }
-        } else {
-            payload::audio(stamp, 60)
-        };
-        let pkt = rtp::Packet {
-            header: rtp::header::Header {
-                version: 2,
-                marker: video,
-                payload_type: pt,
-                sequence_number: seq,
-                timestamp: ts,
-                ssrc,
-                ..Default::default()
-            },
-            payload: data.into(),
-        };
-        if track.write_rtp(pkt).await.is_ok() {
-            shared.sent[usize::from(video)].fetch_add(1, Ordering::Relaxed);
+        let key = video
+            && (want_keyframe.swap(false, Ordering::Relaxed)
+                || last_key.elapsed() >= cfg.keyframe_interval);
+        if key {
+            last_key = Instant::now();
         }
-        seq = seq.wrapping_add(1);
+        let sizes = if video {
+            let scale = if key {
+                cfg.keyframe_scale.max(1) as usize
+            } else {
+                1
+            };
+            payload::split_frame(
+                cfg.video_frame_bytes * scale,
+                payload::VP8_PREFIX_LEN + payload::HEADER_LEN,
+            )
+        } else {
+            vec![60]
+        };
+        let last = sizes.len() - 1;
+        for (i, len) in sizes.into_iter().enumerate() {
+            let stamp = Stamp {
+                publisher: cfg.index,
+                counter,
+                sent_us: payload::now_us(),
+            };
+            let data = match (video, cfg.video_codec) {
+                (false, _) => payload::audio(stamp, len),
+                (true, VideoCodec::Vp8) => payload::vp8_packet(stamp, key, i == 0, len),
+                (true, VideoCodec::H264) => payload::h264(stamp, key, len),
+            };
+            let pkt = rtp::Packet {
+                header: rtp::header::Header {
+                    version: 2,
+                    marker: video && i == last,
+                    payload_type: pt,
+                    sequence_number: seq,
+                    timestamp: ts,
+                    ssrc,
+                    ..Default::default()
+                },
+                payload: data.into(),
+            };
+            if track.write_rtp(pkt).await.is_ok() {
+                shared.sent[usize::from(video)].fetch_add(1, Ordering::Relaxed);
+            }
+            seq = seq.wrapping_add(1);
+            counter += 1;
+        }
         ts = ts.wrapping_add(ts_step);
-        counter += 1;
     }
 }

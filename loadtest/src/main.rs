@@ -1,0 +1,209 @@
+//! `cohort-loadtest`: synthetic participants against a Cohort server on this machine, with a
+//! live progress bar, a human summary and a JSON report.
+//!
+//!     cohort-loadtest --participants 16 --rooms 1 --duration 30 --server-pid $(pgrep ...)
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use loadtest::scenario::{self, Scenario};
+
+/// Load a Cohort server with synthetic webrtc-rs participants and measure forwarding: loss,
+/// one-way latency, jitter, join time, and (with --server-pid) the server's CPU and memory.
+/// Talks to loopback only.
+#[derive(Debug, Parser)]
+#[command(name = "cohort-loadtest", version)]
+struct Args {
+    /// The server's signaling WebSocket.
+    #[arg(long, default_value = "ws://127.0.0.1:8080/api/v1/rtc")]
+    url: String,
+    /// Participants in all.
+    #[arg(long, short = 'n', default_value_t = 4)]
+    participants: usize,
+    /// Rooms they are spread over (the server must admit ad hoc rooms: --open-rooms).
+    #[arg(long, short = 'r', default_value_t = 1)]
+    rooms: usize,
+    /// Share of each room's participants who publish, 0 to 1 (at least one per room when above 0).
+    #[arg(long, default_value_t = 1.0)]
+    publish_share: f64,
+    /// Joins started per second.
+    #[arg(long, default_value_t = 10.0)]
+    ramp: f64,
+    /// Seconds measured once everyone has joined.
+    #[arg(long, short = 'd', default_value_t = 10.0)]
+    duration: f64,
+    /// Video bitrate of each publisher, kbit/s (keyframes included).
+    #[arg(long, default_value_t = 500)]
+    video_kbps: u32,
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Seconds between keyframes (sooner when a subscriber asks).
+    #[arg(long, default_value_t = 2.0)]
+    keyframe_interval: f64,
+    /// Publish no audio.
+    #[arg(long)]
+    no_audio: bool,
+    /// Publish no video.
+    #[arg(long)]
+    no_video: bool,
+    /// Rooms are named PREFIX-1, PREFIX-2, ...
+    #[arg(long, default_value = "load")]
+    room_prefix: String,
+    /// The server's process id, for its CPU time and memory from /proc.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Also write the report as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// No progress bar (for logs and CI).
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+fn seconds(name: &str, v: f64) -> Result<Duration, String> {
+    if v.is_finite() && v > 0.0 && v <= 3600.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(format!(
+            "--{name} is a number of seconds between 0 and 3600, not {v}"
+        ))
+    }
+}
+
+fn scenario(a: &Args) -> Result<Scenario, String> {
+    Ok(Scenario {
+        url: a.url.clone(),
+        rooms: a.rooms,
+        participants: a.participants,
+        publish_share: a.publish_share,
+        ramp_per_second: a.ramp,
+        duration: seconds("duration", a.duration)?,
+        audio: !a.no_audio,
+        video: !a.no_video,
+        video_bitrate_bps: a.video_kbps.saturating_mul(1000),
+        video_fps: a.fps,
+        keyframe_interval: seconds("keyframe-interval", a.keyframe_interval)?,
+        room_prefix: a.room_prefix.clone(),
+        server_pid: a.server_pid,
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let s = match scenario(&args).and_then(|s| s.validate().map(|()| s)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cohort-loadtest: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(s.participants as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed_precise} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let deadline = s.deadline();
+    let run = scenario::run(&s, |p| {
+        bar.set_message(if p.phase == "measuring" {
+            format!(
+                "measuring {:.0}/{:.0} s: {:.0} packets/s, loss {:.2}%, latency {:.2} ms",
+                p.measured,
+                s.duration.as_secs_f64(),
+                p.packets_per_second,
+                p.loss * 100.0,
+                p.latency_ms
+            )
+        } else {
+            format!(
+                "{}: {}/{} joined, {} failed",
+                p.phase, p.joined, p.total, p.failed
+            )
+        });
+    });
+    let report = match tokio::time::timeout(deadline, run).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            bar.finish_and_clear();
+            eprintln!("cohort-loadtest: {e}");
+            return ExitCode::from(2);
+        }
+        Err(_) => {
+            bar.finish_and_clear();
+            eprintln!("cohort-loadtest: the run did not finish within {deadline:?}; stopped");
+            return ExitCode::FAILURE;
+        }
+    };
+    bar.finish_and_clear();
+    print!("{report}");
+    if let Some(path) = &args.json {
+        let written = serde_json::to_string_pretty(&report)
+            .map_err(|e| e.to_string())
+            .and_then(|j| std::fs::write(path, j + "\n").map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("cohort-loadtest: could not write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    if report.joined == 0 {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_arguments_get_clear_errors() {
+        let parse = |args: &[&str]| {
+            let a = Args::try_parse_from(
+                std::iter::once("cohort-loadtest").chain(args.iter().copied()),
+            )
+            .map_err(|e| e.to_string())?;
+            scenario(&a).and_then(|s| s.validate())
+        };
+        assert!(
+            parse(&["--duration=-3"])
+                .unwrap_err()
+                .contains("--duration")
+        );
+        assert!(
+            parse(&["--duration", "NaN"])
+                .unwrap_err()
+                .contains("--duration")
+        );
+        assert!(
+            parse(&["--participants", "lots"])
+                .unwrap_err()
+                .contains("invalid value")
+        );
+        assert!(
+            parse(&["--url", "ws://192.168.1.4:8080/api/v1/rtc"])
+                .unwrap_err()
+                .contains("loopback")
+        );
+        assert!(
+            parse(&["--rooms", "5", "--participants", "2"])
+                .unwrap_err()
+                .contains("rooms")
+        );
+        assert!(parse(&[]).is_ok());
+    }
+}
