@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of Cohort, as CI does:
-#   formatting, lints, the sans-IO rule for sfu-core, unit, property and integration tests, and
-#   the real-browser end-to-end tests (scripts/e2e.sh).
+#   formatting, lints, the sans-IO rule for sfu-core, unit, property and integration tests, the
+#   load generator's smoke run against Janus (scripts/janus-smoke.sh), and the real-browser
+#   end-to-end tests (scripts/e2e.sh).
 # Tests run inside a private network namespace with only loopback up (unshare -n), so no packet
 # can leave the machine. Exits non-zero when anything fails or when no test ran.
 set -euo pipefail
@@ -53,6 +54,14 @@ set -e
 
 passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
+
+step "the load generator against Janus (its own namespace)"
+cargo build -p loadtest --bin cohort-loadtest --locked --offline
+if scripts/janus-smoke.sh "$CARGO_TARGET_DIR/debug/cohort-loadtest"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
 
 step "browser end-to-end tests (Chromium, loopback-only namespace)"
 e2e_log="$log_dir/e2e.log"

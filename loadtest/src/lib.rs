@@ -6,7 +6,9 @@
 //! - [`scenario`]: many participants over many rooms, ramped up, measured, and reported.
 //! - [`stats`]: percentiles, loss and jitter. [`resources`]: a process's CPU time and memory.
 
+pub mod bench;
 pub mod client;
+pub mod janus;
 pub mod payload;
 pub mod resources;
 pub mod scenario;

@@ -1,5 +1,5 @@
-//! `cohort-loadtest`: synthetic participants against a Cohort server on this machine, with a
-//! live progress bar, a human summary and a JSON report.
+//! `cohort-loadtest`: synthetic participants against a Cohort server (or Janus, for
+//! comparison) on this machine, with a live progress bar, a human summary and a JSON report.
 //!
 //!     cohort-loadtest --participants 16 --rooms 1 --duration 30 --server-pid $(pgrep ...)
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use loadtest::scenario::{self, Scenario};
+use loadtest::scenario::{self, Scenario, Target};
 
 /// Load a Cohort server with synthetic webrtc-rs participants and measure forwarding: loss,
 /// one-way latency, jitter, join time, and (with --server-pid) the server's CPU and memory.
@@ -17,9 +17,18 @@ use loadtest::scenario::{self, Scenario};
 #[derive(Debug, Parser)]
 #[command(name = "cohort-loadtest", version)]
 struct Args {
-    /// The server's signaling WebSocket.
-    #[arg(long, default_value = "ws://127.0.0.1:8080/api/v1/rtc")]
-    url: String,
+    /// The server under test: cohort, or janus (its VideoRoom plugin, WebSocket transport).
+    #[arg(long, value_enum, default_value = "cohort")]
+    target: TargetArg,
+    /// The server's signaling WebSocket [default: ws://127.0.0.1:8080/api/v1/rtc for cohort,
+    /// ws://127.0.0.1:8188/ for janus].
+    #[arg(long)]
+    url: Option<String>,
+    /// Address the participants' media sockets bind to [default: 127.0.0.1 for cohort,
+    /// 10.200.0.1 for janus, which gathers no loopback candidates: run it in the namespace
+    /// loadtest/bench.sh sets up].
+    #[arg(long)]
+    udp_ip: Option<std::net::IpAddr>,
     /// Participants in all.
     #[arg(long, short = 'n', default_value_t = 4)]
     participants: usize,
@@ -63,6 +72,48 @@ struct Args {
     quiet: bool,
 }
 
+/// `cohort-loadtest report <dir>`: the benchmark's table and plots from the JSON reports
+/// loadtest/bench.sh wrote.
+#[derive(Debug, Parser)]
+#[command(name = "cohort-loadtest report")]
+struct ReportArgs {
+    /// The folder of `<case>-<target>.json` reports.
+    dir: PathBuf,
+    /// Where to write the SVG plots [default: the same folder].
+    #[arg(long)]
+    svg_dir: Option<PathBuf>,
+}
+
+fn report(args: ReportArgs) -> ExitCode {
+    let cases = match loadtest::bench::load(&args.dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cohort-loadtest report: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", loadtest::bench::table(&cases));
+    let dir = args.svg_dir.unwrap_or(args.dir);
+    for (file, chart) in [
+        ("bench-cpu.svg", loadtest::bench::cpu_chart(&cases)),
+        ("bench-latency.svg", loadtest::bench::latency_chart(&cases)),
+    ] {
+        let path = dir.join(file);
+        if let Err(e) = std::fs::write(&path, chart.render()) {
+            eprintln!("cohort-loadtest report: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        eprintln!("wrote {}", path.display());
+    }
+    ExitCode::SUCCESS
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum TargetArg {
+    Cohort,
+    Janus,
+}
+
 fn seconds(name: &str, v: f64) -> Result<Duration, String> {
     if v.is_finite() && v > 0.0 && v <= 3600.0 {
         Ok(Duration::from_secs_f64(v))
@@ -74,8 +125,18 @@ fn seconds(name: &str, v: f64) -> Result<Duration, String> {
 }
 
 fn scenario(a: &Args) -> Result<Scenario, String> {
+    let (target, url, udp_ip) = match a.target {
+        TargetArg::Cohort => (
+            Target::Cohort,
+            "ws://127.0.0.1:8080/api/v1/rtc",
+            [127, 0, 0, 1],
+        ),
+        TargetArg::Janus => (Target::Janus, "ws://127.0.0.1:8188/", [10, 200, 0, 1]),
+    };
     Ok(Scenario {
-        url: a.url.clone(),
+        target,
+        url: a.url.clone().unwrap_or_else(|| url.to_owned()),
+        udp_ip: a.udp_ip.unwrap_or(std::net::IpAddr::from(udp_ip)),
         rooms: a.rooms,
         participants: a.participants,
         publish_share: a.publish_share,
@@ -93,6 +154,9 @@ fn scenario(a: &Args) -> Result<Scenario, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("report") {
+        return report(ReportArgs::parse_from(std::env::args().skip(1)));
+    }
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -2,19 +2,29 @@
 //! of them publishing, measured over a fixed window, then gone. Everything it starts stops by
 //! itself: each join has a deadline, the run as a whole has one, and every client leaves.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::client::{Client, ClientConfig, Totals};
+use crate::client::{ClientConfig, Totals};
 use crate::resources::{self, ProcSample};
 use crate::stats::loss_fraction;
 
+mod peer;
 mod report;
+use peer::Peer;
 pub use report::{Report, ServerFigures};
+
+/// The server under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    Cohort,
+    /// Janus's VideoRoom over its WebSocket transport (loadtest/janus/).
+    Janus,
+}
 
 /// How long one join may take before it counts as failed.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -26,8 +36,13 @@ pub const LEAVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// What to run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Scenario {
-    /// The signaling WebSocket, for example `ws://127.0.0.1:8080/api/v1/rtc`.
+    pub target: Target,
+    /// The signaling WebSocket, for example `ws://127.0.0.1:8080/api/v1/rtc` (Cohort) or
+    /// `ws://127.0.0.1:8188/` (Janus).
     pub url: String,
+    /// The address the participants' media sockets bind to: 127.0.0.1, or for Janus (which
+    /// gathers no loopback candidates) the namespace's own veth address.
+    pub udp_ip: IpAddr,
     pub rooms: usize,
     pub participants: usize,
     /// Share of each room's participants who publish (at least one when above zero).
@@ -51,6 +66,8 @@ pub struct Scenario {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seat {
     pub index: u32,
+    /// 1-based.
+    pub number: usize,
     pub room: String,
     pub publishes: bool,
 }
@@ -71,6 +88,14 @@ impl Scenario {
         if !loopback {
             return Err(format!(
                 "the load generator only talks to loopback (127.0.0.1, ::1, localhost), not {host:?}"
+            ));
+        }
+        let media_ok = self.udp_ip.is_loopback()
+            || (self.target == Target::Janus && in_test_namespace(self.udp_ip));
+        if !media_ok {
+            return Err(format!(
+                "media binds to loopback only (or, for Janus, the test namespace's 10.200.0.0/24), not {}",
+                self.udp_ip
             ));
         }
         if self.rooms == 0 || self.participants == 0 {
@@ -128,6 +153,7 @@ impl Scenario {
                 };
                 Seat {
                     index: i as u32 + 1,
+                    number: room + 1,
                     room: format!("{}-{}", self.room_prefix, room + 1),
                     publishes: place < publishers,
                 }
@@ -144,6 +170,7 @@ impl Scenario {
 
     fn config(&self, seat: &Seat) -> ClientConfig {
         let mut cfg = ClientConfig::new(self.url.clone(), seat.room.clone(), seat.index);
+        cfg.udp_ip = self.udp_ip;
         cfg.publish_audio = seat.publishes && self.audio;
         cfg.publish_video = seat.publishes && self.video;
         cfg.video_fps = self.video_fps.max(1);
@@ -156,6 +183,12 @@ impl Scenario {
         );
         cfg
     }
+}
+
+/// The veth pair scripts/ and loadtest/janus/ set up inside a private network namespace; it
+/// exists nowhere else.
+fn in_test_namespace(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V4(v4) if v4.octets()[..3] == [10, 200, 0])
 }
 
 /// Keyframes are this many times a delta frame.
@@ -188,7 +221,7 @@ pub struct Progress {
 
 struct Joined {
     seat: Seat,
-    client: Client,
+    client: Peer,
 }
 
 fn sum(clients: &[Joined]) -> Totals {
@@ -217,6 +250,14 @@ pub async fn run(s: &Scenario, mut progress: impl FnMut(&Progress)) -> Result<Re
     }
     let seats = s.seats();
     let total = seats.len();
+    let janus_rooms: Vec<u64> = (1..=s.rooms)
+        .map(|n| crate::janus::ROOM_BASE + n as u64)
+        .collect();
+    if s.target == Target::Janus {
+        crate::janus::create_rooms(&s.url, &janus_rooms, s.participants)
+            .await
+            .map_err(|e| format!("could not create the Janus rooms: {e}"))?;
+    }
     let joined: Arc<Mutex<Vec<Joined>>> = Arc::default();
     let failures: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut tasks = Vec::with_capacity(total);
@@ -232,9 +273,10 @@ pub async fn run(s: &Scenario, mut progress: impl FnMut(&Progress)) -> Result<Re
         let cfg = s.config(seat);
         let seat = seat.clone();
         let (into, failed) = (Arc::clone(&joined), Arc::clone(&failures));
+        let target = s.target;
         tasks.push(tokio::spawn(async move {
             let who = format!("participant {} in {}", seat.index, seat.room);
-            match tokio::time::timeout(JOIN_TIMEOUT, Client::connect(cfg)).await {
+            match tokio::time::timeout(JOIN_TIMEOUT, Peer::connect(target, cfg, &seat)).await {
                 Ok(Ok(client)) => lock(&into).push(Joined { seat, client }),
                 Ok(Err(e)) => lock(&failed).push(format!("{who}: {e}")),
                 Err(_) => lock(&failed).push(format!("{who}: no answer in {JOIN_TIMEOUT:?}")),
@@ -318,28 +360,15 @@ pub async fn run(s: &Scenario, mut progress: impl FnMut(&Progress)) -> Result<Re
     progress(&p);
     let leaving = futures::future::join_all(clients.into_iter().map(|j| j.client.leave()));
     let _ = tokio::time::timeout(LEAVE_TIMEOUT, leaving).await;
+    if s.target == Target::Janus {
+        crate::janus::destroy_rooms(&s.url, &janus_rooms).await;
+    }
     Ok(report)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Invariant: nothing panics while holding these locks (pushes and takes only).
     m.lock().expect("scenario lock poisoned")
-}
-
-/// Join time of each remote track a client received: from its join request, or from when it
-/// learnt of the track if that was later, to the track's first packet; microseconds.
-pub(crate) fn join_times(client: &Client, out: &mut Vec<u32>) {
-    let announced: HashMap<String, Instant> = client.announced_at();
-    for t in client.received() {
-        let Some(first) = t.first_packet_at else {
-            continue;
-        };
-        let from = announced
-            .get(&t.track_id)
-            .map_or(client.requested_at, |a| (*a).max(client.requested_at));
-        let us = first.saturating_duration_since(from).as_micros();
-        out.push(us.min(u128::from(u32::MAX)) as u32);
-    }
 }
 
 /// CPU seconds and the largest resident memory of a process over the window, with its memory
@@ -352,6 +381,8 @@ mod tests {
 
     fn scenario() -> Scenario {
         Scenario {
+            target: Target::Cohort,
+            udp_ip: IpAddr::from([127, 0, 0, 1]),
             url: "ws://127.0.0.1:8080/api/v1/rtc".into(),
             rooms: 2,
             participants: 7,
@@ -399,6 +430,14 @@ mod tests {
         assert!(bad(|s| s.url = "ws://10.0.0.1:8080/x".into()).contains("loopback"));
         assert!(bad(|s| s.url = "http://127.0.0.1".into()).contains("ws://"));
         assert!(bad(|s| s.rooms = 0).contains("at least 1"));
+        assert!(bad(|s| s.udp_ip = IpAddr::from([192, 168, 1, 2])).contains("loopback"));
+        assert!(bad(|s| s.udp_ip = IpAddr::from([10, 200, 0, 1])).contains("loopback"));
+        let janus = Scenario {
+            target: Target::Janus,
+            udp_ip: IpAddr::from([10, 200, 0, 1]),
+            ..scenario()
+        };
+        assert!(janus.validate().is_ok());
         assert!(bad(|s| s.rooms = 9).contains("participants"));
         assert!(bad(|s| s.publish_share = 1.5).contains("share"));
         assert!(bad(|s| s.ramp_per_second = 0.0).contains("ramp"));

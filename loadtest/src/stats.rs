@@ -1,6 +1,6 @@
 //! The statistics a load test reports: percentiles, loss, and RFC 3550 interarrival jitter.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The value at percentile `p` (0–100) of `sorted` (ascending), by the nearest-rank method:
 /// the smallest value with at least p% of the samples at or below it. None when empty.
@@ -24,7 +24,7 @@ pub fn loss_fraction(expected: u64, received: u64) -> f64 {
 }
 
 /// A distribution in milliseconds, from samples in microseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Millis {
     pub samples: usize,
     pub p50: f64,

@@ -8,12 +8,14 @@ mod common;
 use std::time::Duration;
 
 use common::TestServer;
-use loadtest::scenario::{self, Scenario};
+use loadtest::scenario::{self, Scenario, Target};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_rooms_of_three_deliver_everything() {
     let server = TestServer::start((45300, 45399)).await;
     let s = Scenario {
+        target: Target::Cohort,
+        udp_ip: std::net::IpAddr::from([127, 0, 0, 1]),
         url: server.ws_url(),
         rooms: 2,
         participants: 6,

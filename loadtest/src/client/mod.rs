@@ -3,8 +3,9 @@
 //! arrives from everyone else.
 
 mod config;
-mod peer;
-mod recv;
+pub(crate) mod peer;
+pub(crate) mod publish;
+pub(crate) mod recv;
 mod send;
 
 pub use config::{ClientConfig, ClientError, VideoCodec};
@@ -15,22 +16,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
-use protocol::{
-    ClientMessage, PROTOCOL_VERSION, ParticipantInfo, PcTarget, ServerMessage, TrackKind,
-    TrackMeta, TrackSource,
-};
+use protocol::{ClientMessage, PROTOCOL_VERSION, ParticipantInfo, PcTarget, ServerMessage};
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
-use sfu::CodecSpec;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCSessionDescription};
 
 use config::*;
 use peer::*;
 use recv::*;
-use send::*;
 
 /// Sums over a client's remote tracks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,6 +36,25 @@ pub struct Totals {
     pub expected: u64,
     pub latency_sum_us: u64,
     pub latency_count: u64,
+}
+
+/// Sums over the remote tracks recorded in `shared`.
+pub(crate) fn totals_of(shared: &Shared) -> Totals {
+    let mut t = Totals::default();
+    for r in lock(&shared.tracks).values() {
+        t.packets += r.packets.saturating_sub(r.corrupt);
+        t.expected += r.expected();
+        t.latency_sum_us += r.latency_sum_us;
+        t.latency_count += r.latency_count;
+    }
+    t
+}
+
+/// The remote tracks recorded in `shared`, by track id.
+pub(crate) fn received_of(shared: &Shared) -> Vec<TrackRecv> {
+    let mut v: Vec<TrackRecv> = lock(&shared.tracks).values().cloned().collect();
+    v.sort_by(|a, b| a.track_id.cmp(&b.track_id));
+    v
 }
 
 /// A connected synthetic participant. Dropping it closes everything.
@@ -242,60 +256,7 @@ impl Client {
         sdp_sent: &AtomicBool,
         stop: watch::Receiver<bool>,
     ) -> Result<(), ClientError> {
-        let base = 0x1000_0000 + cfg.index * 16;
-        let mut metas = Vec::new();
-        let mut senders = Vec::new();
-        let audio = CodecSpec {
-            mime_type: "audio/opus".into(),
-            clock_rate: 48000,
-            channels: 2,
-            fmtp: "minptime=10;useinbandfec=1".into(),
-        };
-        let video = CodecSpec {
-            mime_type: cfg.video_codec.mime().into(),
-            clock_rate: 90000,
-            channels: 0,
-            fmtp: String::new(),
-        };
-        let wanted = [
-            (
-                cfg.publish_audio,
-                TrackKind::Audio,
-                audio,
-                TrackSource::Microphone,
-                1,
-            ),
-            (
-                cfg.publish_video,
-                TrackKind::Video,
-                video,
-                TrackSource::Camera,
-                2,
-            ),
-        ];
-        for (on, kind, codec, source, n) in wanted {
-            if !on {
-                continue;
-            }
-            let kind_name = if kind == TrackKind::Video {
-                "video"
-            } else {
-                "audio"
-            };
-            let id = format!("{kind_name}-{}", cfg.index);
-            let ssrc = base + n;
-            let t = sfu::rtp_track(&format!("stream-{}", cfg.index), &id, &codec, ssrc);
-            let s = pc
-                .add_track(Arc::clone(&t) as Arc<dyn TrackLocal>)
-                .await
-                .map_err(rtc_err)?;
-            metas.push(TrackMeta {
-                track_id: id,
-                source,
-                muted: false,
-            });
-            senders.push((kind, t, s, ssrc));
-        }
+        let (senders, metas) = publish::add_tracks(cfg, &pc).await?;
         let offer = pc.create_offer(None).await.map_err(rtc_err)?;
         pc.set_local_description(offer).await.map_err(rtc_err)?;
         let sdp = gathered_sdp(&pc, gathered).await?;
@@ -312,46 +273,19 @@ impl Client {
             .map_err(|_| ClientError::Ws("closed before the publish answer".into()))??;
         let answer = RTCSessionDescription::answer(answer).map_err(rtc_err)?;
         pc.set_remote_description(answer).await.map_err(rtc_err)?;
-        for (kind, track, sender, ssrc) in senders {
-            let mime = if kind == TrackKind::Video {
-                cfg.video_codec.mime()
-            } else {
-                "audio/opus"
-            };
-            let pt = negotiated_pt(&sender, mime)
-                .await
-                .ok_or_else(|| ClientError::WebRtc(format!("{mime} was not negotiated")))?;
-            let task = tokio::spawn(send_loop(
-                cfg.clone(),
-                kind,
-                track,
-                pt,
-                ssrc,
-                Arc::clone(&self.shared),
-                stop.clone(),
-            ));
-            self.tasks.push(task);
-        }
+        let tasks = publish::start_sending(cfg, senders, &self.shared, stop).await?;
+        self.tasks.extend(tasks);
         Ok(())
     }
 
     /// Every remote track seen so far, by server track id.
     pub fn received(&self) -> Vec<TrackRecv> {
-        let mut v: Vec<TrackRecv> = lock(&self.shared.tracks).values().cloned().collect();
-        v.sort_by(|a, b| a.track_id.cmp(&b.track_id));
-        v
+        received_of(&self.shared)
     }
 
     /// Running totals over every remote track, without copying the delay samples.
     pub fn totals(&self) -> Totals {
-        let mut t = Totals::default();
-        for r in lock(&self.shared.tracks).values() {
-            t.packets += r.packets.saturating_sub(r.corrupt);
-            t.expected += r.expected();
-            t.latency_sum_us += r.latency_sum_us;
-            t.latency_count += r.latency_count;
-        }
-        t
+        totals_of(&self.shared)
     }
 
     /// When this client learnt of each remote track (by server track id): at `joined` for the

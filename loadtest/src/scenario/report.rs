@@ -5,10 +5,9 @@ use std::fmt;
 use std::time::Duration;
 
 use protocol::TrackKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Scenario, Seat, ServerSamples, join_times};
-use crate::client::Client;
+use super::{Peer, Scenario, Seat, ServerSamples};
 use crate::resources::ProcSample;
 use crate::stats::{Millis, loss_fraction};
 
@@ -20,7 +19,7 @@ const SATURATED: f64 = 0.9;
 const LISTED: usize = 20;
 
 /// The server's figures over the measured window.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerFigures {
     pub cpu_seconds: f64,
     /// CPU seconds per second of the window: 1.0 is one core busy.
@@ -35,8 +34,9 @@ pub struct ServerFigures {
     pub forwarded_packets_per_core_second: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
+    pub target: super::Target,
     pub url: String,
     pub rooms: usize,
     pub participants: usize,
@@ -73,7 +73,7 @@ pub struct Report {
 
 pub(super) struct Inputs<'a> {
     pub scenario: &'a Scenario,
-    pub clients: &'a [(&'a Seat, &'a Client)],
+    pub clients: &'a [(&'a Seat, &'a Peer)],
     pub failures: Vec<String>,
     pub window: Duration,
     pub window_packets: u64,
@@ -131,7 +131,7 @@ pub(super) fn build(i: Inputs<'_>) -> Report {
                 }
             }
         }
-        join_times(client, &mut join_us);
+        client.join_times(&mut join_us);
     }
     let total: usize = delay_tracks.iter().map(Vec::len).sum();
     let stride = total.div_ceil(MAX_DELAY_SAMPLES).max(1);
@@ -160,6 +160,7 @@ pub(super) fn build(i: Inputs<'_>) -> Report {
     let own_cpu = i.own.map(|(a, b)| (b.cpu_seconds - a.cpu_seconds).max(0.0));
     let own_share = own_cpu.map(|c| c / window_seconds / cores);
     Report {
+        target: s.target,
         url: s.url.clone(),
         rooms: s.rooms,
         participants: s.participants,

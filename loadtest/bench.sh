@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The benchmark matrix, each case against Cohort and against Janus (Debian's 1.1.2, VideoRoom)
+# in the same run, on the same machine, in the same private network namespace:
+#   1. one room of 4, 8, 12 and 16 participants, all publishing audio and 500 kbit/s video;
+#   2. 20 rooms of 4 participants;
+#   3. one publisher with 50, 100 and 200 listeners.
+# The server runs on core 0 and the load generator on core 1 (taskset); the load generator
+# reports its own CPU use and marks a case saturated when it, not the server, was the limit.
+#
+#   loadtest/bench.sh [results dir]        (default bench-results/; about 15 minutes)
+#   BENCH_DURATION=20  seconds measured per case;  BENCH_CASES="room-4 room-16"  a subset;
+#   BENCH_TARGETS="cohort janus"  which servers.
+# Then: cohort-loadtest report <results dir>  prints the table and writes the SVG plots.
+# Build first: cargo build --release -p signaling -p loadtest. Janus comes from scripts/setup.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bin="${CARGO_TARGET_DIR:-/var/tmp/cohort-target}/release"
+out="${1:-bench-results}"
+for b in cohort cohort-loadtest; do
+  [ -x "$bin/$b" ] || { echo "no $bin/$b: cargo build --release -p signaling -p loadtest" >&2; exit 1; }
+done
+command -v janus >/dev/null || { echo "janus is missing: scripts/setup.sh installs it" >&2; exit 1; }
+
+if [ "${COHORT_BENCH_INSIDE:-}" != "1" ]; then
+  # Everything below runs in a namespace of its own: loopback, plus a veth pair whose two ends
+  # both live in it (Janus's ICE does not gather on loopback). Nothing can leave it.
+  exec unshare -n env COHORT_BENCH_INSIDE=1 bash -c '
+    ip link set lo up &&
+    ip link add veth0 type veth peer name veth1 &&
+    ip addr add 10.200.0.1/24 dev veth0 && ip addr add 10.200.0.2/24 dev veth1 &&
+    ip link set veth0 up && ip link set veth1 up &&
+    exec "$0" "$@"' "$0" "$@"
+fi
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+duration="${BENCH_DURATION:-20}"
+targets="${BENCH_TARGETS:-cohort janus}"
+# name rooms participants publishing-share
+matrix="room-4 1 4 1
+room-8 1 8 1
+room-12 1 12 1
+room-16 1 16 1
+rooms-20x4 20 80 1
+listeners-50 1 51 $(awk 'BEGIN{printf "%.6f", 1/51}')
+listeners-100 1 101 $(awk 'BEGIN{printf "%.6f", 1/101}')
+listeners-200 1 201 $(awk 'BEGIN{printf "%.6f", 1/201}')"
+
+server=""
+stop_server() {
+  [ -n "$server" ] || return 0
+  kill "$server" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$server" 2>/dev/null || true
+  server=""
+}
+trap stop_server EXIT
+
+start_cohort() {
+  local data="$1"
+  taskset -c 0 "$bin/cohort" --http 127.0.0.1:18600 --udp-ports 40000-44999 --log-level error \
+    --db "sqlite://$data/bench.db" --open-rooms --no-demo --join-rate 0 --api-rate 0 \
+    --max-participants 300 --max-rooms 100 >"$data/cohort.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/18600) 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "cohort did not start:" >&2; cat "$data/cohort.log" >&2; return 1
+}
+
+start_janus() {
+  local data="$1"
+  server=$(JANUS_CPUS=0 "$root/loadtest/janus/start.sh" "$data/janus" 18088 18188 20000-29999)
+}
+
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r); $duration s per case" | tee "$out/run.txt"
+while read -r name rooms participants share; do
+  if [ -n "${BENCH_CASES:-}" ] && ! [[ " $BENCH_CASES " == *" $name "* ]]; then continue; fi
+  for target in $targets; do
+    data=$(mktemp -d "/tmp/cohort-bench-$name-$target.XXXXXX")
+    if [ "$target" = cohort ]; then
+      start_cohort "$data"; url=ws://127.0.0.1:18600/api/v1/rtc
+    else
+      start_janus "$data"; url=ws://127.0.0.1:18188/
+    fi
+    echo "== $name against $target (server pid $server)" | tee -a "$out/run.txt"
+    taskset -c 1 "$bin/cohort-loadtest" --target "$target" --url "$url" \
+      --rooms "$rooms" --participants "$participants" --publish-share "$share" \
+      --ramp 20 --duration "$duration" --video-kbps 500 --room-prefix "$name" \
+      --server-pid "$server" --json "$out/$name-$target.json" --quiet 2>&1 | tee -a "$out/run.txt" || true
+    stop_server
+    rm -rf "$data"
+  done
+done <<<"$matrix"
+echo "results in $out; table and plots: $bin/cohort-loadtest report $out"
