@@ -37,15 +37,15 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 duration="${BENCH_DURATION:-20}"
 targets="${BENCH_TARGETS:-cohort janus}"
-# name rooms participants publishing-share
-matrix="room-4 1 4 1
-room-8 1 8 1
-room-12 1 12 1
-room-16 1 16 1
-rooms-20x4 20 80 1
-listeners-50 1 51 $(awk 'BEGIN{printf "%.6f", 1/51}')
-listeners-100 1 101 $(awk 'BEGIN{printf "%.6f", 1/101}')
-listeners-200 1 201 $(awk 'BEGIN{printf "%.6f", 1/201}')"
+# name rooms participants publishers-per-room
+matrix="room-4 1 4 4
+room-8 1 8 8
+room-12 1 12 12
+room-16 1 16 16
+rooms-20x4 20 80 4
+listeners-50 1 51 1
+listeners-100 1 101 1
+listeners-200 1 201 1"
 
 server=""
 stop_server() {
@@ -76,7 +76,7 @@ start_janus() {
 }
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r); $duration s per case" | tee "$out/run.txt"
-while read -r name rooms participants share; do
+while read -r name rooms participants publishers; do
   if [ -n "${BENCH_CASES:-}" ] && ! [[ " $BENCH_CASES " == *" $name "* ]]; then continue; fi
   for target in $targets; do
     data=$(mktemp -d "/tmp/cohort-bench-$name-$target.XXXXXX")
@@ -87,7 +87,7 @@ while read -r name rooms participants share; do
     fi
     echo "== $name against $target (server pid $server)" | tee -a "$out/run.txt"
     taskset -c 1 "$bin/cohort-loadtest" --target "$target" --url "$url" \
-      --rooms "$rooms" --participants "$participants" --publish-share "$share" \
+      --rooms "$rooms" --participants "$participants" --publishers "$publishers" \
       --ramp 20 --duration "$duration" --video-kbps 500 --room-prefix "$name" \
       --server-pid "$server" --json "$out/$name-$target.json" --quiet 2>&1 | tee -a "$out/run.txt" || true
     stop_server

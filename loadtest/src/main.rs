@@ -38,6 +38,9 @@ struct Args {
     /// Share of each room's participants who publish, 0 to 1 (at least one per room when above 0).
     #[arg(long, default_value_t = 1.0)]
     publish_share: f64,
+    /// Exactly this many publishers in each room (instead of --publish-share).
+    #[arg(long, conflicts_with = "publish_share")]
+    publishers: Option<usize>,
     /// Joins started per second.
     #[arg(long, default_value_t = 10.0)]
     ramp: f64,
@@ -140,6 +143,7 @@ fn scenario(a: &Args) -> Result<Scenario, String> {
         rooms: a.rooms,
         participants: a.participants,
         publish_share: a.publish_share,
+        publishers_per_room: a.publishers,
         ramp_per_second: a.ramp,
         duration: seconds("duration", a.duration)?,
         audio: !a.no_audio,

@@ -47,6 +47,8 @@ pub struct Scenario {
     pub participants: usize,
     /// Share of each room's participants who publish (at least one when above zero).
     pub publish_share: f64,
+    /// Publishers per room, exactly; overrides the share.
+    pub publishers_per_room: Option<usize>,
     /// Joins started per second.
     pub ramp_per_second: f64,
     /// The measured window, after everyone has joined.
@@ -110,6 +112,12 @@ impl Scenario {
         if self.participants > 2000 {
             return Err("at most 2000 participants: one machine cannot hold more peers".into());
         }
+        if self
+            .publishers_per_room
+            .is_some_and(|n| n > self.participants)
+        {
+            return Err("more publishers per room than participants".into());
+        }
         if !(0.0..=1.0).contains(&self.publish_share) {
             return Err("the publishing share is between 0 and 1".into());
         }
@@ -146,7 +154,9 @@ impl Scenario {
             .map(|i| {
                 let room = i % rooms;
                 let place = i / rooms;
-                let publishers = if self.publish_share > 0.0 {
+                let publishers = if let Some(n) = self.publishers_per_room {
+                    n
+                } else if self.publish_share > 0.0 {
                     ((self.publish_share * sizes[room] as f64).ceil() as usize).max(1)
                 } else {
                     0
@@ -387,6 +397,7 @@ mod tests {
             rooms: 2,
             participants: 7,
             publish_share: 0.5,
+            publishers_per_room: None,
             ramp_per_second: 10.0,
             duration: Duration::from_secs(5),
             audio: true,
@@ -418,6 +429,13 @@ mod tests {
             one_speaker.seats().iter().filter(|s| s.publishes).count(),
             1
         );
+        let exactly = Scenario {
+            rooms: 1,
+            participants: 51,
+            publishers_per_room: Some(1),
+            ..scenario()
+        };
+        assert_eq!(exactly.seats().iter().filter(|s| s.publishes).count(), 1);
     }
 
     #[test]

@@ -20,6 +20,7 @@ async fn two_rooms_of_three_deliver_everything() {
         rooms: 2,
         participants: 6,
         publish_share: 1.0,
+        publishers_per_room: None,
         ramp_per_second: 20.0,
         duration: Duration::from_secs(5),
         audio: true,

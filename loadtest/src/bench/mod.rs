@@ -142,13 +142,14 @@ fn series(
     cases: &[Case],
     name: &str,
     colour: &'static str,
-    dashed: bool,
+    (dashed, line): (bool, bool),
     f: impl Fn(&Case) -> Option<(f64, f64)>,
 ) -> Series {
     Series {
         name: name.into(),
         colour,
         dashed,
+        line,
         points: cases.iter().filter_map(f).collect(),
     }
 }
@@ -169,13 +170,18 @@ pub fn cpu_chart(cases: &[Case]) -> Chart {
         x_label: "participants".into(),
         y_label: "server CPU, % of one core".into(),
         series: vec![
-            series(&one_room, "Cohort", COHORT, false, |c| point(&c.cohort)),
-            series(&one_room, "Janus", JANUS, false, |c| point(&c.janus)),
+            series(&one_room, "Cohort", COHORT, (false, true), |c| {
+                point(&c.cohort)
+            }),
+            series(&one_room, "Janus", JANUS, (false, true), |c| {
+                point(&c.janus)
+            }),
         ],
     }
 }
 
-/// One-way latency (p50 solid, p99 dashed) against forwarded packets per second, every case.
+/// One-way latency (p50 filled, p99 hollow) against forwarded packets per second, one point per
+/// case (the cases are different shapes of load, so no line joins them).
 pub fn latency_chart(cases: &[Case]) -> Chart {
     let at = |r: &Option<Report>, p99: bool| {
         let r = r.as_ref()?;
@@ -191,10 +197,18 @@ pub fn latency_chart(cases: &[Case]) -> Chart {
         x_label: "packets forwarded per second".into(),
         y_label: "latency, ms".into(),
         series: vec![
-            series(cases, "Cohort p50", COHORT, false, |c| at(&c.cohort, false)),
-            series(cases, "Cohort p99", COHORT, true, |c| at(&c.cohort, true)),
-            series(cases, "Janus p50", JANUS, false, |c| at(&c.janus, false)),
-            series(cases, "Janus p99", JANUS, true, |c| at(&c.janus, true)),
+            series(cases, "Cohort p50", COHORT, (false, false), |c| {
+                at(&c.cohort, false)
+            }),
+            series(cases, "Cohort p99", COHORT, (true, false), |c| {
+                at(&c.cohort, true)
+            }),
+            series(cases, "Janus p50", JANUS, (false, false), |c| {
+                at(&c.janus, false)
+            }),
+            series(cases, "Janus p99", JANUS, (true, false), |c| {
+                at(&c.janus, true)
+            }),
         ],
     }
 }

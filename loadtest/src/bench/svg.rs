@@ -10,6 +10,8 @@ pub struct Series {
     pub colour: &'static str,
     /// Dashed, to tell a second measure of the same system apart.
     pub dashed: bool,
+    /// Points joined by a line (false: markers only, for points of unrelated cases).
+    pub line: bool,
     pub points: Vec<(f64, f64)>,
 }
 
@@ -133,26 +135,38 @@ impl Chart {
             } else {
                 ""
             };
-            let _ = writeln!(
-                o,
-                r#"<polyline points="{}" fill="none" stroke="{c}" stroke-width="2"{dash}/>"#,
-                path.join(" "),
-                c = s.colour
-            );
+            if s.line {
+                let _ = writeln!(
+                    o,
+                    r#"<polyline points="{}" fill="none" stroke="{c}" stroke-width="2"{dash}/>"#,
+                    path.join(" "),
+                    c = s.colour
+                );
+            }
+            // Markers: filled, or hollow for a dashed (second) measure.
+            let fill = if s.dashed { "#ffffff" } else { s.colour };
             for p in &path {
                 let (x, y) = p.split_once(',').unwrap_or(("0", "0"));
                 let _ = writeln!(
                     o,
-                    r#"<circle cx="{x}" cy="{y}" r="3.5" fill="{}"/>"#,
-                    s.colour
+                    r#"<circle cx="{x}" cy="{y}" r="4" fill="{fill}" stroke="{c}" stroke-width="1.5"/>"#,
+                    c = s.colour
                 );
             }
             let ly = TOP + 14.0 + i as f64 * 20.0;
             let lx = W - RIGHT + 16.0;
+            if s.line {
+                let _ = writeln!(
+                    o,
+                    r#"<line x1="{lx}" y1="{ly}" x2="{x2}" y2="{ly}" stroke="{c}" stroke-width="2"{dash}/>"#,
+                    x2 = lx + 24.0,
+                    c = s.colour,
+                );
+            }
             let _ = writeln!(
                 o,
-                r#"<line x1="{lx}" y1="{ly}" x2="{x2}" y2="{ly}" stroke="{c}" stroke-width="2"{dash}/><text x="{tx}" y="{ty}">{n}</text>"#,
-                x2 = lx + 24.0,
+                r#"<circle cx="{cx}" cy="{ly}" r="4" fill="{fill}" stroke="{c}" stroke-width="1.5"/><text x="{tx}" y="{ty}">{n}</text>"#,
+                cx = lx + 12.0,
                 c = s.colour,
                 tx = lx + 30.0,
                 ty = ly + 4.0,
@@ -192,12 +206,14 @@ mod tests {
                     name: "Cohort".into(),
                     colour: "#1f6feb",
                     dashed: false,
+                    line: true,
                     points: vec![(4.0, 20.0), (8.0, 18.0)],
                 },
                 Series {
                     name: "Janus & co".into(),
                     colour: "#d1242f",
                     dashed: true,
+                    line: true,
                     points: vec![(4.0, 30.0)],
                 },
             ],
@@ -205,7 +221,11 @@ mod tests {
         let svg = c.render();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<polyline").count(), 2);
-        assert_eq!(svg.matches("<circle").count(), 3);
+        assert_eq!(
+            svg.matches("<circle").count(),
+            3 + 2,
+            "points and legend markers"
+        );
         assert!(svg.contains("CPU &lt;per&gt; packet") && svg.contains("Janus &amp; co"));
     }
 }
