@@ -25,12 +25,7 @@ command -v janus >/dev/null || { echo "janus is missing: scripts/setup.sh instal
 if [ "${COHORT_BENCH_INSIDE:-}" != "1" ]; then
   # Everything below runs in a namespace of its own: loopback, plus a veth pair whose two ends
   # both live in it (Janus's ICE does not gather on loopback). Nothing can leave it.
-  exec unshare -n env COHORT_BENCH_INSIDE=1 bash -c '
-    ip link set lo up &&
-    ip link add veth0 type veth peer name veth1 &&
-    ip addr add 10.200.0.1/24 dev veth0 && ip addr add 10.200.0.2/24 dev veth1 &&
-    ip link set veth0 up && ip link set veth1 up &&
-    exec "$0" "$@"' "$0" "$@"
+  exec scripts/netns.sh env COHORT_BENCH_INSIDE=1 "$0" "$@"
 fi
 
 mkdir -p "$out"

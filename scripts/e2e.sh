@@ -11,17 +11,7 @@ bin="${1:-${CARGO_TARGET_DIR:-/var/tmp/cohort-target}/debug/cohort}"
 [ -x "$bin" ] || { echo "no cohort binary at $bin (build it first)" >&2; exit 1; }
 
 if [ "${COHORT_E2E_INSIDE:-}" != "1" ]; then
-  if ! unshare -n true 2>/dev/null; then
-    echo "e2e tests need unshare -n (root) to keep browser traffic on loopback" >&2
-    exit 1
-  fi
-  exec unshare -n env COHORT_E2E_INSIDE=1 sh -c '
-    ip link set lo up &&
-    ip link add veth0 type veth peer name veth1 &&
-    ip addr add 10.200.0.1/24 dev veth0 && ip addr add 10.200.0.2/24 dev veth1 &&
-    ip link set veth0 up && ip link set veth1 up &&
-    ip route add default via 10.200.0.2 dev veth0 &&
-    exec "$0" "$@"' "$0" "$bin"
+  exec scripts/netns.sh env COHORT_E2E_INSIDE=1 "$0" "$bin"
 fi
 export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 

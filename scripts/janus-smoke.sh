@@ -10,12 +10,7 @@ cd "$(dirname "$0")/.."
 bin="${1:-${CARGO_TARGET_DIR:-/var/tmp/cohort-target}/debug/cohort-loadtest}"
 [ -x "$bin" ] || { echo "no load generator at $bin (cargo build -p loadtest)" >&2; exit 1; }
 if [ "${COHORT_JANUS_INSIDE:-}" != "1" ]; then
-  exec unshare -n env COHORT_JANUS_INSIDE=1 bash -c '
-    ip link set lo up &&
-    ip link add veth0 type veth peer name veth1 &&
-    ip addr add 10.200.0.1/24 dev veth0 && ip addr add 10.200.0.2/24 dev veth1 &&
-    ip link set veth0 up && ip link set veth1 up &&
-    exec "$0" "$@"' "$0" "$bin"
+  exec scripts/netns.sh env COHORT_JANUS_INSIDE=1 "$0" "$bin"
 fi
 work=$(mktemp -d /tmp/cohort-janus-smoke.XXXXXX)
 pid=""

@@ -66,10 +66,44 @@ pub struct Client {
     pub joined_at: Instant,
     shared: Arc<Shared>,
     out: mpsc::Sender<ClientMessage>,
-    publish_pc: Option<Arc<dyn PeerConnection>>,
-    subscribe_pc: Arc<tokio::sync::Mutex<Option<Arc<dyn PeerConnection>>>>,
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    owned: Owned,
+}
+
+/// A subscribe connection, made when the first offer comes.
+pub(crate) type SubscribeSlot = Arc<tokio::sync::Mutex<Option<Arc<dyn PeerConnection>>>>;
+
+/// What a participant owns that must stop with it: the switch of its senders, its tasks, and
+/// both connections.
+pub(crate) struct Owned {
+    pub(crate) stop: watch::Sender<bool>,
+    pub(crate) tasks: Vec<JoinHandle<()>>,
+    pub(crate) publish_pc: Option<Arc<dyn PeerConnection>>,
+    pub(crate) subscribe_pc: SubscribeSlot,
+}
+
+impl Owned {
+    /// Stops sending, ends the tasks and closes both connections.
+    pub(crate) async fn close(&mut self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        if let Some(pc) = self.publish_pc.take() {
+            let _ = pc.close().await;
+        }
+        if let Some(pc) = self.subscribe_pc.lock().await.take() {
+            let _ = pc.close().await;
+        }
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
 }
 
 impl Client {
@@ -162,8 +196,7 @@ impl Client {
         } else {
             None
         };
-        let subscribe_pc: Arc<tokio::sync::Mutex<Option<Arc<dyn PeerConnection>>>> =
-            Arc::new(tokio::sync::Mutex::new(None));
+        let subscribe_pc: SubscribeSlot = Arc::new(tokio::sync::Mutex::new(None));
 
         // Reader: applies what the server sends.
         {
@@ -235,12 +268,14 @@ impl Client {
             joined_at,
             shared,
             out,
-            publish_pc,
-            subscribe_pc,
-            stop,
-            tasks,
+            owned: Owned {
+                stop,
+                tasks,
+                publish_pc,
+                subscribe_pc,
+            },
         };
-        if let Some(pc) = client.publish_pc.clone() {
+        if let Some(pc) = client.owned.publish_pc.clone() {
             client
                 .publish(&cfg, pc, &mut pub_gathered, &publish_sdp_sent, stop_rx)
                 .await?;
@@ -274,7 +309,7 @@ impl Client {
         let answer = RTCSessionDescription::answer(answer).map_err(rtc_err)?;
         pc.set_remote_description(answer).await.map_err(rtc_err)?;
         let tasks = publish::start_sending(cfg, senders, &self.shared, stop).await?;
-        self.tasks.extend(tasks);
+        self.owned.tasks.extend(tasks);
         Ok(())
     }
 
@@ -355,7 +390,7 @@ impl Client {
 
     /// Stops sending media without leaving.
     pub fn stop_media(&self) {
-        let _ = self.stop.send(true);
+        let _ = self.owned.stop.send(true);
     }
 
     /// Leaves politely and closes both connections.
@@ -368,25 +403,7 @@ impl Client {
 
     /// Closes everything without a word, as a crashed client would.
     pub async fn close(&mut self) {
-        self.stop_media();
-        for t in self.tasks.drain(..) {
-            t.abort();
-        }
-        if let Some(pc) = self.publish_pc.take() {
-            let _ = pc.close().await;
-        }
-        if let Some(pc) = self.subscribe_pc.lock().await.take() {
-            let _ = pc.close().await;
-        }
-    }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        for t in &self.tasks {
-            t.abort();
-        }
+        self.owned.close().await;
     }
 }
 

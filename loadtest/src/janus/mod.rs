@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 use tracing::warn;
-use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
+use webrtc::peer_connection::RTCSessionDescription;
 
 use crate::client::peer::{Handler, PcOptions, gathered_sdp, new_pc};
 use crate::client::recv::{Shared, lock};
 use crate::client::{
-    ClientConfig, ClientError, Totals, TrackRecv, publish, received_of, totals_of,
+    ClientConfig, ClientError, Owned, SubscribeSlot, Totals, TrackRecv, publish, received_of,
+    totals_of,
 };
 use api::{Api, jsep, jsep_sdp};
 
@@ -112,10 +112,7 @@ pub struct JanusClient {
     shared: Arc<Shared>,
     /// When this client first heard of each publisher, by our index.
     announced: Arc<Mutex<HashMap<u32, Instant>>>,
-    publish_pc: Option<Arc<dyn PeerConnection>>,
-    subscribe_pc: Arc<tokio::sync::Mutex<Option<Arc<dyn PeerConnection>>>>,
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    owned: Owned,
 }
 
 impl JanusClient {
@@ -178,7 +175,7 @@ impl JanusClient {
                 }
             }
         }));
-        let subscribe_pc: Arc<tokio::sync::Mutex<Option<Arc<dyn PeerConnection>>>> = Arc::default();
+        let subscribe_pc: SubscribeSlot = Arc::default();
         let announced: Arc<Mutex<HashMap<u32, Instant>>> = Arc::default();
         let sub = Subscriber {
             api: Arc::clone(&api),
@@ -209,10 +206,12 @@ impl JanusClient {
             publish_handle,
             shared,
             announced,
-            publish_pc,
-            subscribe_pc,
-            stop,
-            tasks,
+            owned: Owned {
+                stop,
+                tasks,
+                publish_pc,
+                subscribe_pc,
+            },
         })
     }
 
@@ -232,7 +231,7 @@ impl JanusClient {
 
     /// Leaves the room, ends the session and closes both connections.
     pub async fn leave(mut self) {
-        let _ = self.stop.send(true);
+        let _ = self.owned.stop.send(true);
         let leave = json!({"janus": "message", "session_id": self.session,
             "handle_id": self.publish_handle, "body": {"request": "leave"}});
         self.api.send(leave).await;
@@ -240,24 +239,7 @@ impl JanusClient {
             .send(json!({"janus": "destroy", "session_id": self.session}))
             .await;
         tokio::time::sleep(Duration::from_millis(50)).await;
-        for t in self.tasks.drain(..) {
-            t.abort();
-        }
-        if let Some(pc) = self.publish_pc.take() {
-            let _ = pc.close().await;
-        }
-        if let Some(pc) = self.subscribe_pc.lock().await.take() {
-            let _ = pc.close().await;
-        }
-    }
-}
-
-impl Drop for JanusClient {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        for t in &self.tasks {
-            t.abort();
-        }
+        self.owned.close().await;
     }
 }
 
@@ -269,7 +251,7 @@ struct Subscriber {
     own: Option<u64>,
     opts: PcOptions,
     shared: Arc<Shared>,
-    pc: Arc<tokio::sync::Mutex<Option<Arc<dyn PeerConnection>>>>,
+    pc: SubscribeSlot,
     announced: Arc<Mutex<HashMap<u32, Instant>>>,
     handle: Option<(u64, mpsc::UnboundedReceiver<Value>)>,
     known: HashSet<u64>,

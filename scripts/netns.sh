@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs a command in a private network namespace of its own: loopback, plus a veth pair whose two
+# ends (veth0 10.200.0.1, veth1 10.200.0.2) both live inside it, with a default route through
+# it. Firefox gathers ICE candidates only when a non-loopback interface with a default route
+# exists, and Janus's libnice never gathers on loopback; these addresses exist only inside the
+# namespace, so nothing can leave it. Needs root (unshare -n).
+#   scripts/netns.sh <command> [args...]
+set -euo pipefail
+unshare -n true 2>/dev/null || { echo "this needs unshare -n (root) to keep traffic inside" >&2; exit 1; }
+exec unshare -n sh -c '
+  ip link set lo up &&
+  ip link add veth0 type veth peer name veth1 &&
+  ip addr add 10.200.0.1/24 dev veth0 && ip addr add 10.200.0.2/24 dev veth1 &&
+  ip link set veth0 up && ip link set veth1 up &&
+  ip route add default via 10.200.0.2 dev veth0 &&
+  exec "$@"' sh "$@"
