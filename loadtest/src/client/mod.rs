@@ -408,44 +408,14 @@ impl Client {
 }
 
 async fn answer_subscribe(
-    slot: &tokio::sync::Mutex<Option<Arc<dyn PeerConnection>>>,
+    slot: &SubscribeSlot,
     opts: PcOptions,
     shared: &Arc<Shared>,
     out: &mpsc::Sender<ClientMessage>,
     sdp: &str,
 ) -> Result<(), ClientError> {
-    let mut guard = slot.lock().await;
-    let (gathered_tx, mut gathered) = watch::channel(false);
-    let first = guard.is_none();
-    if first {
-        let pc = new_pc(
-            opts,
-            Handler {
-                gathered: gathered_tx,
-                candidates: Some((PcTarget::Subscribe, out.clone())),
-                sdp_sent: Arc::clone(&shared.subscribe_sdp_sent),
-                record: Some(Arc::clone(shared)),
-            },
-            Arc::clone(&shared.reports),
-        )
-        .await?;
-        *guard = Some(pc);
-    }
-    // Invariant: filled just above when it was empty.
-    let pc = guard.clone().expect("subscribe connection exists");
-    drop(guard);
-    let offer = RTCSessionDescription::offer(sdp.to_owned()).map_err(rtc_err)?;
-    pc.set_remote_description(offer).await.map_err(rtc_err)?;
-    let answer = pc.create_answer(None).await.map_err(rtc_err)?;
-    pc.set_local_description(answer).await.map_err(rtc_err)?;
-    let sdp = if first {
-        gathered_sdp(&pc, &mut gathered).await?
-    } else {
-        pc.local_description()
-            .await
-            .map(|d| d.sdp)
-            .ok_or(ClientError::WebRtc("no local description".into()))?
-    };
+    let candidates = Some((PcTarget::Subscribe, out.clone()));
+    let sdp = answer_offer(slot, opts, shared, candidates, sdp.to_owned()).await?;
     out.send(ClientMessage::SubscribeAnswer { sdp })
         .await
         .map_err(|_| ClientError::Ws("closed".into()))?;

@@ -15,8 +15,8 @@ use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceGatheringState, Registry, SettingEngineBuilder,
-    register_default_interceptors,
+    RTCConfigurationBuilder, RTCIceGatheringState, RTCSessionDescription, Registry,
+    SettingEngineBuilder, register_default_interceptors,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
@@ -154,6 +154,44 @@ pub(crate) async fn new_pc(
         .await
         .map_err(rtc_err)?;
     Ok(Arc::new(pc))
+}
+
+/// Applies a server's `offer` to the subscribe connection in `slot`, made on the first offer (its
+/// tracks recorded into `shared`, its later candidates trickled to `candidates` if given), and
+/// returns the answer. The first answer waits for ICE gathering, so it carries the candidates.
+pub(crate) async fn answer_offer(
+    slot: &super::SubscribeSlot,
+    opts: PcOptions,
+    shared: &Arc<Shared>,
+    candidates: Option<(PcTarget, mpsc::Sender<ClientMessage>)>,
+    offer: String,
+) -> Result<String, ClientError> {
+    let mut guard = slot.lock().await;
+    let (gathered_tx, mut gathered) = watch::channel(false);
+    let first = guard.is_none();
+    if first {
+        let handler = Handler {
+            gathered: gathered_tx,
+            candidates,
+            sdp_sent: Arc::clone(&shared.subscribe_sdp_sent),
+            record: Some(Arc::clone(shared)),
+        };
+        *guard = Some(new_pc(opts, handler, Arc::clone(&shared.reports)).await?);
+    }
+    // Invariant: filled just above when it was empty.
+    let pc = guard.clone().expect("subscribe connection exists");
+    drop(guard);
+    let offer = RTCSessionDescription::offer(offer).map_err(rtc_err)?;
+    pc.set_remote_description(offer).await.map_err(rtc_err)?;
+    let answer = pc.create_answer(None).await.map_err(rtc_err)?;
+    pc.set_local_description(answer).await.map_err(rtc_err)?;
+    if first {
+        return gathered_sdp(&pc, &mut gathered).await;
+    }
+    pc.local_description()
+        .await
+        .map(|d| d.sdp)
+        .ok_or(ClientError::WebRtc("no local description".into()))
 }
 
 pub(crate) async fn gathered_sdp(

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::warn;
 use webrtc::peer_connection::RTCSessionDescription;
 
-use crate::client::peer::{Handler, PcOptions, gathered_sdp, new_pc};
+use crate::client::peer::{Handler, PcOptions, answer_offer, gathered_sdp, new_pc};
 use crate::client::recv::{Shared, lock};
 use crate::client::{
     ClientConfig, ClientError, Owned, SubscribeSlot, Totals, TrackRecv, publish, received_of,
@@ -326,33 +326,7 @@ impl Subscriber {
         };
         let offer = jsep_sdp(with_offer, "offer")
             .ok_or_else(|| ClientError::Protocol(format!("no offer in {with_offer}")))?;
-        let mut slot = self.pc.lock().await;
-        let (gathered_tx, mut gathered) = watch::channel(false);
-        let first = slot.is_none();
-        if first {
-            let handler = Handler {
-                gathered: gathered_tx,
-                candidates: None,
-                sdp_sent: Arc::default(),
-                record: Some(Arc::clone(&self.shared)),
-            };
-            *slot = Some(new_pc(self.opts, handler, Arc::clone(&self.shared.reports)).await?);
-        }
-        // Invariant: filled just above when it was empty.
-        let pc = slot.clone().expect("subscribe connection exists");
-        drop(slot);
-        let offer = RTCSessionDescription::offer(offer).map_err(rtc)?;
-        pc.set_remote_description(offer).await.map_err(rtc)?;
-        let answer = pc.create_answer(None).await.map_err(rtc)?;
-        pc.set_local_description(answer).await.map_err(rtc)?;
-        let sdp = if first {
-            gathered_sdp(&pc, &mut gathered).await?
-        } else {
-            pc.local_description()
-                .await
-                .map(|d| d.sdp)
-                .ok_or(ClientError::WebRtc("no local description".into()))?
-        };
+        let sdp = answer_offer(&self.pc, self.opts, &self.shared, None, offer).await?;
         let body = json!({"request": "start"});
         self.api
             .message(self.session, *handle, body, Some(jsep("answer", sdp)))

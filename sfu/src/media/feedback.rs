@@ -3,10 +3,12 @@
 //! webrtc-rs's interceptors consume inbound RTCP; only packets an interceptor marks with
 //! `DeliverToApplication` reach a track's event stream. An SFU must see keyframe requests (from
 //! subscribers, to relay upstream) and NACKs (answered by `sfu-core` from each subscription's
-//! history); a publisher must see keyframe requests (to send a keyframe). This interceptor,
-//! placed last in the chain, marks the compounds that carry one and changes nothing else, so the
-//! statistics built at the end of the chain still see every report. `with_rtcp_inspector` is the
-//! general form (the test client counts sender and receiver reports with it).
+//! history); a publisher must see keyframe requests (to send a keyframe).
+//! [`mark_for_application`] marks the compounds that carry one and changes nothing else, so every
+//! later interceptor still sees every report; the server does it in its quality probe's stage
+//! (`quality.rs`), the test client in a stage of its own ([`with_application_feedback`]).
+//! `with_rtcp_inspector` is the general form (the test client counts sender and receiver reports
+//! with it).
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -21,18 +23,20 @@ use rtc::shared::error::Error;
 /// After every built-in interceptor.
 const SLOT: usize = 14_000;
 
-/// Adds the feedback forwarder to an interceptor registry.
+/// Adds the feedback forwarder, as a stage of its own, to an interceptor registry.
 pub fn with_application_feedback(registry: Registry) -> Registry {
-    // Everything goes on unchanged, so the chain's end still sees every report (the
-    // connection's statistics are built there); a compound that carries a request is also
-    // marked for the application, which picks out what it wants.
-    with_rtcp_inspector(registry, SLOT, |msg| {
-        if let Packet::Rtcp(packets) = &msg.message.packet
-            && packets.iter().any(|p| for_application(p.as_ref()))
-        {
-            msg.message.add(Attribute::DeliverToApplication);
-        }
-    })
+    with_rtcp_inspector(registry, SLOT, mark_for_application)
+}
+
+/// Marks an inbound compound that carries a keyframe request or a NACK for the application,
+/// which picks out what it wants; everything goes on unchanged, so the interceptors after this
+/// still see every report.
+pub fn mark_for_application(msg: &mut TaggedPacket) {
+    if let Packet::Rtcp(packets) = &msg.message.packet
+        && packets.iter().any(|p| for_application(p.as_ref()))
+    {
+        msg.message.add(Attribute::DeliverToApplication);
+    }
 }
 
 /// Adds an interceptor at `slot` that shows `inspect` every inbound packet (to count or mark it)

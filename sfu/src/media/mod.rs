@@ -178,15 +178,14 @@ fn link_state(state: RTCPeerConnectionState) -> LinkState {
 /// The server's interceptor chain: the defaults (NACK generator toward publishers, RTCP
 /// reports, transport-wide congestion feedback, simulcast header extensions) except the NACK
 /// responder, because `sfu-core` answers subscribers' NACKs from its own per-subscription
-/// history; plus the feedback forwarder that lets PLI/FIR/NACK reach us, and the probe that
-/// reads the reception reports for link quality.
+/// history; plus our one probe stage, which lets PLI/FIR/NACK reach us and reads the reception
+/// reports for link quality.
 fn interceptors(media: &mut MediaEngine, quality: QualityCtx) -> Result<Registry> {
     let registry = Registry::new().with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
     configure_simulcast_extension_headers(media).map_err(webrtc_err)?;
     let registry = configure_twcc_receiver_only(registry, media).map_err(webrtc_err)?;
     let registry = configure_rtcp_reports(registry);
-    let registry = quality::with_quality_probe(registry, quality);
-    Ok(feedback::with_application_feedback(registry))
+    Ok(quality::with_quality_probe(registry, quality))
 }
 
 fn webrtc_err(e: impl std::fmt::Display) -> SfuError {

@@ -2,7 +2,9 @@
 //! keeps no statistics from them that we can read, so this probe sits wire-side of the report
 //! interceptors and sees both the reports we send (on a publisher's uplink) and those we
 //! receive (on a subscriber's downlink), plus our sender reports for round-trip times. The
-//! arithmetic is `sfu_core::quality`'s; here it is only fed, and its results handed on.
+//! arithmetic is `sfu_core::quality`'s; here it is only fed, and its results handed on. The same
+//! stage marks keyframe requests and NACKs for the application (`feedback.rs`), so the server's
+//! chain has one stage of ours, not two.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,7 +16,7 @@ use rtc::rtcp::reception_report::ReceptionReport;
 use rtc::rtcp::sender_report::SenderReport;
 use sfu_core::quality::{LinkQuality, ReportBlock};
 
-use super::feedback::{Inspect, with_inspector};
+use super::feedback::{Inspect, mark_for_application, with_inspector};
 use crate::links::LinkStats;
 use crate::meters::{Direction, Observer, RoomMeters};
 
@@ -112,6 +114,8 @@ impl Probe {
 
 impl Inspect for Probe {
     fn read(&mut self, msg: &mut TaggedPacket) {
+        // One stage for both jobs: every packet pays for each stage it crosses.
+        mark_for_application(msg);
         let (blocks, _) = reports(msg);
         self.take(Direction::Downstream, &blocks, msg.now);
     }

@@ -39,23 +39,26 @@ impl RoomTask {
         (expected > 0).then(|| lost as f64 / expected as f64)
     }
 
-    /// Copies the core's drop counts into the room's meters and adds what is new to the node's.
-    pub(super) fn publish_core_drops(&mut self) {
+    /// Copies the core's drop counts into the room's meters and adds what is new since the
+    /// last copy (what the meters held) to the node's counters.
+    pub(super) fn publish_core_drops(&self) {
         let stats = self.core.stats();
-        let (no_route, too_old) = (stats.dropped_no_route, stats.dropped_too_old);
-        let (was_no_route, was_too_old) = self.drops_published;
         let c = &self.registry.counters;
-        c.dropped_no_route
-            .fetch_add(no_route.saturating_sub(was_no_route), Ordering::Relaxed);
-        c.dropped_too_old
-            .fetch_add(too_old.saturating_sub(was_too_old), Ordering::Relaxed);
-        self.meters
-            .dropped_no_route
-            .store(no_route, Ordering::Relaxed);
-        self.meters
-            .dropped_too_old
-            .store(too_old, Ordering::Relaxed);
-        self.drops_published = (no_route, too_old);
+        for (total, room, node) in [
+            (
+                stats.dropped_no_route,
+                &self.meters.dropped_no_route,
+                &c.dropped_no_route,
+            ),
+            (
+                stats.dropped_too_old,
+                &self.meters.dropped_too_old,
+                &c.dropped_too_old,
+            ),
+        ] {
+            let was = room.swap(total, Ordering::Relaxed);
+            node.fetch_add(total.saturating_sub(was), Ordering::Relaxed);
+        }
     }
 
     pub(super) fn snapshot(&self) -> RoomSnapshot {

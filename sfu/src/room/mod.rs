@@ -61,8 +61,6 @@ pub(crate) struct RoomTask {
     chat: VecDeque<ChatMessage>,
     /// RTCP (lost, expected) totals at the last few ticks, oldest first.
     loss_window: VecDeque<(u64, u64)>,
-    /// The core's drop counts already added to the node's counters.
-    drops_published: (u64, u64),
 }
 
 /// Chat messages a room keeps for later joiners.
@@ -89,7 +87,6 @@ impl RoomTask {
             generation,
             chat: VecDeque::new(),
             loss_window: VecDeque::new(),
-            drops_published: (0, 0),
         };
         tokio::spawn(task.run(rx).instrument(info_span!("room", room = %name)));
         tx

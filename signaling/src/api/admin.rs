@@ -229,6 +229,15 @@ fn link_view(link: &LinkReading, quality: Summary) -> LinkView {
     }
 }
 
+/// 204 when an action found what it acts on; otherwise 404 naming what was missing.
+fn done(found: bool, missing: &'static str) -> Result<StatusCode, AppError> {
+    if found {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound(missing))
+    }
+}
+
 /// Mutes a participant's published track; the participant is told (their page shows that an
 /// admin turned it off) and may turn it on again themselves.
 #[utoipa::path(post, path = "/admin/rooms/{room}/tracks/{track}/mute", tag = "admin",
@@ -243,12 +252,11 @@ pub async fn mute_track(
     Path((room, track)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
     caller.require_admin()?;
-    if state.sfu.mute_track(&room, &track).await {
+    let found = state.sfu.mute_track(&room, &track).await;
+    if found {
         tracing::info!(%room, %track, key_id = %caller.0.id, "track muted by an admin");
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::NotFound("track in a live room"))
     }
+    done(found, "track in a live room")
 }
 
 /// Removes a participant from a live room; they are told `removed` and disconnected.
@@ -264,12 +272,11 @@ pub async fn remove_participant(
     Path((room, participant)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
     caller.require_admin()?;
-    if state.sfu.remove_participant(&room, &participant).await {
+    let found = state.sfu.remove_participant(&room, &participant).await;
+    if found {
         tracing::info!(%room, %participant, key_id = %caller.0.id, "participant removed by an admin");
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::NotFound("participant in a live room"))
     }
+    done(found, "participant in a live room")
 }
 
 /// Closes a live room: everyone in it is told `room_closed` and disconnected.
@@ -283,10 +290,9 @@ pub async fn close_room(
     Path(room): Path<String>,
 ) -> Result<StatusCode, AppError> {
     caller.require_admin()?;
-    if state.sfu.close_room(&room, LeaveReason::RoomClosed).await {
+    let found = state.sfu.close_room(&room, LeaveReason::RoomClosed).await;
+    if found {
         tracing::info!(%room, key_id = %caller.0.id, "room closed by an admin");
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::NotFound("live room"))
     }
+    done(found, "live room")
 }
