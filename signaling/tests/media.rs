@@ -29,6 +29,70 @@ fn flowing(c: &Client, tracks: usize) -> bool {
     r.len() == tracks && r.iter().all(|t| t.packets > 0)
 }
 
+/// What a peer saw, short enough to survive a truncated CI log: its signaling timeline (each
+/// subscribe offer as its m-sections), what it received and what it sent.
+fn explain(c: &Client) -> String {
+    let mut out = Vec::new();
+    for (at, m) in c.events() {
+        let t = at.saturating_duration_since(c.requested_at).as_millis();
+        let line = match &m {
+            ServerMessage::SubscribeOffer { sdp } => {
+                let sections: Vec<String> = sdp
+                    .split("\r\nm=")
+                    .skip(1)
+                    .map(|sec| {
+                        let head = sec.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+                        let msid = sec
+                            .lines()
+                            .find_map(|l| l.strip_prefix("a=msid:"))
+                            .map(|v| v.chars().take(8).collect::<String>())
+                            .unwrap_or_default();
+                        let dir = ["sendrecv", "sendonly", "recvonly", "inactive"]
+                            .into_iter()
+                            .find(|d| sec.contains(&format!("a={d}")))
+                            .unwrap_or("?");
+                        format!("[{head} {msid} {dir}]")
+                    })
+                    .collect();
+                format!("subscribe_offer {}", sections.join(""))
+            }
+            ServerMessage::TrackPublished {
+                participant_id,
+                track,
+            } => format!(
+                "track_published {} {:?} {}",
+                participant_id.chars().take(8).collect::<String>(),
+                track.kind,
+                track.id
+            ),
+            other => serde_json::to_string(other)
+                .unwrap_or_default()
+                .chars()
+                .take(80)
+                .collect(),
+        };
+        out.push(format!("  +{t}ms {line}"));
+    }
+    let received: Vec<_> = c
+        .received()
+        .iter()
+        .map(|t| {
+            (
+                t.kind,
+                t.publisher_id.chars().take(8).collect::<String>(),
+                t.packets,
+            )
+        })
+        .collect();
+    format!(
+        "me {}\n{}\nreceived {received:?}; sent {:?}; keyframes asked {}",
+        c.participant_id,
+        out.join("\n"),
+        c.sent(),
+        c.keyframe_requests()
+    )
+}
+
 fn assert_delivery(who: &str, t: &TrackRecv) {
     assert_eq!(t.corrupt, 0, "{who}: corrupt packets on {t:?}");
     assert_eq!(
@@ -82,22 +146,12 @@ async fn three_peers_relay_to_each_other_and_late_joiners_and_leavers_are_handle
     for (name, peer) in [("a", &a), ("b", &b), ("c", &c)] {
         let ok = eventually(Duration::from_secs(10), || flowing(peer, 4)).await;
         if !ok {
-            for (_, m) in peer.events() {
-                if let ServerMessage::SubscribeOffer { sdp } = m {
-                    eprintln!("OFFER\n{sdp}");
-                }
-            }
             let snap = server.sfu.room_snapshot(room).await;
-            let summary: Vec<_> = peer
-                .received()
-                .iter()
-                .map(|t| (t.kind, t.packets, t.first_counter, t.last_counter))
-                .collect();
             panic!(
-                "{name} does not receive four flowing tracks: {summary:?}; sent {:?}; kf asked {}; room {:?}",
-                peer.sent(),
-                peer.keyframe_requests(),
-                snap.map(|s| s.stats)
+                "{name} does not receive four flowing tracks\n{}\nroom {:?}\nparticipants {:?}",
+                explain(peer),
+                snap.as_ref().map(|s| &s.stats),
+                snap.as_ref().map(|s| &s.participants),
             );
         }
     }
