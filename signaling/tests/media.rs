@@ -314,6 +314,7 @@ async fn three_peers_relay_to_each_other_and_late_joiners_and_leavers_are_handle
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscribers_nack_is_answered_with_a_retransmission() {
+    common::init_tracing();
     let server = TestServer::start((42800, 42849)).await;
     let mut pub_cfg = config(&server, "nack", 1);
     pub_cfg.publish_audio = false;
@@ -350,6 +351,7 @@ async fn a_subscribers_nack_is_answered_with_a_retransmission() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn candidates_advertise_the_public_ip() {
+    common::init_tracing();
     let server = TestServer::start_with(
         sfu::SfuConfig {
             udp_ports: (42850, 42899),
@@ -382,6 +384,7 @@ async fn candidates_advertise_the_public_ip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vp8_only_subscriber_keeps_receiving_new_vp8_publishers() {
+    common::init_tracing();
     // Once its first answer has narrowed video to VP8, a later VP8 track must still be added
     // (offering H.264 to it then would be refused by its connection).
     let server = TestServer::start((42900, 42949)).await;

@@ -161,14 +161,16 @@ pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> b
     }
 }
 
-/// Logs to the test output when `RUST_LOG` is set.
+/// Logs go to the test's captured output, shown only when it fails: our crates' warnings by
+/// default, or whatever `RUST_LOG` asks for.
 pub fn init_tracing() {
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("sfu=warn,signaling=warn,loadtest=warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
 }
 
 /// A bare WebSocket client, for feeding the server exactly what a test wants.
