@@ -54,6 +54,11 @@ async fn two_rooms_of_three_deliver_everything() {
     assert!(report.loss < 0.01, "loss {}", report.loss);
     assert!(report.latency_ms.samples > 1000);
     assert_eq!(report.join_ms.samples, 24, "a join time per received track");
+    assert_eq!(report.join_audio_ms.samples, 12, "one per audio track");
+    assert_eq!(
+        report.first_picture_ms.samples, 12,
+        "a keyframe on every video track"
+    );
     assert!(updates > 5, "progress was reported ({updates} times)");
     let json = serde_json::to_value(&report).expect("the report is JSON");
     assert_eq!(json["tracks_received"], 24);

@@ -8,6 +8,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use crate::scenario::{Report, Target};
+use crate::stats::Millis;
 use svg::{Chart, Series};
 
 /// One case, with the report of each target that ran it.
@@ -90,10 +91,19 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "—".into(), |v| format!("{v:.digits$}"))
 }
 
+/// "p50 / p95", or a dash for a report without the figure.
+fn p50_p95(m: &Millis) -> String {
+    if m.samples == 0 {
+        "—".into()
+    } else {
+        format!("{:.0} / {:.0}", m.p50, m.p95)
+    }
+}
+
 /// The side-by-side table, one row per case and target.
 pub fn table(cases: &[Case]) -> String {
     let mut o = String::from(
-        "| case | server | participants (publishing) | forwarded pkt/s | server cores | CPU µs / fwd pkt | fwd pkt / core-s | Cohort ÷ Janus CPU per pkt | loss | latency p50 / p99 ms | RSS / participant KiB | join p50 / p95 ms | load generator | \n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| case | server | participants (publishing) | forwarded pkt/s | server cores | CPU µs / fwd pkt | fwd pkt / core-s | Cohort ÷ Janus CPU per pkt | loss | latency p50 / p99 ms | RSS / participant KiB | audio join p50 / p95 ms | first picture p50 / p95 ms | load generator | \n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for c in cases {
         let ratio = match (
@@ -108,7 +118,7 @@ pub fn table(cases: &[Case]) -> String {
             let s = r.server.as_ref();
             let _ = writeln!(
                 o,
-                "| {} | {who} | {} ({}) | {:.0} | {} | {} | {} | {} | {:.3}% | {:.2} / {:.2} | {} | {:.0} / {:.0} | {:.0}%{} |",
+                "| {} | {who} | {} ({}) | {:.0} | {} | {} | {} | {} | {:.3}% | {:.2} / {:.2} | {} | {} | {} | {:.0}%{} |",
                 c.name,
                 r.joined,
                 r.publishers,
@@ -125,8 +135,8 @@ pub fn table(cases: &[Case]) -> String {
                 r.latency_ms.p50,
                 r.latency_ms.p99,
                 opt(s.map(|s| s.rss_bytes_per_participant / 1024.0), 0),
-                r.join_ms.p50,
-                r.join_ms.p95,
+                p50_p95(&r.join_audio_ms),
+                p50_p95(&r.first_picture_ms),
                 r.loadgen_cpu_share.unwrap_or(0.0) * 100.0,
                 if r.saturated { " **saturated**" } else { "" },
             );
@@ -239,5 +249,13 @@ mod tests {
                 "listeners-200"
             ]
         );
+    }
+
+    #[test]
+    fn join_figures_show_as_p50_and_p95_or_a_dash_when_absent() {
+        let m = Millis::from_micros(vec![100_000, 200_000, 300_000, 400_000]);
+        assert_eq!(p50_p95(&m), "200 / 400");
+        // A report written before the figure existed reads it as empty.
+        assert_eq!(p50_p95(&Millis::default()), "—");
     }
 }

@@ -2,10 +2,24 @@
 
 use std::time::Instant;
 
+use protocol::TrackKind;
+
 use crate::client::{Client, ClientConfig, ClientError, Totals, TrackRecv};
 use crate::janus::{self, JanusClient};
 
 use super::{Seat, Target};
+
+/// Join times across participants, microseconds.
+#[derive(Debug, Default)]
+pub(crate) struct JoinTimes {
+    /// To the first packet of any track. A server may forward video from a delta frame (Janus
+    /// does) or hold it back until a keyframe (Cohort does), so this alone does not compare them.
+    pub(crate) first_packet: Vec<u32>,
+    /// To the first packet of each audio track: what a listener first hears.
+    pub(crate) audio: Vec<u32>,
+    /// To the first keyframe of each video track: the first picture a decoder can show.
+    pub(crate) first_picture: Vec<u32>,
+}
 
 /// When a participant learnt of a remote track, if it knows.
 type Announced<'a> = dyn Fn(&TrackRecv) -> Option<Instant> + 'a;
@@ -43,9 +57,9 @@ impl Peer {
         }
     }
 
-    /// Join time of each remote track received: from the join request, or from when this
-    /// participant learnt of the track if that was later, to its first packet; microseconds.
-    pub(crate) fn join_times(&self, out: &mut Vec<u32>) {
+    /// Join times of the remote tracks received, each from the join request (or from when this
+    /// participant learnt of the track, if that was later); microseconds.
+    pub(crate) fn join_times(&self, out: &mut JoinTimes) {
         let (requested, announced): (Instant, Box<Announced<'_>>) = match self {
             Peer::Cohort(c) => {
                 let map = c.announced_at();
@@ -57,12 +71,20 @@ impl Peer {
             Peer::Janus(c) => (c.requested_at, Box::new(|t: &TrackRecv| c.announced_for(t))),
         };
         for t in self.received() {
-            let Some(first) = t.first_packet_at else {
-                continue;
-            };
             let from = announced(&t).map_or(requested, |a| a.max(requested));
-            let us = first.saturating_duration_since(from).as_micros();
-            out.push(us.min(u128::from(u32::MAX)) as u32);
+            let since = |at: Instant| {
+                let us = at.saturating_duration_since(from).as_micros();
+                us.min(u128::from(u32::MAX)) as u32
+            };
+            if let Some(first) = t.first_packet_at {
+                out.first_packet.push(since(first));
+                if t.kind == TrackKind::Audio {
+                    out.audio.push(since(first));
+                }
+            }
+            if let Some(key) = t.first_keyframe_at {
+                out.first_picture.push(since(key));
+            }
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use protocol::TrackKind;
 use serde::{Deserialize, Serialize};
 
+use super::peer::JoinTimes;
 use super::{Peer, Scenario, Seat, ServerSamples};
 use crate::resources::ProcSample;
 use crate::stats::{Millis, loss_fraction};
@@ -62,7 +63,14 @@ pub struct Report {
     pub latency_ms: Millis,
     /// Per-track RFC 3550 jitter at the end, across tracks.
     pub jitter_ms: Millis,
+    /// Join request to each remote track's first packet, whatever it carries.
     pub join_ms: Millis,
+    /// Join request to each remote audio track's first packet.
+    #[serde(default)]
+    pub join_audio_ms: Millis,
+    /// Join request to each remote video track's first keyframe: the first picture.
+    #[serde(default)]
+    pub first_picture_ms: Millis,
     pub server: Option<ServerFigures>,
     pub loadgen_cpu_seconds: Option<f64>,
     /// The load generator's CPU use as a share of the cores it may use.
@@ -96,7 +104,7 @@ pub(super) fn build(i: Inputs<'_>) -> Report {
     let mut missing = Vec::new();
     let mut delay_tracks = Vec::new();
     let mut jitter_us = Vec::new();
-    let mut join_us = Vec::new();
+    let mut joins = JoinTimes::default();
     for (seat, client) in i.clients {
         let tracks = client.received();
         let publishers = by_room
@@ -131,7 +139,7 @@ pub(super) fn build(i: Inputs<'_>) -> Report {
                 }
             }
         }
-        client.join_times(&mut join_us);
+        client.join_times(&mut joins);
     }
     let total: usize = delay_tracks.iter().map(Vec::len).sum();
     let stride = total.div_ceil(MAX_DELAY_SAMPLES).max(1);
@@ -181,7 +189,9 @@ pub(super) fn build(i: Inputs<'_>) -> Report {
         forwarded_packets_per_second: i.window_packets as f64 / window_seconds,
         latency_ms: Millis::from_micros(delays),
         jitter_ms: Millis::from_micros(jitter_us),
-        join_ms: Millis::from_micros(join_us),
+        join_ms: Millis::from_micros(joins.first_packet),
+        join_audio_ms: Millis::from_micros(joins.audio),
+        first_picture_ms: Millis::from_micros(joins.first_picture),
         server,
         loadgen_cpu_seconds: own_cpu,
         loadgen_cpu_share: own_share,
@@ -224,7 +234,13 @@ impl fmt::Display for Report {
         };
         writeln!(f, "latency: {}", m(&self.latency_ms))?;
         writeln!(f, "jitter:  {}", m(&self.jitter_ms))?;
-        writeln!(f, "join:    {}", m(&self.join_ms))?;
+        writeln!(
+            f,
+            "join:    {} (first packet of any track)",
+            m(&self.join_ms)
+        )?;
+        writeln!(f, "  audio: {}", m(&self.join_audio_ms))?;
+        writeln!(f, "  first picture: {}", m(&self.first_picture_ms))?;
         if let Some(s) = &self.server {
             writeln!(
                 f,
