@@ -1,10 +1,14 @@
 //! Merging and throttling keyframe requests (PLI/FIR) for one published video track.
 //!
-//! Many subscribers asking at once for a keyframe must cost the publisher one keyframe, not many:
-//! the first request goes upstream at once, and any that arrive within `min_interval` after it are
-//! merged into one more request at the end of that interval, which a keyframe arriving in the
-//! meantime cancels. While someone still waits for a keyframe that has not come, the request is
-//! repeated every `retry_interval`.
+//! Many subscribers asking at once for a keyframe must cost the publisher one keyframe, not many,
+//! and a new subscriber must not wait long for its first picture:
+//! - While a request is in flight (sent, and no keyframe since), further requests add nothing:
+//!   the keyframe on its way serves them all.
+//! - Otherwise a request goes upstream at once, unless one went less than `min_interval` ago;
+//!   then it goes at the end of that interval, and a keyframe arriving in the meantime cancels it.
+//!   The interval bounds how many keyframes subscribers can make a publisher send.
+//! - While someone still waits for a keyframe that has not come, the request is repeated every
+//!   `retry_interval` (a request or its keyframe may be lost).
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +17,8 @@ pub struct KeyframeThrottle {
     min_interval: Duration,
     retry_interval: Duration,
     last_sent: Option<Instant>,
+    /// A request went upstream and no keyframe has come since.
+    in_flight: bool,
     pending: bool,
     waiting: bool,
 }
@@ -23,6 +29,7 @@ impl KeyframeThrottle {
             min_interval,
             retry_interval: retry_interval.max(min_interval),
             last_sent: None,
+            in_flight: false,
             pending: false,
             waiting: false,
         }
@@ -32,6 +39,8 @@ impl KeyframeThrottle {
     pub fn request(&mut self, now: Instant) -> bool {
         self.waiting = true;
         match self.last_sent {
+            // The keyframe asked for is on its way (or the retry will ask again).
+            Some(last) if self.in_flight && now < last + self.retry_interval => false,
             Some(last) if now < last + self.min_interval => {
                 self.pending = true;
                 false
@@ -45,6 +54,7 @@ impl KeyframeThrottle {
 
     /// A keyframe arrived from the publisher.
     pub fn keyframe_received(&mut self) {
+        self.in_flight = false;
         self.pending = false;
         self.waiting = false;
     }
@@ -79,6 +89,7 @@ impl KeyframeThrottle {
 
     fn send(&mut self, now: Instant) {
         self.last_sent = Some(now);
+        self.in_flight = true;
         self.pending = false;
     }
 }
@@ -92,7 +103,7 @@ mod tests {
     }
 
     #[test]
-    fn many_requests_merge_into_two() {
+    fn requests_while_one_is_in_flight_add_nothing() {
         let t0 = Instant::now();
         let mut k = throttle();
         let mut sent = 0;
@@ -101,10 +112,40 @@ mod tests {
                 sent += 1;
             }
         }
-        assert_eq!(sent, 1, "only the first goes at once");
+        assert_eq!(sent, 1, "only the first goes; its keyframe serves the rest");
+        // Nothing more until the retry, in case the request or its keyframe was lost.
+        assert_eq!(k.poll_timeout(), Some(t0 + Duration::from_millis(1000)));
+        assert!(!k.handle_timeout(t0 + Duration::from_millis(999)));
+        assert!(k.handle_timeout(t0 + Duration::from_millis(1000)));
+    }
+
+    #[test]
+    fn a_request_just_after_a_keyframe_waits_for_the_interval() {
+        let t0 = Instant::now();
+        let mut k = throttle();
+        assert!(k.request(t0));
+        k.keyframe_received();
+        // This subscriber missed that keyframe: it needs another, but not sooner than 500 ms
+        // after the last request.
+        assert!(!k.request(t0 + Duration::from_millis(100)));
         assert_eq!(k.poll_timeout(), Some(t0 + Duration::from_millis(500)));
-        assert!(!k.handle_timeout(t0 + Duration::from_millis(499)));
+        assert!(!k.request(t0 + Duration::from_millis(200)), "merged");
         assert!(k.handle_timeout(t0 + Duration::from_millis(500)));
+        assert!(
+            !k.request(t0 + Duration::from_millis(510)),
+            "in flight again"
+        );
+    }
+
+    #[test]
+    fn a_stale_request_in_flight_does_not_hold_a_new_one_back() {
+        let t0 = Instant::now();
+        let mut k = throttle();
+        assert!(k.request(t0));
+        k.stop_waiting();
+        // Its keyframe never came, and nobody asked again for a while.
+        assert_eq!(k.poll_timeout(), None);
+        assert!(k.request(t0 + Duration::from_millis(1500)));
     }
 
     #[test]
@@ -112,7 +153,9 @@ mod tests {
         let t0 = Instant::now();
         let mut k = throttle();
         assert!(k.request(t0));
-        assert!(!k.request(t0 + Duration::from_millis(100)));
+        k.keyframe_received();
+        assert!(!k.request(t0 + Duration::from_millis(100)), "merged");
+        // A keyframe of the publisher's own (a periodic one) serves the merged request.
         k.keyframe_received();
         assert_eq!(k.poll_timeout(), None);
         assert!(!k.handle_timeout(t0 + Duration::from_secs(5)));

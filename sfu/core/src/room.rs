@@ -23,7 +23,7 @@ pub struct RoomConfig {
 impl Default for RoomConfig {
     fn default() -> Self {
         RoomConfig {
-            keyframe_min_interval: Duration::from_millis(300),
+            keyframe_min_interval: Duration::from_millis(100),
             keyframe_retry_interval: Duration::from_millis(1000),
             nack_history: 512,
         }

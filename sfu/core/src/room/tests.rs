@@ -229,7 +229,7 @@ fn video_waits_for_a_keyframe_and_leaves_no_gap() {
 fn keyframe_requests_from_many_subscribers_merge() {
     let t0 = Instant::now();
     let mut r = three_with_a_publishing(t0);
-    // Readiness of B's and C's video subscriptions already asked once.
+    // B's readiness asked; C's, while that request was in flight, added nothing.
     assert_eq!(r.stats().keyframe_requests_sent, 1);
     let mut sent = 0;
     for i in 0..10u64 {
@@ -245,33 +245,50 @@ fn keyframe_requests_from_many_subscribers_merge() {
         }
         sent += keyframe_requests(&drain(&mut r));
     }
-    assert_eq!(sent, 0, "all merged into the pending request");
+    assert_eq!(sent, 0, "the keyframe on its way serves them all");
     assert_eq!(r.stats().keyframe_requests_received, 20);
-    let at = r.poll_timeout().expect("a merged request is pending");
-    assert_eq!(at, t0 + RoomConfig::default().keyframe_min_interval);
-    r.handle_input(at, Input::Timeout);
-    assert_eq!(keyframe_requests(&drain(&mut r)), 1);
     // Audio tracks never ask for keyframes.
     r.handle_input(
-        at,
+        t0,
         Input::KeyframeRequest {
             subscriber: B,
             track: A_AUDIO,
         },
     );
     assert_eq!(r.stats().keyframe_requests_received, 20);
+    // The keyframe comes; a request right after it (a subscriber that missed it) is held until
+    // the minimum interval has passed since the last one, then goes.
+    let kf = t0 + Duration::from_millis(40);
+    r.handle_input(
+        kf,
+        Input::Rtp {
+            track: A_VIDEO,
+            meta: meta(7, 1, 0),
+            payload: VP8_KEY.to_vec(),
+        },
+    );
+    drain(&mut r);
+    assert_eq!(r.poll_timeout(), None, "nobody waits any more");
+    r.handle_input(
+        kf,
+        Input::KeyframeRequest {
+            subscriber: B,
+            track: A_VIDEO,
+        },
+    );
+    assert_eq!(keyframe_requests(&drain(&mut r)), 0);
+    let at = r.poll_timeout().expect("a merged request is pending");
+    assert_eq!(at, t0 + RoomConfig::default().keyframe_min_interval);
+    r.handle_input(at, Input::Timeout);
+    assert_eq!(keyframe_requests(&drain(&mut r)), 1);
 }
 
 #[test]
 fn a_keyframe_stops_repeated_requests() {
     let t0 = Instant::now();
     let mut r = three_with_a_publishing(t0);
-    // B's readiness asked at once; C's, a moment later, was merged into one pending request.
-    let merged = t0 + RoomConfig::default().keyframe_min_interval;
-    assert_eq!(r.poll_timeout(), Some(merged));
-    r.handle_input(merged, Input::Timeout);
-    assert_eq!(keyframe_requests(&drain(&mut r)), 1, "the merged request");
-    let retry = merged + RoomConfig::default().keyframe_retry_interval;
+    // B's readiness asked at once; C's came while it was in flight. No keyframe comes.
+    let retry = t0 + RoomConfig::default().keyframe_retry_interval;
     assert_eq!(r.poll_timeout(), Some(retry));
     r.handle_input(retry, Input::Timeout);
     assert_eq!(
@@ -279,8 +296,10 @@ fn a_keyframe_stops_repeated_requests() {
         1,
         "repeated while waiting"
     );
+    let again = retry + RoomConfig::default().keyframe_retry_interval;
+    assert_eq!(r.poll_timeout(), Some(again));
     r.handle_input(
-        retry,
+        again,
         Input::Rtp {
             track: A_VIDEO,
             meta: meta(7, 1, 0),
