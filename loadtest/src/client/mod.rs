@@ -357,6 +357,11 @@ impl Client {
         self.shared.keyframe_requests.load(Ordering::Relaxed)
     }
 
+    /// Keyframes this client's publisher sent, periodic or asked for.
+    pub fn keyframes_sent(&self) -> u64 {
+        self.shared.keyframes_sent.load(Ordering::Relaxed)
+    }
+
     /// Asks the server to retransmit the latest packet received on `track_id`, with a NACK.
     /// Returns the sequence number asked for.
     pub async fn nack_latest(&self, track_id: &str) -> Option<u16> {

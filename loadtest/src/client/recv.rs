@@ -66,6 +66,8 @@ pub(crate) struct Shared {
     pub(crate) events: Mutex<Vec<(Instant, ServerMessage)>>,
     pub(crate) sent: [AtomicU64; 2],
     pub(crate) keyframe_requests: AtomicU64,
+    /// Keyframes this participant's publisher sent, periodic or asked for.
+    pub(crate) keyframes_sent: AtomicU64,
     pub(crate) publish_answer: Mutex<Option<oneshot::Sender<Result<String, super::ClientError>>>>,
 }
 

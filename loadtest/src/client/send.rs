@@ -79,6 +79,7 @@ pub(crate) async fn send_loop(
                 || last_key.elapsed() >= cfg.keyframe_interval);
         if key {
             last_key = Instant::now();
+            shared.keyframes_sent.fetch_add(1, Ordering::Relaxed);
         }
         let sizes = if video {
             let scale = if key {

@@ -215,6 +215,18 @@ impl JanusClient {
         })
     }
 
+    /// Keyframe requests (PLI/FIR) this client's publisher received, and keyframes it sent.
+    pub fn keyframes(&self) -> (u64, u64) {
+        (
+            self.shared
+                .keyframe_requests
+                .load(std::sync::atomic::Ordering::Relaxed),
+            self.shared
+                .keyframes_sent
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
     pub fn totals(&self) -> Totals {
         totals_of(&self.shared)
     }

@@ -50,6 +50,14 @@ impl Peer {
         }
     }
 
+    /// Keyframe requests (PLI/FIR) this participant's publisher received, and keyframes it sent.
+    pub(crate) fn keyframes(&self) -> (u64, u64) {
+        match self {
+            Peer::Cohort(c) => (c.keyframe_requests(), c.keyframes_sent()),
+            Peer::Janus(c) => c.keyframes(),
+        }
+    }
+
     pub(crate) fn received(&self) -> Vec<TrackRecv> {
         match self {
             Peer::Cohort(c) => c.received(),

@@ -71,6 +71,12 @@ pub struct Report {
     /// Join request to each remote video track's first keyframe: the first picture.
     #[serde(default)]
     pub first_picture_ms: Millis,
+    /// Over the whole run, all publishers: keyframe requests (PLI/FIR) the server sent them, and
+    /// keyframes they sent (periodic ones included).
+    #[serde(default)]
+    pub keyframe_requests: u64,
+    #[serde(default)]
+    pub keyframes_sent: u64,
     pub server: Option<ServerFigures>,
     pub loadgen_cpu_seconds: Option<f64>,
     /// The load generator's CPU use as a share of the cores it may use.
@@ -105,6 +111,7 @@ pub(super) fn build(i: Inputs<'_>) -> Report {
     let mut delay_tracks = Vec::new();
     let mut jitter_us = Vec::new();
     let mut joins = JoinTimes::default();
+    let (mut keyframe_requests, mut keyframes_sent) = (0, 0);
     for (seat, client) in i.clients {
         let tracks = client.received();
         let publishers = by_room
@@ -140,6 +147,9 @@ pub(super) fn build(i: Inputs<'_>) -> Report {
             }
         }
         client.join_times(&mut joins);
+        let (asked, sent) = client.keyframes();
+        keyframe_requests += asked;
+        keyframes_sent += sent;
     }
     let total: usize = delay_tracks.iter().map(Vec::len).sum();
     let stride = total.div_ceil(MAX_DELAY_SAMPLES).max(1);
@@ -192,6 +202,8 @@ pub(super) fn build(i: Inputs<'_>) -> Report {
         join_ms: Millis::from_micros(joins.first_packet),
         join_audio_ms: Millis::from_micros(joins.audio),
         first_picture_ms: Millis::from_micros(joins.first_picture),
+        keyframe_requests,
+        keyframes_sent,
         server,
         loadgen_cpu_seconds: own_cpu,
         loadgen_cpu_share: own_share,
@@ -241,6 +253,11 @@ impl fmt::Display for Report {
         )?;
         writeln!(f, "  audio: {}", m(&self.join_audio_ms))?;
         writeln!(f, "  first picture: {}", m(&self.first_picture_ms))?;
+        writeln!(
+            f,
+            "keyframes: {} requests reached the publishers, who sent {} keyframes",
+            self.keyframe_requests, self.keyframes_sent
+        )?;
         if let Some(s) = &self.server {
             writeln!(
                 f,
