@@ -12,8 +12,9 @@ use super::{Seat, Target};
 /// Join times across participants, microseconds.
 #[derive(Debug, Default)]
 pub(crate) struct JoinTimes {
-    /// To the first packet of any track. A server may forward video from a delta frame (Janus
-    /// does) or hold it back until a keyframe (Cohort does), so this alone does not compare them.
+    /// To the first packet of any track. A server may forward video from a delta frame, which
+    /// shows nothing, or hold it back until a keyframe (Cohort does): this alone does not
+    /// compare servers.
     pub(crate) first_packet: Vec<u32>,
     /// To the first packet of each audio track: what a listener first hears.
     pub(crate) audio: Vec<u32>,
