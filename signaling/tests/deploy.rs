@@ -221,14 +221,18 @@ async fn a_real_prometheus_scrapes_cohort_and_every_deployed_query_names_real_me
         return;
     };
 
+    // It listens before its storage is open, and answers 503 until then: wait for `/-/ready`.
     let up = async {
         while tokio::net::TcpStream::connect(prom_addr).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        while call(prom_addr, "GET", "/-/ready", None, None).await.status != 200 {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
     tokio::time::timeout(Duration::from_secs(30), up)
         .await
-        .expect("Prometheus listens within 30 s");
+        .expect("Prometheus is ready within 30 s");
 
     // Prometheus scrapes and answers PromQL for the participant count.
     let query = format!("cohort_room_participants{{room=\"{room}\"}}");
