@@ -4,11 +4,17 @@
 # it. Firefox gathers ICE candidates only when a non-loopback interface with a default route
 # exists, and Janus's libnice never gathers on loopback; these addresses exist only inside the
 # namespace, so nothing can leave it. Needs root (unshare -n).
+# The veth pair gets no IPv6: its link-local address would finish duplicate address detection a
+# second or two after start, and Chromium takes that address change for a network change and
+# fails the requests in flight (net::ERR_NETWORK_CHANGED), as it once did to a browser test.
 #   scripts/netns.sh <command> [args...]
 set -euo pipefail
 unshare -n true 2>/dev/null || { echo "this needs unshare -n (root) to keep traffic inside" >&2; exit 1; }
 exec unshare -n sh -c '
   ip link set lo up &&
+  if [ -w /proc/sys/net/ipv6/conf/default/disable_ipv6 ]; then
+    echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6
+  fi &&
   ip link add veth0 type veth peer name veth1 &&
   ip addr add 10.200.0.1/24 dev veth0 && ip addr add 10.200.0.2/24 dev veth1 &&
   ip link set veth0 up && ip link set veth1 up &&
