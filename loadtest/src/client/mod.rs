@@ -50,6 +50,14 @@ pub(crate) fn totals_of(shared: &Shared) -> Totals {
     t
 }
 
+/// Keyframe requests (PLI/FIR) the publisher recorded in `shared` received, and keyframes it sent.
+pub(crate) fn keyframes_of(shared: &Shared) -> (u64, u64) {
+    (
+        shared.keyframe_requests.load(Ordering::Relaxed),
+        shared.keyframes_sent.load(Ordering::Relaxed),
+    )
+}
+
 /// The remote tracks recorded in `shared`, by track id.
 pub(crate) fn received_of(shared: &Shared) -> Vec<TrackRecv> {
     let mut v: Vec<TrackRecv> = lock(&shared.tracks).values().cloned().collect();
@@ -357,9 +365,9 @@ impl Client {
         self.shared.keyframe_requests.load(Ordering::Relaxed)
     }
 
-    /// Keyframes this client's publisher sent, periodic or asked for.
-    pub fn keyframes_sent(&self) -> u64 {
-        self.shared.keyframes_sent.load(Ordering::Relaxed)
+    /// Keyframe requests (PLI/FIR) this client's publisher received, and keyframes it sent.
+    pub fn keyframes(&self) -> (u64, u64) {
+        keyframes_of(&self.shared)
     }
 
     /// Asks the server to retransmit the latest packet received on `track_id`, with a NACK.

@@ -18,8 +18,8 @@ use webrtc::peer_connection::RTCSessionDescription;
 use crate::client::peer::{Handler, PcOptions, answer_offer, gathered_sdp, new_pc};
 use crate::client::recv::{Shared, lock};
 use crate::client::{
-    ClientConfig, ClientError, Owned, SubscribeSlot, Totals, TrackRecv, publish, received_of,
-    totals_of,
+    ClientConfig, ClientError, Owned, SubscribeSlot, Totals, TrackRecv, keyframes_of, publish,
+    received_of, totals_of,
 };
 use api::{Api, jsep, jsep_sdp};
 
@@ -217,14 +217,7 @@ impl JanusClient {
 
     /// Keyframe requests (PLI/FIR) this client's publisher received, and keyframes it sent.
     pub fn keyframes(&self) -> (u64, u64) {
-        (
-            self.shared
-                .keyframe_requests
-                .load(std::sync::atomic::Ordering::Relaxed),
-            self.shared
-                .keyframes_sent
-                .load(std::sync::atomic::Ordering::Relaxed),
-        )
+        keyframes_of(&self.shared)
     }
 
     pub fn totals(&self) -> Totals {

@@ -54,7 +54,7 @@ impl Peer {
     /// Keyframe requests (PLI/FIR) this participant's publisher received, and keyframes it sent.
     pub(crate) fn keyframes(&self) -> (u64, u64) {
         match self {
-            Peer::Cohort(c) => (c.keyframe_requests(), c.keyframes_sent()),
+            Peer::Cohort(c) => c.keyframes(),
             Peer::Janus(c) => c.keyframes(),
         }
     }
