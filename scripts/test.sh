@@ -46,6 +46,10 @@ isolated() {
 }
 
 step "unit, property and integration tests (loopback-only namespace, SQLite and PostgreSQL)"
+# Property tests draw their cases from this seed; a failure is replayed by running them again
+# with the same PROPTEST_RNG_SEED (proptest also prints the minimal failing input).
+export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-$(od -An -N8 -tu8 /dev/urandom | tr -d ' ')}"
+echo "property tests: PROPTEST_RNG_SEED=$PROPTEST_RNG_SEED"
 log="$log_dir/cargo-test.log"
 set +e
 isolated scripts/with-postgres.sh cargo test --workspace --locked --offline 2>&1 | tee "$log"

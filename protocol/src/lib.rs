@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 /// The protocol version a client states in `join`. Bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+pub mod text;
+
 /// Room names: 1 to 64 characters from `a-z`, `0-9`, `-` and `_`, starting with a letter or digit.
 pub const ROOM_NAME_MAX: usize = 64;
 /// Display names: 1 to 64 characters after trimming, no control characters.
@@ -366,28 +368,15 @@ pub fn validate_room_name(room: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks and normalises a display name: trimmed, 1 to 64 characters, no control characters.
+/// Checks and normalises a display name by the rules for names ([`text`]): 1 to 64 characters.
 pub fn normalize_display_name(name: &str) -> Result<String, String> {
-    let trimmed = trimmed_within(name, DISPLAY_NAME_MAX, "a display name")?;
-    if trimmed.chars().any(char::is_control) {
-        return Err("a display name has no control characters".into());
-    }
-    Ok(trimmed.to_string())
+    text::normalize_name(name, DISPLAY_NAME_MAX, "a display name")
 }
 
-/// `text` trimmed, if it then has 1 to `max` characters.
-fn trimmed_within<'a>(text: &'a str, max: usize, what: &str) -> Result<&'a str, String> {
-    let trimmed = text.trim();
-    let count = trimmed.chars().count();
-    if count == 0 || count > max {
-        return Err(format!("{what} has 1 to {max} characters"));
-    }
-    Ok(trimmed)
-}
-
-/// Checks and normalises a chat message: trimmed, 1 to 2000 characters.
+/// Checks and normalises a chat message by the rules for messages ([`text`]): 1 to 2000
+/// characters.
 pub fn normalize_chat_text(text: &str) -> Result<String, String> {
-    trimmed_within(text, CHAT_TEXT_MAX, "a chat message").map(str::to_string)
+    text::normalize_message(text, CHAT_TEXT_MAX, "a chat message")
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ difference, printing both lists. Also checks the VTIMEZONE against the IANA data
 """
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -32,18 +32,31 @@ def main():
     assert len(uids) == 1, f"one series, one UID: {uids}"
     assert all("/r/" in str(e["URL"]) for e in events), "every event has the join link"
 
-    # The calendar's meetings, as instants.
-    got = sorted(
-        (e["DTSTART"].dt.isoformat(), e["DTEND"].dt.isoformat() if "DTEND" in e
-         else (e["DTSTART"].dt + e["DURATION"].dt).isoformat())
-        for e in recurring_ical_events.of(cal).between(lo, hi)
-    )
+    # The calendar's meetings, as instants. Two local times that land on one instant (an hourly
+    # rule's skipped 02:00 and its 03:00) are one meeting: RFC 5545 3.8.5.3 drops duplicates.
+    # recurring-ical-events adds a DURATION on the wall clock; RFC 5545 3.3.6 makes hours and
+    # minutes exact, so across a clock change the end is the start's instant plus the duration.
+    def span(e):
+        start = e["DTSTART"].dt
+        if "DURATION" in e:
+            length = e["DURATION"].dt
+        else:
+            length = e["DTEND"].dt.replace(tzinfo=None) - start.replace(tzinfo=None)
+        return start.isoformat(), (start.astimezone(timezone.utc) + length).isoformat()
+    got = sorted(span(e) for e in recurring_ical_events.of(cal).between(lo, hi))
     # The API's, cancelled ones left out (a calendar simply does not have them).
     want = sorted((o["start"], o["end"]) for o in api if o["status"] != "cancelled")
-    norm = lambda pairs: [tuple(datetime.fromisoformat(x) for x in p) for p in pairs]
+    norm = lambda pairs: sorted({tuple(datetime.fromisoformat(x) for x in p) for p in pairs})
+    if len(want) != len(norm(want)):
+        print("the API lists a meeting twice:", *want, sep="\n  ")
+        sys.exit(1)
     if norm(got) != norm(want):
-        print("calendar:", *got, sep="\n  ")
-        print("api:", *want, sep="\n  ")
+        only_cal = sorted(set(norm(got)) - set(norm(want)))
+        only_api = sorted(set(norm(want)) - set(norm(got)))
+        show = lambda pairs: [f"{a.isoformat()} .. {b.isoformat()}" for a, b in pairs]
+        print(f"{len(norm(got))} meetings in the calendar, {len(norm(want))} from the API")
+        print("only in the calendar:", *show(only_cal), sep="\n  ")
+        print("only from the API:", *show(only_api), sep="\n  ")
         sys.exit(1)
 
     # The VTIMEZONE must agree with the IANA zone at every meeting.

@@ -195,6 +195,7 @@ impl ParticipantTask {
     }
 
     async fn publish_offer(&mut self, sdp: &str, tracks: Vec<TrackMeta>) -> Result<()> {
+        crate::media::check_sections(sdp, self.registry.config.max_tracks_per_participant)?;
         if self.publish.is_none() {
             let ingress = IngressCtx {
                 room: self.room.clone(),

@@ -40,13 +40,19 @@ impl PortAllocator {
 
     /// Takes a free port, or fails when every port of the range is leased.
     pub fn lease(self: &Arc<Self>) -> Result<PortLease> {
+        self.lease_where(|_| true)
+    }
+
+    /// Takes a free port that `usable` accepts (one that another process holds is skipped, and
+    /// tried again next time), or fails when there is none.
+    pub fn lease_where(self: &Arc<Self>, usable: impl Fn(u16) -> bool) -> Result<PortLease> {
         // Invariant: no code panics while holding this lock, so it is never poisoned.
         let mut st = self.state.lock().expect("port allocator lock poisoned");
         let size = u32::from(self.last - self.first) + 1;
         for i in 0..size {
             let offset = (u32::from(st.cursor - self.first) + i) % size;
             let port = self.first + offset as u16;
-            if st.taken.insert(port) {
+            if !st.taken.contains(&port) && usable(port) && st.taken.insert(port) {
                 st.cursor = if port == self.last {
                     self.first
                 } else {
@@ -121,6 +127,19 @@ mod tests {
         drop(l2);
         assert_eq!(a.in_use(), 2);
         assert_eq!(a.lease().unwrap().port(), 40001);
+    }
+
+    #[test]
+    fn ports_another_process_holds_are_skipped() {
+        let a = PortAllocator::new(2000, 2003);
+        let held = [2000u16, 2001];
+        let l = a.lease_where(|p| !held.contains(&p)).unwrap();
+        assert_eq!(l.port(), 2002);
+        assert_eq!(a.lease_where(|p| !held.contains(&p)).unwrap().port(), 2003);
+        // Skipped ports are not marked taken: once free, they are handed out.
+        assert_eq!(a.lease().unwrap().port(), 2000);
+        let none = PortAllocator::new(2000, 2001);
+        assert!(none.lease_where(|_| false).is_err());
     }
 
     #[test]

@@ -11,8 +11,9 @@ use protocol::ErrorCode;
 
 use crate::AppState;
 use crate::error::AppError;
+use crate::error::FieldError;
 use crate::invite::{self, InviteError, Role};
-use crate::schedule::{Schedule, Window};
+use crate::schedule::{Occurrence, Schedule, Window};
 
 /// What a join that was let in may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,12 +40,18 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> Refusal {
     }
 }
 
-/// A room and the invite that was checked for it.
+/// A room and the invite that was checked for it, with what its schedule says at that moment.
 pub struct Invited {
     pub room: crate::store::Room,
     pub claims: invite::Claims,
-    /// The room's schedule, if it has one.
-    pub schedule: Option<Schedule>,
+    /// Whether the room is open for this invite: always for hosts and for rooms without a
+    /// schedule; otherwise by the schedule's window.
+    pub window: Window,
+    /// The meeting running now or the next one, if the room has a schedule.
+    pub next: Option<Occurrence>,
+    /// Why the stored schedule cannot be used, when it cannot: participants are kept out
+    /// (hosts are not) until the organiser sets it again.
+    pub problem: Option<String>,
 }
 
 fn internal(e: AppError) -> Refusal {
@@ -62,45 +69,101 @@ pub async fn check_invite(
     let Some(room) = state.store.room_by_slug(slug).await.map_err(internal)? else {
         return Ok(None);
     };
+    let claims = verified(&room.invite_secret, &room.id, token, now).inspect_err(|e| {
+        tracing::info!(room = %room.slug, reason = %e.message, "invite refused");
+    })?;
+    let Some(row) = state.store.schedule(&room.id).await.map_err(internal)? else {
+        return Ok(Some(Invited {
+            room,
+            claims,
+            window: Window::Always,
+            next: None,
+            problem: None,
+        }));
+    };
+    let schedule = crate::api::schedule::load(&row, &room.time_zone).map_err(internal)?;
+    let (early, grace) = (room.early_join_minutes, room.grace_minutes);
+    let host = claims.role == Role::Host;
+    let timing =
+        crate::api::schedule::off_thread(move || timing(&schedule, host, now, early, grace))
+            .await
+            .map_err(internal)?;
+    let (window, next, problem) = match timing {
+        Ok((window, next)) => (window, next, None),
+        Err(e) => {
+            tracing::warn!(room = %room.slug, error = %e, "stored schedule cannot be used");
+            let window = if host {
+                Window::Always
+            } else {
+                Window::Closed { opens_at: None }
+            };
+            (window, None, Some(e.to_string()))
+        }
+    };
+    Ok(Some(Invited {
+        room,
+        claims,
+        window,
+        next,
+        problem,
+    }))
+}
+
+/// Checks `token` against a room's key and id, as the person holding it is told.
+fn verified(
+    secret: &str,
+    room_id: &str,
+    token: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<invite::Claims, Refusal> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Err(refuse(
             ErrorCode::InviteRequired,
             "this room needs an invite link; ask the organiser for one",
         ));
     };
-    let claims =
-        invite::verify(&room.invite_secret, &room.id, token, now.timestamp()).map_err(|e| {
-            let code = match e {
-                InviteError::Expired => ErrorCode::InviteExpired,
-                _ => ErrorCode::InviteInvalid,
-            };
-            tracing::info!(room = %room.slug, reason = ?e, "invite refused");
-            refuse(code, e.to_string())
-        })?;
-    let schedule = match state.store.schedule(&room.id).await.map_err(internal)? {
-        Some(row) => Some(crate::api::schedule::load(&row, &room.time_zone).map_err(internal)?),
-        None => None,
-    };
-    Ok(Some(Invited {
-        room,
-        claims,
-        schedule,
-    }))
+    invite::verify(secret, room_id, token, now.timestamp()).map_err(|e| {
+        let code = match e {
+            InviteError::Expired => ErrorCode::InviteExpired,
+            _ => ErrorCode::InviteInvalid,
+        };
+        refuse(code, e.to_string())
+    })
 }
 
-impl Invited {
-    /// Whether the room is open for this invite at `now`: always for hosts and for rooms
-    /// without a schedule; otherwise by the schedule's window.
-    pub fn window(&self, now: DateTime<Utc>) -> Window {
-        match (&self.schedule, self.claims.role) {
-            (Some(schedule), Role::Participant) => schedule.window(
-                now,
-                Duration::minutes(self.room.early_join_minutes),
-                Duration::minutes(self.room.grace_minutes),
-            ),
-            _ => Window::Always,
-        }
+/// The refusal for a room that does not exist: exactly what a room that exists says to the same
+/// token, so that nobody without a valid invite can tell which rooms exist. The token is checked
+/// against a key and a room id that nothing has, which fails the way a stranger's token fails.
+pub fn unknown_room(token: Option<&str>, now: DateTime<Utc>) -> Refusal {
+    let nobody = invite::new_secret();
+    match verified(&nobody, &nobody, token, now) {
+        Err(refusal) => refusal,
+        // Invariant: no token verifies against a fresh random key.
+        Ok(_) => refuse(
+            ErrorCode::InviteInvalid,
+            InviteError::BadSignature.to_string(),
+        ),
     }
+}
+
+/// The window for a host or a participant at `now`, and the next meeting.
+fn timing(
+    schedule: &Schedule,
+    host: bool,
+    now: DateTime<Utc>,
+    early_minutes: i64,
+    grace_minutes: i64,
+) -> Result<(Window, Option<Occurrence>), FieldError> {
+    let window = if host {
+        Window::Always
+    } else {
+        schedule.window(
+            now,
+            Duration::minutes(early_minutes),
+            Duration::minutes(grace_minutes),
+        )?
+    };
+    Ok((window, schedule.next(now)?))
 }
 
 /// Whether this join may enter the room `slug` at `now`.
@@ -117,16 +180,21 @@ pub async fn authorize_join(
                 capacity: None,
             });
         }
-        return Err(refuse(
-            ErrorCode::NoSuchRoom,
-            format!("there is no room \"{slug}\" on this server; check the link"),
-        ));
+        return Err(unknown_room(token, now));
     };
     let admission = Admission {
         role: invited.claims.role,
         capacity: usize::try_from(invited.room.capacity).ok(),
     };
-    match invited.window(now) {
+    if let Some(problem) = invited.problem.filter(|_| invited.window != Window::Always) {
+        return Err(refuse(
+            ErrorCode::RoomClosed,
+            format!(
+                "the room's schedule cannot be used ({problem}); ask the organiser to set it again"
+            ),
+        ));
+    }
+    match invited.window {
         Window::Open { .. } | Window::Always => Ok(admission),
         Window::Closed {
             opens_at: Some(opens_at),

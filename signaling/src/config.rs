@@ -8,6 +8,7 @@ use sfu::SfuConfig;
 
 use crate::Settings;
 use crate::ratelimit::Rate;
+use crate::serve::ConnLimits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -35,23 +36,23 @@ pub struct Cli {
     /// Log format.
     #[arg(long, env = "COHORT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
-    /// Seconds a shutdown waits for participants to leave before it ends anyway.
+    /// Seconds a shutdown waits for participants to leave before it ends anyway (0 = none).
     #[arg(long, env = "COHORT_DRAIN_SECONDS", default_value_t = 10)]
     pub drain_seconds: u64,
     /// Most participants in one room.
-    #[arg(long, env = "COHORT_MAX_PARTICIPANTS", default_value_t = 50)]
+    #[arg(long, env = "COHORT_MAX_PARTICIPANTS", default_value_t = 50, value_parser = positive::<usize>)]
     pub max_participants: usize,
     /// Most rooms open at once.
-    #[arg(long, env = "COHORT_MAX_ROOMS", default_value_t = 200)]
+    #[arg(long, env = "COHORT_MAX_ROOMS", default_value_t = 200, value_parser = positive::<usize>)]
     pub max_rooms: usize,
     /// Most tracks one participant publishes.
-    #[arg(long, env = "COHORT_MAX_TRACKS", default_value_t = 4)]
+    #[arg(long, env = "COHORT_MAX_TRACKS", default_value_t = 4, value_parser = positive::<usize>)]
     pub max_tracks: usize,
     /// Largest WebSocket message accepted, in bytes; larger ones close the connection (1009).
-    #[arg(long, env = "COHORT_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    #[arg(long, env = "COHORT_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024, value_parser = positive::<usize>)]
     pub max_message_bytes: usize,
     /// Signaling messages per second one connection may send (bursts of twice this pass).
-    #[arg(long, env = "COHORT_MESSAGE_RATE", default_value_t = 50)]
+    #[arg(long, env = "COHORT_MESSAGE_RATE", default_value_t = 50, value_parser = positive::<u32>)]
     pub message_rate: u32,
     /// Database: an SQLite file, created on first run (`sqlite://cohort.db`), or PostgreSQL
     /// (`postgres://user:password@127.0.0.1/cohort`).
@@ -76,13 +77,13 @@ pub struct Cli {
     #[arg(long, env = "COHORT_API_RATE", default_value_t = 600)]
     pub api_rate: u32,
     /// API requests one address may make in a burst.
-    #[arg(long, env = "COHORT_API_BURST", default_value_t = 60)]
+    #[arg(long, env = "COHORT_API_BURST", default_value_t = 60, value_parser = positive::<u32>)]
     pub api_burst: u32,
     /// Signaling connections (joins) a minute from one address (0 = no limit).
     #[arg(long, env = "COHORT_JOIN_RATE", default_value_t = 60)]
     pub join_rate: u32,
     /// Joins one address may make in a burst (a classroom behind one NAT joins at once).
-    #[arg(long, env = "COHORT_JOIN_BURST", default_value_t = 40)]
+    #[arg(long, env = "COHORT_JOIN_BURST", default_value_t = 40, value_parser = positive::<u32>)]
     pub join_burst: u32,
     /// Serve `/metrics` on this address only (for example 127.0.0.1:9100), not on --http.
     #[arg(long, env = "COHORT_METRICS_ADDR")]
@@ -91,9 +92,22 @@ pub struct Cli {
     #[arg(long, env = "COHORT_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
     /// Rooms with series of their own in `/metrics`, the busiest first; the rest are summed
-    /// under `room="_other"`.
+    /// under `room="_other"` (0 = every room summed there).
     #[arg(long, env = "COHORT_METRICS_ROOM_CAP", default_value_t = 100)]
     pub metrics_room_cap: usize,
+    /// Seconds a client has to send a whole request head; also how long an idle keep-alive
+    /// connection is kept.
+    #[arg(long, env = "COHORT_HEADER_TIMEOUT_SECONDS", default_value_t = 10, value_parser = positive::<u64>)]
+    pub header_timeout_seconds: u64,
+    /// Open HTTP and WebSocket connections at once; lowered at start to fit the open-file limit.
+    #[arg(long, env = "COHORT_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = positive::<usize>)]
+    pub max_connections: usize,
+    /// Open connections from one IP address (a class behind one NAT needs a few per person).
+    #[arg(long, env = "COHORT_MAX_CONNECTIONS_PER_IP", default_value_t = 256, value_parser = positive::<usize>)]
+    pub max_connections_per_ip: usize,
+    /// Seconds a signaling connection has to send `join`; after that it is closed (1008).
+    #[arg(long, env = "COHORT_JOIN_TIMEOUT_SECONDS", default_value_t = 30, value_parser = positive::<u64>)]
+    pub join_timeout_seconds: u64,
     /// For tests only: enables POST /test/drop-signaling, which cuts every signaling
     /// connection at once, as a network failure would. Never enable in production.
     #[arg(long, env = "COHORT_TEST_HOOKS")]
@@ -141,10 +155,24 @@ impl Cli {
     pub fn limits(&self) -> Limits {
         Limits {
             max_message_bytes: self.max_message_bytes,
-            message_rate: self.message_rate.max(1),
-            dead_after: Duration::from_secs(15),
-            ping_every: Duration::from_secs(5),
+            message_rate: self.message_rate,
+            join_within: Duration::from_secs(self.join_timeout_seconds),
+            ..Limits::default()
         }
+    }
+
+    /// Limits on the HTTP listener's connections, before they are fitted to the open-file limit.
+    pub fn conn_limits(&self) -> ConnLimits {
+        ConnLimits {
+            header_timeout: Duration::from_secs(self.header_timeout_seconds),
+            max_connections: self.max_connections,
+            max_per_ip: self.max_connections_per_ip,
+        }
+    }
+
+    /// Media ports in the range, each a socket (a file descriptor) when in use.
+    pub fn media_ports(&self) -> u64 {
+        u64::from(self.udp_ports.1 - self.udp_ports.0) + 1
     }
 }
 
@@ -157,6 +185,8 @@ pub struct Limits {
     pub dead_after: Duration,
     /// How often the server pings.
     pub ping_every: Duration,
+    /// A connection that has not joined this long after opening is closed (1008).
+    pub join_within: Duration,
 }
 
 impl Default for Limits {
@@ -166,8 +196,22 @@ impl Default for Limits {
             message_rate: 50,
             dead_after: Duration::from_secs(15),
             ping_every: Duration::from_secs(5),
+            join_within: Duration::from_secs(30),
         }
     }
+}
+
+/// A count that must be at least 1: with 0 the server could not work (no participant, no
+/// message), so it is refused at start rather than read as "no limit".
+fn positive<T: std::str::FromStr + Default + PartialEq>(s: &str) -> Result<T, String> {
+    let n: T = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number"))?;
+    if n == T::default() {
+        return Err("must be at least 1".into());
+    }
+    Ok(n)
 }
 
 fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
@@ -207,5 +251,25 @@ mod tests {
         assert_eq!(cli.http.to_string(), "127.0.0.1:8080");
         assert_eq!(cli.udp_ports, (50000, 50999));
         assert!(cli.sfu_config().bind_ip.is_loopback());
+    }
+
+    #[test]
+    fn limits_that_would_stop_the_server_working_are_refused() {
+        for flag in [
+            "--max-participants",
+            "--max-rooms",
+            "--max-tracks",
+            "--max-message-bytes",
+            "--message-rate",
+            "--api-burst",
+            "--join-burst",
+        ] {
+            let err = Cli::try_parse_from(["cohort", flag, "0"]).unwrap_err();
+            assert!(err.to_string().contains("at least 1"), "{flag}: {err}");
+            assert!(Cli::try_parse_from(["cohort", flag, "7"]).is_ok(), "{flag}");
+        }
+        // 0 means "no limit" where --help says so.
+        let cli = Cli::try_parse_from(["cohort", "--api-rate", "0", "--join-rate", "0"]).unwrap();
+        assert_eq!((cli.api_rate, cli.join_rate), (0, 0));
     }
 }

@@ -61,6 +61,9 @@ pub enum AppError {
     Config(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// Work the request needs did not finish in time; retrying may succeed (503).
+    #[error("{0} took too long; try again")]
+    Timeout(&'static str),
 }
 
 fn list(errors: &[FieldError]) -> String {
@@ -91,7 +94,7 @@ pub struct Problem {
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::Draining => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Draining | AppError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,

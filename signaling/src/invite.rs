@@ -29,9 +29,16 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at, Unix seconds.
     pub exp: i64,
+    /// Not valid before, Unix seconds (Cohort does not set it; a signed one is honoured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     /// This invite's own id.
     pub jti: String,
 }
+
+/// Clock difference forgiven between the server that signed an invite and the one checking it,
+/// for `iat` and `nbf`, in seconds.
+pub const LEEWAY_SECONDS: i64 = 60;
 
 /// Why an invite was refused. Messages are for the person holding the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +47,8 @@ pub enum InviteError {
     OtherRoom,
     #[error("this invite link has expired; ask the organiser for a new one")]
     Expired,
+    #[error("this invite link is not valid yet; check your clock, or ask the organiser")]
+    NotYetValid,
     #[error(
         "this invite link is not valid (altered, revoked, or signed by someone else); ask the organiser for a new one"
     )]
@@ -68,6 +77,7 @@ pub fn mint(secret: &str, room_id: &str, role: Role, now: i64, ttl_seconds: i64)
         role,
         iat: now,
         exp: now.saturating_add(ttl_seconds),
+        nbf: None,
         jti,
     };
     let key = EncodingKey::from_secret(&key_bytes(secret));
@@ -93,6 +103,10 @@ pub fn verify(secret: &str, room_id: &str, token: &str, now: i64) -> Result<Clai
             }
             if claims.exp <= now {
                 return Err(InviteError::Expired);
+            }
+            let future = |t: i64| t > now.saturating_add(LEEWAY_SECONDS);
+            if future(claims.iat) || claims.nbf.is_some_and(future) {
+                return Err(InviteError::NotYetValid);
             }
             Ok(claims)
         }
@@ -222,5 +236,39 @@ mod tests {
                 "{junk:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_signed_invite_from_the_future_is_refused_past_the_leeway() {
+        let key = new_secret();
+        let sign = |claims: serde_json::Value| {
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(&key_bytes(&key)),
+            )
+            .unwrap()
+        };
+        let claims = |iat: i64, nbf: Option<i64>| {
+            let mut c = serde_json::json!({"room": "room-a", "role": "participant",
+                "iat": iat, "exp": NOW + 7200, "jti": "x"});
+            if let Some(nbf) = nbf {
+                c["nbf"] = nbf.into();
+            }
+            sign(c)
+        };
+        let check = |t: String| verify(&key, "room-a", &t, NOW);
+        // Issued or valid from an hour from now: refused.
+        assert_eq!(
+            check(claims(NOW + 3600, None)),
+            Err(InviteError::NotYetValid)
+        );
+        assert_eq!(
+            check(claims(NOW, Some(NOW + 3600))),
+            Err(InviteError::NotYetValid)
+        );
+        // Within the leeway (a clock a little ahead), and in the past: accepted.
+        assert!(check(claims(NOW + LEEWAY_SECONDS, Some(NOW + LEEWAY_SECONDS))).is_ok());
+        assert!(check(claims(NOW - 10, Some(NOW - 10))).is_ok());
     }
 }

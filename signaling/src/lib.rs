@@ -19,14 +19,16 @@ pub mod invite;
 pub mod metrics;
 pub mod ratelimit;
 pub mod schedule;
+pub mod serve;
 pub mod store;
+pub mod upgrade;
 pub mod web;
 pub mod ws;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sfu::Sfu;
@@ -96,8 +98,8 @@ impl AppState {
     }
 }
 
-/// The whole HTTP surface. Serve it with the peer's address, which the rate limits key on:
-/// `axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())`.
+/// The whole HTTP surface. Serve it with [`serve::serve`], which gives every request the peer's
+/// address (the rate limits key on it) and holds the connection limits.
 pub fn app(state: AppState) -> Router {
     let hooks = state.drop_signaling.is_some();
     let mut signaling = OpenApiRouter::new().routes(routes!(rtc));
@@ -170,17 +172,25 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, AppError>
 #[utoipa::path(get, path = "/api/v1/rtc", tag = "service",
     responses((status = 101, description = "Switching to the WebSocket protocol"),
         (status = 503, description = "Draining", body = crate::error::Problem)))]
-async fn rtc(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+async fn rtc(
+    State(state): State<AppState>,
+    slot: Option<axum::Extension<serve::ConnSlot>>,
+    req: axum::extract::Request,
+) -> Response {
     if state.sfu.is_draining() {
         return AppError::Draining.into_response();
     }
-    // Frames a little past the limit still arrive, so the session can close them with 1009
-    // itself; far larger ones are cut off by the WebSocket layer.
+    // Messages a little past the limit still arrive whole, and the session closes them with
+    // 1009 itself; larger ones are refused by their frame header, then closed with 1009 too.
     let hard_cap = state.limits.max_message_bytes.saturating_mul(2).max(1024);
-    ws.max_message_size(hard_cap)
-        .max_frame_size(hard_cap)
-        .on_upgrade(move |socket| ws::run(socket, state))
-        .into_response()
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(hard_cap))
+        .max_frame_size(Some(hard_cap));
+    upgrade::accept(req, config, move |socket| async move {
+        // The connection counts against the caps for as long as the session lives.
+        let _slot = slot;
+        ws::run(socket, state).await
+    })
 }
 
 /// `N` bytes from the operating system's random source.

@@ -58,6 +58,9 @@ fn log_filter(level: &str) -> String {
 }
 
 async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
+    let fd_limit = signaling::serve::raise_fd_limit();
+    // Held until the process ends: a second Cohort on the same SQLite file refuses to start.
+    let _db_lock = signaling::store::lock::lock_database(&cli.db)?;
     let store = Store::connect(&cli.db).await?;
     info!(db = %redact(&cli.db), backend = ?store.backend(), "database ready");
     if let Some(key) = bootstrap_admin_key(&store, cli.admin_key.as_deref()).await? {
@@ -75,12 +78,18 @@ async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
         state = state.with_test_hooks();
     }
     info!(%addr, udp_ports = ?cli.udp_ports, "cohort listening");
+    if cli.metrics_addr.is_none() && cli.metrics_token.is_none() {
+        warn!(
+            "/metrics is public: it is served on --http without a token, and shows live room \
+             names and load to anyone who reaches {addr}; set --metrics-token or --metrics-addr"
+        );
+    }
     if let Some(metrics_addr) = cli.metrics_addr {
         let listener = TcpListener::bind(metrics_addr).await?;
         info!(addr = %listener.local_addr()?, "metrics listening");
         let router = signaling::metrics_app(state.clone());
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
+            if let Err(e) = signaling::serve::serve_forever(listener, router).await {
                 error!("metrics listener failed: {e}");
             }
         });
@@ -93,7 +102,10 @@ async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
     }
 
     let drain_deadline = Duration::from_secs(cli.drain_seconds);
-    let shutdown = async move {
+    let metrics = state.metrics.clone();
+    // The drain: rooms are closed and joins refused at once, while the listener stays open
+    // (health 200, readiness 503) until every signaling session has gone or the deadline.
+    let stop = async move {
         wait_for_signal().await;
         warn!("shutting down: draining for at most {drain_deadline:?} (signal again to force)");
         sfu.drain().await;
@@ -102,16 +114,22 @@ async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
             warn!("second signal: exiting now");
             std::process::exit(130);
         });
-        tokio::spawn(async move {
-            tokio::time::sleep(drain_deadline).await;
-            warn!("drain deadline passed: exiting");
-            std::process::exit(0);
-        });
+        let deadline = tokio::time::Instant::now() + drain_deadline;
+        while metrics.open_sessions() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if metrics.open_sessions() > 0 {
+            warn!("drain deadline passed with sessions still open: closing");
+        }
     };
-    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let limits = cli.conn_limits().fit_to_fds(fd_limit, cli.media_ports());
+    info!(
+        max_connections = limits.max_connections,
+        max_per_ip = limits.max_per_ip,
+        header_timeout = ?limits.header_timeout,
+        "connection limits"
+    );
+    signaling::serve::serve(listener, app(state), limits, stop, Duration::from_secs(1)).await?;
     info!("stopped");
     Ok(())
 }

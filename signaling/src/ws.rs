@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use protocol::{
     ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage, normalize_chat_text,
@@ -14,6 +13,8 @@ use protocol::{
 use sfu::{SessionHandle, SfuError};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, interval, sleep_until};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tracing::{Instrument, debug, info, info_span};
 
 use crate::AppState;
@@ -76,11 +77,23 @@ enum Next {
     Close(u16, &'static str),
 }
 
+/// A read error, as the session tells a message over the size limit (closed with 1009) from a
+/// connection that failed (dropped).
+pub trait ReadError: std::fmt::Display {
+    fn too_big(&self) -> bool;
+}
+
+impl ReadError for tungstenite::Error {
+    fn too_big(&self) -> bool {
+        matches!(self, tungstenite::Error::Capacity(_))
+    }
+}
+
 /// Runs one connection to its end.
 pub async fn run<S, E>(socket: S, state: AppState)
 where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin + Send + 'static,
-    E: std::fmt::Display,
+    E: ReadError,
 {
     let span = info_span!(
         "ws",
@@ -109,16 +122,18 @@ impl Session {
     async fn run<S, E>(mut self, socket: S)
     where
         S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
-        E: std::fmt::Display,
+        E: ReadError,
     {
         let (mut tx, mut rx) = socket.split();
         let _open = crate::metrics::SessionGauge::new(&self.state.metrics);
         let limits = self.state.limits.clone();
         let mut last_seen = Instant::now();
+        let join_by = last_seen + limits.join_within;
         let mut pings = interval(limits.ping_every);
         let mut cut = self.state.drop_signaling.as_ref().map(|tx| tx.subscribe());
         let close = loop {
             let dead_at = last_seen + limits.dead_after;
+            let awaiting_join = matches!(self.phase, Phase::AwaitingJoin);
             let event = async {
                 match &mut self.phase {
                     Phase::Joined { events, .. } => events.recv().await,
@@ -127,7 +142,11 @@ impl Session {
             };
             tokio::select! {
                 incoming = rx.next() => {
-                    let Some(Ok(msg)) = incoming else { break None };
+                    let msg = match incoming {
+                        Some(Ok(msg)) => msg,
+                        Some(Err(e)) if e.too_big() => break Some((close::TOO_BIG, "message too big")),
+                        _ => break None,
+                    };
                     last_seen = Instant::now();
                     let text = match msg {
                         Message::Text(t) => t,
@@ -137,7 +156,7 @@ impl Session {
                             continue;
                         }
                         Message::Close(_) => break None,
-                        Message::Ping(_) | Message::Pong(_) => continue,
+                        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
                     };
                     if text.len() > limits.max_message_bytes {
                         break Some((close::TOO_BIG, "message too big"));
@@ -174,6 +193,10 @@ impl Session {
                     }
                     return;
                 }
+                _ = sleep_until(join_by), if awaiting_join => {
+                    info!("no join within {:?}; closing", limits.join_within);
+                    break Some((close::POLICY, "join within the time allowed"));
+                }
                 _ = sleep_until(dead_at) => {
                     info!("no traffic for {:?}; closing", limits.dead_after);
                     break Some((close::GOING_AWAY, "no traffic"));
@@ -185,7 +208,7 @@ impl Session {
         }
         if let Some((code, reason)) = close {
             let frame = CloseFrame {
-                code,
+                code: code.into(),
                 reason: Utf8Bytes::from_static(reason),
             };
             let _ =

@@ -68,10 +68,29 @@ async fn the_attack_set(s: &TestServer) {
     // No token, another room's token, and a room that does not exist.
     assert_eq!(join(s, "room-a", None).await.0, "invite_required");
     assert_eq!(join(s, "room-b", Some(&token_a)).await.0, "invite_invalid");
-    assert_eq!(
-        join(s, "no-such-room", Some(&token_a)).await.0,
-        "no_such_room"
-    );
+    // Without a valid invite, a room that does not exist answers exactly as one that does, on
+    // the join and on the lobby, so slugs cannot be probed.
+    for token in [None, Some(token_a.as_str()), Some("junk"), Some("a.b.c")] {
+        let (real, real_v) = join(s, "room-b", token).await;
+        let (none, none_v) = join(s, "no-such-room", token).await;
+        assert_eq!(
+            (&real, &real_v["message"]),
+            (&none, &none_v["message"]),
+            "{token:?}"
+        );
+        let lobby = |slug: &str| {
+            let path = match token {
+                Some(t) => format!("/api/v1/lobby/{slug}?t={t}"),
+                None => format!("/api/v1/lobby/{slug}"),
+            };
+            async move { call(s.addr, "GET", &path, None, None).await }
+        };
+        let (a, b) = (lobby("room-b").await, lobby("no-such-room").await);
+        assert_eq!(
+            (a.status, a.json()["detail"].clone()),
+            (b.status, b.json()["detail"].clone())
+        );
+    }
 
     // Tampered: the role raised to host with the signature kept.
     let parts: Vec<&str> = token_a.split('.').collect();
@@ -167,9 +186,14 @@ async fn the_schedule_opens_the_room_for_participants_and_hosts_always_get_in() 
     call(s.addr, "GET", "/api/v1/lobby/later", None, None)
         .await
         .problem(401);
-    call(s.addr, "GET", "/api/v1/lobby/nowhere?t=x", None, None)
+    // A room that does not exist answers as one that does, to the same token.
+    let real = call(s.addr, "GET", "/api/v1/lobby/later?t=x", None, None)
         .await
-        .problem(404);
+        .problem(403);
+    let none = call(s.addr, "GET", "/api/v1/lobby/nowhere?t=x", None, None)
+        .await
+        .problem(403);
+    assert_eq!(real["detail"], none["detail"]);
 
     // Meets every day for 24 hours from yesterday at this hour: open now.
     let now = chrono::Utc::now() - chrono::Duration::days(1);

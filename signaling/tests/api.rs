@@ -103,6 +103,26 @@ async fn rooms_crud_and_pages(s: &TestServer) {
     assert_eq!(got["description"], serde_json::Value::Null);
     assert_eq!(got["grace_minutes"], 5);
     assert_eq!(got["capacity"], 12);
+    // null on a field that cannot be cleared is refused, naming it, and changes nothing.
+    for name in [
+        "name",
+        "slug",
+        "time_zone",
+        "capacity",
+        "early_join_minutes",
+        "grace_minutes",
+    ] {
+        let r = call(
+            s.addr,
+            "PATCH",
+            &path,
+            Some(ADMIN_KEY),
+            Some(json!({ name: null })),
+        )
+        .await;
+        assert_eq!(r.problem_fields(422), vec![name], "{}", r.text());
+    }
+    assert_eq!(get(s, &path).await.json(), got);
 
     assert_eq!(
         call(s.addr, "DELETE", &path, Some(ADMIN_KEY), None)
@@ -287,6 +307,7 @@ async fn keys_and_auth(s: &TestServer) {
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["owner_key_id"], key_id.as_str());
     call(s.addr, "GET", "/api/v1/keys", Some(&key), None)
         .await
         .problem(403);

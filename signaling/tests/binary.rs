@@ -24,11 +24,35 @@ impl Server {
     }
 
     async fn start_on(extra: &[&str]) -> Server {
+        Self::spawn(extra, None).await
+    }
+
+    /// Starts cohort with `extra` flags, under an open-file limit of `fds` (soft and hard) if
+    /// given.
+    async fn spawn(extra: &[&str], fds: Option<u64>) -> Server {
         // A port the OS just handed out and released: free unless something races for it.
         let addr = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port");
-        let child = Command::new(env!("CARGO_BIN_EXE_cohort"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cohort"));
+        if let Some(fds) = fds {
+            use std::os::unix::process::CommandExt;
+            let limit = libc::rlimit {
+                rlim_cur: fds,
+                rlim_max: fds,
+            };
+            // SAFETY: setrlimit is async-signal-safe and touches only the child's limits.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let child = command
             .args([
                 "--http",
                 &addr.to_string(),
@@ -88,6 +112,7 @@ async fn sigterm_tells_participants_to_leave_and_exits_within_the_deadline() {
     assert_eq!(http_status(server.addr, "/readyz").await, 200);
     let mut raw = Raw::connect(&format!("ws://{}/api/v1/rtc", server.addr)).await;
     raw.join("shutdown").await;
+    let lingering = Raw::connect(&format!("ws://{}/api/v1/rtc", server.addr)).await;
 
     server.signal("TERM");
     match raw.next().await {
@@ -98,12 +123,100 @@ async fn sigterm_tells_participants_to_leave_and_exits_within_the_deadline() {
         other => panic!("expected leave, got {other:?}"),
     }
     assert_eq!(raw.next().await, Next::Closed(Some(1001)));
+    // The drain lasts while a session is open (one that never joined, here): the listener stays
+    // up, answering health but not readiness, and refusing new signaling connections.
+    assert_eq!(http_status(server.addr, "/healthz").await, 200);
+    assert_eq!(http_status(server.addr, "/readyz").await, 503);
+    match tokio_tungstenite::connect_async(format!("ws://{}/api/v1/rtc", server.addr)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 503),
+        Err(e) => panic!("expected 503 for a new connection while draining, got {e}"),
+        Ok(_) => panic!("a new signaling connection was taken while draining"),
+    }
+    assert_eq!(server.wait(Duration::from_millis(300)).await, None);
+    drop(lingering);
     let code = server.wait(Duration::from_secs(6)).await;
     assert_eq!(
         code,
         Some(0),
         "cohort did not exit cleanly within the drain deadline"
     );
+}
+
+/// The campaign's finding: under a 1024 open-file limit, 1100 half-sent requests from one
+/// address made `/healthz` stop answering ("Too many open files") until the attacker let go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_1024_file_limit_a_flood_from_one_address_leaves_the_server_answering() {
+    let server = Server::spawn(
+        &[
+            "--open-rooms",
+            "--db",
+            &common::db::sqlite_url(),
+            "--udp-ports",
+            "43060-43069",
+        ],
+        Some(1024),
+    )
+    .await;
+    let mut flood = Vec::new();
+    let mut refused = 0;
+    for _ in 0..1100 {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind("127.0.0.2:0".parse().expect("address"))
+            .expect("bind 127.0.0.2");
+        let Ok(mut c) = socket.connect(server.addr).await else {
+            refused += 1;
+            continue;
+        };
+        use tokio::io::AsyncWriteExt;
+        if c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .is_err()
+        {
+            refused += 1;
+        }
+        flood.push(c);
+    }
+    // Every connection past the per-address cap was answered 503 and closed at once.
+    let mut told = 0;
+    for c in &mut flood {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 64];
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(5), c.read(&mut buf)).await
+            && buf[..n].starts_with(b"HTTP/1.1 503")
+        {
+            told += 1;
+        }
+    }
+    assert!(
+        told + refused >= 1100 - 256,
+        "told {told}, refused {refused}"
+    );
+    // The server still answers everyone else, and still takes a signaling connection.
+    assert_eq!(http_status(server.addr, "/healthz").await, 200);
+    let mut raw = Raw::connect(&format!("ws://{}/api/v1/rtc", server.addr)).await;
+    raw.join("still-here").await;
+    drop(flood);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_sqlite_file_refuses_to_start() {
+    let db = common::db::sqlite_url();
+    let first = Server::start_on(&["--db", &db, "--udp-ports", "43070-43071"]).await;
+    let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
+        .args(["--http", "127.0.0.1:0", "--db", &db, "--no-demo"])
+        .args(["--admin-key", common::ADMIN_KEY])
+        .output()
+        .expect("cohort runs");
+    assert!(!out.status.success(), "a second server started on {db}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let pid = first.child.id().to_string();
+    assert!(
+        err.contains("another Cohort") && err.contains(&pid),
+        "{err}"
+    );
+    // The first one is unaffected.
+    assert_eq!(http_status(first.addr, "/healthz").await, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,6 +226,9 @@ async fn nonsensical_flags_are_refused_with_a_clear_message() {
         &["--udp-ports", "many"][..],
         &["--http", "not-an-address"][..],
         &["--log-format", "xml"][..],
+        &["--max-participants", "0"][..],
+        &["--message-rate", "0"][..],
+        &["--max-connections-per-ip", "0"][..],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
             .args(args)
@@ -125,13 +241,15 @@ async fn nonsensical_flags_are_refused_with_a_clear_message() {
 }
 
 /// Posts rooms from `writers` concurrent clients until the server dies; the ids of every room
-/// whose creation was acknowledged (201).
+/// whose creation was acknowledged (201). `acks` counts them as they come.
 async fn write_until_killed(
     addr: SocketAddr,
     writers: usize,
+    acks: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) -> Vec<tokio::task::JoinHandle<Vec<String>>> {
     (0..writers)
         .map(|w| {
+            let acks = acks.clone();
             tokio::spawn(async move {
                 let mut acked = Vec::new();
                 for i in 0..2000 {
@@ -145,6 +263,7 @@ async fn write_until_killed(
                     match r {
                         Some(r) if r.status == 201 => {
                             acked.push(r.json()["id"].as_str().unwrap_or_default().to_owned());
+                            acks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                         Some(r) => panic!("write refused: {} {}", r.status, r.text()),
                         None => break,
@@ -160,9 +279,15 @@ async fn write_until_killed(
 async fn every_acknowledged_write_survives_kill_9() {
     for (name, db) in common::db::all().await {
         let mut server = Server::start_on(&["--db", &db]).await;
-        let writers = write_until_killed(server.addr, 4).await;
-        // Kill the server in the middle of the burst, once some writes are through.
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        let acks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let writers = write_until_killed(server.addr, 4, acks.clone()).await;
+        // Kill the server in the middle of the burst, once some writes are through (counted,
+        // not timed: a busy machine writes fewer in a given time).
+        let through = common::eventually(Duration::from_secs(30), || {
+            acks.load(std::sync::atomic::Ordering::Relaxed) >= 40
+        })
+        .await;
+        assert!(through, "{name}: fewer than 40 writes in 30 s");
         server.child.kill().expect("SIGKILL");
         let _ = server.child.wait();
         let mut acked = Vec::new();

@@ -27,15 +27,36 @@ async fn calendars_round_trip_through_an_independent_parser() {
             "FREQ=WEEKLY;BYDAY=TU",
             "2026-10-06T18:00",
             "2026-10-20T18:00",
+            "2026-11-24T18:00",
         ),
         (
             "America/New_York",
             "FREQ=WEEKLY;BYDAY=MO,TH",
             "2026-10-01T07:30",
             "2026-10-29T07:30",
+            "2026-12-24T07:30",
+        ),
+        // Meetings inside the hours the clocks skip or repeat: every other Sunday hour in Berlin
+        // (02:00 on 25 October 2026 and 28 March 2027), and 02:30 every day in New York
+        // (1 November 2026, and 14 March 2027, when 02:30 does not exist and is held at 03:30
+        // EDT). Every other hour: recurring-ical-events drops the meetings next to a moved one
+        // when they overlap it.
+        (
+            "Europe/Berlin",
+            "FREQ=HOURLY;INTERVAL=2;BYDAY=SU",
+            "2026-06-10T00:00",
+            "2026-11-01T04:00",
+            "2026-11-08T06:00",
+        ),
+        (
+            "America/New_York",
+            "FREQ=DAILY;BYHOUR=2;BYMINUTE=30",
+            "2026-09-01T02:30",
+            "2026-10-29T02:30",
+            "2026-12-24T02:30",
         ),
     ];
-    for (zone, rule, start, moved) in cases {
+    for (zone, rule, start, moved, cancelled) in cases {
         let r = call(
             s.addr,
             "POST",
@@ -47,7 +68,7 @@ async fn calendars_round_trip_through_an_independent_parser() {
         assert_eq!(r.status, 201, "{}", r.text());
         let id = r.json()["id"].as_str().unwrap().to_owned();
         let schedule = json!({"rrule": rule, "start": start, "duration_minutes": 75,
-                              "exdates": ["2026-11-24T18:00", "2026-12-24T07:30"]});
+                              "exdates": [cancelled]});
         let put = call(
             s.addr,
             "PUT",

@@ -38,10 +38,11 @@ export class Chat {
     this.seen.add(msg.id);
     const log = $('#chat-log', this.panel);
     log.append(el('li', { class: fromSelf ? 'mine' : '' },
-      el('span', { class: 'sender' }, msg.name),
+      el('bdi', { class: 'sender' }, msg.name),
       ' ',
       el('time', { datetime: new Date(msg.sent_at_ms).toISOString() }, formatTime(msg.sent_at_ms)),
-      el('p', { class: 'text' }, msg.text)));
+      // Each message is isolated, so right-to-left text or a stray override stays inside it.
+      el('p', { class: 'text', dir: 'auto' }, msg.text)));
     log.lastElementChild.scrollIntoView?.({ block: 'end' });
     if (!this.visible && !fromSelf) {
       this.unread += 1;

@@ -46,6 +46,7 @@ pub(crate) use ingress::IngressCtx;
 pub(crate) use quality::QualityCtx;
 use sdp::Advertise;
 use sdp::check_codecs;
+pub(crate) use sdp::check_sections;
 pub(crate) use writer::spawn_writer;
 
 /// A codec as negotiated by a publisher, carried to the subscribers' sending tracks.
@@ -205,7 +206,9 @@ impl MediaPeer {
         ingress: Option<IngressCtx>,
         quality: QualityCtx,
     ) -> Result<Self> {
-        let lease = ports.lease()?;
+        // A port another process holds would fail this connection later; skip it now.
+        let lease = ports
+            .lease_where(|port| std::net::UdpSocket::bind(bind_addr(cfg.bind_ip, port)).is_ok())?;
         let mut media = media_engine()?;
         let stats = Arc::clone(&quality.stats);
         stats.set_state(LinkState::New);

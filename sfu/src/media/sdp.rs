@@ -61,6 +61,36 @@ impl Advertise {
     }
 }
 
+/// Media sections an offer may have per published track. A browser keeps a section for every
+/// track it ever sent on the connection (a transceiver whose sender was used is not reused), so a
+/// long class with a screen shared and stopped many times grows its offer; this bounds it.
+pub(crate) const SECTIONS_PER_TRACK: usize = 16;
+
+/// Refuses an offer that sends more tracks than `max_tracks`, or that has more media sections
+/// than [`SECTIONS_PER_TRACK`] for each, before anything is set up for it.
+pub(crate) fn check_sections(sdp: &str, max_tracks: usize) -> Result<()> {
+    let mut sections = 0usize;
+    let mut sending = 0usize;
+    for line in sdp.lines() {
+        let line = line.trim_end();
+        if line.starts_with("m=") {
+            sections += 1;
+        } else if sections > 0 && (line == "a=sendonly" || line == "a=sendrecv") {
+            sending += 1;
+        }
+    }
+    let most = max_tracks.saturating_mul(SECTIONS_PER_TRACK).max(1);
+    if sections > most {
+        return Err(SfuError::InvalidSdp(format!(
+            "the offer has {sections} media sections; at most {most} are accepted"
+        )));
+    }
+    if sending > max_tracks {
+        return Err(SfuError::TooManyTracks(max_tracks));
+    }
+    Ok(())
+}
+
 /// Refuses an offer none of whose audio or video sections carries Opus, VP8 or H.264.
 pub(crate) fn check_codecs(sdp: &str) -> Result<()> {
     if !sdp.trim_start().starts_with("v=") {
@@ -124,6 +154,23 @@ mod tests {
         );
         let none = Advertise { public: None, ..a };
         assert_eq!(none.sdp(sdp), sdp);
+    }
+
+    #[test]
+    fn offers_with_too_many_sections_or_sending_tracks_are_refused() {
+        let section = |dir: &str| format!("m=video 9 UDP/TLS/RTP/SAVPF 96\r\na={dir}\r\n");
+        let offer = |n: usize, dir: &str| format!("v=0\r\n{}", section(dir).repeat(n));
+        assert!(check_sections(&offer(4, "sendonly"), 4).is_ok());
+        assert!(matches!(
+            check_sections(&offer(5, "sendrecv"), 4),
+            Err(SfuError::TooManyTracks(4))
+        ));
+        // Old sections no longer sending are fine, up to the bound.
+        assert!(check_sections(&offer(64, "inactive"), 4).is_ok());
+        let Err(SfuError::InvalidSdp(why)) = check_sections(&offer(500, "recvonly"), 4) else {
+            panic!("500 sections accepted");
+        };
+        assert!(why.contains("500 media sections"), "{why}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use sfu::links::Summary;
 use utoipa::ToSchema;
 
 use super::extract::Caller;
-use super::schedule::{OccurrenceView, load};
+use super::schedule::{OccurrenceView, load, off_thread};
 use crate::AppState;
 use crate::error::AppError;
 
@@ -162,8 +162,11 @@ pub async fn rooms(
         if let Some(room) = &stored
             && let Some(row) = state.store.schedule(&room.id).await?
         {
-            next_occurrence = load(&row, &room.time_zone)?
-                .next(now)
+            let schedule = load(&row, &room.time_zone)?;
+            next_occurrence = off_thread(move || schedule.next(now))
+                .await?
+                .ok()
+                .flatten()
                 .as_ref()
                 .map(OccurrenceView::from);
         }

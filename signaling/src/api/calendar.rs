@@ -37,21 +37,26 @@ pub async fn calendar(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<CalendarQuery>,
 ) -> Result<Response, AppError> {
-    // Who may read it: an invite holder for this room, or any API key.
-    if q.t.is_none() {
-        caller(&state, &headers).await?;
-    }
-    let room = state.store.existing_room(&id).await?;
-    if let Some(token) = &q.t {
-        invite::verify(&room.invite_secret, &room.id, token, Utc::now().timestamp())
-            .map_err(|_| AppError::Forbidden("this invite is not valid for this room".into()))?;
-    }
+    // Who may read it: an invite holder for this room, or a key that manages it.
+    let room = match &q.t {
+        None => caller(&state, &headers).await?.room(&state, &id).await?,
+        Some(token) => {
+            let room = state.store.existing_room(&id).await?;
+            invite::verify(&room.invite_secret, &room.id, token, Utc::now().timestamp()).map_err(
+                |_| AppError::Forbidden("this invite is not valid for this room".into()),
+            )?;
+            room
+        }
+    };
     let row = state
         .store
         .schedule(&id)
         .await?
         .ok_or(AppError::NotFound("schedule"))?;
     let schedule = load(&row, &room.time_zone)?;
+    if let Some(problem) = schedule.problem() {
+        return Err(super::schedule::stored_problem(problem.clone()));
+    }
     let mut join_url = format!("{}/r/{}", state.settings.public_url, room.slug);
     if let Some(token) = &q.t {
         join_url.push_str("?t=");

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::error::{AppError, FieldError, field};
-use crate::store::{ApiKey, KeyRole};
+use crate::store::{ApiKey, KeyRole, Room};
 
 /// A JSON body. Unknown fields, wrong types and missing fields are 422 with the field named;
 /// text that is not JSON is 400; a body over the limit is 413.
@@ -118,6 +118,25 @@ pub fn hash_key(key: &str) -> String {
 pub struct Caller(pub ApiKey);
 
 impl Caller {
+    pub fn is_admin(&self) -> bool {
+        self.0.role == KeyRole::Admin
+    }
+
+    /// Whether this key manages `room`: admin keys manage every room, an organiser key the
+    /// rooms it owns.
+    pub fn manages(&self, room: &Room) -> bool {
+        self.is_admin() || room.owner_key_id.as_deref() == Some(self.0.id.as_str())
+    }
+
+    /// The room `id` if this key manages it. Another organiser's room is a 404, exactly as a
+    /// room that does not exist, so that room ids cannot be probed.
+    pub async fn room(&self, state: &AppState, id: &str) -> Result<Room, AppError> {
+        match state.store.room(id).await? {
+            Some(room) if self.manages(&room) => Ok(room),
+            _ => Err(AppError::NotFound("room")),
+        }
+    }
+
     /// Refuses callers whose key is not an admin key.
     pub fn require_admin(&self) -> Result<(), AppError> {
         match self.0.role {

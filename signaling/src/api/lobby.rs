@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::ApiQuery;
 use super::schedule::OccurrenceView;
 use crate::AppState;
-use crate::access::{Refusal, check_invite};
+use crate::access::{Refusal, check_invite, unknown_room};
 use crate::error::AppError;
 use crate::invite::Role;
 use crate::schedule::Window;
@@ -41,6 +41,10 @@ pub struct LobbyView {
     pub closes_at: Option<String>,
     /// The meeting running now or the next one, if the room has a schedule.
     pub next_meeting: Option<OccurrenceView>,
+    /// Why the room's stored schedule cannot be used, when it cannot: participants are kept
+    /// out until the organiser sets it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_problem: Option<String>,
     /// The server's clock, so a page can correct for a wrong clock of its own.
     pub server_time: String,
 }
@@ -64,21 +68,21 @@ pub async fn lobby(
     ApiQuery(q): ApiQuery<LobbyQuery>,
 ) -> Result<Json<LobbyView>, AppError> {
     let now = Utc::now();
-    let invited = check_invite(&state, &slug, q.t.as_deref(), now)
+    let invited = match check_invite(&state, &slug, q.t.as_deref(), now)
         .await
         .map_err(refusal)?
-        .ok_or(AppError::NotFound("room"))?;
-    let (open, opens_at, closes_at) = match invited.window(now) {
+    {
+        Some(invited) => invited,
+        // With open rooms any name may be used, so there is nothing to hide.
+        None if state.settings.open_rooms => return Err(AppError::NotFound("room")),
+        None => return Err(refusal(unknown_room(q.t.as_deref(), now))),
+    };
+    let (open, opens_at, closes_at) = match &invited.window {
         Window::Always => (true, None, None),
         Window::Open { closes_at } => (true, None, Some(closes_at.to_rfc3339())),
         Window::Closed { opens_at } => (false, opens_at.map(|t| t.to_rfc3339()), None),
     };
-    let next_meeting = invited
-        .schedule
-        .as_ref()
-        .and_then(|s| s.next(now))
-        .as_ref()
-        .map(OccurrenceView::from);
+    let next_meeting = invited.next.as_ref().map(OccurrenceView::from);
     let room = invited.room;
     Ok(Json(LobbyView {
         slug: room.slug,
@@ -90,6 +94,7 @@ pub async fn lobby(
         opens_at,
         closes_at,
         next_meeting,
+        schedule_problem: invited.problem,
         server_time: now.to_rfc3339(),
     }))
 }

@@ -50,15 +50,34 @@ pub struct NewRoom {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoomPatch {
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub slug: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub time_zone: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub capacity: Option<i64>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub early_join_minutes: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
     pub grace_minutes: Option<i64>,
+    /// Hands the room to another API key to manage, by the key's id. Admin keys only.
+    #[serde(default, deserialize_with = "not_null")]
+    pub owner_key_id: Option<String>,
+}
+
+/// A field that may be left out but not cleared: `null` is refused (422, naming the field).
+fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    match Option::<T>::deserialize(d)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(serde::de::Error::custom(
+            "must not be null; leave the field out to keep its value",
+        )),
+    }
 }
 
 /// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
@@ -85,6 +104,9 @@ pub struct RoomView {
     pub calendar_url: String,
     /// Bumped each time the invite key is rotated.
     pub invite_key_version: i64,
+    /// The id of the API key that manages the room (admin keys manage every room); absent for
+    /// rooms made before rooms had owners, which only admin keys manage.
+    pub owner_key_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -103,6 +125,7 @@ impl RoomView {
             join_url: format!("{public_url}/r/{}", room.slug),
             calendar_url: format!("{public_url}/api/v1/rooms/{}/calendar.ics", room.id),
             invite_key_version: room.key_version,
+            owner_key_id: room.owner_key_id.clone(),
             created_at: rfc3339_ms(room.created_at),
             updated_at: rfc3339_ms(room.updated_at),
         }
@@ -144,17 +167,29 @@ pub fn slugify(name: &str) -> String {
     if slug.is_empty() { "room".into() } else { slug }
 }
 
-fn check_text(errors: &mut Vec<FieldError>, name: &str, text: &str, max: usize) -> String {
-    let trimmed = text.trim();
-    let count = trimmed.chars().count();
-    if name == "name" && count == 0 {
-        errors.push(field(name, "must not be empty"));
-    } else if count > max {
-        errors.push(field(name, format!("at most {max} characters")));
-    } else if trimmed.chars().any(|c| c.is_control() && c != '\n') {
-        errors.push(field(name, "must not contain control characters"));
+/// A room's name, by the rules for names (docs/protocol.md): it is shown in lists and pages.
+fn check_name(errors: &mut Vec<FieldError>, text: &str) -> String {
+    match protocol::text::normalize_name(text, NAME_MAX, "a room name") {
+        Ok(name) => name,
+        Err(e) => {
+            errors.push(field("name", e));
+            text.to_owned()
+        }
     }
-    trimmed.to_owned()
+}
+
+/// A description, by the rules for messages (new lines kept); empty clears it.
+fn check_description(errors: &mut Vec<FieldError>, text: &str) -> Option<String> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    match protocol::text::normalize_message(text, DESCRIPTION_MAX, "a description") {
+        Ok(d) => Some(d),
+        Err(e) => {
+            errors.push(field("description", e));
+            None
+        }
+    }
 }
 
 fn check_range(errors: &mut Vec<FieldError>, name: &str, value: i64, min: i64, max: i64) {
@@ -166,10 +201,9 @@ fn check_range(errors: &mut Vec<FieldError>, name: &str, value: i64, min: i64, m
 /// Checks every field of a room, collecting all problems.
 fn check(c: &mut RoomChanges, max_capacity: i64) -> Result<(), AppError> {
     let mut errors = Vec::new();
-    c.name = check_text(&mut errors, "name", &c.name, NAME_MAX);
+    c.name = check_name(&mut errors, &c.name);
     if let Some(d) = &c.description {
-        let d = check_text(&mut errors, "description", d, DESCRIPTION_MAX);
-        c.description = (!d.is_empty()).then_some(d);
+        c.description = check_description(&mut errors, d);
     }
     if let Err(e) = protocol::validate_room_name(&c.slug) {
         errors.push(field("slug", e));
@@ -209,7 +243,7 @@ fn check(c: &mut RoomChanges, max_capacity: i64) -> Result<(), AppError> {
     ))]
 pub async fn create_room(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiJson(body): ApiJson<NewRoom>,
 ) -> Result<impl IntoResponse, AppError> {
     let max_capacity = state.settings.max_capacity;
@@ -235,7 +269,12 @@ pub async fn create_room(
         }
         match state
             .store
-            .insert_room(&id, &changes, &invite::new_secret())
+            .insert_room(
+                &id,
+                &changes,
+                &invite::new_secret(),
+                Some(caller.0.id.as_str()),
+            )
             .await
         {
             Ok(room) => {
@@ -260,7 +299,7 @@ pub async fn create_room(
         (status = 422, body = crate::error::Problem)))]
 pub async fn list_rooms(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<RoomPage>, AppError> {
     let limit = q.limit.unwrap_or(PAGE_DEFAULT);
@@ -268,7 +307,11 @@ pub async fn list_rooms(
         return Err(field("limit", format!("from 1 to {PAGE_MAX}")).into());
     }
     // One more than asked tells whether another page follows.
-    let mut rooms = state.store.rooms(q.after.as_deref(), limit + 1).await?;
+    let owner = (!caller.is_admin()).then_some(caller.0.id.as_str());
+    let mut rooms = state
+        .store
+        .rooms(q.after.as_deref(), limit + 1, owner)
+        .await?;
     let more = rooms.len() as i64 > limit;
     rooms.truncate(limit as usize);
     let next_after = more.then(|| rooms.last().map(|r| r.slug.clone())).flatten();
@@ -286,10 +329,10 @@ pub async fn list_rooms(
         (status = 404, body = crate::error::Problem)))]
 pub async fn get_room(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RoomView>, AppError> {
-    let room = state.store.existing_room(&id).await?;
+    let room = caller.room(&state, &id).await?;
     Ok(Json(RoomView::new(&room, &state.settings.public_url)))
 }
 
@@ -302,11 +345,11 @@ pub async fn get_room(
         (status = 422, body = crate::error::Problem)))]
 pub async fn patch_room(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<RoomPatch>,
 ) -> Result<Json<RoomView>, AppError> {
-    let room = state.store.existing_room(&id).await?;
+    let room = caller.room(&state, &id).await?;
     let mut changes = RoomChanges {
         slug: patch.slug.unwrap_or(room.slug),
         name: patch.name.unwrap_or(room.name),
@@ -317,16 +360,39 @@ pub async fn patch_room(
         grace_minutes: patch.grace_minutes.unwrap_or(room.grace_minutes),
     };
     check(&mut changes, state.settings.max_capacity)?;
+    if let Some(owner) = &patch.owner_key_id {
+        if !caller.is_admin() {
+            return Err(AppError::Forbidden(
+                "only an admin key can hand a room to another key".into(),
+            ));
+        }
+        match state.store.key(owner).await? {
+            Some(key) if key.revoked_at.is_none() => {}
+            _ => return Err(field("owner_key_id", "no such active API key").into()),
+        }
+    }
     // A schedule that follows the room's zone must still hold in the new one.
-    if let Some(row) = state.store.schedule(&id).await? {
-        super::schedule::load(&row, &changes.time_zone)
+    if let Some(row) = state.store.schedule(&id).await?
+        && row.time_zone.is_none()
+    {
+        let zone = changes.time_zone.clone();
+        super::schedule::off_thread(move || super::schedule::recheck(&row, &zone))
+            .await?
             .map_err(|e| field("time_zone", format!("the room's schedule breaks: {e}")))?;
     }
-    let room = state
+    let mut room = state
         .store
         .update_room(&id, &changes)
         .await?
         .ok_or(AppError::NotFound("room"))?;
+    if let Some(owner) = &patch.owner_key_id {
+        room = state
+            .store
+            .set_room_owner(&id, owner)
+            .await?
+            .ok_or(AppError::NotFound("room"))?;
+        tracing::info!(room = %room.slug, owner_key_id = %owner, "room handed to another key");
+    }
     Ok(Json(RoomView::new(&room, &state.settings.public_url)))
 }
 
@@ -337,9 +403,10 @@ pub async fn patch_room(
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn delete_room(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
+    caller.room(&state, &id).await?;
     if state.store.delete_room(&id).await? {
         tracing::info!(room_id = %id, "room deleted");
         Ok(StatusCode::NO_CONTENT)
@@ -375,7 +442,7 @@ pub struct InviteView {
         (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn create_invite(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NewInvite>,
 ) -> Result<(StatusCode, Json<InviteView>), AppError> {
@@ -387,7 +454,7 @@ pub async fn create_invite(
         )
         .into());
     }
-    let room = state.store.existing_room(&id).await?;
+    let room = caller.room(&state, &id).await?;
     let view = invite_for(&room, body.role, ttl, &state.settings.public_url);
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -414,9 +481,10 @@ pub fn invite_for(room: &Room, role: Role, ttl: i64, public_url: &str) -> Invite
         (status = 404, body = crate::error::Problem)))]
 pub async fn rotate_invite_key(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RoomView>, AppError> {
+    caller.room(&state, &id).await?;
     let room = state
         .store
         .rotate_invite_secret(&id, &invite::new_secret())
@@ -449,7 +517,7 @@ pub async fn demo_invite(state: &AppState) -> Result<InviteView, AppError> {
             let id = uuid::Uuid::new_v4().to_string();
             state
                 .store
-                .insert_room(&id, &changes, &invite::new_secret())
+                .insert_room(&id, &changes, &invite::new_secret(), None)
                 .await?
         }
     };

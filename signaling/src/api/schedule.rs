@@ -3,14 +3,16 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{ApiJson, ApiQuery, Caller};
 use crate::AppState;
-use crate::error::{AppError, field};
-use crate::schedule::{Occurrence, Schedule, Status, format_local, parse_local};
+use crate::error::{AppError, FieldError, field};
+use crate::schedule::{
+    MAX_EXCEPTIONS, Move, Occurrence, Schedule, Status, format_local, parse_local,
+};
 use crate::store::{Room, ScheduleRow};
 
 /// Longest range one occurrences request may cover.
@@ -61,6 +63,9 @@ pub struct ScheduleView {
     pub moves: Vec<MoveView>,
     /// The first meeting still running or yet to come.
     pub next_occurrence: Option<OccurrenceView>,
+    /// Why the stored schedule cannot be expanded, when it cannot (set it again to fix it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// One meeting.
@@ -86,20 +91,79 @@ impl From<&Occurrence> for OccurrenceView {
     }
 }
 
-/// Rebuilds a stored schedule, in `room_zone` unless it has its own.
+/// Longest a schedule computation may take before the request gives up on it. The work itself
+/// is bounded ([`crate::schedule::EXPANSION_BUDGET`]); this only keeps a request from waiting
+/// on a machine too busy to do it.
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs a schedule computation on tokio's blocking threads, never on the async ones, within
+/// [`DEADLINE`].
+pub async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    match tokio::time::timeout(DEADLINE, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => Err(AppError::Config(format!(
+            "schedule computation failed: {e}"
+        ))),
+        Err(_) => Err(AppError::Timeout("the schedule computation")),
+    }
+}
+
+/// A stored schedule's rule that cannot be expanded, as the API reports it (409: the request is
+/// fine, the stored schedule is not; setting it again fixes it).
+pub fn stored_problem(e: FieldError) -> AppError {
+    AppError::Conflict(field(
+        e.field,
+        format!(
+            "the stored schedule cannot be used: {}; set it again",
+            e.message
+        ),
+    ))
+}
+
+/// Rebuilds a stored schedule, in `room_zone` unless it has its own. Its rule and moves were
+/// checked when written and are not checked again; a rule that no longer passes is kept as the
+/// schedule's [`Schedule::problem`].
 pub fn load(row: &ScheduleRow, room_zone: &str) -> Result<Schedule, AppError> {
     let corrupt = |what: &str| AppError::Config(format!("stored schedule has a bad {what}"));
     let exdates: Vec<String> =
         serde_json::from_str(&row.exdates).map_err(|_| corrupt("exdates"))?;
     let moves: Vec<MoveView> = serde_json::from_str(&row.moves).map_err(|_| corrupt("moves"))?;
+    let moves = moves
+        .iter()
+        .map(|m| {
+            Ok(Move {
+                occurrence: parse_local("occurrence", &m.occurrence)?,
+                start: parse_local("start", &m.start)?,
+                duration_minutes: m.duration_minutes,
+            })
+        })
+        .collect::<Result<Vec<_>, FieldError>>()
+        .map_err(|_| corrupt("moves"))?;
     let minutes = u32::try_from(row.duration_minutes).map_err(|_| corrupt("duration"))?;
     let zone = row.time_zone.as_deref().unwrap_or(room_zone);
+    Schedule::stored(&row.rrule, &row.start_local, minutes, zone, &exdates, moves)
+        .map_err(|e| corrupt(&e.field))
+}
+
+/// Rebuilds a stored schedule in `zone` and checks all of it again, as a new one would be.
+pub fn recheck(row: &ScheduleRow, zone: &str) -> Result<Schedule, FieldError> {
+    let exdates: Vec<String> = serde_json::from_str(&row.exdates).unwrap_or_default();
+    let moves: Vec<MoveView> = serde_json::from_str(&row.moves).unwrap_or_default();
+    let minutes = u32::try_from(row.duration_minutes).unwrap_or(0);
     let mut schedule = Schedule::new(&row.rrule, &row.start_local, minutes, zone, &exdates)?;
     apply_moves(&mut schedule, &moves)?;
     Ok(schedule)
 }
 
-fn apply_moves(schedule: &mut Schedule, moves: &[MoveView]) -> Result<(), AppError> {
+fn apply_moves(schedule: &mut Schedule, moves: &[MoveView]) -> Result<(), FieldError> {
+    if moves.len() > MAX_EXCEPTIONS {
+        return Err(field(
+            "moves",
+            format!("at most {MAX_EXCEPTIONS} moved meetings"),
+        ));
+    }
     for (i, m) in moves.iter().enumerate() {
         let name = |f: &str| format!("moves[{i}].{f}");
         let occurrence = parse_local(&name("occurrence"), &m.occurrence)?;
@@ -137,6 +201,7 @@ fn moves_view(schedule: &Schedule) -> Vec<MoveView> {
 }
 
 fn view(schedule: &Schedule, own_zone: bool) -> ScheduleView {
+    let next = schedule.next(Utc::now());
     ScheduleView {
         rrule: schedule.rrule.clone(),
         start: format_local(schedule.start),
@@ -145,15 +210,21 @@ fn view(schedule: &Schedule, own_zone: bool) -> ScheduleView {
         own_time_zone: own_zone,
         exdates: schedule.exdates.iter().map(|e| format_local(*e)).collect(),
         moves: moves_view(schedule),
-        next_occurrence: schedule.next(Utc::now()).as_ref().map(OccurrenceView::from),
+        next_occurrence: next
+            .as_ref()
+            .ok()
+            .and_then(Option::as_ref)
+            .map(OccurrenceView::from),
+        problem: next.err().map(|e| e.to_string()),
     }
 }
 
 async fn room_and_schedule(
     state: &AppState,
+    caller: &Caller,
     id: &str,
 ) -> Result<(Room, Option<(Schedule, bool)>), AppError> {
-    let room = state.store.existing_room(id).await?;
+    let room = caller.room(state, id).await?;
     let schedule = match state.store.schedule(id).await? {
         Some(row) => Some((load(&row, &room.time_zone)?, row.time_zone.is_some())),
         None => None,
@@ -170,27 +241,33 @@ const ID: &str = "The room's id";
         (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn put_schedule(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ScheduleBody>,
 ) -> Result<Json<ScheduleView>, AppError> {
-    let room = state.store.existing_room(&id).await?;
+    let room = caller.room(&state, &id).await?;
     let own_zone = body.time_zone.is_some();
     let zone = body.time_zone.as_deref().unwrap_or(&room.time_zone);
-    let mut schedule = Schedule::new(
-        &body.rrule,
-        &body.start,
-        body.duration_minutes,
-        zone,
-        &body.exdates,
-    )?;
-    apply_moves(&mut schedule, &body.moves)?;
+    let zone = zone.to_owned();
+    let (schedule, shown) = off_thread(move || {
+        let mut schedule = Schedule::new(
+            &body.rrule,
+            &body.start,
+            body.duration_minutes,
+            &zone,
+            &body.exdates,
+        )?;
+        apply_moves(&mut schedule, &body.moves)?;
+        let shown = view(&schedule, own_zone);
+        Ok::<_, FieldError>((schedule, shown))
+    })
+    .await??;
     state
         .store
         .put_schedule(&id, &to_row(&schedule, own_zone))
         .await?;
     tracing::info!(room = %room.slug, rrule = %schedule.rrule, "schedule set");
-    Ok(Json(view(&schedule, own_zone)))
+    Ok(Json(shown))
 }
 
 /// The room's schedule.
@@ -201,12 +278,12 @@ pub async fn put_schedule(
             body = crate::error::Problem)))]
 pub async fn get_schedule(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ScheduleView>, AppError> {
-    let (_, schedule) = room_and_schedule(&state, &id).await?;
+    let (_, schedule) = room_and_schedule(&state, &caller, &id).await?;
     let (schedule, own) = schedule.ok_or(AppError::NotFound("schedule"))?;
-    Ok(Json(view(&schedule, own)))
+    Ok(Json(off_thread(move || view(&schedule, own)).await?))
 }
 
 /// Removes the room's schedule: the room is then always open.
@@ -216,10 +293,10 @@ pub async fn get_schedule(
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn delete_schedule(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    state.store.existing_room(&id).await?;
+    caller.room(&state, &id).await?;
     if state.store.delete_schedule(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -251,7 +328,7 @@ fn instant(name: &str, text: &str) -> Result<DateTime<Utc>, AppError> {
         (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn occurrences(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> Result<(HeaderMap, Json<Vec<OccurrenceView>>), AppError> {
@@ -269,9 +346,11 @@ pub async fn occurrences(
     if to - from > Duration::days(MAX_RANGE_DAYS) {
         return Err(field("to", format!("at most {MAX_RANGE_DAYS} days after from")).into());
     }
-    let (_, schedule) = room_and_schedule(&state, &id).await?;
+    let (_, schedule) = room_and_schedule(&state, &caller, &id).await?;
     let (schedule, _) = schedule.ok_or(AppError::NotFound("schedule"))?;
-    let found = schedule.occurrences(from, to)?;
+    let found = off_thread(move || schedule.occurrences(from, to))
+        .await?
+        .map_err(stored_problem)?;
     let mut headers = HeaderMap::new();
     if found.truncated {
         headers.insert("cohort-truncated", HeaderValue::from_static("true"));
@@ -308,13 +387,34 @@ pub enum PatchStatus {
         (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn patch_occurrence(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path((id, occurrence)): Path<(String, String)>,
     ApiJson(patch): ApiJson<OccurrencePatch>,
 ) -> Result<Json<ScheduleView>, AppError> {
     let occurrence = parse_local("occurrence", &occurrence)?;
-    let (_, schedule) = room_and_schedule(&state, &id).await?;
+    let (_, schedule) = room_and_schedule(&state, &caller, &id).await?;
     let (mut schedule, own) = schedule.ok_or(AppError::NotFound("schedule"))?;
+    if let Some(problem) = schedule.problem() {
+        return Err(stored_problem(problem.clone()));
+    }
+    let (schedule, shown) = off_thread(move || {
+        patch_one(&mut schedule, occurrence, &patch)?;
+        let shown = view(&schedule, own);
+        Ok::<_, AppError>((schedule, shown))
+    })
+    .await??;
+    state
+        .store
+        .put_schedule(&id, &to_row(&schedule, own))
+        .await?;
+    Ok(Json(shown))
+}
+
+fn patch_one(
+    schedule: &mut Schedule,
+    occurrence: NaiveDateTime,
+    patch: &OccurrencePatch,
+) -> Result<(), AppError> {
     let moving = patch.start.is_some() || patch.duration_minutes.is_some();
     match (patch.status, moving) {
         (Some(PatchStatus::Cancelled), true) => {
@@ -335,9 +435,5 @@ pub async fn patch_occurrence(
             return Err(field("body", "give status, or start and/or duration_minutes").into());
         }
     }
-    state
-        .store
-        .put_schedule(&id, &to_row(&schedule, own))
-        .await?;
-    Ok(Json(view(&schedule, own)))
+    Ok(())
 }

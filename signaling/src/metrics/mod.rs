@@ -97,6 +97,11 @@ impl Metrics {
         })
     }
 
+    /// Signaling WebSocket sessions open now.
+    pub fn open_sessions(&self) -> i64 {
+        self.ws_sessions.get()
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
@@ -141,14 +146,30 @@ pub async fn track_http(State(state): State<AppState>, req: Request, next: Next)
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let start = Instant::now();
     let res = next.run(req).await;
     let seconds = start.elapsed().as_secs_f64();
     state
         .metrics
-        .observe_http(&route, &method, res.status().as_u16(), seconds);
+        .observe_http(&route, method, res.status().as_u16(), seconds);
     res
+}
+
+/// A request method as a label: the standard ones by name, anything else (a client may send
+/// any token) as `other`, so that no request can add a label value.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Prometheus metrics in the text format.

@@ -1,25 +1,37 @@
 //! Meeting schedules: an RFC 5545 recurrence rule anchored at a local start time in a room's time
 //! zone, checked field by field, and expanded into occurrences that keep their local wall-clock
 //! time across daylight-saving changes. Single occurrences can be cancelled (`exdates`) or moved.
-//! Expansion is always bounded.
+//!
+//! The work of every expansion is bounded, not only its output ([`rule`] says how), and a rule is
+//! checked in full before it is stored: its density over its first years ([`expand`]), `INTERVAL`,
+//! `COUNT` and `UNTIL`. A schedule read back from the store is trusted as written, moves
+//! included; if its rule no longer passes, the schedule carries the error ([`Schedule::problem`])
+//! and every expansion returns it, so a bad stored rule costs nothing and hangs nothing.
+
+mod expand;
+mod rule;
 
 use chrono::{
     DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDateTime, TimeZone, Utc,
 };
 use chrono_tz::Tz;
-use rrule::{RRule, RRuleSet, Unvalidated};
 use serde::{Deserialize, Serialize};
 
 pub use crate::error::FieldError;
 use crate::error::field;
+use expand::{Instants, check_density};
+use rule::Rule;
+pub use rule::{EXPANSION_BUDGET, MAX_COUNT};
 
 /// Most occurrences one expansion returns; a wider request is cut short and says so.
 pub const MAX_OCCURRENCES: u16 = 1000;
 /// Longest meeting, in minutes.
 pub const MAX_DURATION_MINUTES: u32 = 24 * 60;
-/// Most meetings in the first week of a schedule. Denser rules (`FREQ=SECONDLY`) are refused:
-/// expanding them far from their start would cost time in proportion to the distance.
+/// Most meetings in any seven days of a schedule's first years. Denser rules (`FREQ=SECONDLY`)
+/// are refused.
 pub const MAX_PER_WEEK: u16 = 100;
+/// Most cancelled and most moved meetings one schedule keeps.
+pub const MAX_EXCEPTIONS: usize = 500;
 /// Years a schedule may start in.
 pub const START_YEARS: std::ops::RangeInclusive<i32> = 2000..=2200;
 /// How far ahead the next meeting is looked for.
@@ -35,7 +47,7 @@ pub struct Move {
     pub duration_minutes: u32,
 }
 
-/// A checked schedule.
+/// A schedule: checked in full by [`Schedule::new`], or read back by [`Schedule::stored`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     /// The rule as given, for example `FREQ=WEEKLY;BYDAY=TU`.
@@ -48,6 +60,8 @@ pub struct Schedule {
     pub exdates: Vec<NaiveDateTime>,
     /// Occurrences held at another time.
     pub moves: Vec<Move>,
+    /// The parsed rule, or why it cannot be used.
+    rule: Result<Rule, FieldError>,
 }
 
 /// What became of one occurrence.
@@ -138,8 +152,24 @@ fn minutes(m: u32) -> Duration {
     Duration::minutes(i64::from(m))
 }
 
+fn parse_exdates(exdates: &[String]) -> Result<Vec<NaiveDateTime>, FieldError> {
+    if exdates.len() > MAX_EXCEPTIONS {
+        return Err(field(
+            "exdates",
+            format!("at most {MAX_EXCEPTIONS} cancelled meetings"),
+        ));
+    }
+    exdates
+        .iter()
+        .enumerate()
+        .map(|(i, e)| parse_local(&format!("exdates[{i}]"), e))
+        .collect()
+}
+
 impl Schedule {
-    /// Checks every field; the first problem found is returned with its field name.
+    /// Checks every field, the rule in full; the first problem found is returned with its
+    /// field name. The work is bounded (see [`expand::check_density`]) but not small: call it
+    /// off the async threads.
     pub fn new(
         rrule: &str,
         start: &str,
@@ -159,58 +189,87 @@ impl Schedule {
                 ),
             ));
         }
+        localize(time_zone, "start", start)?;
         check_duration("duration_minutes", duration_minutes)?;
+        for (i, e) in parse_exdates(exdates)?.iter().enumerate() {
+            localize(time_zone, &format!("exdates[{i}]"), *e)?;
+        }
+        let schedule = Self::stored(
+            rrule,
+            &format_local(start),
+            duration_minutes,
+            time_zone.name(),
+            exdates,
+            Vec::new(),
+        )?;
+        check_density(schedule.rule()?, MAX_PER_WEEK)?;
+        Ok(schedule)
+    }
+
+    /// A schedule as it was stored: checked when it was written, so neither its density nor its
+    /// moves are checked again. A rule that no longer parses is kept as [`Schedule::problem`].
+    pub fn stored(
+        rrule: &str,
+        start: &str,
+        duration_minutes: u32,
+        time_zone: &str,
+        exdates: &[String],
+        moves: Vec<Move>,
+    ) -> Result<Schedule, FieldError> {
+        let time_zone = parse_time_zone(time_zone)?;
+        let start = parse_local("start", start)?;
         let exdates = exdates
             .iter()
             .enumerate()
             .map(|(i, e)| parse_local(&format!("exdates[{i}]"), e))
             .collect::<Result<Vec<_>, _>>()?;
-        let schedule = Schedule {
+        let rule = Self::parse_rule(rrule, start, time_zone);
+        Ok(Schedule {
             rrule: rrule.trim().to_owned(),
             start,
             duration_minutes,
             time_zone,
             exdates,
-            moves: Vec::new(),
-        };
-        // Building the set checks the rule against its start.
-        let set = schedule.rule_set()?;
-        let tz = rrule::Tz::Tz(time_zone);
-        let first = localize(time_zone, "start", start)?.with_timezone(&tz);
-        let week = set.before(first + Duration::days(7)).all(MAX_PER_WEEK + 1);
-        if week.dates.len() > usize::from(MAX_PER_WEEK) {
-            return Err(field(
-                "rrule",
-                format!(
-                    "more than {MAX_PER_WEEK} meetings a week; a schedule recurs at most that often"
-                ),
-            ));
-        }
-        for (i, e) in schedule.exdates.iter().enumerate() {
-            localize(time_zone, &format!("exdates[{i}]"), *e)?;
-        }
-        Ok(schedule)
+            moves,
+            rule,
+        })
+    }
+
+    fn parse_rule(rrule: &str, start: NaiveDateTime, tz: Tz) -> Result<Rule, FieldError> {
+        localize(tz, "start", start)?;
+        Rule::parse(rrule.trim(), start, |until| {
+            until.with_timezone(&tz).naive_local()
+        })
+    }
+
+    /// Why the stored rule cannot be expanded, if it cannot.
+    pub fn problem(&self) -> Option<&FieldError> {
+        self.rule.as_ref().err()
+    }
+
+    fn rule(&self) -> Result<&Rule, FieldError> {
+        self.rule.as_ref().map_err(Clone::clone)
+    }
+
+    /// The rule's meetings (before exceptions) that start in `[from, to)`.
+    fn instants(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Instants, FieldError> {
+        Ok(Instants::new(self.rule()?, self.time_zone, from, to))
     }
 
     /// Whether the rule places an occurrence at this local start (cancelled or not).
-    pub fn has_occurrence(&self, local: NaiveDateTime) -> bool {
+    pub fn has_occurrence(&self, local: NaiveDateTime) -> Result<bool, FieldError> {
         let Ok(at) = localize(self.time_zone, "occurrence", local) else {
-            return false;
+            return Ok(false);
         };
         let at = at.with_timezone(&Utc);
-        let Ok(set) = self.rule_set() else {
-            return false;
-        };
-        let tz = rrule::Tz::Tz(self.time_zone);
-        let found = set
-            .after(at.with_timezone(&tz))
-            .before(at.with_timezone(&tz))
-            .all(1);
-        !found.dates.is_empty()
+        match self.instants(at, at + Duration::seconds(1))?.next() {
+            Some(found) => Ok(found?.naive_local() == local),
+            None => Ok(false),
+        }
     }
 
     fn require_occurrence(&self, occurrence: NaiveDateTime) -> Result<(), FieldError> {
-        if self.has_occurrence(occurrence) {
+        if self.has_occurrence(occurrence)? {
             return Ok(());
         }
         Err(field(
@@ -234,6 +293,12 @@ impl Schedule {
         localize(self.time_zone, "start", start)?;
         check_duration("duration_minutes", duration_minutes)?;
         self.moves.retain(|m| m.occurrence != occurrence);
+        if self.moves.len() >= MAX_EXCEPTIONS {
+            return Err(field(
+                "moves",
+                format!("at most {MAX_EXCEPTIONS} moved meetings"),
+            ));
+        }
         self.moves.push(Move {
             occurrence,
             start,
@@ -253,28 +318,16 @@ impl Schedule {
         self.exdates.retain(|e| *e != occurrence);
         self.moves.retain(|m| m.occurrence != occurrence);
         if cancelled {
+            if self.exdates.len() >= MAX_EXCEPTIONS {
+                return Err(field(
+                    "exdates",
+                    format!("at most {MAX_EXCEPTIONS} cancelled meetings"),
+                ));
+            }
             self.exdates.push(occurrence);
             self.exdates.sort();
         }
         Ok(())
-    }
-
-    /// The rule without its exceptions.
-    fn rule_set(&self) -> Result<RRuleSet, FieldError> {
-        let text = self.rrule.strip_prefix("RRULE:").unwrap_or(&self.rrule);
-        if text.is_empty() || text.contains('\n') || text.contains("DTSTART") {
-            return Err(field(
-                "rrule",
-                "one RFC 5545 rule, for example FREQ=WEEKLY;BYDAY=TU",
-            ));
-        }
-        let rule: RRule<Unvalidated> = text
-            .parse()
-            .map_err(|e| field("rrule", format!("not a valid RFC 5545 rule: {e}")))?;
-        let tz = rrule::Tz::Tz(self.time_zone);
-        let start = localize(self.time_zone, "start", self.start)?.with_timezone(&tz);
-        rule.build(start)
-            .map_err(|e| field("rrule", format!("not a valid rule for this start: {e}")))
     }
 
     /// The longest meeting, moved ones included.
@@ -295,6 +348,42 @@ impl Schedule {
             .map(|d| d.fixed_offset())
     }
 
+    /// A meeting the rule places at `at`, with its exceptions applied; `None` when it moved.
+    fn as_meeting(&self, at: DateTime<Tz>) -> Option<Occurrence> {
+        let local = at.naive_local();
+        let status = if self.exdates.contains(&local) {
+            Status::Cancelled
+        } else if self.moves.iter().any(|m| m.occurrence == local) {
+            return None;
+        } else {
+            Status::Scheduled
+        };
+        Some(Occurrence {
+            start: at.fixed_offset(),
+            end: (at + minutes(self.duration_minutes)).fixed_offset(),
+            status,
+            original_start: None,
+        })
+    }
+
+    /// Moved meetings, as occurrences, whose start passes `keep`.
+    fn moved(&self, keep: impl Fn(DateTime<FixedOffset>) -> bool) -> Vec<Occurrence> {
+        self.moves
+            .iter()
+            .filter(|m| !self.exdates.contains(&m.occurrence))
+            .filter_map(|m| {
+                let start = self.at(m.start)?;
+                let original = self.at(m.occurrence)?;
+                keep(start).then(|| Occurrence {
+                    start,
+                    end: start + minutes(m.duration_minutes),
+                    status: Status::Moved,
+                    original_start: Some(original),
+                })
+            })
+            .collect()
+    }
+
     /// Occurrences that start in `[from, to)`, cancelled ones included, at most
     /// [`MAX_OCCURRENCES`].
     pub fn occurrences(
@@ -305,51 +394,23 @@ impl Schedule {
         if to <= from {
             return Err(field("to", "must be after from"));
         }
-        let tz = rrule::Tz::Tz(self.time_zone);
-        // `after`/`before` are inclusive; a start exactly at `to` is outside the range.
-        let set = self
-            .rule_set()?
-            .after(from.with_timezone(&tz))
-            .before((to - Duration::milliseconds(1)).with_timezone(&tz));
-        let result = set.all(MAX_OCCURRENCES);
         let max = usize::from(MAX_OCCURRENCES);
-        let rule_cut = result.limited && result.dates.len() >= max;
-        let length = minutes(self.duration_minutes);
-        let mut occurrences = Vec::with_capacity(result.dates.len());
-        for d in result.dates {
-            let local = d.naive_local();
-            let status = if self.exdates.contains(&local) {
-                Status::Cancelled
-            } else if self.moves.iter().any(|m| m.occurrence == local) {
-                continue;
-            } else {
-                Status::Scheduled
-            };
-            occurrences.push(Occurrence {
-                start: d.fixed_offset(),
-                end: (d + length).fixed_offset(),
-                status,
-                original_start: None,
-            });
-        }
-        for m in &self.moves {
-            if self.exdates.contains(&m.occurrence) {
-                continue;
+        let mut occurrences = Vec::new();
+        let mut rule_cut = None;
+        let mut seen = 0;
+        for at in self.instants(from, to)? {
+            let at = at?;
+            seen += 1;
+            if seen > max {
+                rule_cut = Some(at.fixed_offset());
+                break;
             }
-            let (Some(start), Some(original)) = (self.at(m.start), self.at(m.occurrence)) else {
-                continue;
-            };
-            if start >= from && start < to {
-                occurrences.push(Occurrence {
-                    start,
-                    end: start + minutes(m.duration_minutes),
-                    status: Status::Moved,
-                    original_start: Some(original),
-                });
-            }
+            occurrences.extend(self.as_meeting(at));
         }
+        // Moved meetings past where the rule's were cut off are left out with them.
+        occurrences.extend(self.moved(|s| s >= from && s < to && rule_cut.is_none_or(|c| s < c)));
         occurrences.sort_by_key(|o| o.start);
-        let truncated = rule_cut || occurrences.len() > max;
+        let truncated = rule_cut.is_some() || occurrences.len() > max;
         occurrences.truncate(max);
         Ok(Expansion {
             occurrences,
@@ -357,30 +418,50 @@ impl Schedule {
         })
     }
 
-    /// Meetings still running or yet to start at `now`, cancelled ones left out, earliest first.
-    /// Every meeting returned ends after `now - slack`.
-    fn upcoming(&self, now: DateTime<Utc>, slack: Duration) -> Vec<Occurrence> {
+    /// Meetings, cancelled ones left out, that end after `now - slack`, earliest first, up to and
+    /// including the first that starts after `now + early`.
+    fn upcoming(
+        &self,
+        now: DateTime<Utc>,
+        early: Duration,
+        slack: Duration,
+    ) -> Result<Vec<Occurrence>, FieldError> {
         let from = now - self.longest() - slack;
         let to = now + Duration::days(LOOKAHEAD_DAYS);
-        let Ok(found) = self.occurrences(from, to) else {
-            return Vec::new();
-        };
-        found
-            .occurrences
-            .into_iter()
-            .filter(|o| o.status != Status::Cancelled && o.end + slack > now)
-            .collect()
+        let live = |o: &Occurrence| o.status != Status::Cancelled && o.end + slack > now;
+        let mut found = Vec::new();
+        for at in self.instants(from, to)? {
+            let Some(o) = self.as_meeting(at?).filter(live) else {
+                continue;
+            };
+            let last = o.start - early > now;
+            found.push(o);
+            if last {
+                break;
+            }
+        }
+        found.extend(self.moved(|s| s < to).into_iter().filter(live));
+        found.sort_by_key(|o| o.start);
+        Ok(found)
     }
 
     /// The first meeting still running or yet to start at `now`.
-    pub fn next(&self, now: DateTime<Utc>) -> Option<Occurrence> {
-        self.upcoming(now, Duration::zero()).into_iter().next()
+    pub fn next(&self, now: DateTime<Utc>) -> Result<Option<Occurrence>, FieldError> {
+        Ok(self
+            .upcoming(now, Duration::zero(), Duration::zero())?
+            .into_iter()
+            .next())
     }
 
     /// Whether participants may be in the room at `now`: from `early` before a meeting starts
     /// until `grace` after it ends.
-    pub fn window(&self, now: DateTime<Utc>, early: Duration, grace: Duration) -> Window {
-        let upcoming = self.upcoming(now, grace);
+    pub fn window(
+        &self,
+        now: DateTime<Utc>,
+        early: Duration,
+        grace: Duration,
+    ) -> Result<Window, FieldError> {
+        let upcoming = self.upcoming(now, early, grace)?;
         // Meetings can overlap (a moved one, a dense rule): any window around `now` counts.
         let open = upcoming
             .iter()
@@ -388,11 +469,11 @@ impl Schedule {
             .map(|o| o.end + grace)
             .max();
         if let Some(closes_at) = open {
-            return Window::Open { closes_at };
+            return Ok(Window::Open { closes_at });
         }
-        Window::Closed {
+        Ok(Window::Closed {
             opens_at: upcoming.iter().map(|o| o.start - early).min(),
-        }
+        })
     }
 }
 

@@ -9,6 +9,7 @@
 //! killed. PostgreSQL commits are durable by default.
 
 mod keys;
+pub mod lock;
 mod rooms;
 mod schedules;
 

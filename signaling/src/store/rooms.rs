@@ -21,6 +21,9 @@ pub struct Room {
     pub invite_secret: String,
     /// Bumped on every rotation of `invite_secret`.
     pub key_version: i64,
+    /// The organiser key that manages the room (admins manage every room); `None` for rooms
+    /// made before rooms had owners, which only admins manage.
+    pub owner_key_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -42,7 +45,8 @@ macro_rules! select_rooms {
     ($tail:literal) => {
         concat!(
             "SELECT id, slug, name, description, time_zone, capacity, early_join_minutes, ",
-            "grace_minutes, invite_secret, key_version, created_at, updated_at FROM rooms ",
+            "grace_minutes, invite_secret, key_version, owner_key_id, created_at, updated_at ",
+            "FROM rooms ",
             $tail
         )
     };
@@ -60,6 +64,7 @@ fn room(row: &AnyRow) -> Result<Room, sqlx::Error> {
         grace_minutes: row.try_get("grace_minutes")?,
         invite_secret: row.try_get("invite_secret")?,
         key_version: row.try_get("key_version")?,
+        owner_key_id: row.try_get("owner_key_id")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -92,21 +97,24 @@ fn slug_conflict(e: sqlx::Error, slug: &str) -> AppError {
 }
 
 impl Store {
-    /// Stores a new room. A taken slug is a [`AppError::Conflict`].
+    /// Stores a new room managed by the key `owner` (by admins only when `None`). A taken slug is a [`AppError::Conflict`].
     pub async fn insert_room(
         &self,
         id: &str,
         changes: &RoomChanges,
         invite_secret: &str,
+        owner: Option<&str>,
     ) -> Result<Room, AppError> {
         let now = now_ms();
         let query = sqlx::query(
             "INSERT INTO rooms (id, slug, name, description, time_zone, capacity, \
-             early_join_minutes, grace_minutes, invite_secret, key_version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10)",
+             early_join_minutes, grace_minutes, invite_secret, key_version, owner_key_id, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $11)",
         );
         bind_changes(query, id, changes)
             .bind(invite_secret)
+            .bind(owner)
             .bind(now)
             .execute(self.pool())
             .await
@@ -135,14 +143,58 @@ impl Store {
         Ok(row.as_ref().map(room).transpose()?)
     }
 
-    /// Up to `limit` rooms in slug order, starting after the slug `after`.
-    pub async fn rooms(&self, after: Option<&str>, limit: i64) -> Result<Vec<Room>, AppError> {
-        let rows = sqlx::query(select_rooms!("WHERE slug > $1 ORDER BY slug ASC LIMIT $2"))
-            .bind(after.unwrap_or(""))
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+    /// Up to `limit` rooms in slug order, starting after the slug `after`: every room, or
+    /// only those `owner` manages.
+    pub async fn rooms(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+        owner: Option<&str>,
+    ) -> Result<Vec<Room>, AppError> {
+        let after = after.unwrap_or("");
+        let rows = match owner {
+            None => {
+                sqlx::query(select_rooms!("WHERE slug > $1 ORDER BY slug ASC LIMIT $2"))
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+            Some(owner) => {
+                sqlx::query(select_rooms!(
+                    "WHERE owner_key_id = $3 AND slug > $1 ORDER BY slug ASC LIMIT $2"
+                ))
+                .bind(after)
+                .bind(limit)
+                .bind(owner)
+                .fetch_all(self.pool())
+                .await?
+            }
+        };
         Ok(rows.iter().map(room).collect::<Result<_, _>>()?)
+    }
+
+    /// Hands a room to the key `owner` to manage.
+    pub async fn set_room_owner(&self, id: &str, owner: &str) -> Result<Option<Room>, AppError> {
+        let done = sqlx::query("UPDATE rooms SET owner_key_id = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(owner)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
+        self.updated(id, done).await
+    }
+
+    /// The room `id` as an update left it; `None` when the update found no such room.
+    async fn updated(
+        &self,
+        id: &str,
+        done: sqlx::any::AnyQueryResult,
+    ) -> Result<Option<Room>, AppError> {
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.room(id).await
     }
 
     /// Replaces a room's editable fields; `None` when there is no such room.
@@ -161,10 +213,7 @@ impl Store {
             .execute(self.pool())
             .await
             .map_err(|e| slug_conflict(e, &changes.slug))?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        self.room(id).await
+        self.updated(id, done).await
     }
 
     /// Gives a room a new invite key, which revokes every invite signed with the old one.
@@ -182,10 +231,7 @@ impl Store {
         .bind(now_ms())
         .execute(self.pool())
         .await?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
-        }
-        self.room(id).await
+        self.updated(id, done).await
     }
 
     /// Deletes a room and its schedule; whether it existed.

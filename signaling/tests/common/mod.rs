@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use sfu::{Sfu, SfuConfig};
 use signaling::config::Limits;
 use signaling::ratelimit::Rate;
+use signaling::serve::ConnLimits;
 use signaling::store::Store;
 use signaling::{AppState, Settings, app};
 use tokio::net::TcpListener;
@@ -76,6 +77,7 @@ impl TestServer {
             open_rooms,
             (api_rate, join_rate),
             |_| {},
+            ConnLimits::default(),
         )
         .await
     }
@@ -94,10 +96,26 @@ impl TestServer {
             true,
             rates,
             tweak,
+            ConnLimits::default(),
         )
         .await
     }
 
+    /// A server as deployed (invites needed, no rate limits) whose HTTP listener has `conn`.
+    pub async fn start_with_conn_limits(
+        db_url: &str,
+        ports: (u16, u16),
+        conn: ConnLimits,
+    ) -> TestServer {
+        let cfg = SfuConfig {
+            udp_ports: ports,
+            ..SfuConfig::default()
+        };
+        let rates = (Rate::OFF, Rate::OFF);
+        Self::serve_tweaked(cfg, Limits::default(), db_url, false, rates, |_| {}, conn).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn serve_tweaked(
         cfg: SfuConfig,
         limits: Limits,
@@ -105,6 +123,7 @@ impl TestServer {
         open_rooms: bool,
         (api_rate, join_rate): (Rate, Rate),
         tweak: impl FnOnce(&mut Settings),
+        conn: ConnLimits,
     ) -> TestServer {
         let store = Store::connect(db_url).await.expect("database");
         signaling::api::keys::bootstrap_admin_key(&store, Some(ADMIN_KEY))
@@ -126,8 +145,10 @@ impl TestServer {
         let sfu = Sfu::new(cfg);
         let state = AppState::new(sfu.clone(), store.clone(), settings, limits);
         tokio::spawn(async move {
-            let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(listener, service).await.expect("serve");
+            let stop = std::future::pending();
+            signaling::serve::serve(listener, app(state), conn, stop, Duration::ZERO)
+                .await
+                .expect("serve");
         });
         TestServer { addr, sfu, store }
     }
