@@ -14,6 +14,7 @@ use crate::error::AppError;
 use crate::error::FieldError;
 use crate::invite::{self, InviteError, Role};
 use crate::schedule::{Occurrence, Schedule, Window};
+use crate::store::Member;
 
 /// What a join that was let in may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +44,10 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> Refusal {
 /// A room and the invite that was checked for it, with what its schedule says at that moment.
 pub struct Invited {
     pub room: crate::store::Room,
+    /// The invite's claims, with the role it admits with.
     pub claims: invite::Claims,
+    /// The member a personal link belongs to.
+    pub member: Option<Member>,
     /// Whether the room is open for this invite: always for hosts and for rooms without a
     /// schedule; otherwise by the schedule's window.
     pub window: Window,
@@ -69,13 +73,12 @@ pub async fn check_invite(
     let Some(room) = state.store.room_by_slug(slug).await.map_err(internal)? else {
         return Ok(None);
     };
-    let claims = verified(&room.invite_secret, &room.id, token, now).inspect_err(|e| {
-        tracing::info!(room = %room.slug, reason = %e.message, "invite refused");
-    })?;
+    let (claims, member) = invite_for_room(state, &room, token, now).await?;
     let Some(row) = state.store.schedule(&room.id).await.map_err(internal)? else {
         return Ok(Some(Invited {
             room,
             claims,
+            member,
             window: Window::Always,
             next: None,
             problem: None,
@@ -103,10 +106,43 @@ pub async fn check_invite(
     Ok(Some(Invited {
         room,
         claims,
+        member,
         window,
         next,
         problem,
     }))
+}
+
+/// Checks `token` for `room`: signed with its key, for it, in time, and, for a member's
+/// personal link, not revoked. The claims carry the role to admit with (a member's current
+/// one), with the member for a personal link.
+pub async fn invite_for_room(
+    state: &AppState,
+    room: &crate::store::Room,
+    token: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(invite::Claims, Option<Member>), Refusal> {
+    let mut claims = verified(&room.invite_secret, &room.id, token, now).inspect_err(|e| {
+        tracing::info!(room = %room.slug, reason = %e.message, "invite refused");
+    })?;
+    let Some(member_id) = claims.sub.clone() else {
+        return Ok((claims, None));
+    };
+    let member = state
+        .store
+        .member(&room.id, &member_id)
+        .await
+        .map_err(internal)?
+        .filter(|m| Some(m.link_version) == claims.ver);
+    let Some(member) = member else {
+        tracing::info!(room = %room.slug, "personal link revoked");
+        return Err(refuse(
+            ErrorCode::InviteInvalid,
+            "this personal link was revoked; ask the organiser for a new one",
+        ));
+    };
+    claims.role = member.fields.role;
+    Ok((claims, Some(member)))
 }
 
 /// Checks `token` against a room's key and id, as the person holding it is told.

@@ -32,6 +32,12 @@ pub struct Claims {
     /// Not valid before, Unix seconds (Cohort does not set it; a signed one is honoured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
+    /// A personal link's member id; absent on a shared class link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// A personal link's version: it stops working when the member's version moves on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ver: Option<i64>,
     /// This invite's own id.
     pub jti: String,
 }
@@ -71,6 +77,36 @@ fn key_bytes(secret: &str) -> Vec<u8> {
 
 /// Signs an invite to `room_id` for `role`, valid for `ttl_seconds` from `now` (Unix seconds).
 pub fn mint(secret: &str, room_id: &str, role: Role, now: i64, ttl_seconds: i64) -> String {
+    sign(secret, room_id, role, now, ttl_seconds, None)
+}
+
+/// Signs a member's personal link: `member` is its `sub`, `version` the member's link version.
+pub fn mint_personal(
+    secret: &str,
+    room_id: &str,
+    role: Role,
+    (member, version): (&str, i64),
+    now: i64,
+    ttl_seconds: i64,
+) -> String {
+    sign(
+        secret,
+        room_id,
+        role,
+        now,
+        ttl_seconds,
+        Some((member, version)),
+    )
+}
+
+fn sign(
+    secret: &str,
+    room_id: &str,
+    role: Role,
+    now: i64,
+    ttl_seconds: i64,
+    personal: Option<(&str, i64)>,
+) -> String {
     let jti: String = URL_SAFE_NO_PAD.encode(crate::random_bytes::<12>());
     let claims = Claims {
         room: room_id.to_owned(),
@@ -78,6 +114,8 @@ pub fn mint(secret: &str, room_id: &str, role: Role, now: i64, ttl_seconds: i64)
         iat: now,
         exp: now.saturating_add(ttl_seconds),
         nbf: None,
+        sub: personal.map(|(m, _)| m.to_owned()),
+        ver: personal.map(|(_, v)| v),
         jti,
     };
     let key = EncodingKey::from_secret(&key_bytes(secret));

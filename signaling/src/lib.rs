@@ -16,6 +16,7 @@ pub mod calendar;
 pub mod config;
 pub mod error;
 pub mod invite;
+pub mod members;
 pub mod metrics;
 pub mod ratelimit;
 pub mod schedule;

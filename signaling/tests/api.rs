@@ -459,6 +459,14 @@ async fn the_openapi_document_describes_every_route() {
         ("delete", "/api/v1/rooms/{id}"),
         ("post", "/api/v1/rooms/{id}/invites"),
         ("post", "/api/v1/rooms/{id}/invite-key/rotate"),
+        ("post", "/api/v1/rooms/{id}/members"),
+        ("get", "/api/v1/rooms/{id}/members"),
+        ("post", "/api/v1/rooms/{id}/members/import"),
+        ("get", "/api/v1/rooms/{id}/members/{member}"),
+        ("patch", "/api/v1/rooms/{id}/members/{member}"),
+        ("delete", "/api/v1/rooms/{id}/members/{member}"),
+        ("post", "/api/v1/rooms/{id}/members/{member}/invites"),
+        ("post", "/api/v1/rooms/{id}/members/{member}/revoke-links"),
         ("put", "/api/v1/rooms/{id}/schedule"),
         ("get", "/api/v1/rooms/{id}/schedule"),
         ("delete", "/api/v1/rooms/{id}/schedule"),
@@ -493,7 +501,7 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 32, "a route was added: list it above");
+    assert_eq!(operations, 40, "a route was added: list it above");
     // The docs page is served, from the binary.
     let page = call(server.addr, "GET", "/api/v1/docs/", None, None).await;
     assert_eq!(page.status, 200);

@@ -68,6 +68,12 @@ async fn rooms_belong_to_their_key(s: &TestServer) {
         ("GET", format!("/api/v1/rooms/{room}/occurrences"), None),
         ("GET", format!("/api/v1/rooms/{room}/calendar.ics"), None),
         ("DELETE", format!("/api/v1/rooms/{room}/schedule"), None),
+        ("GET", format!("/api/v1/rooms/{room}/members"), None),
+        (
+            "POST",
+            format!("/api/v1/rooms/{room}/members"),
+            Some(json!({"display_name": "Mallory"})),
+        ),
         ("DELETE", format!("/api/v1/rooms/{room}"), None),
     ];
     for (method, path, body) in &routes {

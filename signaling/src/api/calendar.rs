@@ -14,7 +14,6 @@ use super::schedule::load;
 use crate::AppState;
 use crate::calendar::{CalendarRoom, render};
 use crate::error::AppError;
-use crate::invite;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -42,9 +41,9 @@ pub async fn calendar(
         None => caller(&state, &headers).await?.room(&state, &id).await?,
         Some(token) => {
             let room = state.store.existing_room(&id).await?;
-            invite::verify(&room.invite_secret, &room.id, token, Utc::now().timestamp()).map_err(
-                |_| AppError::Forbidden("this invite is not valid for this room".into()),
-            )?;
+            crate::access::invite_for_room(&state, &room, Some(token), Utc::now())
+                .await
+                .map_err(|r| AppError::Forbidden(r.message.into()))?;
             room
         }
     };

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod extract;
 pub mod keys;
 pub mod lobby;
+pub mod members;
 pub mod rooms;
 pub mod schedule;
 
@@ -39,6 +40,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "rooms", description = "Fixed rooms, kept between meetings"),
         (name = "schedule", description = "Weekly meeting times and single changes"),
         (name = "invites", description = "Invite links and their key"),
+        (name = "members", description = "A room's roster, class lists and personal links"),
         (name = "keys", description = "API keys (admin only)"),
         (name = "admin", description = "Live rooms and this node (admin only)"),
         (name = "service", description = "Health, readiness, signaling and pages"),
@@ -74,6 +76,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(rooms::create_invite))
         .routes(routes!(rooms::rotate_invite_key))
+        .routes(routes!(members::add_member, members::list_members))
+        .routes(routes!(members::import_members))
+        .routes(routes!(
+            members::get_member,
+            members::patch_member,
+            members::delete_member
+        ))
+        .routes(routes!(members::personal_invite))
+        .routes(routes!(members::revoke_links))
         .routes(routes!(
             schedule::put_schedule,
             schedule::get_schedule,

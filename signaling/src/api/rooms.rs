@@ -81,7 +81,7 @@ fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Opti
 }
 
 /// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -446,7 +446,15 @@ pub async fn create_invite(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NewInvite>,
 ) -> Result<(StatusCode, Json<InviteView>), AppError> {
-    let ttl = body.expires_in_seconds.unwrap_or(DEFAULT_INVITE_SECONDS);
+    let ttl = invite_ttl(body.expires_in_seconds)?;
+    let room = caller.room(&state, &id).await?;
+    let view = invite_for(&room, body.role, ttl, &state.settings.public_url, None);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// An invite's lifetime as asked for: 60 s to a year, 30 days when not given.
+pub fn invite_ttl(asked: Option<i64>) -> Result<i64, AppError> {
+    let ttl = asked.unwrap_or(DEFAULT_INVITE_SECONDS);
     if !(60..=MAX_INVITE_SECONDS).contains(&ttl) {
         return Err(field(
             "expires_in_seconds",
@@ -454,15 +462,25 @@ pub async fn create_invite(
         )
         .into());
     }
-    let room = caller.room(&state, &id).await?;
-    let view = invite_for(&room, body.role, ttl, &state.settings.public_url);
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok(ttl)
 }
 
-/// Signs an invite to `room` and builds its link.
-pub fn invite_for(room: &Room, role: Role, ttl: i64, public_url: &str) -> InviteView {
+/// Signs an invite to `room` and builds its link; `personal` (a member's id and link version)
+/// makes it that member's personal link.
+pub fn invite_for(
+    room: &Room,
+    role: Role,
+    ttl: i64,
+    public_url: &str,
+    personal: Option<(&str, i64)>,
+) -> InviteView {
     let now = Utc::now().timestamp();
-    let token = invite::mint(&room.invite_secret, &room.id, role, now, ttl);
+    let token = match personal {
+        None => invite::mint(&room.invite_secret, &room.id, role, now, ttl),
+        Some(member) => {
+            invite::mint_personal(&room.invite_secret, &room.id, role, member, now, ttl)
+        }
+    };
     InviteView {
         url: format!("{public_url}/r/{}?t={token}", room.slug),
         token,
@@ -526,6 +544,7 @@ pub async fn demo_invite(state: &AppState) -> Result<InviteView, AppError> {
         Role::Participant,
         7 * 24 * 3600,
         &state.settings.public_url,
+        None,
     ))
 }
 

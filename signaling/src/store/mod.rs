@@ -10,6 +10,7 @@
 
 mod keys;
 pub mod lock;
+mod members;
 mod rooms;
 mod schedules;
 
@@ -21,6 +22,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 
 pub use keys::{ApiKey, KeyRole};
+pub use members::Member;
 pub use rooms::{Room, RoomChanges};
 pub use schedules::ScheduleRow;
 
