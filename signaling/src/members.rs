@@ -83,8 +83,9 @@ pub struct MemberFields {
 /// characters, at most [`EMAIL_MAX`] characters. Lower-cased, so that one person's address
 /// written twice in other cases is seen as one (mail systems treat them so in practice).
 pub fn normalize_email(text: &str) -> Result<String, String> {
-    let text = text.trim();
-    if text.len() > EMAIL_MAX {
+    let text = text.trim().to_lowercase();
+    let text = text.as_str();
+    if text.chars().count() > EMAIL_MAX {
         return Err(format!(
             "an email address has at most {EMAIL_MAX} characters"
         ));
@@ -101,7 +102,7 @@ pub fn normalize_email(text: &str) -> Result<String, String> {
     if !clean(local) || local.contains('@') || !domain_ok {
         return Err("an email address like ada@example.org".into());
     }
-    Ok(format!("{local}@{domain}").to_lowercase())
+    Ok(format!("{local}@{domain}"))
 }
 
 impl MemberFields {
