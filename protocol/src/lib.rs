@@ -113,6 +113,10 @@ pub enum ClientMessage {
         /// An invite token; the access-control hook reads it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
+        /// The device id a page keeps (8 to 64 of `A-Z a-z 0-9 - _`): who a guest is, across
+        /// visits. Ignored for a member's personal link.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
     },
     /// An offer for the publish connection. The server answers with `publish_answer`.
     PublishOffer {
@@ -243,6 +247,9 @@ pub enum ServerMessage {
         v: u32,
         room: String,
         participant_id: String,
+        /// Who this is in the room, the same everywhere: `member:<id>` or `guest:<device id>`.
+        #[serde(default)]
+        identity: String,
         participants: Vec<ParticipantInfo>,
         /// The room's recent chat, oldest first.
         #[serde(default)]
@@ -393,7 +400,8 @@ mod tests {
                 v: 1,
                 room: "maths-101".into(),
                 name: "Ada".into(),
-                token: None
+                token: None,
+                device: None
             }
         );
         let back = serde_json::to_string(&msg).unwrap();

@@ -13,6 +13,7 @@ use crate::AppState;
 use crate::error::AppError;
 use crate::error::FieldError;
 use crate::invite::{self, InviteError, Role};
+use crate::members::Identity;
 use crate::schedule::{Occurrence, Schedule, Window};
 use crate::store::Member;
 
@@ -20,6 +21,8 @@ use crate::store::Member;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admission {
     pub role: Role,
+    /// Who this is: the member of a personal link, otherwise a guest by device.
+    pub identity: Identity,
     /// The room's capacity, when it has one of its own.
     pub capacity: Option<usize>,
 }
@@ -202,23 +205,49 @@ fn timing(
     Ok((window, schedule.next(now)?))
 }
 
-/// Whether this join may enter the room `slug` at `now`.
+/// A guest's identity from the device id the page sent, or a fresh one for a client that keeps
+/// none (it is then a new guest each time).
+fn guest(device: Option<&str>) -> Result<Identity, Refusal> {
+    match device {
+        Some(d) => Identity::guest(d).map_err(|e| {
+            refuse(
+                ErrorCode::InvalidMessage,
+                format!("{}: {}", e.field, e.message),
+            )
+        }),
+        None => {
+            use base64::Engine;
+            let fresh = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(crate::random_bytes::<16>());
+            Ok(Identity::Guest(fresh))
+        }
+    }
+}
+
+/// Whether this join may enter the room `slug` at `now`; `device` is the page's device id.
 pub async fn authorize_join(
     state: &AppState,
     slug: &str,
     token: Option<&str>,
+    device: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Admission, Refusal> {
     let Some(invited) = check_invite(state, slug, token, now).await? else {
         if state.settings.open_rooms {
             return Ok(Admission {
                 role: Role::Participant,
+                identity: guest(device)?,
                 capacity: None,
             });
         }
         return Err(unknown_room(token, now));
     };
+    let identity = match &invited.member {
+        Some(m) => Identity::Member(m.id.clone()),
+        None => guest(device)?,
+    };
     let admission = Admission {
+        identity,
         role: invited.claims.role,
         capacity: usize::try_from(invited.room.capacity).ok(),
     };

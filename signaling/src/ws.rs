@@ -98,7 +98,8 @@ where
     let span = info_span!(
         "ws",
         room = tracing::field::Empty,
-        participant = tracing::field::Empty
+        participant = tracing::field::Empty,
+        identity = tracing::field::Empty
     );
     Session::new(state).run(socket).instrument(span).await
 }
@@ -267,8 +268,9 @@ impl Session {
                     room,
                     name,
                     token,
+                    device,
                 },
-            ) => self.join(v, room, name, token).await,
+            ) => self.join(v, room, name, token, device).await,
             (Phase::Joined { .. }, ClientMessage::Join { .. }) => {
                 out_of_order("already joined; one join per connection")
             }
@@ -303,7 +305,14 @@ impl Session {
         }
     }
 
-    async fn join(&mut self, v: u32, room: String, name: String, token: Option<String>) -> Reply {
+    async fn join(
+        &mut self,
+        v: u32,
+        room: String,
+        name: String,
+        token: Option<String>,
+        device: Option<String>,
+    ) -> Reply {
         let requested_at = std::time::Instant::now();
         if v != PROTOCOL_VERSION {
             return Reply::Send(ServerMessage::error(
@@ -319,16 +328,18 @@ impl Session {
             Err(e) => return Reply::Send(ServerMessage::error(ErrorCode::InvalidName, e)),
         };
         let now = chrono::Utc::now();
-        let admission = match authorize_join(&self.state, &room, token.as_deref(), now).await {
-            Ok(a) => a,
-            Err(refusal) => {
-                return Reply::Send(ServerMessage::Error {
-                    code: refusal.code,
-                    message: refusal.message,
-                    opens_at: refusal.opens_at.map(|t| t.to_rfc3339()),
-                });
-            }
-        };
+        let device = device.as_deref();
+        let admission =
+            match authorize_join(&self.state, &room, token.as_deref(), device, now).await {
+                Ok(a) => a,
+                Err(refusal) => {
+                    return Reply::Send(ServerMessage::Error {
+                        code: refusal.code,
+                        message: refusal.message,
+                        opens_at: refusal.opens_at.map(|t| t.to_rfc3339()),
+                    });
+                }
+            };
         let joined = self
             .state
             .sfu
@@ -339,11 +350,13 @@ impl Session {
                 let span = tracing::Span::current();
                 span.record("room", room.as_str());
                 span.record("participant", session.participant_id.as_str());
+                span.record("identity", admission.identity.to_string().as_str());
                 info!(role = ?admission.role, "joined");
                 let joined = ServerMessage::Joined {
                     v: PROTOCOL_VERSION,
                     room: session.room.clone(),
                     participant_id: session.participant_id.clone(),
+                    identity: admission.identity.to_string(),
                     participants: session.others.clone(),
                     chat: session.chat.clone(),
                 };

@@ -232,3 +232,78 @@ async fn a_roster_with_personal_links_that_can_be_revoked_on_their_own() {
         roster(&server).await;
     }
 }
+
+/// The identity a join is given: the member of a personal link (whatever device it came
+/// from), a guest by the page's device id, or a fresh guest for a client that keeps none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_is_a_member_by_their_link_or_a_guest_by_device() {
+    let s = TestServer::start_api(&db::sqlite_url(), (46240, 46259)).await;
+    let room = api(
+        &s,
+        "POST",
+        "/api/v1/rooms",
+        Some(json!({"name": "Book club", "time_zone": "UTC"})),
+    )
+    .await
+    .json();
+    let (id, slug) = (room["id"].as_str().unwrap(), room["slug"].as_str().unwrap());
+    let ada = api(
+        &s,
+        "POST",
+        &format!("/api/v1/rooms/{id}/members"),
+        Some(json!({"display_name": "Ada"})),
+    )
+    .await
+    .json();
+    let ada_id = ada["id"].as_str().unwrap();
+    let personal = api(
+        &s,
+        "POST",
+        &format!("/api/v1/rooms/{id}/members/{ada_id}/invites"),
+        Some(json!({})),
+    )
+    .await
+    .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shared = api(
+        &s,
+        "POST",
+        &format!("/api/v1/rooms/{id}/invites"),
+        Some(json!({"role": "participant"})),
+    )
+    .await
+    .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let joined = |token: String, device: Option<&'static str>| {
+        let url = s.ws_url();
+        async move {
+            let mut ws = Raw::connect(&url).await;
+            let mut join =
+                json!({"type": "join", "v": 1, "room": slug, "name": "x", "token": token});
+            if let Some(d) = device {
+                join["device"] = d.into();
+            }
+            ws.send_json(join).await;
+            match ws.next().await {
+                common::raw::Next::Json(v) => v,
+                other => panic!("no answer to join: {other:?}"),
+            }
+        }
+    };
+    let member = joined(personal.clone(), Some("laptop-0123456789")).await;
+    assert_eq!(member["identity"], format!("member:{ada_id}"));
+    let guest = joined(shared.clone(), Some("laptop-0123456789")).await;
+    assert_eq!(guest["identity"], "guest:laptop-0123456789");
+    let fresh = joined(shared.clone(), None).await;
+    let fresh = fresh["identity"].as_str().unwrap().to_owned();
+    assert!(fresh.starts_with("guest:") && fresh.len() > 20, "{fresh}");
+    let again = joined(shared.clone(), None).await;
+    assert_ne!(again["identity"].as_str().unwrap(), fresh);
+    let bad = joined(shared, Some("<script>")).await;
+    assert_eq!(bad["code"], "invalid_message", "{bad}");
+    assert!(bad["message"].as_str().unwrap().contains("device"), "{bad}");
+}

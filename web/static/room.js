@@ -13,6 +13,26 @@ const app = $('#app');
 const room = decodeURIComponent(location.pathname.split('/')[2] ?? '');
 const token = new URLSearchParams(location.search).get('t');
 const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/rtc`;
+const DEVICE_KEY = 'cohort.device';
+
+/** This browser's device id (kept in localStorage): who a guest is, from one visit to the next. */
+function guestDevice() {
+  const fresh = () => {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  };
+  try {
+    let id = localStorage.getItem(DEVICE_KEY);
+    if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) {
+      id = fresh();
+      localStorage.setItem(DEVICE_KEY, id);
+    }
+    return id;
+  } catch {
+    // Storage refused (a private window): a guest for this visit only.
+    return fresh();
+  }
+}
 
 const FATAL = {
   room_full: 'This room is full. Try again when someone leaves.',
@@ -59,7 +79,7 @@ async function connect() {
   } catch {
     throw new Error('Cannot reach the server. Check your connection and try again.');
   }
-  const join = { type: 'join', v: PROTOCOL_VERSION, room, name: state.name };
+  const join = { type: 'join', v: PROTOCOL_VERSION, room, name: state.name, device: guestDevice() };
   if (token) join.token = token;
   sig.send(join);
   try {

@@ -127,6 +127,7 @@ impl Client {
             room: cfg.room.clone(),
             name: cfg.name.clone(),
             token: None,
+            device: None,
         };
         let text =
             serde_json::to_string(&join).map_err(|e| ClientError::Protocol(e.to_string()))?;
