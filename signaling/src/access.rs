@@ -25,6 +25,10 @@ pub struct Admission {
     pub identity: Identity,
     /// The room's capacity, when it has one of its own.
     pub capacity: Option<usize>,
+    /// The stored room's id (`None` for an ad hoc room of `--open-rooms`): its chat is kept.
+    pub room_id: Option<String>,
+    /// The start (RFC 3339) of the meeting running at the join, if the schedule has one.
+    pub occurrence: Option<String>,
 }
 
 /// Why a join was refused, as the client is told.
@@ -238,6 +242,8 @@ pub async fn authorize_join(
                 role: Role::Participant,
                 identity: guest(device)?,
                 capacity: None,
+                room_id: None,
+                occurrence: None,
             });
         }
         return Err(unknown_room(token, now));
@@ -246,10 +252,19 @@ pub async fn authorize_join(
         Some(m) => Identity::Member(m.id.clone()),
         None => guest(device)?,
     };
+    let occurrence = invited
+        .next
+        .as_ref()
+        .filter(|o| {
+            o.start.with_timezone(&Utc) <= now + Duration::minutes(invited.room.early_join_minutes)
+        })
+        .map(|o| o.start.to_rfc3339());
     let admission = Admission {
         identity,
         role: invited.claims.role,
         capacity: usize::try_from(invited.room.capacity).ok(),
+        room_id: Some(invited.room.id.clone()),
+        occurrence,
     };
     if let Some(problem) = invited.problem.filter(|_| invited.window != Window::Always) {
         return Err(refuse(

@@ -108,7 +108,20 @@ struct Session {
     state: AppState,
     phase: Phase,
     rate: RateLimit,
+    /// Where this session's own chat messages are kept, once joined to a stored room.
+    keeps_chat: Option<KeptChat>,
 }
+
+/// What a stored room's chat records about a sender.
+struct KeptChat {
+    room_id: String,
+    participant_id: String,
+    identity: String,
+    occurrence: Option<String>,
+}
+
+/// Most messages of a stored room's chat a joiner is sent.
+const CHAT_ON_JOIN: i64 = 100;
 
 impl Session {
     fn new(state: AppState) -> Self {
@@ -117,6 +130,7 @@ impl Session {
             state,
             phase: Phase::AwaitingJoin,
             rate,
+            keeps_chat: None,
         }
     }
 
@@ -173,6 +187,9 @@ impl Session {
                         break Some((close::GOING_AWAY, "the room has ended this session"));
                     };
                     let leaving = matches!(event, ServerMessage::Leave { .. });
+                    if let ServerMessage::Chat { message } = &event {
+                        self.keep(message).await;
+                    }
                     if send(&mut tx, &event).await.is_err() { break None }
                     if leaving {
                         break Some((close::GOING_AWAY, "asked to leave"));
@@ -228,6 +245,42 @@ impl Session {
             .await;
         }
         debug!("connection closed");
+    }
+
+    /// Stores this session's own chat message in a stored room, before the echo that tells its
+    /// sender it was sent: an echoed message is a kept one. Each message is stored once, by
+    /// its sender's session.
+    async fn keep(&self, message: &protocol::ChatMessage) {
+        let Some(kept) = &self.keeps_chat else { return };
+        if message.participant_id != kept.participant_id {
+            return;
+        }
+        let record = crate::store::ChatRecord {
+            room_id: kept.room_id.clone(),
+            message: message.clone(),
+            identity: kept.identity.clone(),
+            occurrence: kept.occurrence.clone(),
+        };
+        if let Err(e) = self.state.store.insert_chat(&record).await {
+            tracing::error!(error = %e, "a chat message could not be stored");
+        }
+    }
+
+    /// The chat a joiner is sent: a stored room's from the database (it outlives the call),
+    /// otherwise what the room keeps while it is open.
+    async fn chat_on_join(
+        &self,
+        room_id: Option<&str>,
+        live: Vec<protocol::ChatMessage>,
+    ) -> Vec<protocol::ChatMessage> {
+        let Some(room_id) = room_id else { return live };
+        match self.state.store.recent_chat(room_id, CHAT_ON_JOIN).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::error!(error = %e, "stored chat could not be read; sending the live one");
+                live
+            }
+        }
     }
 
     /// Handles one text message. `Err` means the socket is gone.
@@ -358,8 +411,16 @@ impl Session {
                     participant_id: session.participant_id.clone(),
                     identity: admission.identity.to_string(),
                     participants: session.others.clone(),
-                    chat: session.chat.clone(),
+                    chat: self
+                        .chat_on_join(admission.room_id.as_deref(), session.chat.clone())
+                        .await,
                 };
+                self.keeps_chat = admission.room_id.clone().map(|room_id| KeptChat {
+                    room_id,
+                    participant_id: session.participant_id.clone(),
+                    identity: admission.identity.to_string(),
+                    occurrence: admission.occurrence.clone(),
+                });
                 self.phase = Phase::Joined {
                     handle: session.handle,
                     events: session.events,

@@ -8,6 +8,7 @@
 //! disk before its statement returns, and an acknowledged write survives the server being
 //! killed. PostgreSQL commits are durable by default.
 
+mod chat;
 mod keys;
 pub mod lock;
 mod members;
@@ -21,6 +22,7 @@ use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 
+pub use chat::ChatRecord;
 pub use keys::{ApiKey, KeyRole};
 pub use members::Member;
 pub use rooms::{Room, RoomChanges};

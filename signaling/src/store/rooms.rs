@@ -234,7 +234,7 @@ impl Store {
         self.updated(id, done).await
     }
 
-    /// Deletes a room, its schedule and its members; whether it existed.
+    /// Deletes a room, its schedule, its members and its chat; whether it existed.
     pub async fn delete_room(&self, id: &str) -> Result<bool, AppError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM schedules WHERE room_id = $1")
@@ -242,6 +242,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM members WHERE room_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM chat_messages WHERE room_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
