@@ -12,6 +12,13 @@ async fn api(s: &TestServer, method: &str, path: &str, body: Option<Value>) -> c
     call(s.addr, method, path, Some(ADMIN_KEY), body).await
 }
 
+/// A new invite's token, from `POST path` with `body`.
+async fn new_token(s: &TestServer, path: &str, body: Value) -> String {
+    let r = api(s, "POST", path, Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["token"].as_str().unwrap().to_owned()
+}
+
 /// What a join with `token` gets: `joined`, or the error code and message.
 async fn join(s: &TestServer, slug: &str, token: &str) -> (String, String) {
     let mut ws = Raw::connect(&s.ws_url()).await;
@@ -172,17 +179,7 @@ async fn roster(s: &TestServer) {
 
     // Revoking her links refuses them everywhere; a new link works; others are untouched.
     let cai = report["added"][1]["id"].as_str().unwrap().to_owned();
-    let cai_token = api(
-        s,
-        "POST",
-        &format!("{members}/{cai}/invites"),
-        Some(json!({})),
-    )
-    .await
-    .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let cai_token = new_token(s, &format!("{members}/{cai}/invites"), json!({})).await;
     let revoked = api(s, "POST", &format!("{bea_path}/revoke-links"), None).await;
     assert_eq!(revoked.json()["link_version"], 2);
     let (code, why) = join(s, slug, &token).await;
@@ -199,12 +196,7 @@ async fn roster(s: &TestServer) {
     .await
     .problem(403);
     assert_eq!(join(s, slug, &cai_token).await.0, "joined");
-    let fresh = api(s, "POST", &format!("{bea_path}/invites"), Some(json!({})))
-        .await
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let fresh = new_token(s, &format!("{bea_path}/invites"), json!({})).await;
     assert_eq!(join(s, slug, &fresh).await.0, "joined");
 
     // Off the roster: her links stop working, and she is gone from the list.
@@ -256,28 +248,18 @@ async fn a_join_is_a_member_by_their_link_or_a_guest_by_device() {
     .await
     .json();
     let ada_id = ada["id"].as_str().unwrap();
-    let personal = api(
+    let personal = new_token(
         &s,
-        "POST",
         &format!("/api/v1/rooms/{id}/members/{ada_id}/invites"),
-        Some(json!({})),
+        json!({}),
     )
-    .await
-    .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let shared = api(
+    .await;
+    let shared = new_token(
         &s,
-        "POST",
         &format!("/api/v1/rooms/{id}/invites"),
-        Some(json!({"role": "participant"})),
+        json!({"role": "participant"}),
     )
-    .await
-    .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    .await;
     let joined = |token: String, device: Option<&'static str>| {
         let url = s.ws_url();
         async move {
