@@ -294,3 +294,44 @@ async fn a_signaling_socket_that_never_joins_is_closed_even_when_it_answers_ping
     tokio::time::sleep(Duration::from_millis(1500)).await;
     joined.assert_alive().await;
 }
+
+/// A room's zone change is checked against its whole schedule, as a new schedule would be: a
+/// start that the new zone's clocks skip is refused, and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_change_that_would_break_the_schedule_is_refused() {
+    let s = TestServer::start_api(&db::sqlite_url(), (46070, 46079)).await;
+    let (id, _) = room(&s, "Zone room").await;
+    let put = call(
+        s.addr,
+        "PUT",
+        &format!("/api/v1/rooms/{id}/schedule"),
+        Some(ADMIN_KEY),
+        Some(
+            json!({"rrule": "FREQ=WEEKLY;BYDAY=SU", "start": "2026-03-29T02:30",
+                    "duration_minutes": 30}),
+        ),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    let path = format!("/api/v1/rooms/{id}");
+    let patch = call(
+        s.addr,
+        "PATCH",
+        &path,
+        Some(ADMIN_KEY),
+        Some(json!({"time_zone": "Europe/Berlin"})),
+    )
+    .await;
+    let p = patch.problem(422);
+    assert!(
+        p["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("schedule breaks"),
+        "{p}"
+    );
+    let room = call(s.addr, "GET", &path, Some(ADMIN_KEY), None)
+        .await
+        .json();
+    assert_eq!(room["time_zone"], "UTC");
+}

@@ -92,10 +92,6 @@ pub struct NewPersonalInvite {
     pub expires_in_seconds: Option<i64>,
 }
 
-fn invalid(errors: Vec<crate::error::FieldError>) -> AppError {
-    AppError::Invalid(errors)
-}
-
 async fn existing_member(state: &AppState, room: &str, id: &str) -> Result<Member, AppError> {
     state
         .store
@@ -120,8 +116,8 @@ pub async fn add_member(
     ApiJson(body): ApiJson<NewMember>,
 ) -> Result<(StatusCode, Json<MemberView>), AppError> {
     let room = caller.room(&state, &id).await?;
-    let fields =
-        MemberFields::new(&body.display_name, body.email.as_deref(), body.role).map_err(invalid)?;
+    let fields = MemberFields::new(&body.display_name, body.email.as_deref(), body.role)
+        .map_err(AppError::Invalid)?;
     let mut added = state
         .store
         .insert_members(&room.id, &[fields], MAX_MEMBERS)
@@ -248,7 +244,7 @@ pub async fn patch_member(
         email.as_deref(),
         Some(patch.role.unwrap_or(m.fields.role)),
     )
-    .map_err(invalid)?;
+    .map_err(AppError::Invalid)?;
     let m = state
         .store
         .update_member(&room.id, &member, &fields)

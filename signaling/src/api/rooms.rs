@@ -377,7 +377,7 @@ pub async fn patch_room(
     {
         let zone = changes.time_zone.clone();
         super::schedule::off_thread(move || super::schedule::recheck(&row, &zone))
-            .await?
+            .await??
             .map_err(|e| field("time_zone", format!("the room's schedule breaks: {e}")))?;
     }
     let mut room = state

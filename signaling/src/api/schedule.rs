@@ -147,14 +147,26 @@ pub fn load(row: &ScheduleRow, room_zone: &str) -> Result<Schedule, AppError> {
         .map_err(|e| corrupt(&e.field))
 }
 
-/// Rebuilds a stored schedule in `zone` and checks all of it again, as a new one would be.
-pub fn recheck(row: &ScheduleRow, zone: &str) -> Result<Schedule, FieldError> {
-    let exdates: Vec<String> = serde_json::from_str(&row.exdates).unwrap_or_default();
-    let moves: Vec<MoveView> = serde_json::from_str(&row.moves).unwrap_or_default();
-    let minutes = u32::try_from(row.duration_minutes).unwrap_or(0);
-    let mut schedule = Schedule::new(&row.rrule, &row.start_local, minutes, zone, &exdates)?;
-    apply_moves(&mut schedule, &moves)?;
-    Ok(schedule)
+/// Checks a stored schedule again, all of it, as a new one would be, in `zone` unless it has
+/// its own: the outer error is a stored row that cannot be read, the inner what fails the checks.
+pub fn recheck(row: &ScheduleRow, zone: &str) -> Result<Result<(), FieldError>, AppError> {
+    let stored = load(row, zone)?;
+    let exdates: Vec<String> = stored.exdates.iter().map(|e| format_local(*e)).collect();
+    let zone = stored.time_zone.name();
+    let start = format_local(stored.start);
+    Ok(Schedule::new(
+        &stored.rrule,
+        &start,
+        stored.duration_minutes,
+        zone,
+        &exdates,
+    )
+    .and_then(|mut again| {
+        stored
+            .moves
+            .iter()
+            .try_for_each(|m| again.move_occurrence(m.occurrence, m.start, m.duration_minutes))
+    }))
 }
 
 fn apply_moves(schedule: &mut Schedule, moves: &[MoveView]) -> Result<(), FieldError> {

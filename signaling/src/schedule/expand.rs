@@ -29,11 +29,9 @@ fn forward_jumps(tz: Tz, at: DateTime<Utc>) -> Duration {
         let o = tz.offset_from_utc_datetime(&u.naive_utc());
         i64::from(chrono::Offset::fix(&o).local_minus_utc())
     };
-    let seen: Vec<i64> = (-8..=8)
+    let (least, most) = (-8..=8)
         .map(|k| offset(at + Duration::hours(6 * k)))
-        .collect();
-    let most = seen.iter().max().copied().unwrap_or(0);
-    let least = seen.iter().min().copied().unwrap_or(0);
+        .fold((i64::MAX, i64::MIN), |(lo, hi), o| (lo.min(o), hi.max(o)));
     Duration::seconds(most - least)
 }
 

@@ -153,12 +153,6 @@ fn minutes(m: u32) -> Duration {
 }
 
 fn parse_exdates(exdates: &[String]) -> Result<Vec<NaiveDateTime>, FieldError> {
-    if exdates.len() > MAX_EXCEPTIONS {
-        return Err(field(
-            "exdates",
-            format!("at most {MAX_EXCEPTIONS} cancelled meetings"),
-        ));
-    }
     exdates
         .iter()
         .enumerate()
@@ -191,8 +185,11 @@ impl Schedule {
         }
         localize(time_zone, "start", start)?;
         check_duration("duration_minutes", duration_minutes)?;
-        for (i, e) in parse_exdates(exdates)?.iter().enumerate() {
-            localize(time_zone, &format!("exdates[{i}]"), *e)?;
+        if exdates.len() > MAX_EXCEPTIONS {
+            return Err(field(
+                "exdates",
+                format!("at most {MAX_EXCEPTIONS} cancelled meetings"),
+            ));
         }
         let schedule = Self::stored(
             rrule,
@@ -202,6 +199,9 @@ impl Schedule {
             exdates,
             Vec::new(),
         )?;
+        for (i, e) in schedule.exdates.iter().enumerate() {
+            localize(time_zone, &format!("exdates[{i}]"), *e)?;
+        }
         check_density(schedule.rule()?, MAX_PER_WEEK)?;
         Ok(schedule)
     }
@@ -218,11 +218,7 @@ impl Schedule {
     ) -> Result<Schedule, FieldError> {
         let time_zone = parse_time_zone(time_zone)?;
         let start = parse_local("start", start)?;
-        let exdates = exdates
-            .iter()
-            .enumerate()
-            .map(|(i, e)| parse_local(&format!("exdates[{i}]"), e))
-            .collect::<Result<Vec<_>, _>>()?;
+        let exdates = parse_exdates(exdates)?;
         let rule = Self::parse_rule(rrule, start, time_zone);
         Ok(Schedule {
             rrule: rrule.trim().to_owned(),
