@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 /// The protocol version a client states in `join`. Bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+pub mod chat;
 pub mod text;
+
+pub use chat::ChatMessage;
 
 /// Room names: 1 to 64 characters from `a-z`, `0-9`, `-` and `_`, starting with a letter or digit.
 pub const ROOM_NAME_MAX: usize = 64;
@@ -137,6 +140,28 @@ pub enum ClientMessage {
     Unpublish { track_id: String },
     /// Say something to everyone in the room.
     Chat { text: String },
+    /// Change the text of one of your own messages in a stored room.
+    ChatEdit { id: String, text: String },
+    /// Delete a message in a stored room: your own, or anyone's as a host.
+    ChatDelete { id: String },
+    /// Open a stored room's channel without media: its chat and live updates, on the room's
+    /// home page or beside a call. Must be the first message; a `join` may follow on the same
+    /// connection. The server answers with `opened`.
+    Open {
+        /// Protocol version, [`PROTOCOL_VERSION`].
+        v: u32,
+        room: String,
+        /// The invite or personal link's token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+        /// As in `join`: who a guest is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+        /// The name chat messages are signed with; a member's roster name when left out. A
+        /// guest without one may read but not post.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
     /// Keep-alive; the server answers `pong` with the same `ts`.
     Ping {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,6 +181,9 @@ impl ClientMessage {
         "mute",
         "unpublish",
         "chat",
+        "chat_edit",
+        "chat_delete",
+        "open",
         "ping",
         "leave",
     ];
@@ -197,6 +225,10 @@ pub enum ErrorCode {
     Forbidden,
     /// No room of this name exists on the server.
     NoSuchRoom,
+    /// No such message (or other item) in this room.
+    NotFound,
+    /// A room channel's action needs what this connection lacks: a stored room, or a name.
+    NotAllowed,
     /// The room needs an invite token and the join carried none.
     InviteRequired,
     /// The invite token is not valid for this room (altered, revoked, another room's, unsigned).
@@ -225,19 +257,6 @@ pub enum ErrorCode {
     Internal,
 }
 
-/// One chat message as the room relays it.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct ChatMessage {
-    /// Unique per message.
-    pub id: String,
-    pub participant_id: String,
-    /// The sender's display name when it was sent.
-    pub name: String,
-    pub text: String,
-    /// When the server relayed it, in milliseconds since the Unix epoch.
-    pub sent_at_ms: u64,
-}
-
 /// Messages from the server to a client.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -254,6 +273,27 @@ pub enum ServerMessage {
         /// The room's recent chat, oldest first.
         #[serde(default)]
         chat: Vec<ChatMessage>,
+        /// A stored room's id, for its HTTP routes (chat history, search, export).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room_id: Option<String>,
+        /// Whether this is a host, who may delete anyone's message.
+        #[serde(default)]
+        host: bool,
+    },
+    /// The reply to `open`: who you are in the room, and its latest chat.
+    Opened {
+        v: u32,
+        room: String,
+        room_id: String,
+        identity: String,
+        host: bool,
+        /// The name this connection's messages are signed with, if it may post.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// The latest messages, oldest first.
+        chat: Vec<ChatMessage>,
+        /// Older messages exist: page back through `GET /api/v1/rooms/{room_id}/chat?before=`.
+        more_chat: bool,
     },
     ParticipantJoined {
         participant: ParticipantInfo,
@@ -296,6 +336,11 @@ pub enum ServerMessage {
     },
     /// A chat message, sent to everyone including its sender.
     Chat {
+        #[serde(flatten)]
+        message: ChatMessage,
+    },
+    /// A kept message was edited or deleted: replace the one with this `id`.
+    ChatUpdated {
         #[serde(flatten)]
         message: ChatMessage,
     },
@@ -484,6 +529,7 @@ mod tests {
                 name: "Ada".into(),
                 text: "<b>hi</b>".into(),
                 sent_at_ms: 5,
+                ..ChatMessage::default()
             },
         };
         let text = serde_json::to_string(&msg).unwrap();

@@ -80,16 +80,26 @@ pub async fn check_invite(
     let Some(room) = state.store.room_by_slug(slug).await.map_err(internal)? else {
         return Ok(None);
     };
+    check_room_invite(state, room, token, now).await.map(Some)
+}
+
+/// Checks `token` for `room`, with what the room's schedule says at `now`.
+pub async fn check_room_invite(
+    state: &AppState,
+    room: crate::store::Room,
+    token: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Invited, Refusal> {
     let (claims, member) = invite_for_room(state, &room, token, now).await?;
     let Some(row) = state.store.schedule(&room.id).await.map_err(internal)? else {
-        return Ok(Some(Invited {
+        return Ok(Invited {
             room,
             claims,
             member,
             window: Window::Always,
             next: None,
             problem: None,
-        }));
+        });
     };
     let schedule = crate::api::schedule::load(&row, &room.time_zone).map_err(internal)?;
     let (early, grace) = (room.early_join_minutes, room.grace_minutes);
@@ -110,14 +120,35 @@ pub async fn check_invite(
             (window, None, Some(e.to_string()))
         }
     };
-    Ok(Some(Invited {
+    Ok(Invited {
         room,
         claims,
         member,
         window,
         next,
         problem,
-    }))
+    })
+}
+
+impl Invited {
+    /// The meeting that is on at `now` (from its early-join time), as its start in RFC 3339:
+    /// what a chat message sent now is tagged with.
+    pub fn occurrence(&self, now: DateTime<Utc>) -> Option<String> {
+        self.next
+            .as_ref()
+            .filter(|o| {
+                o.start.with_timezone(&Utc) <= now + Duration::minutes(self.room.early_join_minutes)
+            })
+            .map(|o| o.start.to_rfc3339())
+    }
+
+    /// Who holds this invite: the member of a personal link, otherwise a guest by `device`.
+    pub fn identity(&self, device: Option<&str>) -> Result<Identity, Refusal> {
+        match &self.member {
+            Some(m) => Ok(Identity::Member(m.id.clone())),
+            None => guest(device),
+        }
+    }
 }
 
 /// Checks `token` for `room`: signed with its key, for it, in time, and, for a member's
@@ -248,17 +279,8 @@ pub async fn authorize_join(
         }
         return Err(unknown_room(token, now));
     };
-    let identity = match &invited.member {
-        Some(m) => Identity::Member(m.id.clone()),
-        None => guest(device)?,
-    };
-    let occurrence = invited
-        .next
-        .as_ref()
-        .filter(|o| {
-            o.start.with_timezone(&Utc) <= now + Duration::minutes(invited.room.early_join_minutes)
-        })
-        .map(|o| o.start.to_rfc3339());
+    let identity = invited.identity(device)?;
+    let occurrence = invited.occurrence(now);
     let admission = Admission {
         identity,
         role: invited.claims.role,

@@ -54,6 +54,13 @@ pub struct Cli {
     /// Signaling messages per second one connection may send (bursts of twice this pass).
     #[arg(long, env = "COHORT_MESSAGE_RATE", default_value_t = 50, value_parser = positive::<u32>)]
     pub message_rate: u32,
+    /// Chat messages a minute one person may post in a room, from all their tabs together;
+    /// 0 for no limit.
+    #[arg(long, env = "COHORT_CHAT_RATE", default_value_t = 30)]
+    pub chat_rate: u32,
+    /// Chat messages one person may post in a burst before `--chat-rate` applies.
+    #[arg(long, env = "COHORT_CHAT_BURST", default_value_t = 10, value_parser = positive::<u32>)]
+    pub chat_burst: u32,
     /// Database: an SQLite file, created on first run (`sqlite://cohort.db`), or PostgreSQL
     /// (`postgres://user:password@127.0.0.1/cohort`).
     #[arg(long, env = "COHORT_DB", default_value = "sqlite://cohort.db")]
@@ -156,6 +163,8 @@ impl Cli {
         Limits {
             max_message_bytes: self.max_message_bytes,
             message_rate: self.message_rate,
+            chat_per_minute: self.chat_rate,
+            chat_burst: self.chat_burst,
             join_within: Duration::from_secs(self.join_timeout_seconds),
             ..Limits::default()
         }
@@ -187,6 +196,9 @@ pub struct Limits {
     pub ping_every: Duration,
     /// A connection that has not joined this long after opening is closed (1008).
     pub join_within: Duration,
+    /// Chat messages a minute per person and room (0: no limit), in bursts of `chat_burst`.
+    pub chat_per_minute: u32,
+    pub chat_burst: u32,
 }
 
 impl Default for Limits {
@@ -197,6 +209,8 @@ impl Default for Limits {
             dead_after: Duration::from_secs(15),
             ping_every: Duration::from_secs(5),
             join_within: Duration::from_secs(30),
+            chat_per_minute: 30,
+            chat_burst: 10,
         }
     }
 }
@@ -263,6 +277,7 @@ mod tests {
             "--message-rate",
             "--api-burst",
             "--join-burst",
+            "--chat-burst",
         ] {
             let err = Cli::try_parse_from(["cohort", flag, "0"]).unwrap_err();
             assert!(err.to_string().contains("at least 1"), "{flag}: {err}");

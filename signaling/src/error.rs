@@ -71,6 +71,32 @@ fn list(errors: &[FieldError]) -> String {
     parts.join("; ")
 }
 
+impl AppError {
+    /// The error a WebSocket client is told, as `{"type":"error"}`. The server's own failures
+    /// are logged here, and the client learns only that they were ours.
+    pub fn to_wire(&self) -> protocol::ServerMessage {
+        use protocol::{ErrorCode, ServerMessage};
+        let code = match self {
+            AppError::Invalid(_) | AppError::Conflict(_) | AppError::BadRequest(_) => {
+                ErrorCode::InvalidMessage
+            }
+            AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::Forbidden(_) => ErrorCode::Forbidden,
+            AppError::Unauthorized(_) => ErrorCode::InviteInvalid,
+            AppError::RateLimited(_) => ErrorCode::RateLimited,
+            AppError::Draining => ErrorCode::Draining,
+            _ => {
+                tracing::error!(error = %self, "a request on the WebSocket failed");
+                return ServerMessage::error(
+                    ErrorCode::Internal,
+                    "the server failed to complete the request",
+                );
+            }
+        };
+        ServerMessage::error(code, self.to_string())
+    }
+}
+
 impl From<FieldError> for AppError {
     fn from(e: FieldError) -> Self {
         AppError::Invalid(vec![e])

@@ -7,14 +7,18 @@
 //! - `access`: who may join a room (invite tokens, the room's meeting window).
 //! - `api`: the HTTP API under `/api/v1` and its OpenAPI document.
 //! - `store`: the database (SQLite or PostgreSQL).
-//! - `schedule`, `invite`: recurring meeting times and invite tokens, free of I/O.
+//! - `hub`: everyone listening to a stored room, its home page or its call.
+//! - `schedule`, `invite`, `members`, `chat`: meeting times, invite tokens, rosters and kept
+//!   chat, free of HTTP and SQL.
 //! - `config`: flags and environment variables.
 
 pub mod access;
 pub mod api;
 pub mod calendar;
+pub mod chat;
 pub mod config;
 pub mod error;
+pub mod hub;
 pub mod invite;
 pub mod members;
 pub mod metrics;
@@ -71,6 +75,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub metrics: Arc<metrics::Metrics>,
     pub limits: Arc<Limits>,
+    /// Everyone listening to a stored room, and each person's chat allowance.
+    pub hub: Arc<hub::Hub>,
     /// Bumped to cut every signaling connection (the test hook); `None` when hooks are off.
     pub drop_signaling: Option<Arc<watch::Sender<u64>>>,
 }
@@ -87,6 +93,7 @@ impl AppState {
             store,
             metrics,
             settings: Arc::new(settings),
+            hub: hub::Hub::new(limits.chat_per_minute, limits.chat_burst),
             limits: Arc::new(limits),
             drop_signaling: None,
         }

@@ -77,6 +77,7 @@ async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
         warn!("test hooks are on: POST /test/drop-signaling cuts every connection");
         state = state.with_test_hooks();
     }
+    signaling::chat::service::spawn_upkeep(&state);
     info!(%addr, udp_ports = ?cli.udp_ports, "cohort listening");
     if cli.metrics_addr.is_none() && cli.metrics_token.is_none() {
         warn!(

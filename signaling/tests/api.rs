@@ -467,6 +467,12 @@ async fn the_openapi_document_describes_every_route() {
         ("delete", "/api/v1/rooms/{id}/members/{member}"),
         ("post", "/api/v1/rooms/{id}/members/{member}/invites"),
         ("post", "/api/v1/rooms/{id}/members/{member}/revoke-links"),
+        ("get", "/api/v1/rooms/{id}/chat"),
+        ("post", "/api/v1/rooms/{id}/chat"),
+        ("patch", "/api/v1/rooms/{id}/chat/{message}"),
+        ("delete", "/api/v1/rooms/{id}/chat/{message}"),
+        ("get", "/api/v1/rooms/{id}/chat/search"),
+        ("get", "/api/v1/rooms/{id}/chat/export"),
         ("put", "/api/v1/rooms/{id}/schedule"),
         ("get", "/api/v1/rooms/{id}/schedule"),
         ("delete", "/api/v1/rooms/{id}/schedule"),
@@ -501,7 +507,7 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 40, "a route was added: list it above");
+    assert_eq!(operations, 46, "a route was added: list it above");
     // The docs page is served, from the binary.
     let page = call(server.addr, "GET", "/api/v1/docs/", None, None).await;
     assert_eq!(page.status, 200);

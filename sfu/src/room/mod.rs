@@ -339,6 +339,7 @@ impl RoomTask {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0),
+            ..ChatMessage::default()
         };
         if self.chat.len() >= CHAT_HISTORY {
             self.chat.pop_front();

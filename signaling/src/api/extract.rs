@@ -154,24 +154,34 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The credential of an `Authorization: Bearer <credential>` header: `None` when there is no
+/// such header, `Some(None)` when it is not of that form.
+pub fn bearer(headers: &HeaderMap) -> Option<Option<&str>> {
+    let value = headers.get(header::AUTHORIZATION)?;
+    Some(
+        value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                let (scheme, rest) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .filter(|k| !k.is_empty()),
+    )
+}
+
 /// The caller named by the `Authorization: Bearer <key>` header.
 pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(AppError::Unauthorized(
-            "this needs an API key: Authorization: Bearer <key>".into(),
-        ));
-    };
-    let key = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            let (scheme, rest) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-        })
-        .filter(|k| !k.is_empty())
-        .ok_or(AppError::Unauthorized(
+    let key = match bearer(headers) {
+        None => {
+            return Err(AppError::Unauthorized(
+                "this needs an API key: Authorization: Bearer <key>".into(),
+            ));
+        }
+        Some(key) => key.ok_or(AppError::Unauthorized(
             "the Authorization header must be: Bearer <key>".into(),
-        ))?;
+        ))?,
+    };
     match state.store.key_by_hash(&hash_key(key)).await? {
         Some(k) if k.revoked_at.is_none() => Ok(Caller(k)),
         Some(_) => Err(AppError::Unauthorized(

@@ -12,6 +12,7 @@ use super::extract::{ApiJson, Caller};
 use super::rooms::{InviteView, invite_for, invite_ttl, present};
 use crate::AppState;
 use crate::error::{AppError, field};
+use crate::hub::Revoked;
 use crate::invite::Role;
 use crate::members::{Identity, MAX_MEMBERS, MemberFields, RowOutcome, parse_roster};
 use crate::store::{Member, rfc3339_ms};
@@ -267,6 +268,8 @@ pub async fn delete_member(
     let room = caller.room(&state, &id).await?;
     if state.store.delete_member(&room.id, &member).await? {
         tracing::info!(room = %room.slug, %member, "member removed");
+        let identity = Identity::Member(member.clone()).to_string();
+        state.hub.revoke(&room.id, Revoked::Identity(identity));
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound("member"))
@@ -318,5 +321,7 @@ pub async fn revoke_links(
         .await?
         .ok_or(AppError::NotFound("member"))?;
     tracing::info!(room = %room.slug, member = %m.id, "personal links revoked");
+    let identity = Identity::Member(m.id.clone()).to_string();
+    state.hub.revoke(&room.id, Revoked::Identity(identity));
     Ok(Json(MemberView::from(&m)))
 }

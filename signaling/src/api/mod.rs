@@ -4,10 +4,12 @@
 
 pub mod admin;
 pub mod calendar;
+pub mod chat;
 pub mod extract;
 pub mod keys;
 pub mod lobby;
 pub mod members;
+pub mod reader;
 pub mod rooms;
 pub mod schedule;
 
@@ -41,6 +43,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "schedule", description = "Weekly meeting times and single changes"),
         (name = "invites", description = "Invite links and their key"),
         (name = "members", description = "A room's roster, class lists and personal links"),
+        (name = "chat", description = "A room's kept chat: history, search, export"),
         (name = "keys", description = "API keys (admin only)"),
         (name = "admin", description = "Live rooms and this node (admin only)"),
         (name = "service", description = "Health, readiness, signaling and pages"),
@@ -59,6 +62,19 @@ impl Modify for BearerKey {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("An organiser or admin API key"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "invite",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An invite or personal link's token; a guest's page also sends \
+                         X-Cohort-Device",
+                    ))
                     .build(),
             ),
         );
@@ -85,6 +101,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(members::personal_invite))
         .routes(routes!(members::revoke_links))
+        .routes(routes!(chat::history, chat::post))
+        .routes(routes!(chat::edit, chat::delete))
+        .routes(routes!(chat::search))
+        .routes(routes!(chat::export_chat))
         .routes(routes!(
             schedule::put_schedule,
             schedule::get_schedule,

@@ -44,6 +44,8 @@ pub struct NewRoom {
     pub early_join_minutes: Option<i64>,
     /// Minutes after a meeting's end that the room stays open (default 15).
     pub grace_minutes: Option<i64>,
+    /// Days the room's chat is kept, 1 to 3650; for ever when left out or `null`.
+    pub chat_retention_days: Option<i64>,
 }
 
 /// `PATCH /api/v1/rooms/{id}`: only the fields given change; `description: null` clears it.
@@ -65,6 +67,10 @@ pub struct RoomPatch {
     pub early_join_minutes: Option<i64>,
     #[serde(default, deserialize_with = "not_null")]
     pub grace_minutes: Option<i64>,
+    /// `null` keeps chat for ever.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub chat_retention_days: Option<Option<i64>>,
     /// Hands the room to another API key to manage, by the key's id. Admin keys only.
     #[serde(default, deserialize_with = "not_null")]
     pub owner_key_id: Option<String>,
@@ -98,6 +104,8 @@ pub struct RoomView {
     pub capacity: i64,
     pub early_join_minutes: i64,
     pub grace_minutes: i64,
+    /// Days chat is kept; `null`: for ever.
+    pub chat_retention_days: Option<i64>,
     /// The room's page; people need an invite token to get in (see invites).
     pub join_url: String,
     /// The schedule as an iCalendar file.
@@ -122,6 +130,7 @@ impl RoomView {
             capacity: room.capacity,
             early_join_minutes: room.early_join_minutes,
             grace_minutes: room.grace_minutes,
+            chat_retention_days: room.chat_retention_days,
             join_url: format!("{public_url}/r/{}", room.slug),
             calendar_url: format!("{public_url}/api/v1/rooms/{}/calendar.ics", room.id),
             invite_key_version: room.key_version,
@@ -226,6 +235,9 @@ fn check(c: &mut RoomChanges, max_capacity: i64) -> Result<(), AppError> {
         0,
         WINDOW_MAX_MINUTES,
     );
+    if let Err(e) = crate::chat::check_retention(c.chat_retention_days) {
+        errors.push(e);
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -258,6 +270,7 @@ pub async fn create_room(
             .early_join_minutes
             .unwrap_or(DEFAULT_EARLY_JOIN_MINUTES),
         grace_minutes: body.grace_minutes.unwrap_or(DEFAULT_GRACE_MINUTES),
+        chat_retention_days: body.chat_retention_days,
     };
     check(&mut changes, max_capacity)?;
     let id = uuid::Uuid::new_v4().to_string();
@@ -358,6 +371,9 @@ pub async fn patch_room(
         capacity: patch.capacity.unwrap_or(room.capacity),
         early_join_minutes: patch.early_join_minutes.unwrap_or(room.early_join_minutes),
         grace_minutes: patch.grace_minutes.unwrap_or(room.grace_minutes),
+        chat_retention_days: patch
+            .chat_retention_days
+            .unwrap_or(room.chat_retention_days),
     };
     check(&mut changes, state.settings.max_capacity)?;
     if let Some(owner) = &patch.owner_key_id {
@@ -409,6 +425,7 @@ pub async fn delete_room(
     caller.room(&state, &id).await?;
     if state.store.delete_room(&id).await? {
         tracing::info!(room_id = %id, "room deleted");
+        state.hub.revoke(&id, crate::hub::Revoked::All);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound("room"))
@@ -509,6 +526,7 @@ pub async fn rotate_invite_key(
         .await?
         .ok_or(AppError::NotFound("room"))?;
     tracing::info!(room = %room.slug, key_version = room.key_version, "invite key rotated");
+    state.hub.revoke(&room.id, crate::hub::Revoked::All);
     Ok(Json(RoomView::new(&room, &state.settings.public_url)))
 }
 
@@ -531,6 +549,7 @@ pub async fn demo_invite(state: &AppState) -> Result<InviteView, AppError> {
                 capacity: state.settings.max_capacity,
                 early_join_minutes: DEFAULT_EARLY_JOIN_MINUTES,
                 grace_minutes: DEFAULT_GRACE_MINUTES,
+                chat_retention_days: None,
             };
             let id = uuid::Uuid::new_v4().to_string();
             state

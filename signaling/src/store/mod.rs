@@ -16,13 +16,15 @@ mod rooms;
 mod schedules;
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 
-pub use chat::ChatRecord;
+pub use chat::{ChatPage, ChatRecord};
 pub use keys::{ApiKey, KeyRole};
 pub use members::Member;
 pub use rooms::{Room, RoomChanges};
@@ -45,6 +47,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Text was deleted or replaced since the last [`Store::scrub`].
+    scrub_needed: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -71,11 +75,22 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| AppError::Config(format!("--db {:?}: {e}", redact(&url))))?;
-        let pool = AnyPoolOptions::new()
+        let mut pool = AnyPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await?;
+            .acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            // Freed space is zeroed, so that deleted chat is gone from the file, not only
+            // unreachable (a per-connection setting).
+            pool = pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA secure_delete = ON")
+                        .execute(conn)
+                        .await
+                        .map(|_| ())
+                })
+            });
+        }
+        let pool = pool.connect_with(options).await?;
         if backend == Backend::Sqlite {
             // WAL is a property of the file: set once, every later connection uses it.
             sqlx::query("PRAGMA journal_mode = WAL")
@@ -87,7 +102,42 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&pool).await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            scrub_needed: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Notes that text was deleted or replaced, for the next [`Store::scrub`].
+    pub(crate) fn needs_scrub(&self) {
+        self.scrub_needed.store(true, Ordering::Relaxed);
+    }
+
+    /// Removes what deleted text leaves behind, if any was deleted since the last scrub. On
+    /// SQLite: the search index is merged into one segment (dropping the deleted words) and
+    /// the write-ahead log is checkpointed and emptied (it holds old copies of pages). On
+    /// PostgreSQL, old row versions stay in the table's files, unreadable, until vacuum
+    /// reuses their space (docs/api.md, "Chat kept between meetings").
+    pub async fn scrub(&self) -> Result<(), AppError> {
+        if !self.scrub_needed.swap(false, Ordering::Relaxed) || self.backend != Backend::Sqlite {
+            return Ok(());
+        }
+        let result = async {
+            sqlx::query("INSERT INTO chat_fts (chat_fts) VALUES ('optimize')")
+                .execute(&self.pool)
+                .await?;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await?;
+            Ok::<_, AppError>(())
+        }
+        .await;
+        if result.is_err() {
+            // Tried again at the next scrub.
+            self.needs_scrub();
+        }
+        result
     }
 
     pub fn backend(&self) -> Backend {

@@ -24,6 +24,8 @@ pub struct Room {
     /// The organiser key that manages the room (admins manage every room); `None` for rooms
     /// made before rooms had owners, which only admins manage.
     pub owner_key_id: Option<String>,
+    /// Days chat is kept; `None` keeps it for ever.
+    pub chat_retention_days: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -38,6 +40,7 @@ pub struct RoomChanges {
     pub capacity: i64,
     pub early_join_minutes: i64,
     pub grace_minutes: i64,
+    pub chat_retention_days: Option<i64>,
 }
 
 /// `SELECT` of every room column, then `$tail`, as one static string.
@@ -45,7 +48,8 @@ macro_rules! select_rooms {
     ($tail:literal) => {
         concat!(
             "SELECT id, slug, name, description, time_zone, capacity, early_join_minutes, ",
-            "grace_minutes, invite_secret, key_version, owner_key_id, created_at, updated_at ",
+            "grace_minutes, invite_secret, key_version, owner_key_id, chat_retention_days, ",
+            "created_at, updated_at ",
             "FROM rooms ",
             $tail
         )
@@ -65,6 +69,7 @@ fn room(row: &AnyRow) -> Result<Room, sqlx::Error> {
         invite_secret: row.try_get("invite_secret")?,
         key_version: row.try_get("key_version")?,
         owner_key_id: row.try_get("owner_key_id")?,
+        chat_retention_days: row.try_get("chat_retention_days")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -72,7 +77,7 @@ fn room(row: &AnyRow) -> Result<Room, sqlx::Error> {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
-/// Binds `$1` to the room's id and `$2` to `$8` to its editable fields, in column order.
+/// Binds `$1` to the room's id and `$2` to `$9` to its editable fields, in column order.
 fn bind_changes<'q>(query: AnyQuery<'q>, id: &'q str, changes: &'q RoomChanges) -> AnyQuery<'q> {
     query
         .bind(id)
@@ -83,6 +88,7 @@ fn bind_changes<'q>(query: AnyQuery<'q>, id: &'q str, changes: &'q RoomChanges) 
         .bind(changes.capacity)
         .bind(changes.early_join_minutes)
         .bind(changes.grace_minutes)
+        .bind(changes.chat_retention_days)
 }
 
 /// A unique-constraint failure on `slug` becomes a 409 naming the field.
@@ -108,9 +114,9 @@ impl Store {
         let now = now_ms();
         let query = sqlx::query(
             "INSERT INTO rooms (id, slug, name, description, time_zone, capacity, \
-             early_join_minutes, grace_minutes, invite_secret, key_version, owner_key_id, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $11)",
+             early_join_minutes, grace_minutes, chat_retention_days, invite_secret, \
+             key_version, owner_key_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12, $12)",
         );
         bind_changes(query, id, changes)
             .bind(invite_secret)
@@ -205,7 +211,8 @@ impl Store {
     ) -> Result<Option<Room>, AppError> {
         let query = sqlx::query(
             "UPDATE rooms SET slug = $2, name = $3, description = $4, time_zone = $5, \
-             capacity = $6, early_join_minutes = $7, grace_minutes = $8, updated_at = $9 \
+             capacity = $6, early_join_minutes = $7, grace_minutes = $8, \
+             chat_retention_days = $9, updated_at = $10 \
              WHERE id = $1",
         );
         let done = bind_changes(query, id, changes)

@@ -86,10 +86,24 @@ pub async fn try_raw(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Option<Resp> {
+    let auth = key.map(|k| format!("Bearer {k}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    try_raw_with(addr, method, path, &headers, content_type, body).await
+}
+
+/// [`try_raw`] with any request headers.
+pub async fn try_raw_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Option<Resp> {
     let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    if let Some(k) = key {
-        head.push_str(&format!("Authorization: Bearer {k}\r\n"));
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     if let Some(ct) = content_type {
         head.push_str(&format!("Content-Type: {ct}\r\n"));
@@ -118,6 +132,31 @@ pub async fn call(
         }
         None => raw(addr, method, path, key, None, b"").await,
     }
+}
+
+/// A JSON request as a participant: `token` is an invite or personal link's token, `device`
+/// the guest's device id, if any.
+pub async fn call_as(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    device: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> Resp {
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("Authorization", auth.as_str())];
+    if let Some(d) = device {
+        headers.push(("X-Cohort-Device", d));
+    }
+    let bytes = body
+        .as_ref()
+        .map(|b| b.to_string().into_bytes())
+        .unwrap_or_default();
+    let ct = body.as_ref().map(|_| "application/json");
+    try_raw_with(addr, method, path, &headers, ct, &bytes)
+        .await
+        .expect("a complete response")
 }
 
 fn parse(buf: &[u8]) -> Option<Resp> {

@@ -13,6 +13,7 @@ use signaling::store::Store;
 use signaling::{AppState, Settings, app};
 use tokio::net::TcpListener;
 
+pub mod class;
 pub mod db;
 pub mod http;
 pub mod python;

@@ -1,7 +1,12 @@
 //! One signaling connection: a state machine over any stream and sink of WebSocket messages.
 //!
-//! Before `join`, only `join`, `ping` and `leave` are accepted; after it, the session relays
-//! the client's requests to its [`sfu::SessionHandle`] and the room's events back as JSON.
+//! The first message is `join` (into a call) or `open` (a stored room's channel, without
+//! media: the room home). An opened connection may `join` later. Once joined, the session
+//! relays the client's requests to its [`sfu::SessionHandle`] and the room's events back as
+//! JSON. A connection to a stored room also listens to the room's [`crate::hub`]: its kept
+//! chat, posted, edited and deleted through [`crate::chat::service`] ([`room`]).
+
+mod room;
 
 use std::time::Duration;
 
@@ -19,6 +24,8 @@ use tracing::{Instrument, debug, info, info_span};
 
 use crate::AppState;
 use crate::access::authorize_join;
+use crate::hub;
+use room::RoomLink;
 
 /// Close codes the server uses.
 pub mod close {
@@ -26,6 +33,7 @@ pub mod close {
     pub const GOING_AWAY: u16 = 1001;
     pub const POLICY: u16 = 1008;
     pub const TOO_BIG: u16 = 1009;
+    pub const TRY_AGAIN: u16 = 1013;
 }
 
 /// A token bucket: `rate` messages per second, bursts of twice that.
@@ -65,6 +73,8 @@ impl RateLimit {
 
 enum Phase {
     AwaitingJoin,
+    /// A stored room's channel, without media.
+    Open,
     Joined {
         handle: SessionHandle,
         events: mpsc::Receiver<ServerMessage>,
@@ -108,20 +118,9 @@ struct Session {
     state: AppState,
     phase: Phase,
     rate: RateLimit,
-    /// Where this session's own chat messages are kept, once joined to a stored room.
-    keeps_chat: Option<KeptChat>,
+    /// The stored room this connection listens to, once opened or joined.
+    room: Option<RoomLink>,
 }
-
-/// What a stored room's chat records about a sender.
-struct KeptChat {
-    room_id: String,
-    participant_id: String,
-    identity: String,
-    occurrence: Option<String>,
-}
-
-/// Most messages of a stored room's chat a joiner is sent.
-const CHAT_ON_JOIN: i64 = 100;
 
 impl Session {
     fn new(state: AppState) -> Self {
@@ -130,7 +129,7 @@ impl Session {
             state,
             phase: Phase::AwaitingJoin,
             rate,
-            keeps_chat: None,
+            room: None,
         }
     }
 
@@ -149,10 +148,17 @@ impl Session {
         let close = loop {
             let dead_at = last_seen + limits.dead_after;
             let awaiting_join = matches!(self.phase, Phase::AwaitingJoin);
-            let event = async {
-                match &mut self.phase {
+            let (phase, room) = (&mut self.phase, &mut self.room);
+            let event = async move {
+                match phase {
                     Phase::Joined { events, .. } => events.recv().await,
-                    Phase::AwaitingJoin => std::future::pending().await,
+                    Phase::AwaitingJoin | Phase::Open => std::future::pending().await,
+                }
+            };
+            let heard = async move {
+                match room {
+                    Some(link) => link.listener.next().await,
+                    None => std::future::pending().await,
                 }
             };
             tokio::select! {
@@ -187,14 +193,26 @@ impl Session {
                         break Some((close::GOING_AWAY, "the room has ended this session"));
                     };
                     let leaving = matches!(event, ServerMessage::Leave { .. });
-                    if let ServerMessage::Chat { message } = &event {
-                        self.keep(message).await;
-                    }
                     if send(&mut tx, &event).await.is_err() { break None }
                     if leaving {
                         break Some((close::GOING_AWAY, "asked to leave"));
                     }
                 }
+                heard = heard => match heard {
+                    hub::Next::Event(hub::Event::Send(text)) => {
+                        if tx.send(Message::Text(text.as_ref().into())).await.is_err() { break None }
+                    }
+                    hub::Next::Event(hub::Event::Revoked(revoked)) => {
+                        if self.room.as_ref().is_some_and(|r| revoked.covers(&r.author.identity)) {
+                            info!("link revoked; closing");
+                            break Some((close::POLICY, "this link was revoked"));
+                        }
+                    }
+                    hub::Next::Lagged => {
+                        info!("fell behind the room's updates; closing");
+                        break Some((close::TRY_AGAIN, "fell behind the room's updates; reconnect"));
+                    }
+                },
                 _ = pings.tick() => {
                     if tx.send(Message::Ping(Default::default())).await.is_err() { break None }
                 }
@@ -247,42 +265,6 @@ impl Session {
         debug!("connection closed");
     }
 
-    /// Stores this session's own chat message in a stored room, before the echo that tells its
-    /// sender it was sent: an echoed message is a kept one. Each message is stored once, by
-    /// its sender's session.
-    async fn keep(&self, message: &protocol::ChatMessage) {
-        let Some(kept) = &self.keeps_chat else { return };
-        if message.participant_id != kept.participant_id {
-            return;
-        }
-        let record = crate::store::ChatRecord {
-            room_id: kept.room_id.clone(),
-            message: message.clone(),
-            identity: kept.identity.clone(),
-            occurrence: kept.occurrence.clone(),
-        };
-        if let Err(e) = self.state.store.insert_chat(&record).await {
-            tracing::error!(error = %e, "a chat message could not be stored");
-        }
-    }
-
-    /// The chat a joiner is sent: a stored room's from the database (it outlives the call),
-    /// otherwise what the room keeps while it is open.
-    async fn chat_on_join(
-        &self,
-        room_id: Option<&str>,
-        live: Vec<protocol::ChatMessage>,
-    ) -> Vec<protocol::ChatMessage> {
-        let Some(room_id) = room_id else { return live };
-        match self.state.store.recent_chat(room_id, CHAT_ON_JOIN).await {
-            Ok(stored) => stored,
-            Err(e) => {
-                tracing::error!(error = %e, "stored chat could not be read; sending the live one");
-                live
-            }
-        }
-    }
-
     /// Handles one text message. `Err` means the socket is gone.
     async fn on_text<T>(&mut self, text: &str, tx: &mut T) -> Result<Next, ()>
     where
@@ -311,11 +293,23 @@ impl Session {
     }
 
     async fn on_message(&mut self, msg: ClientMessage) -> Reply {
+        // A stored room's chat goes through the room, whether the connection is in the call
+        // or only has the room open.
+        match msg {
+            ClientMessage::Chat { text } if self.room.is_some() => {
+                return self.chat(room::Action::Post(text)).await;
+            }
+            ClientMessage::ChatEdit { id, text } => {
+                return self.chat(room::Action::Edit(id, text)).await;
+            }
+            ClientMessage::ChatDelete { id } => return self.chat(room::Action::Delete(id)).await,
+            _ => {}
+        }
         match (&self.phase, msg) {
             (_, ClientMessage::Ping { ts }) => Reply::Send(ServerMessage::Pong { ts }),
             (_, ClientMessage::Leave {}) => Reply::Close(close::NORMAL, "left"),
             (
-                Phase::AwaitingJoin,
+                Phase::AwaitingJoin | Phase::Open,
                 ClientMessage::Join {
                     v,
                     room,
@@ -327,7 +321,18 @@ impl Session {
             (Phase::Joined { .. }, ClientMessage::Join { .. }) => {
                 out_of_order("already joined; one join per connection")
             }
-            (Phase::AwaitingJoin, _) => out_of_order("join first"),
+            (
+                Phase::AwaitingJoin,
+                ClientMessage::Open {
+                    v,
+                    room,
+                    token,
+                    device,
+                    name,
+                },
+            ) => self.open(v, room, token, device, name).await,
+            (_, ClientMessage::Open { .. }) => out_of_order("open comes first, once"),
+            (Phase::AwaitingJoin | Phase::Open, _) => out_of_order("join first"),
             (Phase::Joined { handle, .. }, msg) => {
                 let result = match msg {
                     ClientMessage::PublishOffer { sdp, tracks } => {
@@ -339,6 +344,7 @@ impl Session {
                     }
                     ClientMessage::Mute { track_id, muted } => handle.mute(track_id, muted).await,
                     ClientMessage::Unpublish { track_id } => handle.unpublish(track_id).await,
+                    // An ad hoc room of `--open-rooms`: the call relays it, nothing keeps it.
                     ClientMessage::Chat { text } => match normalize_chat_text(&text) {
                         Ok(text) => handle.chat(text).await,
                         Err(e) => {
@@ -346,6 +352,9 @@ impl Session {
                         }
                     },
                     ClientMessage::Join { .. }
+                    | ClientMessage::Open { .. }
+                    | ClientMessage::ChatEdit { .. }
+                    | ClientMessage::ChatDelete { .. }
                     | ClientMessage::Ping { .. }
                     | ClientMessage::Leave {} => Ok(()),
                 };
@@ -376,6 +385,9 @@ impl Session {
         if let Err(e) = validate_room_name(&room) {
             return Reply::Send(ServerMessage::error(ErrorCode::InvalidRoom, e));
         }
+        if self.room.as_ref().is_some_and(|link| link.slug != room) {
+            return out_of_order("join the room this connection opened");
+        }
         let name = match normalize_display_name(&name) {
             Ok(n) => n,
             Err(e) => return Reply::Send(ServerMessage::error(ErrorCode::InvalidName, e)),
@@ -405,22 +417,31 @@ impl Session {
                 span.record("participant", session.participant_id.as_str());
                 span.record("identity", admission.identity.to_string().as_str());
                 info!(role = ?admission.role, "joined");
+                let chat = match &admission.room_id {
+                    Some(room_id) => {
+                        let author = crate::chat::service::Author {
+                            room_id: room_id.clone(),
+                            identity: admission.identity.to_string(),
+                            host: admission.role == crate::invite::Role::Host,
+                            name: Some(name.clone()),
+                            participant_id: session.participant_id.clone(),
+                            occurrence: admission.occurrence.clone(),
+                        };
+                        self.link(&room, author, token, true);
+                        self.stored_chat(room_id).await.0
+                    }
+                    None => session.chat.clone(),
+                };
                 let joined = ServerMessage::Joined {
                     v: PROTOCOL_VERSION,
                     room: session.room.clone(),
                     participant_id: session.participant_id.clone(),
                     identity: admission.identity.to_string(),
                     participants: session.others.clone(),
-                    chat: self
-                        .chat_on_join(admission.room_id.as_deref(), session.chat.clone())
-                        .await,
+                    chat,
+                    room_id: admission.room_id.clone(),
+                    host: admission.role == crate::invite::Role::Host,
                 };
-                self.keeps_chat = admission.room_id.clone().map(|room_id| KeptChat {
-                    room_id,
-                    participant_id: session.participant_id.clone(),
-                    identity: admission.identity.to_string(),
-                    occurrence: admission.occurrence.clone(),
-                });
                 self.phase = Phase::Joined {
                     handle: session.handle,
                     events: session.events,
