@@ -109,11 +109,22 @@ export async function describePcs(page) {
   });
 }
 
+/** Leaves a stored room's home for the pre-join screen (an ad hoc room has no home). */
+export async function pastHome(page) {
+  await page.waitForSelector('#name, #home-join');
+  if (await page.$('#home-join')) {
+    await page.waitForSelector('#home-join:not([disabled])');
+    await page.click('#home-join');
+    await page.waitForSelector('#name');
+  }
+}
+
 /** Opens the room page as `name` and clicks Join once the devices are ready. `room` may carry
  *  a query (`slug?t=token`). */
 export async function joinRoom(browser, base, room, name, options = {}) {
   const p = await newPage(browser, { base, name, options });
   await p.page.goto(`${base}/r/${room}`);
+  await pastHome(p.page);
   await p.page.fill('#name', name);
   await p.page.waitForSelector('#join:not([disabled])');
   p.clicked = Date.now();

@@ -3,7 +3,7 @@
 // itself when the room opens; a host gets in at once; links without a valid invite are refused
 // with a message that says what to do.
 //   node lobby.test.mjs http://127.0.0.1:18080   (COHORT_ADMIN_KEY: the server's admin key)
-import { launchChromium, newPage, until, joinRoom, reporter, api } from './lib.mjs';
+import { launchChromium, newPage, until, joinRoom, pastHome, reporter, api } from './lib.mjs';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18080';
 const browser = await launchChromium();
@@ -32,7 +32,10 @@ try {
   check(info.startsWith(`Next meeting ${expected} (in `), `the next meeting in the viewer's time: "${info}" (expected ${expected})`);
   check((await text(early.page, 'h1')).includes(room.name), 'the page shows the room by its name');
 
-  // Joining early: the lobby says when the room opens.
+  // Joining early: the home offers to wait, and the lobby says when the room opens.
+  const offer = await text(early.page, '#home-join');
+  check(offer === 'Wait for the meeting', `before the meeting the home offers "${offer}"`);
+  await pastHome(early.page);
   await early.page.fill('#name', 'Early Bird');
   await early.page.waitForSelector('#join:not([disabled])');
   await early.page.click('#join');

@@ -279,6 +279,9 @@ pub enum ServerMessage {
         /// Whether this is a host, who may delete anyone's message.
         #[serde(default)]
         host: bool,
+        /// Older messages than `chat` exist (a stored room's, paged over HTTP).
+        #[serde(default)]
+        more_chat: bool,
     },
     /// The reply to `open`: who you are in the room, and its latest chat.
     Opened {

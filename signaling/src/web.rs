@@ -35,6 +35,7 @@ const ASSETS: &[Asset] = &[
     asset!("prejoin.js", JS),
     asset!("call.js", JS),
     asset!("chat.js", JS),
+    asset!("roomhome.js", JS),
     asset!("dom.js", JS),
     asset!("lobby.js", JS),
     asset!("admin.js", JS),

@@ -240,26 +240,39 @@ async fn nonsensical_flags_are_refused_with_a_clear_message() {
     }
 }
 
-/// Posts rooms from `writers` concurrent clients until the server dies; the ids of every room
-/// whose creation was acknowledged (201). `acks` counts them as they come.
-async fn write_until_killed(
+/// One write of a burst: where it goes, with which `Authorization`, and what it says.
+struct Write {
+    path: String,
+    auth: String,
+    device: String,
+    body: serde_json::Value,
+}
+
+/// Posts what `write(writer, n)` makes from `writers` concurrent clients until the server dies;
+/// the ids of every write that was acknowledged (201). `acks` counts them as they come.
+fn write_until_killed(
     addr: SocketAddr,
     writers: usize,
     acks: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    write: fn(usize, usize, &str) -> Write,
+    ctx: String,
 ) -> Vec<tokio::task::JoinHandle<Vec<String>>> {
     (0..writers)
         .map(|w| {
-            let acks = acks.clone();
+            let (acks, ctx) = (acks.clone(), ctx.clone());
             tokio::spawn(async move {
                 let mut acked = Vec::new();
                 for i in 0..2000 {
-                    let body =
-                        serde_json::json!({"name": format!("w{w} n{i}"), "time_zone": "UTC"});
-                    let bytes = body.to_string().into_bytes();
-                    let key = Some(common::ADMIN_KEY);
+                    let one = write(w, i, &ctx);
+                    let bytes = one.body.to_string().into_bytes();
+                    let headers = [
+                        ("Authorization", one.auth.as_str()),
+                        ("X-Cohort-Device", one.device.as_str()),
+                    ];
                     let json = Some("application/json");
-                    let r = common::http::try_raw(addr, "POST", "/api/v1/rooms", key, json, &bytes)
-                        .await;
+                    let r =
+                        common::http::try_raw_with(addr, "POST", &one.path, &headers, json, &bytes)
+                            .await;
                     match r {
                         Some(r) if r.status == 201 => {
                             acked.push(r.json()["id"].as_str().unwrap_or_default().to_owned());
@@ -275,32 +288,50 @@ async fn write_until_killed(
         .collect()
 }
 
+/// Writes with `writers` clients, kills the server with SIGKILL in the middle of the burst once
+/// some writes are through (counted, not timed: a busy machine writes fewer in a given time),
+/// and returns the acknowledged ids.
+async fn kill_mid_burst(
+    name: &str,
+    server: &mut Server,
+    write: fn(usize, usize, &str) -> Write,
+    ctx: String,
+) -> Vec<String> {
+    let acks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let writers = write_until_killed(server.addr, 4, acks.clone(), write, ctx);
+    let through = common::eventually(Duration::from_secs(30), || {
+        acks.load(std::sync::atomic::Ordering::Relaxed) >= 40
+    })
+    .await;
+    assert!(through, "{name}: fewer than 40 writes in 30 s");
+    server.child.kill().expect("SIGKILL");
+    let _ = server.child.wait();
+    let mut acked = Vec::new();
+    for w in writers {
+        acked.extend(w.await.expect("writer"));
+    }
+    assert!(
+        acked.len() >= 20,
+        "only {} writes before the kill",
+        acked.len()
+    );
+    eprintln!("{name}: {} acknowledged writes before kill -9", acked.len());
+    acked
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_write_survives_kill_9() {
+    fn room(w: usize, i: usize, _: &str) -> Write {
+        Write {
+            path: "/api/v1/rooms".into(),
+            auth: format!("Bearer {}", common::ADMIN_KEY),
+            device: String::new(),
+            body: serde_json::json!({"name": format!("w{w} n{i}"), "time_zone": "UTC"}),
+        }
+    }
     for (name, db) in common::db::all().await {
         let mut server = Server::start_on(&["--db", &db]).await;
-        let acks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let writers = write_until_killed(server.addr, 4, acks.clone()).await;
-        // Kill the server in the middle of the burst, once some writes are through (counted,
-        // not timed: a busy machine writes fewer in a given time).
-        let through = common::eventually(Duration::from_secs(30), || {
-            acks.load(std::sync::atomic::Ordering::Relaxed) >= 40
-        })
-        .await;
-        assert!(through, "{name}: fewer than 40 writes in 30 s");
-        server.child.kill().expect("SIGKILL");
-        let _ = server.child.wait();
-        let mut acked = Vec::new();
-        for w in writers {
-            acked.extend(w.await.expect("writer"));
-        }
-        assert!(
-            acked.len() >= 20,
-            "only {} writes before the kill",
-            acked.len()
-        );
-        eprintln!("{name}: {} acknowledged writes before kill -9", acked.len());
-
+        let acked = kill_mid_burst(name, &mut server, room, String::new()).await;
         let restarted = Server::start_on(&["--db", &db]).await;
         for id in &acked {
             let r = common::http::call(
@@ -317,6 +348,71 @@ async fn every_acknowledged_write_survives_kill_9() {
                 "{name}: acknowledged room {id} lost: {}",
                 r.text()
             );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_chat_message_survives_kill_9() {
+    // `ctx`: the room's id and a guest invite, as "id token".
+    fn message(w: usize, i: usize, ctx: &str) -> Write {
+        let (id, token) = ctx.split_once(' ').expect("id and token");
+        Write {
+            path: format!("/api/v1/rooms/{id}/chat"),
+            auth: format!("Bearer {token}"),
+            device: format!("writer-device-{w}"),
+            body: serde_json::json!({"text": format!("w{w} n{i}"), "name": format!("Writer {w}")}),
+        }
+    }
+    for (name, db) in common::db::all().await {
+        let flags = ["--db", db.as_str(), "--chat-rate", "0"];
+        let mut server = Server::start_on(&flags).await;
+        let admin = Some(common::ADMIN_KEY);
+        let room = common::http::call(
+            server.addr,
+            "POST",
+            "/api/v1/rooms",
+            admin,
+            Some(serde_json::json!({"name": "Kept", "time_zone": "UTC"})),
+        )
+        .await
+        .json();
+        let id = room["id"].as_str().expect("room id").to_owned();
+        let invite = common::http::call(
+            server.addr,
+            "POST",
+            &format!("/api/v1/rooms/{id}/invites"),
+            admin,
+            Some(serde_json::json!({"role": "participant"})),
+        )
+        .await
+        .json();
+        let token = invite["token"].as_str().expect("token").to_owned();
+        let acked = kill_mid_burst(name, &mut server, message, format!("{id} {token}")).await;
+
+        let restarted = Server::start_on(&flags).await;
+        let mut kept = std::collections::HashSet::new();
+        let mut path = format!("/api/v1/rooms/{id}/chat?limit=200");
+        loop {
+            let page = common::http::call(restarted.addr, "GET", &path, admin, None)
+                .await
+                .json();
+            let messages = page["messages"].as_array().expect("messages").clone();
+            kept.extend(
+                messages
+                    .iter()
+                    .map(|m| m["id"].as_str().unwrap_or_default().to_owned()),
+            );
+            if page["more"] != true {
+                break;
+            }
+            path = format!(
+                "/api/v1/rooms/{id}/chat?limit=200&before={}",
+                messages[0]["id"].as_str().unwrap_or_default()
+            );
+        }
+        for m in &acked {
+            assert!(kept.contains(m), "{name}: acknowledged message {m} lost");
         }
     }
 }

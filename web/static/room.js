@@ -6,8 +6,9 @@ import { Signaling, PROTOCOL_VERSION } from './signaling.js';
 import { Publisher, Subscriber } from './media.js';
 import { Prejoin } from './prejoin.js';
 import { Call } from './call.js';
-import { Chat } from './chat.js';
+import { Chat, fetchEarlier } from './chat.js';
 import { fetchLobby, describeMeeting, waitForOpen } from './lobby.js';
+import { RoomHome } from './roomhome.js';
 
 const app = $('#app');
 const room = decodeURIComponent(location.pathname.split('/')[2] ?? '');
@@ -54,7 +55,7 @@ const LEAVE_REASONS = {
 
 const state = {
   name: '', mic: null, cam: null, screen: null, msid: {},
-  sig: null, pub: null, sub: null, call: null, chat: null,
+  sig: null, pub: null, sub: null, call: null, chat: null, joined: null,
   leaving: false, reconnecting: false, ended: false,
 };
 
@@ -106,7 +107,8 @@ function wire(sig) {
   on('track_unpublished', (m) => state.call.trackUnpublished(m.participant_id, m.track_id));
   on('track_muted', (m) => state.call.trackMuted(m.participant_id, m.track_id, m.muted));
   on('muted_by_admin', (m) => mutedByAdmin(m.track_id));
-  on('chat', (m) => state.chat.add(m, m.participant_id === state.call.selfId));
+  on('chat', (m) => state.chat.add(m));
+  on('chat_updated', (m) => state.chat.update(m));
   on('error', (m) => announce(m.message));
   on('leave', (m) => {
     state.leaving = true;
@@ -118,8 +120,9 @@ function wire(sig) {
 
 async function startSession(sig, joined) {
   state.sig = sig;
+  state.joined = joined;
   state.call.reset(joined, state.name);
-  for (const m of joined.chat ?? []) state.chat.add(m, m.participant_id === joined.participant_id);
+  state.chat.reset(joined.chat ?? [], joined.more_chat);
   wire(sig);
   state.sub = new Subscriber(sig, (track, pid) => state.call.attach(track, pid), () => reconnect());
   state.pub = new Publisher(sig, () => reconnect());
@@ -305,6 +308,22 @@ async function connectWhenOpen(title, skewMs) {
   }
 }
 
+/** What the call's chat panel does; editing, deleting and paging only in a stored room. */
+function chatActions() {
+  const stored = () => Boolean(state.joined?.room_id);
+  return {
+    send: (text) => Boolean(state.sig?.send({ type: 'chat', text })),
+    edit: (id, text) => stored() && state.sig?.send({ type: 'chat_edit', id, text }),
+    remove: (id) => stored() && state.sig?.send({ type: 'chat_delete', id }),
+    earlier: (before) => (stored() ? fetchEarlier(state.joined.room_id, token, guestDevice(), before) : null),
+    self: () => ({
+      identity: state.joined?.identity,
+      host: Boolean(state.joined?.host),
+      participantId: state.joined?.participant_id,
+    }),
+  };
+}
+
 async function main() {
   if (!supported()) {
     app.replaceChildren(el('section', { class: 'message' }, el('h1', {}, 'Cohort'),
@@ -314,6 +333,12 @@ async function main() {
   const lobby = await fetchLobby(room, token);
   const title = lobby?.name ?? room;
   document.title = `${title} · Cohort`;
+  // A stored room opens on its home: its chat, live, and the next meeting; Join leads on.
+  if (lobby?.room_id) {
+    const home = new RoomHome(app, { room, token, device: guestDevice(), lobby, wsUrl });
+    await home.show();
+    home.close();
+  }
   let message = lobby?.error ?? '';
   for (;;) {
     const choice = await new Prejoin(app, title, describeMeeting(lobby)).show(message);
@@ -327,7 +352,7 @@ async function main() {
         leave,
         chatVisible: (v) => state.chat.setVisible(v),
       });
-      state.chat = new Chat(state.call.chatPanel, $('#unread'), (text) => state.sig?.send({ type: 'chat', text }));
+      state.chat = new Chat(state.call.chatPanel, $('#unread'), chatActions());
       await startSession(sig, joined);
       return;
     } catch (e) {

@@ -27,6 +27,8 @@ pub struct LobbyQuery {
 /// The room as its invite holder sees it before joining.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LobbyView {
+    /// The room's id, for its routes that take an invite (chat, calendar).
+    pub room_id: String,
     pub slug: String,
     pub name: String,
     pub description: Option<String>,
@@ -85,6 +87,7 @@ pub async fn lobby(
     let next_meeting = invited.next.as_ref().map(OccurrenceView::from);
     let room = invited.room;
     Ok(Json(LobbyView {
+        room_id: room.id,
         slug: room.slug,
         name: room.name,
         description: room.description,

@@ -417,7 +417,7 @@ impl Session {
                 span.record("participant", session.participant_id.as_str());
                 span.record("identity", admission.identity.to_string().as_str());
                 info!(role = ?admission.role, "joined");
-                let chat = match &admission.room_id {
+                let (chat, more_chat) = match &admission.room_id {
                     Some(room_id) => {
                         let author = crate::chat::service::Author {
                             room_id: room_id.clone(),
@@ -428,9 +428,9 @@ impl Session {
                             occurrence: admission.occurrence.clone(),
                         };
                         self.link(&room, author, token, true);
-                        self.stored_chat(room_id).await.0
+                        self.stored_chat(room_id).await
                     }
-                    None => session.chat.clone(),
+                    None => (session.chat.clone(), false),
                 };
                 let joined = ServerMessage::Joined {
                     v: PROTOCOL_VERSION,
@@ -441,6 +441,7 @@ impl Session {
                     chat,
                     room_id: admission.room_id.clone(),
                     host: admission.role == crate::invite::Role::Host,
+                    more_chat,
                 };
                 self.phase = Phase::Joined {
                     handle: session.handle,

@@ -1,0 +1,91 @@
+// A stored room's home in real Chromium: the room's name and description, the Join button, and
+// its kept chat, live for everyone on the home page and in the call without a reload; authors
+// edit and delete their own messages; text stays text; the page passes the contrast check and
+// works from the keyboard.
+//   node roomhome.test.mjs http://127.0.0.1:18080   (COHORT_ADMIN_KEY: the server's admin key)
+import { launchChromium, newPage, until, pastHome, CONTRAST_FAILURES, reporter, api } from './lib.mjs';
+
+const base = process.argv[2] ?? 'http://127.0.0.1:18080';
+const browser = await launchChromium();
+const { check, finish } = reporter('roomhome');
+const texts = (page, log) => page.evaluate((sel) => [...document.querySelectorAll(`${sel} li[data-id] .text`)].map((n) => n.textContent), log);
+const waitText = (page, log, want, what) => until(async () => (await texts(page, log)).includes(want), 5000, what).then(() => true).catch(() => false);
+
+try {
+  const room = await api(base, 'POST', '/rooms', { name: `Reading Circle ${Date.now()}`, time_zone: 'UTC', description: 'We read a chapter a week.' });
+  const shared = await api(base, 'POST', `/rooms/${room.id}/invites`, { role: 'participant' });
+  const ada = await api(base, 'POST', `/rooms/${room.id}/members`, { display_name: 'Ada Member' });
+  const adaLink = await api(base, 'POST', `/rooms/${room.id}/members/${ada.id}/invites`, {});
+
+  // Ada (a member's personal link) and Bea (a guest, the shared link) open the room's home.
+  const a = await newPage(browser, { base, name: 'Ada' });
+  await a.page.goto(`${base}/r/${room.slug}?t=${adaLink.token}`);
+  await a.page.waitForSelector('#home-join');
+  const b = await newPage(browser, { base, name: 'Bea' });
+  b.page.on('dialog', (d) => d.accept());
+  await b.page.goto(`${base}/r/${room.slug}?t=${shared.token}`);
+  await b.page.waitForSelector('#home-chat-input');
+  const head = await a.page.evaluate(() => [document.querySelector('h1').textContent, document.querySelector('.home-head .lead')?.textContent]);
+  check(head[0] === room.name && head[1] === 'We read a chapter a week.', `the home shows the room: ${JSON.stringify(head)}`);
+  check(await a.page.evaluate(() => !document.querySelector('#home-join').disabled), 'a room without a schedule can be joined now');
+
+  // Bea has no name yet: she gives one with her first message, which Ada sees at once.
+  check(await b.page.isVisible('#home-chat-name'), 'a guest is asked for a name to post');
+  await b.page.fill('#home-chat-name', 'Bea Guest');
+  await b.page.fill('#home-chat-input', 'Hello from the home page <img src=x>');
+  await b.page.press('#home-chat-input', 'Enter');
+  check(await waitText(a.page, '#home-chat-log', 'Hello from the home page <img src=x>', 'Ada sees Bea'), 'a message posted on the home reaches another home without a reload');
+  check(await a.page.evaluate(() => !document.querySelector('#home-chat-log img')), 'a message is text, never markup');
+  const sender = await a.page.evaluate(() => document.querySelector('#home-chat-log li[data-id] .sender')?.textContent);
+  check(sender === 'Bea Guest', `signed with the name she gave (${sender})`);
+
+  // Ada posts and edits her message, with the keyboard only; Bea sees the edit.
+  await a.page.focus('#home-chat-input');
+  await a.page.keyboard.type('Chapter 3 for next week');
+  await a.page.keyboard.press('Enter');
+  check(await waitText(b.page, '#home-chat-log', 'Chapter 3 for next week', 'Bea sees Ada'), 'Bea sees Ada\'s message');
+  const beaEdits = await b.page.evaluate(() => document.querySelectorAll('#home-chat-log button[aria-label^="Edit"]').length);
+  check(beaEdits === 1, `Bea is offered to edit her own message only (${beaEdits} edit buttons)`);
+  await until(() => a.page.$('#home-chat-log li.mine button[aria-label^="Edit your message"]'), 5000, 'edit button');
+  await a.page.focus('#home-chat-log li.mine button[aria-label^="Edit your message"]');
+  await a.page.keyboard.press('Enter');
+  await a.page.waitForSelector('#home-chat-log .chat-edit textarea');
+  await a.page.fill('#home-chat-log .chat-edit textarea', 'Chapter 4 for next week');
+  await a.page.keyboard.press('Tab');
+  await a.page.keyboard.press('Enter');
+  check(await waitText(b.page, '#home-chat-log', 'Chapter 4 for next week', 'edit reaches Bea'), 'an edit reaches the others live');
+  const edited = await b.page.evaluate(() => [...document.querySelectorAll('#home-chat-log .edited')].length);
+  check(edited === 1, 'and is marked edited');
+
+  // Bea deletes her message; Ada sees it deleted.
+  await b.page.click('#home-chat-log li.mine button[aria-label^="Delete your message"]');
+  const deleted = await until(() => a.page.evaluate(() => document.querySelector('#home-chat-log .deleted')?.textContent), 5000, 'deleted').catch(() => null);
+  check(deleted === 'Message deleted', `a deleted message shows as deleted (${deleted})`);
+  check(!(await texts(a.page, '#home-chat-log')).some((t) => t.includes('<img')), 'and its text is gone');
+
+  // Keyboard and contrast on the home page.
+  await a.page.focus('#tab-chat');
+  await a.page.keyboard.press('ArrowRight');
+  check(await a.page.evaluate(() => document.activeElement?.id === 'tab-chat'), 'the tab list takes the arrow keys');
+  const low = await a.page.evaluate(CONTRAST_FAILURES);
+  check(low.length === 0, `the home passes the WCAG AA contrast check${low.length ? ': ' + JSON.stringify(low) : ''}`);
+
+  // Ada joins the call: the same conversation is in the call's chat, and what she says there
+  // reaches Bea on the home page.
+  await pastHome(a.page);
+  await a.page.fill('#name', 'Ada');
+  await a.page.waitForSelector('#join:not([disabled])');
+  await a.page.click('#join');
+  await a.page.waitForSelector('#toggle-chat');
+  await a.page.click('#toggle-chat');
+  check(await waitText(a.page, '#chat-log', 'Chapter 4 for next week', 'history in the call'), 'the call shows the room\'s kept chat');
+  await a.page.fill('#chat-input', 'Said in the call');
+  await a.page.press('#chat-input', 'Enter');
+  check(await waitText(b.page, '#home-chat-log', 'Said in the call', 'call to home'), 'a message said in the call reaches the home page live');
+  const meeting = await b.page.evaluate(() => document.querySelectorAll('#home-chat-log .chat-day').length);
+  check(meeting === 1, `the conversation is headed by its day (${meeting})`);
+} catch (e) {
+  check(false, `room home: ${e.message}`);
+}
+await browser.close();
+finish();
