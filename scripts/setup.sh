@@ -13,6 +13,7 @@ command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v janus >/dev/null 2>&1 || need+=(janus)
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -4,9 +4,11 @@
 //! - [`payload`]: the recognisable payloads publishers send (publisher, counter, send time).
 //! - [`client`]: one participant: WebSocket signaling plus publish and subscribe connections.
 //! - [`scenario`]: many participants over many rooms, ramped up, measured, and reported.
+//! - [`chat`]: the chat benchmark (fan-out to room-channel listeners, history and search).
 //! - [`stats`]: percentiles, loss and jitter. [`resources`]: a process's CPU time and memory.
 
 pub mod bench;
+pub mod chat;
 pub mod client;
 pub mod janus;
 pub mod payload;

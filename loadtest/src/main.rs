@@ -87,6 +87,60 @@ struct ReportArgs {
     svg_dir: Option<PathBuf>,
 }
 
+/// `cohort-loadtest chat`: fan-out latency of chat to room-channel listeners, and (with
+/// --history-room) history pages and searches on a large room. The server needs
+/// `--chat-rate 0`, or a rate above --rate.
+#[derive(Debug, Parser)]
+#[command(name = "cohort-loadtest chat")]
+struct ChatArgs {
+    /// The server's HTTP address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// An admin or organiser API key.
+    #[arg(long, env = "COHORT_BENCH_KEY")]
+    key: String,
+    #[arg(long, default_value_t = 50)]
+    listeners: usize,
+    #[arg(long, default_value_t = 200)]
+    messages: usize,
+    /// Messages posted per second.
+    #[arg(long, default_value_t = 20.0)]
+    rate: f64,
+    /// The id of a room seeded with messages `seed1` to `seed100000`.
+    #[arg(long)]
+    history_room: Option<String>,
+    /// History pages timed (searches: at most 50 of each).
+    #[arg(long, default_value_t = 200)]
+    requests: usize,
+}
+
+async fn chat(a: ChatArgs) -> ExitCode {
+    let bench = loadtest::chat::ChatBench {
+        addr: a.addr,
+        key: a.key,
+        listeners: a.listeners.clamp(1, 1000),
+        messages: a.messages.clamp(1, 10_000),
+        rate: a.rate,
+        history_room: a.history_room,
+        requests: a.requests.clamp(1, 10_000),
+    };
+    // Bounded: every part has its own deadline, and the whole run this one.
+    match tokio::time::timeout(Duration::from_secs(600), loadtest::chat::run(&bench)).await {
+        Ok(Ok(report)) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            eprintln!("cohort-loadtest chat: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("cohort-loadtest chat: did not finish within 600 s; stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn report(args: ReportArgs) -> ExitCode {
     let cases = match loadtest::bench::load(&args.dir) {
         Ok(c) => c,
@@ -160,6 +214,9 @@ fn scenario(a: &Args) -> Result<Scenario, String> {
 async fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("report") {
         return report(ReportArgs::parse_from(std::env::args().skip(1)));
+    }
+    if std::env::args().nth(1).as_deref() == Some("chat") {
+        return chat(ChatArgs::parse_from(std::env::args().skip(1))).await;
     }
     let args = Args::parse();
     tracing_subscriber::fmt()

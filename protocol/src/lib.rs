@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 /// The protocol version a client states in `join`. Bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+pub mod board;
 pub mod chat;
 pub mod text;
 
+pub use board::{BoardFile, BoardItem};
 pub use chat::ChatMessage;
 
 /// Room names: 1 to 64 characters from `a-z`, `0-9`, `-` and `_`, starting with a letter or digit.
@@ -346,6 +348,15 @@ pub enum ServerMessage {
     ChatUpdated {
         #[serde(flatten)]
         message: ChatMessage,
+    },
+    /// A board item was shared, or changed (pinned, moved, edited): add it, or replace the one
+    /// with this `id`.
+    BoardItem {
+        item: Box<BoardItem>,
+    },
+    /// A board item was deleted.
+    BoardRemoved {
+        id: String,
     },
     /// The server asks the client to leave; the connection closes after this.
     Leave {

@@ -61,6 +61,19 @@ pub struct Cli {
     /// Chat messages one person may post in a burst before `--chat-rate` applies.
     #[arg(long, env = "COHORT_CHAT_BURST", default_value_t = 10, value_parser = positive::<u32>)]
     pub chat_burst: u32,
+    /// Where uploaded files are kept [default: beside an SQLite database, `<name>-files`;
+    /// `cohort-files` in the working directory for PostgreSQL].
+    #[arg(long, env = "COHORT_DATA_DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Largest file one upload may be, in megabytes (10^6 bytes).
+    #[arg(long, env = "COHORT_UPLOAD_MAX_MB", default_value_t = 25, value_parser = positive::<u64>)]
+    pub upload_max_mb: u64,
+    /// Uploads one room may hold in all, in megabytes.
+    #[arg(long, env = "COHORT_ROOM_QUOTA_MB", default_value_t = 500, value_parser = positive::<u64>)]
+    pub room_quota_mb: u64,
+    /// Uploads the whole server may hold, in megabytes.
+    #[arg(long, env = "COHORT_STORAGE_QUOTA_MB", default_value_t = 20_000, value_parser = positive::<u64>)]
+    pub storage_quota_mb: u64,
     /// Database: an SQLite file, created on first run (`sqlite://cohort.db`), or PostgreSQL
     /// (`postgres://user:password@127.0.0.1/cohort`).
     #[arg(long, env = "COHORT_DB", default_value = "sqlite://cohort.db")]
@@ -156,6 +169,28 @@ impl Cli {
             metrics_room_cap: self.metrics_room_cap,
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
             metrics_elsewhere: self.metrics_addr.is_some(),
+            data_dir: self.data_dir(),
+        }
+    }
+
+    /// `--data-dir`, or its default beside the database.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        match self
+            .db
+            .strip_prefix("sqlite://")
+            .or_else(|| self.db.strip_prefix("sqlite:"))
+        {
+            Some(rest) => {
+                let file = std::path::Path::new(rest.split('?').next().unwrap_or(rest));
+                let stem = file
+                    .file_stem()
+                    .map_or("cohort".into(), |s| s.to_string_lossy());
+                file.with_file_name(format!("{stem}-files"))
+            }
+            None => std::path::PathBuf::from("cohort-files"),
         }
     }
 
@@ -165,6 +200,9 @@ impl Cli {
             message_rate: self.message_rate,
             chat_per_minute: self.chat_rate,
             chat_burst: self.chat_burst,
+            upload_max_bytes: self.upload_max_mb.saturating_mul(1_000_000),
+            room_quota_bytes: self.room_quota_mb.saturating_mul(1_000_000),
+            storage_quota_bytes: self.storage_quota_mb.saturating_mul(1_000_000),
             join_within: Duration::from_secs(self.join_timeout_seconds),
             ..Limits::default()
         }
@@ -199,6 +237,10 @@ pub struct Limits {
     /// Chat messages a minute per person and room (0: no limit), in bursts of `chat_burst`.
     pub chat_per_minute: u32,
     pub chat_burst: u32,
+    /// Largest upload, a room's uploads in all, and the server's, in bytes.
+    pub upload_max_bytes: u64,
+    pub room_quota_bytes: u64,
+    pub storage_quota_bytes: u64,
 }
 
 impl Default for Limits {
@@ -211,6 +253,9 @@ impl Default for Limits {
             join_within: Duration::from_secs(30),
             chat_per_minute: 30,
             chat_burst: 10,
+            upload_max_bytes: 25_000_000,
+            room_quota_bytes: 500_000_000,
+            storage_quota_bytes: 20_000_000_000,
         }
     }
 }
@@ -260,6 +305,24 @@ mod tests {
     }
 
     #[test]
+    fn uploads_live_beside_the_database_by_default() {
+        let dir = |args: &[&str]| Cli::parse_from([&["cohort"], args].concat()).data_dir();
+        assert_eq!(dir(&[]), std::path::PathBuf::from("cohort-files"));
+        assert_eq!(
+            dir(&["--db", "sqlite:///srv/cohort/main.db?mode=rwc"]),
+            std::path::PathBuf::from("/srv/cohort/main-files")
+        );
+        assert_eq!(
+            dir(&["--db", "postgres://c@127.0.0.1/c"]),
+            std::path::PathBuf::from("cohort-files")
+        );
+        assert_eq!(
+            dir(&["--data-dir", "/var/lib/cohort"]),
+            std::path::PathBuf::from("/var/lib/cohort")
+        );
+    }
+
+    #[test]
     fn defaults_serve_loopback() {
         let cli = Cli::parse_from(["cohort"]);
         assert_eq!(cli.http.to_string(), "127.0.0.1:8080");
@@ -278,6 +341,9 @@ mod tests {
             "--api-burst",
             "--join-burst",
             "--chat-burst",
+            "--upload-max-mb",
+            "--room-quota-mb",
+            "--storage-quota-mb",
         ] {
             let err = Cli::try_parse_from(["cohort", flag, "0"]).unwrap_err();
             assert!(err.to_string().contains("at least 1"), "{flag}: {err}");

@@ -44,6 +44,15 @@ pub enum AppError {
     TooLarge,
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
+    /// An upload over the size limit (413).
+    #[error("{0}")]
+    UploadTooLarge(String),
+    /// An upload of a type that is not accepted (415).
+    #[error("{0}")]
+    UnsupportedFile(String),
+    /// A room's or the server's storage is full (507).
+    #[error("{0}")]
+    Quota(String),
     /// No credentials, or credentials that are not valid (401).
     #[error("{0}")]
     Unauthorized(Cow<'static, str>),
@@ -125,8 +134,11 @@ impl AppError {
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooLarge | AppError::UploadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType | AppError::UnsupportedFile(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            AppError::Quota(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,

@@ -14,6 +14,7 @@
 
 pub mod access;
 pub mod api;
+pub mod board;
 pub mod calendar;
 pub mod chat;
 pub mod config;
@@ -27,6 +28,7 @@ pub mod schedule;
 pub mod serve;
 pub mod store;
 pub mod upgrade;
+pub mod upkeep;
 pub mod web;
 pub mod ws;
 
@@ -65,6 +67,8 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     /// `/metrics` is served on a listener of its own (`--metrics-addr`), not on the main one.
     pub metrics_elsewhere: bool,
+    /// Where uploaded files are kept (`--data-dir`).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// What every request handler can reach.
@@ -77,6 +81,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Everyone listening to a stored room, and each person's chat allowance.
     pub hub: Arc<hub::Hub>,
+    /// Uploaded files, in the data directory.
+    pub files: store::files::FileStore,
     /// Bumped to cut every signaling connection (the test hook); `None` when hooks are off.
     pub drop_signaling: Option<Arc<watch::Sender<u64>>>,
 }
@@ -88,12 +94,14 @@ impl AppState {
             settings.metrics_room_cap,
             settings.metrics_token.clone(),
         );
+        let files = store::files::FileStore::new(&settings.data_dir);
         AppState {
             sfu,
             store,
             metrics,
             settings: Arc::new(settings),
             hub: hub::Hub::new(limits.chat_per_minute, limits.chat_burst),
+            files,
             limits: Arc::new(limits),
             drop_signaling: None,
         }

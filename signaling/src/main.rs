@@ -77,7 +77,14 @@ async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
         warn!("test hooks are on: POST /test/drop-signaling cuts every connection");
         state = state.with_test_hooks();
     }
-    signaling::chat::service::spawn_upkeep(&state);
+    state.files.check().map_err(|e| {
+        signaling::error::AppError::Config(format!(
+            "--data-dir {}: cannot write there: {e}",
+            state.files.dir().display()
+        ))
+    })?;
+    info!(data_dir = %state.files.dir().display(), "uploads kept here");
+    signaling::upkeep::spawn(&state);
     info!(%addr, udp_ports = ?cli.udp_ports, "cohort listening");
     if cli.metrics_addr.is_none() && cli.metrics_token.is_none() {
         warn!(

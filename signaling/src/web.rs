@@ -107,11 +107,14 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
     };
-    set(
-        h,
-        header::CONTENT_SECURITY_POLICY,
-        if docs { DOCS_CSP } else { CSP },
-    );
+    // A response with a policy of its own (a download's sandbox) keeps it.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        set(
+            h,
+            header::CONTENT_SECURITY_POLICY,
+            if docs { DOCS_CSP } else { CSP },
+        );
+    }
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::REFERRER_POLICY, "no-referrer");
     set(

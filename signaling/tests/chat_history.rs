@@ -9,6 +9,7 @@ use common::{ADMIN_KEY, TestServer, db};
 use protocol::ChatMessage;
 use serde_json::{Value, json};
 use signaling::store::{ChatRecord, now_ms};
+use std::time::Duration;
 
 async fn paged_and_searched(url: &str, ports: u16) {
     let s = TestServer::start_api(url, (ports, ports + 9)).await;
@@ -285,10 +286,12 @@ async fn retention(url: &str, ports: u16, sqlite: bool) {
         r.text()
     );
 
-    let purged =
-        signaling::chat::service::upkeep(&s.store, &signaling::hub::Hub::new(0, 0), now_ms())
-            .await
-            .unwrap();
+    let hub = signaling::hub::Hub::new(0, 0);
+    let files = signaling::store::files::FileStore::new(&s.data_dir);
+    let purged = signaling::upkeep::run(&s.store, &hub, &files, now_ms(), Duration::ZERO)
+        .await
+        .unwrap()
+        .purged_messages;
     assert_eq!(
         purged, 1,
         "only the old message of the room that keeps 30 days"

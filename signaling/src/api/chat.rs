@@ -105,7 +105,7 @@ const MESSAGE: &str = "The message's id";
     security(("api_key" = []), ("invite" = [])),
     responses((status = 200, body = ChatPageView), (status = 401, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-pub async fn history(
+pub async fn chat_history(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -129,7 +129,7 @@ pub async fn history(
     responses((status = 201, body = ChatMessage), (status = 401, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
         (status = 429, body = crate::error::Problem)))]
-pub async fn post(
+pub async fn post_chat(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -152,7 +152,7 @@ pub async fn post(
     responses((status = 200, body = ChatMessage), (status = 401, body = crate::error::Problem),
         (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
         (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-pub async fn edit(
+pub async fn edit_chat(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((id, message)): Path<(String, String)>,
@@ -172,7 +172,7 @@ pub async fn edit(
     security(("api_key" = []), ("invite" = [])),
     responses((status = 200, body = ChatMessage), (status = 401, body = crate::error::Problem),
         (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
-pub async fn delete(
+pub async fn delete_chat(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((id, message)): Path<(String, String)>,
@@ -188,7 +188,7 @@ pub async fn delete(
     security(("api_key" = []), ("invite" = [])),
     responses((status = 200, body = ChatPageView), (status = 401, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-pub async fn search(
+pub async fn search_chat(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,

@@ -3,6 +3,8 @@
 //! drift apart.
 
 pub mod admin;
+pub mod board;
+pub mod board_files;
 pub mod calendar;
 pub mod chat;
 pub mod extract;
@@ -44,6 +46,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "invites", description = "Invite links and their key"),
         (name = "members", description = "A room's roster, class lists and personal links"),
         (name = "chat", description = "A room's kept chat: history, search, export"),
+        (name = "board", description = "A room's resource board: links, files, notes"),
         (name = "keys", description = "API keys (admin only)"),
         (name = "admin", description = "Live rooms and this node (admin only)"),
         (name = "service", description = "Health, readiness, signaling and pages"),
@@ -101,10 +104,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(members::personal_invite))
         .routes(routes!(members::revoke_links))
-        .routes(routes!(chat::history, chat::post))
-        .routes(routes!(chat::edit, chat::delete))
-        .routes(routes!(chat::search))
+        .routes(routes!(chat::chat_history, chat::post_chat))
+        .routes(routes!(chat::edit_chat, chat::delete_chat))
+        .routes(routes!(chat::search_chat))
         .routes(routes!(chat::export_chat))
+        .routes(routes!(board::board, board::share))
+        .routes(routes!(board::change_item, board::delete_item))
+        .routes(routes!(board_files::download))
         .routes(routes!(
             schedule::put_schedule,
             schedule::get_schedule,
@@ -122,6 +128,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Uploads read their body themselves, up to --upload-max-mb.
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(board_files::upload))
+                .layer(DefaultBodyLimit::disable()),
+        )
 }
 
 /// The API, nested at `/api/v1`, merged into `service` (the routes outside the API, documented

@@ -423,7 +423,13 @@ pub async fn delete_room(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     caller.room(&state, &id).await?;
+    let files = state.store.room_file_ids(&id).await?;
     if state.store.delete_room(&id).await? {
+        for f in files {
+            if let Err(e) = state.files.remove(&f).await {
+                tracing::warn!(error = %e, "a deleted room's file could not be removed; the upkeep sweeps it");
+            }
+        }
         tracing::info!(room_id = %id, "room deleted");
         state.hub.revoke(&id, crate::hub::Revoked::All);
         Ok(StatusCode::NO_CONTENT)

@@ -10,7 +10,8 @@
 //!   for a number of days.
 //! - [`export`] renders one meeting or the whole room as Markdown or JSON.
 //! - [`service`] carries a post, an edit or a delete through the checks, the store and the
-//!   room's live channel, the same for the call, the room home and the HTTP API.
+//!   room's live channel, the same for the call, the room home and the HTTP API. The purge of
+//!   old chat runs in [`crate::upkeep`].
 
 pub mod export;
 pub mod service;

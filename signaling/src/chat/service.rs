@@ -140,37 +140,3 @@ pub async fn delete(state: &AppState, author: &Author, id: &str) -> Result<ChatM
     }
     Ok(message)
 }
-
-/// How often the server runs [`upkeep`].
-pub const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
-
-/// One round of the chat's upkeep at `now_ms`: messages past their room's retention are
-/// deleted, what deleted text leaves behind is scrubbed ([`crate::store::Store::scrub`]), and
-/// posting allowances of people gone quiet are forgotten. Returns the count purged.
-pub async fn upkeep(
-    store: &crate::store::Store,
-    hub: &crate::hub::Hub,
-    now_ms: i64,
-) -> Result<u64, AppError> {
-    let purged = store.purge_chat(now_ms).await?;
-    if purged > 0 {
-        tracing::info!(purged, "chat past its rooms' retention deleted");
-    }
-    store.scrub().await?;
-    hub.forget_quiet();
-    Ok(purged)
-}
-
-/// Runs [`upkeep`] every [`UPKEEP_EVERY`], for as long as the server runs.
-pub fn spawn_upkeep(state: &AppState) {
-    let (store, hub) = (state.store.clone(), state.hub.clone());
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(UPKEEP_EVERY);
-        loop {
-            tick.tick().await;
-            if let Err(e) = upkeep(&store, &hub, now_ms()).await {
-                tracing::error!(error = %e, "chat upkeep failed; tried again at the next round");
-            }
-        }
-    });
-}

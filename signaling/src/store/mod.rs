@@ -8,7 +8,9 @@
 //! disk before its statement returns, and an acknowledged write survives the server being
 //! killed. PostgreSQL commits are durable by default.
 
+mod board;
 mod chat;
+pub mod files;
 mod keys;
 pub mod lock;
 mod members;
@@ -24,6 +26,7 @@ use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 
+pub use board::{BoardRecord, Quotas, StoredFile};
 pub use chat::{ChatPage, ChatRecord};
 pub use keys::{ApiKey, KeyRole};
 pub use members::Member;

@@ -241,7 +241,9 @@ impl Store {
         self.updated(id, done).await
     }
 
-    /// Deletes a room, its schedule, its members and its chat; whether it existed.
+    /// Deletes a room, its schedule, its members, its chat and its board; whether it existed.
+    /// The caller removes the board's files (see `Store::room_file_ids`); any left are swept
+    /// by [`crate::upkeep`].
     pub async fn delete_room(&self, id: &str) -> Result<bool, AppError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM schedules WHERE room_id = $1")
@@ -253,6 +255,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM chat_messages WHERE room_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM board_items WHERE room_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;

@@ -25,6 +25,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub sfu: Sfu,
     pub store: Store,
+    /// Where its uploads go.
+    pub data_dir: std::path::PathBuf,
 }
 
 impl TestServer {
@@ -141,8 +143,12 @@ impl TestServer {
             metrics_room_cap: 100,
             metrics_token: None,
             metrics_elsewhere: false,
+            data_dir: std::env::temp_dir()
+                .join("cohort-tests")
+                .join(format!("files-{}", uuid::Uuid::new_v4().simple())),
         };
         tweak(&mut settings);
+        let data_dir = settings.data_dir.clone();
         let sfu = Sfu::new(cfg);
         let state = AppState::new(sfu.clone(), store.clone(), settings, limits);
         tokio::spawn(async move {
@@ -151,7 +157,12 @@ impl TestServer {
                 .await
                 .expect("serve");
         });
-        TestServer { addr, sfu, store }
+        TestServer {
+            addr,
+            sfu,
+            store,
+            data_dir,
+        }
     }
 
     pub fn ws_url(&self) -> String {
