@@ -66,9 +66,43 @@ try {
   // Keyboard and contrast on the home page.
   await a.page.focus('#tab-chat');
   await a.page.keyboard.press('ArrowRight');
-  check(await a.page.evaluate(() => document.activeElement?.id === 'tab-chat'), 'the tab list takes the arrow keys');
+  const onBoard = await a.page.evaluate(() => [document.activeElement?.id, document.querySelector('#panel-board').hidden, document.querySelector('#panel-chat').hidden]);
+  check(onBoard[0] === 'tab-board' && !onBoard[1] && onBoard[2], `the arrow keys move between the tabs (${JSON.stringify(onBoard)})`);
+  await a.page.keyboard.press('ArrowLeft');
   const low = await a.page.evaluate(CONTRAST_FAILURES);
   check(low.length === 0, `the home passes the WCAG AA contrast check${low.length ? ': ' + JSON.stringify(low) : ''}`);
+
+  // The board: Ada shares a link and a PDF; Bea, on her home page, sees both without a reload
+  // and downloads the PDF byte for byte, as an attachment that cannot run.
+  const pdf = Buffer.from('%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n');
+  await b.page.click('#tab-board');
+  await a.page.click('#tab-board');
+  await a.page.fill('#board-title', 'Photosynthesis video');
+  await a.page.fill('#board-url', 'https://example.org/photosynthesis');
+  await a.page.click('#board-share button[type=submit]');
+  const boardTitles = (page) => page.evaluate(() => [...document.querySelectorAll('#board-list .board-title')].map((n) => n.textContent));
+  const sawLink = await until(async () => (await boardTitles(b.page)).includes('Photosynthesis video'), 5000, 'link live').then(() => true).catch(() => false);
+  check(sawLink, 'a link shared on one home appears on another without a reload');
+  const href = await b.page.evaluate(() => document.querySelector('#board-list a.board-title')?.getAttribute('href'));
+  check(href === 'https://example.org/photosynthesis', `the link goes where it was shared to (${href})`);
+  await a.page.check('input[name=board-kind][value=file]');
+  await a.page.fill('#board-title', 'Week 3 slides');
+  await a.page.setInputFiles('#board-file', { name: 'week3.pdf', mimeType: 'application/pdf', buffer: pdf });
+  await a.page.click('#board-share button[type=submit]');
+  const sawFile = await until(async () => (await boardTitles(b.page)).includes('Week 3 slides'), 5000, 'file live').then(() => true).catch(() => false);
+  check(sawFile, 'a file shared on one home appears on another without a reload');
+  const got = await b.page.evaluate(async () => {
+    const a = [...document.querySelectorAll('#board-list a.board-title')].find((n) => n.textContent === 'Week 3 slides');
+    const res = await fetch(a.getAttribute('href'));
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    return { bytes: Array.from(bytes), disposition: res.headers.get('content-disposition'), csp: res.headers.get('content-security-policy'), nosniff: res.headers.get('x-content-type-options') };
+  });
+  check(Buffer.from(got.bytes).equals(pdf), 'the PDF downloads byte for byte');
+  check(got.disposition?.startsWith('attachment;') && got.disposition.includes("filename*=UTF-8''week3.pdf") && got.csp === "default-src 'none'; sandbox" && got.nosniff === 'nosniff',
+    `and as an attachment that cannot run (${got.disposition}; ${got.csp}; ${got.nosniff})`);
+  const boardLow = await b.page.evaluate(CONTRAST_FAILURES);
+  check(boardLow.length === 0, `the board passes the contrast check${boardLow.length ? ': ' + JSON.stringify(boardLow) : ''}`);
+  await a.page.click('#tab-chat');
 
   // Ada joins the call: the same conversation is in the call's chat, and what she says there
   // reaches Bea on the home page.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The chat benchmark (issue 12): fan-out latency from one poster to 50 room-channel listeners,
-# and history pages of 100 and searches on a room of 100 000 messages, on SQLite and on
-# PostgreSQL. Everything runs on 127.0.0.1 inside a private network namespace; each server is
+# The chat and board benchmark (issue 12): fan-out latency from one poster to 50 room-channel
+# listeners, history pages of 100 and searches on a room of 100 000 messages, and the
+# throughput of 20 MB uploads and their downloads, on SQLite and on PostgreSQL. Everything runs on 127.0.0.1 inside a private network namespace; each server is
 # stopped by its PID. Bounded: 200 messages, 200 history pages, 50 searches of each query.
 #   loadtest/chat-bench.sh [path/to/cohort] [path/to/cohort-loadtest]   (default: release builds)
 set -euo pipefail
@@ -41,7 +41,7 @@ SELECT 'seed' || i, '$1', 'guest:benchseed' || (i % 30), '', 'Student ' || (i % 
     WHEN 1 THEN 'algebra equations' WHEN 2 THEN 'the reading for Tuesday'
     WHEN 3 THEN 'homework deadlines' WHEN 4 THEN 'a link to the slides'
     WHEN 5 THEN 'questions for the exam' ELSE 'the weather, mostly' END),
-  NULL, $(( $(date +%s) * 1000 - 100000 * 60000 )) + i * 60000
+  NULL, $(( $(date +%s) * 1000 - 100000 * 60000 )) + CAST(i AS BIGINT) * 60000
 $from;
 SQL
 }
@@ -53,7 +53,7 @@ for backend in sqlite postgres; do
     psql -q "$COHORT_TEST_POSTGRES" -c "CREATE DATABASE chatbench" >/dev/null
     db="${COHORT_TEST_POSTGRES%/*}/chatbench"
   fi
-  "$bin" --http 127.0.0.1:$port --db "$db" --admin-key "$key" --no-demo --chat-rate 0 \
+  "$bin" --http 127.0.0.1:$port --db "$db" --data-dir "$dir/files-$backend" --admin-key "$key" --no-demo --chat-rate 0 \
     --api-rate 0 --join-rate 0 --udp-ports 47100-47109 --log-level warn >"$dir/server-$backend.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
@@ -69,5 +69,22 @@ for backend in sqlite postgres; do
   echo "== $backend: seeded 100000 messages in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
   "$lt" chat --addr 127.0.0.1:$port --key "$key" --listeners 50 --messages 200 --rate 20 \
     --history-room "$room" --requests 200
+  # Five uploads of 20 MB (a PDF's signature, then random bytes), and their downloads.
+  { printf '%%PDF-1.7\n'; head -c 20000000 /dev/urandom; } >"$dir/big.pdf"
+  for i in 1 2 3 4 5; do
+    curl -s -o "$dir/up.json" -w '%{http_code} %{time_total} %{size_upload}\n' --max-time 60 \
+      -X POST "http://127.0.0.1:$port/api/v1/rooms/$room/board/files?name=big$i.pdf&author=Bench" \
+      -H "Authorization: Bearer $key" --data-binary @"$dir/big.pdf"
+  done | awk '$1 != 201 { bad++ } { t += $2; n += $3 } END {
+    if (bad) { print "uploads refused: " bad; exit 1 }
+    printf "upload 20 MB x5: %.0f MB/s (%.3f s each)\n", n / t / 1e6, t / NR }'
+  item=$(sed -n 's/.*"download":"\([^"]*\)".*/\1/p' "$dir/up.json")
+  for i in 1 2 3 4 5; do
+    curl -s -o /dev/null -w '%{http_code} %{time_total} %{size_download}\n' --max-time 60 \
+      "http://127.0.0.1:$port$item" -H "Authorization: Bearer $key"
+  done | awk '$1 != 200 { bad++ } { t += $2; n += $3 } END {
+    if (bad) { print "downloads failed: " bad; exit 1 }
+    printf "download 20 MB x5: %.0f MB/s (%.3f s each)\n", n / t / 1e6, t / NR }'
+
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 done

@@ -149,10 +149,11 @@ pub async fn run(b: &ChatBench) -> Result<ChatReport, Error> {
         tasks.push(tokio::spawn(async move {
             let mut got = Vec::with_capacity(total);
             while got.len() < total {
-                let Ok(Some(Ok(Message::Text(t)))) =
-                    tokio::time::timeout(Duration::from_secs(10), ws.next()).await
-                else {
-                    break;
+                // Pings and other frames are skipped; silence, a close or an error ends it.
+                let t = match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+                    Ok(Some(Ok(Message::Text(t)))) => t,
+                    Ok(Some(Ok(_))) => continue,
+                    _ => break,
                 };
                 let at = Instant::now();
                 let Ok(v) = serde_json::from_str::<Value>(&t) else {

@@ -36,6 +36,7 @@ const ASSETS: &[Asset] = &[
     asset!("call.js", JS),
     asset!("chat.js", JS),
     asset!("roomhome.js", JS),
+    asset!("board.js", JS),
     asset!("dom.js", JS),
     asset!("lobby.js", JS),
     asset!("admin.js", JS),

@@ -5,9 +5,8 @@ mod common;
 
 use common::class::{BEA, Class, class, next_of, open};
 use common::http::{Resp, call_as, try_raw_with};
-use common::{ADMIN_KEY, TestServer, db};
+use common::{TestServer, db};
 use serde_json::{Value, json};
-use sfu::SfuConfig;
 use signaling::config::Limits;
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n%%EOF\n";
@@ -61,14 +60,6 @@ fn titles(board: &Value) -> Vec<String> {
         .iter()
         .map(|i| i["title"].as_str().unwrap().to_owned())
         .collect()
-}
-
-async fn server(limits: Limits, ports: u16) -> TestServer {
-    let cfg = SfuConfig {
-        udp_ports: (ports, ports + 9),
-        ..SfuConfig::default()
-    };
-    TestServer::start_with(cfg, limits).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,27 +353,32 @@ async fn files_are_typed_by_their_bytes_and_downloaded_only_as_attachments() {
     assert_eq!(stored_files(&s), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn uploads_keep_to_the_file_limit_and_the_room_quota() {
+async fn quotas(url: &str, ports: u16) {
     let limits = Limits {
         upload_max_bytes: 1000,
         room_quota_bytes: 2500,
+        storage_quota_bytes: 3500,
         ..Limits::default()
     };
-    let s = server(limits, 46520).await;
+    let s = TestServer::start_api_with(url, (ports, ports + 9), limits).await;
     let c = class(&s, json!({})).await;
-    let big = [b"a,b\n".repeat(300)].concat();
+    let big = b"a,b\n".repeat(300);
     let r = upload(&s, &c, &c.ada, None, "name=big.csv", &big).await;
     assert_eq!(r.problem(413)["detail"], "a file is at most 1 kB");
-    let fits = [b"a,b\n".repeat(200)].concat();
+    let fits = b"a,b\n".repeat(200);
     for i in 0..3 {
         let r = upload(&s, &c, &c.ada, None, &format!("name=part{i}.csv"), &fits).await;
         assert_eq!(r.status, 201, "{i}: {}", r.text());
     }
     let r = upload(&s, &c, &c.ada, None, "name=one-more.csv", &fits).await;
-    assert_eq!(r.problem(507)["status"], 507, "the room's quota is full");
+    assert!(
+        r.problem(507)["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("the room's uploads are full")
+    );
     assert_eq!(stored_files(&s), 3, "the refused upload left nothing");
-    // Another room has its own quota.
+    // Another room has its own quota, until the server's is full.
     let other = class(&s, json!({"name": "Other"})).await;
     assert_eq!(
         upload(&s, &other, &other.ada, None, "name=a.csv", &fits)
@@ -390,5 +386,20 @@ async fn uploads_keep_to_the_file_limit_and_the_room_quota() {
             .status,
         201
     );
-    let _ = ADMIN_KEY;
+    let r = upload(&s, &other, &other.ada, None, "name=b.csv", &fits).await;
+    assert!(
+        r.problem(507)["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("the server's space")
+    );
+    assert_eq!(stored_files(&s), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_keep_to_the_file_limit_and_the_quotas() {
+    for (i, (name, url)) in db::all().await.into_iter().enumerate() {
+        eprintln!("-- quotas on {name}");
+        quotas(&url, 46520 + (i as u16) * 10).await;
+    }
 }

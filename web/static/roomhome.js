@@ -1,10 +1,12 @@
 // The room's home, before joining and between meetings: what the room is, when it next meets
 // (in the viewer's time, with its calendar), the Join button, and the room's kept life in tabs
-// (its chat), live through the room channel: a WebSocket that opens the room without media.
+// (its chat and its board), live through the room channel: a WebSocket that opens the room
+// without media.
 
 import { el, $, announce } from './dom.js';
 import { Signaling, PROTOCOL_VERSION } from './signaling.js';
 import { Chat, fetchEarlier } from './chat.js';
+import { Board } from './board.js';
 import { describeMeeting } from './lobby.js';
 
 const NAME_KEY = 'cohort.name';
@@ -36,6 +38,8 @@ export class RoomHome {
       open ? 'Join the call' : waits ? 'Wait for the meeting' : 'No meeting is scheduled');
     const tab = el('button', { type: 'button', role: 'tab', id: 'tab-chat', 'aria-selected': 'true', 'aria-controls': 'panel-chat' }, 'Chat');
     const panel = el('section', { role: 'tabpanel', id: 'panel-chat', 'aria-labelledby': 'tab-chat', class: 'home-panel' });
+    const boardTab = el('button', { type: 'button', role: 'tab', id: 'tab-board', 'aria-selected': 'false', 'aria-controls': 'panel-board', tabindex: '-1' }, 'Board');
+    const boardPanel = el('section', { role: 'tabpanel', id: 'panel-board', 'aria-labelledby': 'tab-board', class: 'home-panel', hidden: true });
     this.root.replaceChildren(el('section', { class: 'room-home' },
       el('header', { class: 'home-head' },
         el('h1', {}, el('bdi', { class: 'room-name' }, lobby.name)),
@@ -45,9 +49,15 @@ export class RoomHome {
         join,
         el('p', { id: 'home-status', class: 'status', role: 'status' })),
       el('div', { class: 'tabs' },
-        el('div', { role: 'tablist', 'aria-label': 'The room between meetings' }, tab),
-        panel)));
-    this.tabs([tab]);
+        el('div', { role: 'tablist', 'aria-label': 'The room between meetings' }, tab, boardTab),
+        panel, boardPanel)));
+    this.tabs([[tab, panel], [boardTab, boardPanel]]);
+    this.board = new Board(boardPanel, {
+      roomId: lobby.room_id,
+      token: this.token,
+      device: this.device,
+      self: () => ({ identity: this.opened?.identity, host: Boolean(this.opened?.host), name: this.signName() }),
+    });
     this.chat = new Chat(panel, null, {
       send: (text) => this.post(text),
       edit: (id, text) => this.sig?.send({ type: 'chat_edit', id, text }),
@@ -61,14 +71,35 @@ export class RoomHome {
     return new Promise((resolve) => join.addEventListener('click', () => resolve()));
   }
 
-  /** Arrow keys, Home and End move between the tabs (WAI-ARIA tabs pattern). */
-  tabs(list) {
-    list.forEach((t, i) => t.addEventListener('keydown', (e) => {
-      const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: list.length - 1 }[e.key];
-      if (to === undefined) return;
-      e.preventDefault();
-      list[(to + list.length) % list.length].focus();
-    }));
+  /** Tabs by click, or by arrow keys, Home and End (WAI-ARIA tabs, selection follows focus). */
+  tabs(pairs) {
+    const select = (n) => pairs.forEach(([t, p], i) => {
+      t.setAttribute('aria-selected', String(i === n));
+      t.tabIndex = i === n ? 0 : -1;
+      p.hidden = i !== n;
+    });
+    pairs.forEach(([t], i) => {
+      t.addEventListener('click', () => select(i));
+      t.addEventListener('keydown', (e) => {
+        const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: pairs.length - 1 }[e.key];
+        if (to === undefined) return;
+        e.preventDefault();
+        const n = (to + pairs.length) % pairs.length;
+        select(n);
+        pairs[n][0].focus();
+      });
+    });
+  }
+
+  /** The name this page signs with: the channel's, or one just typed (kept for next time). */
+  signName() {
+    if (this.opened?.name) return this.opened.name;
+    const typed = $('#home-chat-name', this.root)?.value.trim();
+    if (!typed) return null;
+    try {
+      localStorage.setItem(NAME_KEY, typed);
+    } catch { /* a private window */ }
+    return typed;
   }
 
   /** A guest posts under a name: asked for here when the page knows none. */
@@ -120,6 +151,9 @@ export class RoomHome {
       this.status('');
       sig.addEventListener('chat', (e) => this.chat.add(e.detail));
       sig.addEventListener('chat_updated', (e) => this.chat.update(e.detail));
+      sig.addEventListener('board_item', (e) => this.board.put(e.detail.item));
+      sig.addEventListener('board_removed', (e) => this.board.remove(e.detail.id));
+      this.board.load();
       sig.addEventListener('error', (e) => announce(e.detail.message));
       const ended = await new Promise((r) => sig.addEventListener('closed', (e) => r(e.detail)));
       this.sig = null;

@@ -113,11 +113,12 @@ impl Store {
         q: Quotas,
     ) -> Result<BoardItem, AppError> {
         let mut tx = self.pool().begin().await?;
-        let (count, used): (i64, Option<i64>) =
-            sqlx::query_as("SELECT COUNT(*), SUM(file_size) FROM board_items WHERE room_id = $1")
-                .bind(&r.room_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let (count, used): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(SUM(file_size) AS BIGINT) FROM board_items WHERE room_id = $1",
+        )
+        .bind(&r.room_id)
+        .fetch_one(&mut *tx)
+        .await?;
         if count >= q.items_per_room {
             return Err(full(&format!(
                 "the board holds at most {} items",
@@ -131,9 +132,10 @@ impl Store {
                     crate::board::size(u64::try_from(q.room_bytes).unwrap_or(0))
                 )));
             }
-            let total: Option<i64> = sqlx::query_scalar("SELECT SUM(file_size) FROM board_items")
-                .fetch_one(&mut *tx)
-                .await?;
+            let total: Option<i64> =
+                sqlx::query_scalar("SELECT CAST(SUM(file_size) AS BIGINT) FROM board_items")
+                    .fetch_one(&mut *tx)
+                    .await?;
             if total.unwrap_or(0).saturating_add(f.size) > q.total_bytes {
                 return Err(full(
                     "the server's space for uploads is full; ask its admin",

@@ -215,10 +215,14 @@ impl Store {
                     .enumerate()
                     .map(|(i, t)| format!("\"{t}\"{}", if i == last { "*" } else { "" }))
                     .collect();
-                sqlx::query(select_chat!(
-                    "JOIN chat_fts ON chat_fts.rowid = m.seq WHERE chat_fts MATCH $1 \
-                     AND m.room_id = $2 AND m.seq < $3 AND m.deleted_at IS NULL \
-                     ORDER BY m.seq DESC LIMIT $4"
+                // The index leads (CROSS JOIN keeps SQLite from walking every message and
+                // asking the index about each), newest match first.
+                sqlx::query(concat!(
+                    "SELECT m.seq, m.id, m.participant_id, m.name, m.text, m.sent_at, ",
+                    "m.identity, m.occurrence, m.edited_at, m.deleted_at FROM chat_fts ",
+                    "CROSS JOIN chat_messages m ON m.seq = chat_fts.rowid ",
+                    "WHERE chat_fts MATCH $1 AND m.room_id = $2 AND chat_fts.rowid < $3 ",
+                    "AND m.deleted_at IS NULL ORDER BY chat_fts.rowid DESC LIMIT $4"
                 ))
                 .bind(words.join(" "))
             }
@@ -229,7 +233,7 @@ impl Store {
                     .map(|(i, t)| format!("'{t}'{}", if i == last { ":*" } else { "" }))
                     .collect();
                 sqlx::query(select_chat!(
-                    "WHERE to_tsvector('simple', m.text) @@ to_tsquery('simple', $1) \
+                    "WHERE m.words @@ to_tsquery('simple', $1) \
                      AND m.room_id = $2 AND m.seq < $3 AND m.deleted_at IS NULL \
                      ORDER BY m.seq DESC LIMIT $4"
                 ))

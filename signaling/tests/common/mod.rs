@@ -52,6 +52,15 @@ impl TestServer {
         Self::start_limited(db_url, ports, Rate::OFF, Rate::OFF).await
     }
 
+    /// [`TestServer::start_api`] with these limits.
+    pub async fn start_api_with(db_url: &str, ports: (u16, u16), limits: Limits) -> TestServer {
+        let cfg = SfuConfig {
+            udp_ports: ports,
+            ..SfuConfig::default()
+        };
+        Self::serve(cfg, limits, db_url, false, (Rate::OFF, Rate::OFF)).await
+    }
+
     /// [`TestServer::start_api`] with these API and join rate limits.
     pub async fn start_limited(
         db_url: &str,
