@@ -14,6 +14,7 @@
 
 pub mod access;
 pub mod api;
+pub mod attendance;
 pub mod board;
 pub mod calendar;
 pub mod chat;

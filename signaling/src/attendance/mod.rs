@@ -1,0 +1,192 @@
+//! Who came to a meeting, free of HTTP and SQL: each identity's join and leave intervals,
+//! merged so that reconnects and two tabs never count twice; the first join, the last leave,
+//! the time present within the meeting, minutes late, and a suggested status by the room's
+//! thresholds; and the register as CSV that a spreadsheet cannot mistake for formulas.
+
+pub mod csv;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+const MINUTE_MS: i64 = 60_000;
+
+/// A stretch of presence, in Unix milliseconds, `start <= end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Interval {
+    pub start: i64,
+    pub end: i64,
+}
+
+/// The intervals' union: sorted, disjoint, with overlapping or touching ones joined. Empty and
+/// backwards intervals are dropped.
+pub fn merge(intervals: &[Interval]) -> Vec<Interval> {
+    let mut sorted: Vec<Interval> = intervals
+        .iter()
+        .copied()
+        .filter(|i| i.end > i.start)
+        .collect();
+    sorted.sort_unstable();
+    let mut out: Vec<Interval> = Vec::with_capacity(sorted.len());
+    for i in sorted {
+        match out.last_mut() {
+            Some(last) if i.start <= last.end => last.end = last.end.max(i.end),
+            _ => out.push(i),
+        }
+    }
+    out
+}
+
+/// What a room counts as late and as absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Thresholds {
+    /// Arriving more than this many minutes after the start is late.
+    pub late_after_minutes: i64,
+    /// Present for less than this share of the meeting (percent) is absent.
+    pub min_present_percent: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            late_after_minutes: 5,
+            min_present_percent: 25,
+        }
+    }
+}
+
+/// A suggested (or a host's) status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Present,
+    Late,
+    Absent,
+    /// Only a host sets this.
+    Excused,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Present => "present",
+            Status::Late => "late",
+            Status::Absent => "absent",
+            Status::Excused => "excused",
+        }
+    }
+}
+
+/// One identity's attendance of one meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub intervals: Vec<Interval>,
+    pub first_join: Option<i64>,
+    pub last_leave: Option<i64>,
+    /// Time present between the meeting's start and end.
+    pub present_ms: i64,
+    /// Whole minutes between the start and the first join within the meeting (0 when on time).
+    pub minutes_late: i64,
+    pub status: Status,
+}
+
+/// Summarises `intervals` against the meeting `[start, end)`.
+pub fn summarise(start: i64, end: i64, intervals: &[Interval], t: Thresholds) -> Summary {
+    let intervals = merge(intervals);
+    let within: Vec<Interval> = intervals
+        .iter()
+        .map(|i| Interval {
+            start: i.start.max(start),
+            end: i.end.min(end),
+        })
+        .filter(|i| i.end > i.start)
+        .collect();
+    let present_ms: i64 = within.iter().map(|i| i.end - i.start).sum();
+    let arrived = within.first().map(|i| i.start);
+    let minutes_late = arrived.map_or(0, |a| (a - start).max(0) / MINUTE_MS);
+    let length = (end - start).max(1);
+    let status = match arrived {
+        None => Status::Absent,
+        Some(_)
+            if present_ms.saturating_mul(100) < length.saturating_mul(t.min_present_percent) =>
+        {
+            Status::Absent
+        }
+        Some(_) if minutes_late > t.late_after_minutes => Status::Late,
+        Some(_) => Status::Present,
+    };
+    Summary {
+        first_join: intervals.first().map(|i| i.start),
+        last_leave: intervals.last().map(|i| i.end),
+        intervals,
+        present_ms,
+        minutes_late,
+        status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: i64 = MINUTE_MS;
+
+    fn iv(a: i64, b: i64) -> Interval {
+        Interval {
+            start: a * M,
+            end: b * M,
+        }
+    }
+
+    #[test]
+    fn two_tabs_and_a_reconnect_count_once() {
+        // Joined at 0, a second tab 10-20, a drop at 30 and back at 31, left at 60.
+        let merged = merge(&[iv(0, 30), iv(10, 20), iv(31, 60), iv(30, 30), iv(50, 40)]);
+        assert_eq!(merged, [iv(0, 30), iv(31, 60)]);
+        assert_eq!(
+            merge(&[iv(0, 10), iv(10, 20)]),
+            [iv(0, 20)],
+            "touching intervals join"
+        );
+    }
+
+    #[test]
+    fn statuses_follow_the_thresholds() {
+        let t = Thresholds::default();
+        let on_time = summarise(0, 60 * M, &[iv(-5, 60)], t);
+        assert_eq!(
+            (on_time.status, on_time.minutes_late, on_time.present_ms),
+            (Status::Present, 0, 60 * M)
+        );
+        assert_eq!(
+            on_time.first_join,
+            Some(-5 * M),
+            "the first join is kept as it was"
+        );
+        let late = summarise(0, 60 * M, &[iv(12, 60)], t);
+        assert_eq!((late.status, late.minutes_late), (Status::Late, 12));
+        let five = summarise(0, 60 * M, &[iv(5, 60)], t);
+        assert_eq!(five.status, Status::Present, "5 minutes is not yet late");
+        let brief = summarise(0, 60 * M, &[iv(0, 10)], t);
+        assert_eq!(
+            brief.status,
+            Status::Absent,
+            "10 of 60 minutes is under 25%"
+        );
+        let away = summarise(0, 60 * M, &[], t);
+        assert_eq!(
+            (away.status, away.first_join, away.present_ms),
+            (Status::Absent, None, 0)
+        );
+        let after = summarise(0, 60 * M, &[iv(70, 80)], t);
+        assert_eq!(
+            (after.status, after.present_ms),
+            (Status::Absent, 0),
+            "only time within the meeting counts"
+        );
+        let back = summarise(0, 60 * M, &[iv(0, 20), iv(40, 60)], t);
+        assert_eq!(
+            (back.status, back.present_ms, back.last_leave),
+            (Status::Present, 40 * M, Some(60 * M))
+        );
+    }
+}
