@@ -63,6 +63,14 @@ async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
     let _db_lock = signaling::store::lock::lock_database(&cli.db)?;
     let store = Store::connect(&cli.db).await?;
     info!(db = %redact(&cli.db), backend = ?store.backend(), "database ready");
+    // Attendance left open by a server that died ends at its last heartbeat.
+    let closed = store.close_dangling_presence().await?;
+    if closed > 0 {
+        warn!(
+            closed,
+            "attendance left open by the last run closed at its last heartbeat"
+        );
+    }
     if let Some(key) = bootstrap_admin_key(&store, cli.admin_key.as_deref()).await? {
         // Shown once, on the terminal only (never in the logs); only its hash is stored.
         println!("First run: an admin API key was made. It is shown only this once; keep it:");

@@ -48,8 +48,23 @@ pub async fn run(
     })
 }
 
-/// Runs [`run`] every [`EVERY`], for as long as the server runs.
+/// How often open stretches of attendance are marked alive: after a crash, they end at the
+/// last mark, at most this much after the truth.
+pub const HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// Runs [`run`] every [`EVERY`], and the attendance heartbeat every [`HEARTBEAT`], for as
+/// long as the server runs.
 pub fn spawn(state: &AppState) {
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(HEARTBEAT);
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.presence_alive(crate::store::now_ms()).await {
+                tracing::error!(error = %e, "attendance heartbeat failed");
+            }
+        }
+    });
     let (store, hub, files) = (state.store.clone(), state.hub.clone(), state.files.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(EVERY);

@@ -479,6 +479,7 @@ async fn the_openapi_document_describes_every_route() {
         ("patch", "/api/v1/rooms/{id}/board/{item}"),
         ("delete", "/api/v1/rooms/{id}/board/{item}"),
         ("get", "/api/v1/rooms/{id}/board/{item}/file"),
+        ("get", "/api/v1/rooms/{id}/attendance"),
         ("put", "/api/v1/rooms/{id}/schedule"),
         ("get", "/api/v1/rooms/{id}/schedule"),
         ("delete", "/api/v1/rooms/{id}/schedule"),
@@ -513,7 +514,7 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 52, "a route was added: list it above");
+    assert_eq!(operations, 53, "a route was added: list it above");
     // The docs page is served, from the binary.
     let page = call(server.addr, "GET", "/api/v1/docs/", None, None).await;
     assert_eq!(page.status, 200);

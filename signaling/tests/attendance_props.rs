@@ -44,7 +44,7 @@ proptest! {
         v in intervals(), start in -20i64..50, len in 1i64..150, late in 0i64..30, share in 0i64..100,
     ) {
         let t = Thresholds { late_after_minutes: late, min_present_percent: share };
-        let s = summarise(start, start + len, &v, t);
+        let s = summarise(start, start + len, i64::MAX, &v, t);
         prop_assert!(s.present_ms >= 0 && s.present_ms <= len, "{s:?}");
         prop_assert!(s.minutes_late >= 0);
         let inside = (start..start + len).filter(|&m| covered(&v, m)).count() as i64;

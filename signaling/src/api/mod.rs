@@ -3,6 +3,7 @@
 //! drift apart.
 
 pub mod admin;
+pub mod attendance;
 pub mod board;
 pub mod board_files;
 pub mod calendar;
@@ -47,6 +48,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "members", description = "A room's roster, class lists and personal links"),
         (name = "chat", description = "A room's kept chat: history, search, export"),
         (name = "board", description = "A room's resource board: links, files, notes"),
+        (name = "attendance", description = "Who came to a room's meetings"),
         (name = "keys", description = "API keys (admin only)"),
         (name = "admin", description = "Live rooms and this node (admin only)"),
         (name = "service", description = "Health, readiness, signaling and pages"),
@@ -111,6 +113,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(board::board, board::share))
         .routes(routes!(board::change_item, board::delete_item))
         .routes(routes!(board_files::download))
+        .routes(routes!(attendance::attendance))
         .routes(routes!(
             schedule::put_schedule,
             schedule::get_schedule,

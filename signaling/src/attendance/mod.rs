@@ -89,8 +89,9 @@ pub struct Summary {
     pub status: Status,
 }
 
-/// Summarises `intervals` against the meeting `[start, end)`.
-pub fn summarise(start: i64, end: i64, intervals: &[Interval], t: Thresholds) -> Summary {
+/// Summarises `intervals` against the meeting `[start, end)` at `now`. While the meeting runs,
+/// the share present is of the part that has passed, and someone in it now is not absent.
+pub fn summarise(start: i64, end: i64, now: i64, intervals: &[Interval], t: Thresholds) -> Summary {
     let intervals = merge(intervals);
     let within: Vec<Interval> = intervals
         .iter()
@@ -103,11 +104,14 @@ pub fn summarise(start: i64, end: i64, intervals: &[Interval], t: Thresholds) ->
     let present_ms: i64 = within.iter().map(|i| i.end - i.start).sum();
     let arrived = within.first().map(|i| i.start);
     let minutes_late = arrived.map_or(0, |a| (a - start).max(0) / MINUTE_MS);
-    let length = (end - start).max(1);
+    let length = (end.min(now) - start).max(1);
+    let here_now = now < end && intervals.iter().any(|i| i.start <= now && now <= i.end);
     let status = match arrived {
         None => Status::Absent,
         Some(_)
-            if present_ms.saturating_mul(100) < length.saturating_mul(t.min_present_percent) =>
+            if !here_now
+                && present_ms.saturating_mul(100)
+                    < length.saturating_mul(t.min_present_percent) =>
         {
             Status::Absent
         }
@@ -152,7 +156,7 @@ mod tests {
     #[test]
     fn statuses_follow_the_thresholds() {
         let t = Thresholds::default();
-        let on_time = summarise(0, 60 * M, &[iv(-5, 60)], t);
+        let on_time = summarise(0, 60 * M, i64::MAX, &[iv(-5, 60)], t);
         assert_eq!(
             (on_time.status, on_time.minutes_late, on_time.present_ms),
             (Status::Present, 0, 60 * M)
@@ -162,28 +166,34 @@ mod tests {
             Some(-5 * M),
             "the first join is kept as it was"
         );
-        let late = summarise(0, 60 * M, &[iv(12, 60)], t);
+        let late = summarise(0, 60 * M, i64::MAX, &[iv(12, 60)], t);
         assert_eq!((late.status, late.minutes_late), (Status::Late, 12));
-        let five = summarise(0, 60 * M, &[iv(5, 60)], t);
+        let five = summarise(0, 60 * M, i64::MAX, &[iv(5, 60)], t);
         assert_eq!(five.status, Status::Present, "5 minutes is not yet late");
-        let brief = summarise(0, 60 * M, &[iv(0, 10)], t);
+        let brief = summarise(0, 60 * M, i64::MAX, &[iv(0, 10)], t);
         assert_eq!(
             brief.status,
             Status::Absent,
             "10 of 60 minutes is under 25%"
         );
-        let away = summarise(0, 60 * M, &[], t);
+        let away = summarise(0, 60 * M, i64::MAX, &[], t);
         assert_eq!(
             (away.status, away.first_join, away.present_ms),
             (Status::Absent, None, 0)
         );
-        let after = summarise(0, 60 * M, &[iv(70, 80)], t);
+        let after = summarise(0, 60 * M, i64::MAX, &[iv(70, 80)], t);
         assert_eq!(
             (after.status, after.present_ms),
             (Status::Absent, 0),
             "only time within the meeting counts"
         );
-        let back = summarise(0, 60 * M, &[iv(0, 20), iv(40, 60)], t);
+        let back = summarise(0, 60 * M, i64::MAX, &[iv(0, 20), iv(40, 60)], t);
+        // While the meeting runs: 7 minutes late and here now is late, not absent; gone after 2
+        // of the 20 minutes so far is absent.
+        let running = summarise(0, 60 * M, 20 * M, &[iv(7, 20)], t);
+        assert_eq!((running.status, running.minutes_late), (Status::Late, 7));
+        let gone = summarise(0, 60 * M, 20 * M, &[iv(0, 2)], t);
+        assert_eq!(gone.status, Status::Absent);
         assert_eq!(
             (back.status, back.present_ms, back.last_leave),
             (Status::Present, 40 * M, Some(60 * M))

@@ -8,6 +8,7 @@
 //! disk before its statement returns, and an acknowledged write survives the server being
 //! killed. PostgreSQL commits are durable by default.
 
+mod attendance;
 mod board;
 mod chat;
 pub mod files;
@@ -26,6 +27,7 @@ use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 
+pub use attendance::Presence;
 pub use board::{BoardRecord, Quotas, StoredFile};
 pub use chat::{ChatPage, ChatRecord};
 pub use keys::{ApiKey, KeyRole};

@@ -262,6 +262,10 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM attendance WHERE room_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM rooms WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -120,6 +120,8 @@ struct Session {
     rate: RateLimit,
     /// The stored room this connection listens to, once opened or joined.
     room: Option<RoomLink>,
+    /// The stretch of attendance this call's participant has open, in a stored room.
+    presence: Option<String>,
 }
 
 impl Session {
@@ -130,6 +132,7 @@ impl Session {
             phase: Phase::AwaitingJoin,
             rate,
             room: None,
+            presence: None,
         }
     }
 
@@ -227,6 +230,7 @@ impl Session {
                     if let Phase::Joined { handle, .. } = &self.phase {
                         handle.leave().await;
                     }
+                    self.record_leave().await;
                     return;
                 }
                 _ = sleep_until(join_by), if awaiting_join => {
@@ -242,6 +246,7 @@ impl Session {
         if let Phase::Joined { handle, .. } = &self.phase {
             handle.leave().await;
         }
+        self.record_leave().await;
         if let Some((code, reason)) = close {
             let frame = CloseFrame {
                 code: code.into(),
@@ -428,6 +433,10 @@ impl Session {
                             occurrence: admission.occurrence.clone(),
                         };
                         self.link(&room, author, token, true);
+                        let identity = admission.identity.to_string();
+                        self.presence = self
+                            .record_join(room_id, admission.occurrence.as_deref(), &identity, &name)
+                            .await;
                         self.stored_chat(room_id).await
                     }
                     None => (session.chat.clone(), false),

@@ -224,4 +224,66 @@ impl Session {
             }
         }
     }
+
+    /// Opens this participant's stretch of attendance in the meeting on now, or, without one,
+    /// in the room's session under way (a new one starting now if there is none).
+    pub(super) async fn record_join(
+        &self,
+        room_id: &str,
+        occurrence: Option<&str>,
+        identity: &str,
+        name: &str,
+    ) -> Option<String> {
+        let store = &self.state.store;
+        let now = crate::store::now_ms();
+        let meeting = match occurrence {
+            Some(o) => o.to_owned(),
+            None => match store.open_session(room_id).await {
+                Ok(Some(session)) => session,
+                // A new session, named by its start in the room's zone, as meetings are.
+                Ok(None) => {
+                    let zone = match store.room(room_id).await {
+                        Ok(Some(room)) => crate::schedule::parse_time_zone(&room.time_zone).ok(),
+                        _ => None,
+                    };
+                    let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now)
+                        .unwrap_or_default();
+                    match zone {
+                        Some(z) => at.with_timezone(&z).to_rfc3339(),
+                        None => at.to_rfc3339(),
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "attendance could not be read; this join is not recorded");
+                    return None;
+                }
+            },
+        };
+        match store
+            .open_presence(room_id, &meeting, identity, name, now)
+            .await
+        {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::error!(error = %e, "attendance could not be recorded");
+                None
+            }
+        }
+    }
+
+    /// Closes this participant's stretch of attendance, if one is open.
+    pub(super) async fn record_leave(&mut self) {
+        let Some(id) = self.presence.take() else {
+            return;
+        };
+        if let Err(e) = self
+            .state
+            .store
+            .close_presence(&id, crate::store::now_ms())
+            .await
+        {
+            // The heartbeat stops with the connection, so a restart closes it at its last beat.
+            tracing::error!(error = %e, "a leave could not be recorded");
+        }
+    }
 }

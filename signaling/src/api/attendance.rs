@@ -1,0 +1,276 @@
+//! `/api/v1/rooms/{id}/attendance`: who came to a stored room's meetings ([`crate::attendance`]).
+//! A host (or the room's key) sees everyone, the roster's absentees included, and exports the
+//! register as CSV; a participant sees only their own record.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::ApiQuery;
+use super::reader::{Need, Reader, reader};
+use crate::AppState;
+use crate::attendance::{Interval, Status, Thresholds, csv, summarise};
+use crate::error::{AppError, field};
+use crate::members::Identity;
+use crate::schedule::parse_time_zone;
+use crate::store::{now_ms, rfc3339_ms};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AttendanceQuery {
+    /// One meeting (its start, as `meetings` lists it); without it, the list of meetings.
+    pub meeting: Option<String>,
+    /// Only this person (`member:<id>` or `guest:<device>`); a participant may ask only for
+    /// themselves.
+    pub identity: Option<String>,
+    /// `json` (default) or `csv` (hosts only).
+    pub format: Option<String>,
+}
+
+/// One stretch of presence.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Stretch {
+    pub start: String,
+    pub end: String,
+}
+
+/// One person's attendance of one meeting.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AttendanceRow {
+    pub identity: String,
+    pub name: String,
+    /// On the roster (absentees are listed too), or a guest who came.
+    pub member: bool,
+    pub status: Status,
+    pub first_join: Option<String>,
+    pub last_leave: Option<String>,
+    pub seconds_present: i64,
+    pub minutes_late: i64,
+    /// Merged: reconnects and two tabs count once.
+    pub intervals: Vec<Stretch>,
+}
+
+/// A meeting's register.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Register {
+    pub meeting: String,
+    pub end: String,
+    pub thresholds: Thresholds,
+    pub people: Vec<AttendanceRow>,
+}
+
+/// The meetings with attendance, latest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Meetings {
+    pub meetings: Vec<String>,
+}
+
+/// When the meeting that started at `start` ends: by the schedule, or, for a session of a room
+/// without one (or a meeting the schedule no longer has), at its last leave.
+async fn meeting_end(
+    state: &AppState,
+    r: &Reader,
+    start: DateTime<Utc>,
+    last: i64,
+) -> Result<i64, AppError> {
+    if let Some(row) = state.store.schedule(&r.room.id).await? {
+        let schedule = super::schedule::load(&row, &r.room.time_zone)?;
+        let found = super::schedule::off_thread(move || {
+            schedule
+                .occurrences(start - Duration::minutes(1), start + Duration::minutes(1))
+                .ok()
+                .and_then(|e| {
+                    e.occurrences
+                        .into_iter()
+                        .find(|o| o.start.with_timezone(&Utc) == start)
+                })
+                .map(|o| o.end.timestamp_millis())
+        })
+        .await?;
+        if let Some(end) = found {
+            return Ok(end);
+        }
+    }
+    Ok(last.max(start.timestamp_millis() + 1))
+}
+
+/// A room's meetings with attendance, or one meeting's register.
+#[utoipa::path(get, path = "/rooms/{id}/attendance", tag = "attendance",
+    params(("id" = String, Path, description = "The room's id"), AttendanceQuery),
+    security(("api_key" = []), ("invite" = [])),
+    responses((status = 200, description = "Meetings, or a register (JSON or CSV)", body = Register),
+        (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn attendance(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<AttendanceQuery>,
+) -> Result<Response, AppError> {
+    let r = reader(&state, &headers, &id, Need::Read).await?;
+    let csv_wanted = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(field("format", "json or csv").into()),
+    };
+    if r.participant {
+        r.identified()?;
+        if csv_wanted {
+            return Err(AppError::Forbidden("only hosts export the register".into()));
+        }
+        if q.identity
+            .as_deref()
+            .is_some_and(|i| i != r.author.identity)
+        {
+            return Err(AppError::Forbidden(
+                "a participant sees only their own attendance".into(),
+            ));
+        }
+    }
+    let only = if r.participant {
+        Some(r.author.identity.clone())
+    } else {
+        q.identity.clone()
+    };
+    let Some(meeting) = q.meeting else {
+        let mut meetings = state.store.attended_meetings(&r.room.id).await?;
+        if let Some(who) = &only {
+            let mut mine = Vec::new();
+            for m in meetings {
+                if state
+                    .store
+                    .presence(&r.room.id, &m, now_ms())
+                    .await?
+                    .iter()
+                    .any(|p| &p.identity == who)
+                {
+                    mine.push(m);
+                }
+            }
+            meetings = mine;
+        }
+        return Ok(Json(Meetings { meetings }).into_response());
+    };
+    let start = DateTime::parse_from_rfc3339(&meeting)
+        .map_err(|_| {
+            field(
+                "meeting",
+                "a meeting's start, RFC 3339, as `meetings` lists it",
+            )
+        })?
+        .with_timezone(&Utc);
+    let zone = parse_time_zone(&r.room.time_zone)?;
+    let meeting = start.with_timezone(&zone).to_rfc3339();
+    let now = now_ms();
+    let presence = state.store.presence(&r.room.id, &meeting, now).await?;
+    let last = presence
+        .iter()
+        .flat_map(|p| p.intervals.iter().map(|i| i.end))
+        .max()
+        .unwrap_or(now);
+    let end = meeting_end(&state, &r, start, last).await?;
+    let t = Thresholds::default();
+    let row = |identity: String, name: String, member: bool, intervals: &[Interval]| {
+        let s = summarise(start.timestamp_millis(), end, now, intervals, t);
+        AttendanceRow {
+            identity,
+            name,
+            member,
+            status: s.status,
+            first_join: s.first_join.map(rfc3339_ms),
+            last_leave: s.last_leave.map(rfc3339_ms),
+            seconds_present: s.present_ms / 1000,
+            minutes_late: s.minutes_late,
+            intervals: s
+                .intervals
+                .iter()
+                .map(|i| Stretch {
+                    start: rfc3339_ms(i.start),
+                    end: rfc3339_ms(i.end),
+                })
+                .collect(),
+        }
+    };
+    let mut people = Vec::new();
+    let roster = state.store.members(&r.room.id).await?;
+    for m in &roster {
+        let identity = Identity::Member(m.id.clone()).to_string();
+        let came = presence.iter().find(|p| p.identity == identity);
+        let intervals = came.map(|p| p.intervals.as_slice()).unwrap_or(&[]);
+        people.push(row(
+            identity,
+            m.fields.display_name.clone(),
+            true,
+            intervals,
+        ));
+    }
+    for p in &presence {
+        if !people.iter().any(|row| row.identity == p.identity) {
+            people.push(row(p.identity.clone(), p.name.clone(), false, &p.intervals));
+        }
+    }
+    if let Some(who) = &only {
+        people.retain(|p| &p.identity == who);
+    }
+    if csv_wanted {
+        let local = |s: &Option<String>| {
+            s.as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default()
+        };
+        let rows: Vec<Vec<String>> = people
+            .iter()
+            .map(|p| {
+                vec![
+                    p.name.clone(),
+                    p.identity.clone(),
+                    p.status.as_str().to_owned(),
+                    local(&p.first_join),
+                    local(&p.last_leave),
+                    (p.seconds_present / 60).to_string(),
+                    p.minutes_late.to_string(),
+                ]
+            })
+            .collect();
+        let doc = csv::document(
+            &[
+                "name",
+                "identity",
+                "status",
+                "first_join",
+                "last_leave",
+                "minutes_present",
+                "minutes_late",
+            ],
+            &rows,
+        );
+        let mut res = doc.into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        );
+        let file = format!(
+            "attachment; filename=\"attendance-{}-{}.csv\"",
+            r.room.slug,
+            &meeting[..meeting.len().min(10)]
+        );
+        if let Ok(v) = HeaderValue::from_str(&file) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+        return Ok(res);
+    }
+    Ok(Json(Register {
+        meeting,
+        end: rfc3339_ms(end),
+        thresholds: t,
+        people,
+    })
+    .into_response())
+}
