@@ -118,6 +118,25 @@ try {
   check(await waitText(b.page, '#home-chat-log', 'Said in the call', 'call to home'), 'a message said in the call reaches the home page live');
   const meeting = await b.page.evaluate(() => document.querySelectorAll('#home-chat-log .chat-day').length);
   check(meeting === 1, `the conversation is headed by its day (${meeting})`);
+
+  // A host's home: the Meetings tab lists the session Ada is in, and its register shows her
+  // present and the roster's other members absent; a CSV link for the host.
+  const hostLink = await api(base, 'POST', `/rooms/${room.id}/invites`, { role: 'host' });
+  await api(base, 'POST', `/rooms/${room.id}/members`, { display_name: 'Cai Away' });
+  const h = await newPage(browser, { base, name: 'Host' });
+  await h.page.goto(`${base}/r/${room.slug}?t=${hostLink.token}`);
+  await h.page.waitForSelector('#tab-meetings');
+  await until(() => h.page.evaluate(() => Boolean(document.querySelector('#home-chat-log li[data-id]'))), 5000, 'host opened');
+  await h.page.click('#tab-meetings');
+  await h.page.waitForSelector('#meetings-list summary');
+  await h.page.click('#meetings-list summary');
+  await h.page.waitForSelector('.register-table tbody tr');
+  const register = await h.page.evaluate(() => Object.fromEntries([...document.querySelectorAll('.register-table tbody tr')]
+    .map((tr) => [tr.querySelector('th').textContent, tr.querySelector('td').textContent])));
+  check(register['Ada Member'] === 'Present' && register['Cai Away'] === 'Absent', `the host's register: ${JSON.stringify(register)}`);
+  check(await h.page.evaluate(() => Boolean(document.querySelector('.register a[href*="format=csv"]'))), 'the host can download the register as CSV');
+  const regLow = await h.page.evaluate(CONTRAST_FAILURES);
+  check(regLow.length === 0, `the Meetings tab passes the contrast check${regLow.length ? ': ' + JSON.stringify(regLow) : ''}`);
 } catch (e) {
   check(false, `room home: ${e.message}`);
 }

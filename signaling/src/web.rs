@@ -37,6 +37,7 @@ const ASSETS: &[Asset] = &[
     asset!("chat.js", JS),
     asset!("roomhome.js", JS),
     asset!("board.js", JS),
+    asset!("meetings.js", JS),
     asset!("dom.js", JS),
     asset!("lobby.js", JS),
     asset!("admin.js", JS),

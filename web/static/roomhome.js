@@ -7,6 +7,7 @@ import { el, $, announce } from './dom.js';
 import { Signaling, PROTOCOL_VERSION } from './signaling.js';
 import { Chat, fetchEarlier } from './chat.js';
 import { Board } from './board.js';
+import { Meetings } from './meetings.js';
 import { describeMeeting } from './lobby.js';
 
 const NAME_KEY = 'cohort.name';
@@ -40,6 +41,8 @@ export class RoomHome {
     const panel = el('section', { role: 'tabpanel', id: 'panel-chat', 'aria-labelledby': 'tab-chat', class: 'home-panel' });
     const boardTab = el('button', { type: 'button', role: 'tab', id: 'tab-board', 'aria-selected': 'false', 'aria-controls': 'panel-board', tabindex: '-1' }, 'Board');
     const boardPanel = el('section', { role: 'tabpanel', id: 'panel-board', 'aria-labelledby': 'tab-board', class: 'home-panel', hidden: true });
+    const meetingsTab = el('button', { type: 'button', role: 'tab', id: 'tab-meetings', 'aria-selected': 'false', 'aria-controls': 'panel-meetings', tabindex: '-1' }, 'Meetings');
+    const meetingsPanel = el('section', { role: 'tabpanel', id: 'panel-meetings', 'aria-labelledby': 'tab-meetings', class: 'home-panel', hidden: true });
     this.root.replaceChildren(el('section', { class: 'room-home' },
       el('header', { class: 'home-head' },
         el('h1', {}, el('bdi', { class: 'room-name' }, lobby.name)),
@@ -49,9 +52,15 @@ export class RoomHome {
         join,
         el('p', { id: 'home-status', class: 'status', role: 'status' })),
       el('div', { class: 'tabs' },
-        el('div', { role: 'tablist', 'aria-label': 'The room between meetings' }, tab, boardTab),
-        panel, boardPanel)));
-    this.tabs([[tab, panel], [boardTab, boardPanel]]);
+        el('div', { role: 'tablist', 'aria-label': 'The room between meetings' }, tab, boardTab, meetingsTab),
+        panel, boardPanel, meetingsPanel)));
+    this.tabs([[tab, panel], [boardTab, boardPanel], [meetingsTab, meetingsPanel]]);
+    this.meetings = new Meetings(meetingsPanel, {
+      roomId: lobby.room_id,
+      token: this.token,
+      device: this.device,
+      self: () => ({ host: Boolean(this.opened?.host) }),
+    });
     this.board = new Board(boardPanel, {
       roomId: lobby.room_id,
       token: this.token,
@@ -73,11 +82,15 @@ export class RoomHome {
 
   /** Tabs by click, or by arrow keys, Home and End (WAI-ARIA tabs, selection follows focus). */
   tabs(pairs) {
-    const select = (n) => pairs.forEach(([t, p], i) => {
-      t.setAttribute('aria-selected', String(i === n));
-      t.tabIndex = i === n ? 0 : -1;
-      p.hidden = i !== n;
-    });
+    const select = (n) => {
+      pairs.forEach(([t, p], i) => {
+        t.setAttribute('aria-selected', String(i === n));
+        t.tabIndex = i === n ? 0 : -1;
+        p.hidden = i !== n;
+      });
+      // The meetings are read when their tab is shown: they change only between visits.
+      if (pairs[n][1].id === 'panel-meetings') this.meetings.load();
+    };
     pairs.forEach(([t], i) => {
       t.addEventListener('click', () => select(i));
       t.addEventListener('keydown', (e) => {

@@ -30,6 +30,8 @@ pub struct AttendanceQuery {
     pub identity: Option<String>,
     /// `json` (default) or `csv` (hosts only).
     pub format: Option<String>,
+    /// The room link's token, for a plain link a browser follows (or `Authorization`).
+    pub t: Option<String>,
 }
 
 /// One stretch of presence.
@@ -112,6 +114,7 @@ pub async fn attendance(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<AttendanceQuery>,
 ) -> Result<Response, AppError> {
+    let headers = super::board_files::with_link_token(headers, q.t.as_deref());
     let r = reader(&state, &headers, &id, Need::Read).await?;
     let csv_wanted = match q.format.as_deref() {
         None | Some("json") => false,

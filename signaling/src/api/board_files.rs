@@ -126,17 +126,11 @@ pub async fn upload(
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn download(
     State(state): State<AppState>,
-    mut headers: HeaderMap,
+    headers: HeaderMap,
     Path((id, item_id)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<DownloadQuery>,
 ) -> Result<Response, AppError> {
-    if let Some(t) =
-        q.t.as_deref()
-            .filter(|_| !headers.contains_key(header::AUTHORIZATION))
-        && let Ok(v) = HeaderValue::from_str(&format!("Bearer {t}"))
-    {
-        headers.insert(header::AUTHORIZATION, v);
-    }
+    let headers = with_link_token(headers, q.t.as_deref());
     let r = reader(&state, &headers, &id, Need::Read).await?;
     let record = state
         .store
@@ -195,4 +189,15 @@ fn chunks(f: tokio::fs::File) -> impl futures::Stream<Item = Result<Bytes, std::
             Err(e) => Some((Err(e), None)),
         }
     })
+}
+
+/// `headers` with `Authorization: Bearer <t>` when they carry none: a plain link a browser
+/// follows (a download, a CSV) names its token in the query.
+pub fn with_link_token(mut headers: HeaderMap, t: Option<&str>) -> HeaderMap {
+    if let Some(t) = t.filter(|_| !headers.contains_key(header::AUTHORIZATION))
+        && let Ok(v) = HeaderValue::from_str(&format!("Bearer {t}"))
+    {
+        headers.insert(header::AUTHORIZATION, v);
+    }
+    headers
 }

@@ -33,7 +33,12 @@ impl FileStore {
     /// Makes the directory if needed and checks that files can be written there.
     pub fn check(&self) -> io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
-        let probe = self.dir.join(".cohort-write-check");
+        // Named for this process: two servers may share a data directory.
+        let probe = self.dir.join(format!(
+            ".cohort-write-check-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
         std::fs::write(&probe, b"ok")?;
         std::fs::remove_file(probe)
     }
