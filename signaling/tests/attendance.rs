@@ -283,3 +283,92 @@ async fn stretches_a_dead_server_left_open_end_at_its_last_heartbeat() {
         "a closed stretch stays as it was"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_keeps_what_its_settings_say() {
+    let s = TestServer::start_api(&db::sqlite_url(), (46590, 46599)).await;
+    let c = class(&s, json!({"attendance_mode": "off"})).await;
+    let room = format!("/api/v1/rooms/{}", c.id);
+    let view = call(s.addr, "GET", &room, Some(ADMIN_KEY), None)
+        .await
+        .json();
+    assert_eq!(
+        (
+            view["attendance_mode"].clone(),
+            view["late_after_minutes"].clone()
+        ),
+        (json!("off"), json!(5))
+    );
+    let lobby = call(
+        s.addr,
+        "GET",
+        &format!("/api/v1/lobby/{}?t={}", c.slug, c.shared),
+        None,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(
+        lobby["attendance_mode"], "off",
+        "the page can say so before anyone joins"
+    );
+    let ada = join(&s, &c, &c.ada, "Ada", None).await;
+    leave(ada).await;
+    let att = format!("/api/v1/rooms/{}/attendance", c.id);
+    let meetings = call(s.addr, "GET", &att, Some(ADMIN_KEY), None)
+        .await
+        .json();
+    assert_eq!(
+        meetings["meetings"],
+        json!([]),
+        "a room that records nothing keeps nothing"
+    );
+
+    let bad =
+        json!({"attendance_mode": "always", "late_after_minutes": -1, "min_present_percent": 101});
+    let r = call(s.addr, "PATCH", &room, Some(ADMIN_KEY), Some(bad)).await;
+    assert_eq!(r.status, 422);
+    let r = call(
+        s.addr,
+        "PATCH",
+        &room,
+        Some(ADMIN_KEY),
+        Some(json!({"late_after_minutes": -1, "min_present_percent": 101})),
+    )
+    .await;
+    assert_eq!(
+        r.problem_fields(422),
+        ["late_after_minutes", "min_present_percent"]
+    );
+    let r = call(
+        s.addr,
+        "PATCH",
+        &room,
+        Some(ADMIN_KEY),
+        Some(json!({"attendance_mode": "attendance", "late_after_minutes": 0})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ada = join(&s, &c, &c.ada, "Ada", None).await;
+    let meetings = call(s.addr, "GET", &att, Some(ADMIN_KEY), None)
+        .await
+        .json();
+    let meeting = meetings["meetings"][0]
+        .as_str()
+        .unwrap()
+        .replace('+', "%2B");
+    let register = call(
+        s.addr,
+        "GET",
+        &format!("{att}?meeting={meeting}"),
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(
+        register["thresholds"]["late_after_minutes"], 0,
+        "the room's own thresholds"
+    );
+    drop(ada);
+}

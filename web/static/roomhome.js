@@ -48,6 +48,9 @@ export class RoomHome {
         el('h1', {}, el('bdi', { class: 'room-name' }, lobby.name)),
         lobby.description ? el('p', { class: 'lead', dir: 'auto' }, lobby.description) : null,
         el('p', { id: 'meeting-info', class: 'meeting-info', hidden: !meeting }, meeting),
+        el('p', { id: 'recording-note', class: 'lead' }, lobby.attendance_mode === 'off'
+          ? 'This room keeps no record of who comes to its meetings.'
+          : 'This room keeps a record of who comes to its meetings: when you join and leave. You can see your own in Meetings.'),
         lobby.next_meeting ? el('p', {}, el('a', { id: 'add-calendar', href: calendar, download: `${lobby.slug}.ics` }, 'Add to calendar')) : null,
         join,
         el('p', { id: 'home-status', class: 'status', role: 'status' })),

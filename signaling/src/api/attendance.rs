@@ -177,7 +177,10 @@ pub async fn attendance(
         .max()
         .unwrap_or(now);
     let end = meeting_end(&state, &r, start, last).await?;
-    let t = Thresholds::default();
+    let t = Thresholds {
+        late_after_minutes: r.room.late_after_minutes,
+        min_present_percent: r.room.min_present_percent,
+    };
     let row = |identity: String, name: String, member: bool, intervals: &[Interval]| {
         let s = summarise(start.timestamp_millis(), end, now, intervals, t);
         AttendanceRow {

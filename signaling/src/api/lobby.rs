@@ -49,6 +49,8 @@ pub struct LobbyView {
     pub schedule_problem: Option<String>,
     /// The server's clock, so a page can correct for a wrong clock of its own.
     pub server_time: String,
+    /// What the room records of who came, for the page to say before anyone joins.
+    pub attendance_mode: crate::attendance::Mode,
 }
 
 fn refusal(r: Refusal) -> AppError {
@@ -99,5 +101,6 @@ pub async fn lobby(
         next_meeting,
         schedule_problem: invited.problem,
         server_time: now.to_rfc3339(),
+        attendance_mode: crate::attendance::Mode::parse(&room.attendance_mode),
     }))
 }

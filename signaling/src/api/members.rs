@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{ApiJson, Caller};
-use super::rooms::{InviteView, invite_for, invite_ttl, present};
+use super::invites::{InviteView, invite_for, invite_ttl};
+use super::rooms::present;
 use crate::AppState;
 use crate::error::{AppError, field};
 use crate::hub::Revoked;

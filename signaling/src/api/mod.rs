@@ -9,6 +9,7 @@ pub mod board_files;
 pub mod calendar;
 pub mod chat;
 pub mod extract;
+pub mod invites;
 pub mod keys;
 pub mod lobby;
 pub mod members;
@@ -95,8 +96,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
             rooms::patch_room,
             rooms::delete_room
         ))
-        .routes(routes!(rooms::create_invite))
-        .routes(routes!(rooms::rotate_invite_key))
+        .routes(routes!(invites::create_invite))
+        .routes(routes!(invites::rotate_invite_key))
         .routes(routes!(members::add_member, members::list_members))
         .routes(routes!(members::import_members))
         .routes(routes!(

@@ -1,15 +1,17 @@
-//! `/api/v1/rooms`: fixed rooms, created once and kept between meetings, and their invites.
+//! `/api/v1/rooms`: fixed rooms, created once and kept between meetings. Their invites are in
+//! [`super::invites`].
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{ApiJson, ApiQuery, Caller};
+use super::invites::{InviteView, invite_for};
 use crate::AppState;
+use crate::attendance::{Mode, Thresholds};
 use crate::error::{AppError, FieldError, field};
 use crate::invite::{self, Role};
 use crate::schedule::parse_time_zone;
@@ -20,9 +22,6 @@ const DESCRIPTION_MAX: usize = 2000;
 const WINDOW_MAX_MINUTES: i64 = 240;
 const DEFAULT_EARLY_JOIN_MINUTES: i64 = 10;
 const DEFAULT_GRACE_MINUTES: i64 = 15;
-/// Invites last 30 days unless asked otherwise, and at most a year.
-const DEFAULT_INVITE_SECONDS: i64 = 30 * 24 * 3600;
-const MAX_INVITE_SECONDS: i64 = 366 * 24 * 3600;
 const PAGE_DEFAULT: i64 = 50;
 const PAGE_MAX: i64 = 200;
 
@@ -46,6 +45,12 @@ pub struct NewRoom {
     pub grace_minutes: Option<i64>,
     /// Days the room's chat is kept, 1 to 3650; for ever when left out or `null`.
     pub chat_retention_days: Option<i64>,
+    /// What the room records of who came: `attendance` (default) or `off`.
+    pub attendance_mode: Option<Mode>,
+    /// Arriving more than this many minutes late is late (default 5, up to 240).
+    pub late_after_minutes: Option<i64>,
+    /// Present for less than this share of a meeting is absent (percent, default 25).
+    pub min_present_percent: Option<i64>,
 }
 
 /// `PATCH /api/v1/rooms/{id}`: only the fields given change; `description: null` clears it.
@@ -71,6 +76,12 @@ pub struct RoomPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     pub chat_retention_days: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub attendance_mode: Option<Mode>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub late_after_minutes: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub min_present_percent: Option<i64>,
     /// Hands the room to another API key to manage, by the key's id. Admin keys only.
     #[serde(default, deserialize_with = "not_null")]
     pub owner_key_id: Option<String>,
@@ -106,6 +117,10 @@ pub struct RoomView {
     pub grace_minutes: i64,
     /// Days chat is kept; `null`: for ever.
     pub chat_retention_days: Option<i64>,
+    /// What the room records of who came; its pages say so.
+    pub attendance_mode: Mode,
+    pub late_after_minutes: i64,
+    pub min_present_percent: i64,
     /// The room's page; people need an invite token to get in (see invites).
     pub join_url: String,
     /// The schedule as an iCalendar file.
@@ -131,6 +146,9 @@ impl RoomView {
             early_join_minutes: room.early_join_minutes,
             grace_minutes: room.grace_minutes,
             chat_retention_days: room.chat_retention_days,
+            attendance_mode: Mode::parse(&room.attendance_mode),
+            late_after_minutes: room.late_after_minutes,
+            min_present_percent: room.min_present_percent,
             join_url: format!("{public_url}/r/{}", room.slug),
             calendar_url: format!("{public_url}/api/v1/rooms/{}/calendar.ics", room.id),
             invite_key_version: room.key_version,
@@ -238,6 +256,13 @@ fn check(c: &mut RoomChanges, max_capacity: i64) -> Result<(), AppError> {
     if let Err(e) = crate::chat::check_retention(c.chat_retention_days) {
         errors.push(e);
     }
+    let thresholds = Thresholds {
+        late_after_minutes: c.late_after_minutes,
+        min_present_percent: c.min_present_percent,
+    };
+    if let Err(mut e) = thresholds.check() {
+        errors.append(&mut e);
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -271,6 +296,17 @@ pub async fn create_room(
             .unwrap_or(DEFAULT_EARLY_JOIN_MINUTES),
         grace_minutes: body.grace_minutes.unwrap_or(DEFAULT_GRACE_MINUTES),
         chat_retention_days: body.chat_retention_days,
+        attendance_mode: body
+            .attendance_mode
+            .unwrap_or(Mode::Attendance)
+            .as_str()
+            .to_owned(),
+        late_after_minutes: body
+            .late_after_minutes
+            .unwrap_or(Thresholds::default().late_after_minutes),
+        min_present_percent: body
+            .min_present_percent
+            .unwrap_or(Thresholds::default().min_present_percent),
     };
     check(&mut changes, max_capacity)?;
     let id = uuid::Uuid::new_v4().to_string();
@@ -374,6 +410,13 @@ pub async fn patch_room(
         chat_retention_days: patch
             .chat_retention_days
             .unwrap_or(room.chat_retention_days),
+        attendance_mode: patch
+            .attendance_mode
+            .map_or(room.attendance_mode, |m| m.as_str().to_owned()),
+        late_after_minutes: patch.late_after_minutes.unwrap_or(room.late_after_minutes),
+        min_present_percent: patch
+            .min_present_percent
+            .unwrap_or(room.min_present_percent),
     };
     check(&mut changes, state.settings.max_capacity)?;
     if let Some(owner) = &patch.owner_key_id {
@@ -438,104 +481,6 @@ pub async fn delete_room(
     }
 }
 
-/// `POST /api/v1/rooms/{id}/invites`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewInvite {
-    pub role: Role,
-    /// Seconds the invite stays valid: 60 to a year (default 30 days).
-    pub expires_in_seconds: Option<i64>,
-}
-
-/// An invite: the link to hand out, and the token inside it.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct InviteView {
-    /// The room's page with the token: `/r/{slug}?t=...`.
-    pub url: String,
-    pub token: String,
-    pub role: Role,
-    pub expires_at: String,
-}
-
-/// Makes an invite link to a room.
-#[utoipa::path(post, path = "/rooms/{id}/invites", tag = "invites", request_body = NewInvite,
-    security(("api_key" = [])),
-    params(("id" = String, Path, description = "The room's id")),
-    responses((status = 201, body = InviteView), (status = 401, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-pub async fn create_invite(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    ApiJson(body): ApiJson<NewInvite>,
-) -> Result<(StatusCode, Json<InviteView>), AppError> {
-    let ttl = invite_ttl(body.expires_in_seconds)?;
-    let room = caller.room(&state, &id).await?;
-    let view = invite_for(&room, body.role, ttl, &state.settings.public_url, None);
-    Ok((StatusCode::CREATED, Json(view)))
-}
-
-/// An invite's lifetime as asked for: 60 s to a year, 30 days when not given.
-pub fn invite_ttl(asked: Option<i64>) -> Result<i64, AppError> {
-    let ttl = asked.unwrap_or(DEFAULT_INVITE_SECONDS);
-    if !(60..=MAX_INVITE_SECONDS).contains(&ttl) {
-        return Err(field(
-            "expires_in_seconds",
-            format!("from 60 to {MAX_INVITE_SECONDS}"),
-        )
-        .into());
-    }
-    Ok(ttl)
-}
-
-/// Signs an invite to `room` and builds its link; `personal` (a member's id and link version)
-/// makes it that member's personal link.
-pub fn invite_for(
-    room: &Room,
-    role: Role,
-    ttl: i64,
-    public_url: &str,
-    personal: Option<(&str, i64)>,
-) -> InviteView {
-    let now = Utc::now().timestamp();
-    let token = match personal {
-        None => invite::mint(&room.invite_secret, &room.id, role, now, ttl),
-        Some(member) => {
-            invite::mint_personal(&room.invite_secret, &room.id, role, member, now, ttl)
-        }
-    };
-    InviteView {
-        url: format!("{public_url}/r/{}?t={token}", room.slug),
-        token,
-        role,
-        expires_at: DateTime::<Utc>::from_timestamp(now + ttl, 0)
-            .unwrap_or_default()
-            .to_rfc3339(),
-    }
-}
-
-/// Gives the room a new invite key: every invite made so far stops working.
-#[utoipa::path(post, path = "/rooms/{id}/invite-key/rotate", tag = "invites",
-    security(("api_key" = [])),
-    params(("id" = String, Path, description = "The room's id")),
-    responses((status = 200, body = RoomView), (status = 401, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem)))]
-pub async fn rotate_invite_key(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<RoomView>, AppError> {
-    caller.room(&state, &id).await?;
-    let room = state
-        .store
-        .rotate_invite_secret(&id, &invite::new_secret())
-        .await?
-        .ok_or(AppError::NotFound("room"))?;
-    tracing::info!(room = %room.slug, key_version = room.key_version, "invite key rotated");
-    state.hub.revoke(&room.id, crate::hub::Revoked::All);
-    Ok(Json(RoomView::new(&room, &state.settings.public_url)))
-}
-
 /// The demo room a newcomer is pointed to at start.
 pub const DEMO_SLUG: &str = "try-cohort";
 
@@ -556,6 +501,9 @@ pub async fn demo_invite(state: &AppState) -> Result<InviteView, AppError> {
                 early_join_minutes: DEFAULT_EARLY_JOIN_MINUTES,
                 grace_minutes: DEFAULT_GRACE_MINUTES,
                 chat_retention_days: None,
+                attendance_mode: Mode::Attendance.as_str().to_owned(),
+                late_after_minutes: Thresholds::default().late_after_minutes,
+                min_present_percent: Thresholds::default().min_present_percent,
             };
             let id = uuid::Uuid::new_v4().to_string();
             state

@@ -36,6 +36,57 @@ pub fn merge(intervals: &[Interval]) -> Vec<Interval> {
     out
 }
 
+/// What a room records of who came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Nothing: joins and leaves are not kept.
+    Off,
+    /// Who came, when, and for how long.
+    Attendance,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::Attendance => "attendance",
+        }
+    }
+
+    /// A stored mode; anything unknown records nothing.
+    pub fn parse(s: &str) -> Mode {
+        match s {
+            "attendance" => Mode::Attendance,
+            _ => Mode::Off,
+        }
+    }
+}
+
+/// Longest lateness allowance, in minutes.
+pub const LATE_MAX_MINUTES: i64 = 240;
+
+impl Thresholds {
+    /// Checks a room's thresholds: 0 to [`LATE_MAX_MINUTES`] minutes, 0 to 100 percent.
+    pub fn check(self) -> Result<Thresholds, Vec<crate::error::FieldError>> {
+        let mut errors = Vec::new();
+        if !(0..=LATE_MAX_MINUTES).contains(&self.late_after_minutes) {
+            errors.push(crate::error::field(
+                "late_after_minutes",
+                format!("from 0 to {LATE_MAX_MINUTES}"),
+            ));
+        }
+        if !(0..=100).contains(&self.min_present_percent) {
+            errors.push(crate::error::field("min_present_percent", "from 0 to 100"));
+        }
+        if errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 /// What a room counts as late and as absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Thresholds {

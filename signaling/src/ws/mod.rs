@@ -434,9 +434,16 @@ impl Session {
                         };
                         self.link(&room, author, token, true);
                         let identity = admission.identity.to_string();
-                        self.presence = self
-                            .record_join(room_id, admission.occurrence.as_deref(), &identity, &name)
-                            .await;
+                        if admission.records_attendance {
+                            self.presence = self
+                                .record_join(
+                                    room_id,
+                                    admission.occurrence.as_deref(),
+                                    &identity,
+                                    &name,
+                                )
+                                .await;
+                        }
                         self.stored_chat(room_id).await
                     }
                     None => (session.chat.clone(), false),
