@@ -36,11 +36,15 @@ try {
   const offer = await text(early.page, '#home-join');
   check(offer === 'Wait for the meeting', `before the meeting the home offers "${offer}"`);
   await pastHome(early.page);
+  const prejoinNote = await text(early.page, '#recording-note');
+  check(prejoinNote.startsWith('This room keeps a record of who comes'), `the pre-join screen says what is recorded: "${prejoinNote}"`);
   await early.page.fill('#name', 'Early Bird');
   await early.page.waitForSelector('#join:not([disabled])');
   await early.page.click('#join');
   await early.page.waitForSelector('#lobby-status');
   const waiting = await text(early.page, '#lobby-status');
+  const said = await text(early.page, '#recording-note');
+  check(said.startsWith('This room keeps a record of who comes'), `the lobby says what is recorded: "${said}"`);
   check(/^The room opens at .+ \(in \d+ seconds?\)\.$/.test(waiting), `an early participant waits: "${waiting}"`);
 
   // The host gets in at once.

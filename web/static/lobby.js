@@ -54,17 +54,27 @@ export function describeMeeting(view, now = Date.now()) {
   return `Next meeting ${weekdayTime(start)} (${relative(start, serverNow)})`;
 }
 
+/** What the room records of who comes, as its pages say before anyone joins ('' for a room
+ *  that keeps nothing of its own: an ad hoc one). */
+export function recordingNote(view) {
+  if (!view?.attendance_mode) return '';
+  return view.attendance_mode === 'off'
+    ? 'This room keeps no record of who comes to its meetings.'
+    : 'This room keeps a record of who comes to its meetings: when you join and leave. You can see your own in Meetings.';
+}
+
 /**
  * Shows the waiting screen until `opensAt` (RFC 3339, server time). Resolves true when the room
  * opens, false when the person goes back.
  */
-export function waitForOpen(root, title, opensAt, skewMs = 0) {
+export function waitForOpen(root, title, opensAt, skewMs = 0, note = '') {
   const opens = Date.parse(opensAt);
   const status = el('p', { id: 'lobby-status', role: 'status' });
   const back = el('button', { type: 'button', id: 'lobby-back' }, 'Back');
   root.replaceChildren(el('section', { class: 'message lobby' },
     el('h1', {}, title), status,
-    el('p', {}, 'Keep this page open; you will be let in automatically.'), back));
+    el('p', {}, 'Keep this page open; you will be let in automatically.'),
+    note ? el('p', { id: 'recording-note', class: 'lead' }, note) : null, back));
   const render = () => {
     const now = Date.now() + skewMs;
     status.textContent = `The room opens at ${weekdayTime(opens)} (${relative(opens, now)}).`;

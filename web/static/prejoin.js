@@ -14,10 +14,11 @@ function describe(err) {
 }
 
 export class Prejoin {
-  constructor(root, room, info = '') {
+  constructor(root, room, info = '', note = '') {
     this.root = root;
     this.room = room;
     this.info = info;
+    this.note = note;
     this.cam = null;
     this.mic = null;
     this.meterStop = null;
@@ -30,6 +31,7 @@ export class Prejoin {
     this.root.replaceChildren(
       el('h1', {}, 'Join ', el('span', { class: 'room-name' }, this.room)),
       el('p', { id: 'meeting-info', class: 'meeting-info', hidden: !this.info }, this.info),
+      this.note ? el('p', { id: 'recording-note', class: 'lead' }, this.note) : null,
       el('form', { id: 'prejoin-form', class: 'prejoin' },
         el('div', { class: 'preview' },
           el('video', { id: 'preview', autoplay: true, muted: true, playsinline: true, 'aria-label': 'Your camera preview' }),

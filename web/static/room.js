@@ -7,7 +7,7 @@ import { Publisher, Subscriber } from './media.js';
 import { Prejoin } from './prejoin.js';
 import { Call } from './call.js';
 import { Chat, fetchEarlier } from './chat.js';
-import { fetchLobby, describeMeeting, waitForOpen } from './lobby.js';
+import { fetchLobby, describeMeeting, recordingNote, waitForOpen } from './lobby.js';
 import { RoomHome } from './roomhome.js';
 
 const app = $('#app');
@@ -294,14 +294,14 @@ async function reacquire(kept) {
 }
 
 /** connect(), waiting in the lobby while a scheduled room is closed; throws if the person goes back. */
-async function connectWhenOpen(title, skewMs) {
+async function connectWhenOpen(title, skewMs, note) {
   for (;;) {
     try {
       return await connect();
     } catch (e) {
       if (e.code !== 'room_closed' || !e.opensAt) throw e;
       const kept = releaseDevices();
-      const opened = await waitForOpen(app, title, e.opensAt, skewMs);
+      const opened = await waitForOpen(app, title, e.opensAt, skewMs, note);
       if (!opened) throw new Error('');
       await reacquire(kept);
     }
@@ -341,10 +341,10 @@ async function main() {
   }
   let message = lobby?.error ?? '';
   for (;;) {
-    const choice = await new Prejoin(app, title, describeMeeting(lobby)).show(message);
+    const choice = await new Prejoin(app, title, describeMeeting(lobby), recordingNote(lobby)).show(message);
     Object.assign(state, { name: choice.name, mic: choice.mic, cam: choice.cam });
     try {
-      const { sig, joined } = await connectWhenOpen(title, lobby?.skewMs ?? 0);
+      const { sig, joined } = await connectWhenOpen(title, lobby?.skewMs ?? 0, recordingNote(lobby));
       state.call = new Call(app, {
         toggleMic: () => toggle('mic'),
         toggleCam: () => toggle('cam'),

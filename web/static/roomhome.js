@@ -8,7 +8,7 @@ import { Signaling, PROTOCOL_VERSION } from './signaling.js';
 import { Chat, fetchEarlier } from './chat.js';
 import { Board } from './board.js';
 import { Meetings } from './meetings.js';
-import { describeMeeting } from './lobby.js';
+import { describeMeeting, recordingNote } from './lobby.js';
 
 const NAME_KEY = 'cohort.name';
 const savedName = () => {
@@ -48,9 +48,7 @@ export class RoomHome {
         el('h1', {}, el('bdi', { class: 'room-name' }, lobby.name)),
         lobby.description ? el('p', { class: 'lead', dir: 'auto' }, lobby.description) : null,
         el('p', { id: 'meeting-info', class: 'meeting-info', hidden: !meeting }, meeting),
-        el('p', { id: 'recording-note', class: 'lead' }, lobby.attendance_mode === 'off'
-          ? 'This room keeps no record of who comes to its meetings.'
-          : 'This room keeps a record of who comes to its meetings: when you join and leave. You can see your own in Meetings.'),
+        el('p', { id: 'recording-note', class: 'lead' }, recordingNote(lobby)),
         lobby.next_meeting ? el('p', {}, el('a', { id: 'add-calendar', href: calendar, download: `${lobby.slug}.ics` }, 'Add to calendar')) : null,
         join,
         el('p', { id: 'home-status', class: 'status', role: 'status' })),
