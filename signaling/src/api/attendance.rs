@@ -16,7 +16,7 @@ use crate::AppState;
 use crate::attendance::{Interval, Status, Thresholds, csv, summarise};
 use crate::error::{AppError, field};
 use crate::members::Identity;
-use crate::schedule::parse_time_zone;
+use crate::schedule::{parse_meeting, parse_time_zone};
 use crate::store::{now_ms, rfc3339_ms};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -141,34 +141,14 @@ pub async fn attendance(
         q.identity.clone()
     };
     let Some(meeting) = q.meeting else {
-        let mut meetings = state.store.attended_meetings(&r.room.id).await?;
-        if let Some(who) = &only {
-            let mut mine = Vec::new();
-            for m in meetings {
-                if state
-                    .store
-                    .presence(&r.room.id, &m, now_ms())
-                    .await?
-                    .iter()
-                    .any(|p| &p.identity == who)
-                {
-                    mine.push(m);
-                }
-            }
-            meetings = mine;
-        }
+        let meetings = state
+            .store
+            .attended_meetings(&r.room.id, only.as_deref())
+            .await?;
         return Ok(Json(Meetings { meetings }).into_response());
     };
-    let start = DateTime::parse_from_rfc3339(&meeting)
-        .map_err(|_| {
-            field(
-                "meeting",
-                "a meeting's start, RFC 3339, as `meetings` lists it",
-            )
-        })?
-        .with_timezone(&Utc);
     let zone = parse_time_zone(&r.room.time_zone)?;
-    let meeting = start.with_timezone(&zone).to_rfc3339();
+    let (start, meeting) = parse_meeting(&meeting, zone, "meeting")?;
     let now = now_ms();
     let presence = state.store.presence(&r.room.id, &meeting, now).await?;
     let last = presence

@@ -7,7 +7,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use chrono::DateTime;
 use protocol::{BoardItem, ServerMessage};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,7 +17,7 @@ use super::rooms::present;
 use crate::AppState;
 use crate::board::{self, Kind};
 use crate::error::{AppError, field};
-use crate::schedule::parse_time_zone;
+use crate::schedule::{parse_meeting, parse_time_zone};
 use crate::store::{BoardRecord, Quotas, now_ms};
 
 /// The board, in order.
@@ -83,9 +82,7 @@ pub(super) fn meeting(r: &Reader, given: Option<&str>) -> Result<Option<String>,
         return Ok(r.author.occurrence.clone());
     };
     let zone = parse_time_zone(&r.room.time_zone)?;
-    DateTime::parse_from_rfc3339(given)
-        .map(|t| Some(t.with_timezone(&zone).to_rfc3339()))
-        .map_err(|_| field("meeting", "a meeting's start, RFC 3339").into())
+    Ok(Some(parse_meeting(given, zone, "meeting")?.1))
 }
 
 /// The poster, named: a member by the roster, a guest by what it gave.
@@ -115,7 +112,7 @@ pub(super) fn new_item(r: &Reader, kind: Kind, title: String, author_name: Strin
     }
 }
 
-pub(super) async fn announce(state: &AppState, room_id: &str, item: BoardItem) -> BoardItem {
+pub(super) fn announce(state: &AppState, room_id: &str, item: BoardItem) -> BoardItem {
     state.hub.publish(
         room_id,
         &ServerMessage::BoardItem {
@@ -215,7 +212,7 @@ pub async fn share(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(announce(&state, &r.room.id, item).await),
+        Json(announce(&state, &r.room.id, item)),
     ))
 }
 
@@ -292,7 +289,7 @@ pub async fn change_item(
         .await?
         .ok_or(AppError::NotFound("board item"))?
         .item;
-    Ok(Json(announce(&state, &r.room.id, item).await))
+    Ok(Json(announce(&state, &r.room.id, item)))
 }
 
 /// An item the caller may change: their own, or any for a host.

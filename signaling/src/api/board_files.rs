@@ -104,7 +104,7 @@ pub async fn upload(
             tracing::info!(room_id = %r.room.id, item = %item.id, bytes = bytes.len(), "file shared");
             Ok((
                 StatusCode::CREATED,
-                Json(announce(&state, &r.room.id, item).await),
+                Json(announce(&state, &r.room.id, item)),
             ))
         }
         Err(e) => {

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use protocol::ChatMessage;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -16,7 +16,7 @@ use super::reader::{Need, reader};
 use crate::AppState;
 use crate::chat::{export, page_size, search_terms, service};
 use crate::error::{AppError, field};
-use crate::schedule::parse_time_zone;
+use crate::schedule::{parse_meeting, parse_time_zone};
 
 /// A page of messages.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -228,16 +228,7 @@ pub async fn export_chat(
     let occurrence = q
         .occurrence
         .as_deref()
-        .map(|o| {
-            DateTime::parse_from_rfc3339(o)
-                .map(|t| t.with_timezone(&zone).to_rfc3339())
-                .map_err(|_| {
-                    field(
-                        "occurrence",
-                        "an RFC 3339 time, as the occurrences API gives",
-                    )
-                })
-        })
+        .map(|o| parse_meeting(o, zone, "occurrence").map(|(_, name)| name))
         .transpose()?;
     let messages = state
         .store

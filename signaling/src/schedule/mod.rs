@@ -119,6 +119,30 @@ pub fn format_local(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
+/// How a meeting is named wherever it is kept (chat tags, board items, attendance): its start
+/// in the room's zone, RFC 3339, as the occurrences list it.
+pub fn meeting_name(start: DateTime<Utc>, zone: Tz) -> String {
+    start.with_timezone(&zone).to_rfc3339()
+}
+
+/// Reads a meeting given in any RFC 3339 spelling of its start: the moment, and its name
+/// ([`meeting_name`]). A bad one is an error on `param`.
+pub fn parse_meeting(
+    text: &str,
+    zone: Tz,
+    param: &str,
+) -> Result<(DateTime<Utc>, String), FieldError> {
+    let start = DateTime::parse_from_rfc3339(text)
+        .map_err(|_| {
+            field(
+                param,
+                "a meeting's start, RFC 3339, as the occurrences list it",
+            )
+        })?
+        .with_timezone(&Utc);
+    Ok((start, meeting_name(start, zone)))
+}
+
 /// Parses an IANA time zone name such as `Europe/Berlin`.
 pub fn parse_time_zone(text: &str) -> Result<Tz, FieldError> {
     text.parse::<Tz>().map_err(|_| {

@@ -83,15 +83,27 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// The meetings the room has attendance for, latest first.
-    pub async fn attended_meetings(&self, room_id: &str) -> Result<Vec<String>, AppError> {
-        Ok(sqlx::query_scalar(
-            "SELECT meeting FROM attendance WHERE room_id = $1 GROUP BY meeting \
-             ORDER BY MIN(joined_at) DESC",
-        )
-        .bind(room_id)
-        .fetch_all(self.pool())
-        .await?)
+    /// The meetings the room has attendance for (of `identity` only, when given), latest
+    /// first.
+    pub async fn attended_meetings(
+        &self,
+        room_id: &str,
+        identity: Option<&str>,
+    ) -> Result<Vec<String>, AppError> {
+        let query = match identity {
+            None => sqlx::query_scalar(
+                "SELECT meeting FROM attendance WHERE room_id = $1 GROUP BY meeting \
+                 ORDER BY MIN(joined_at) DESC",
+            )
+            .bind(room_id),
+            Some(who) => sqlx::query_scalar(
+                "SELECT meeting FROM attendance WHERE room_id = $1 AND identity = $2 \
+                 GROUP BY meeting ORDER BY MIN(joined_at) DESC",
+            )
+            .bind(room_id)
+            .bind(who),
+        };
+        Ok(query.fetch_all(self.pool()).await?)
     }
 
     /// Everyone's stretches in one meeting (open ones end at `now_ms`), by identity.

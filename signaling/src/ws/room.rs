@@ -248,10 +248,7 @@ impl Session {
                     };
                     let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now)
                         .unwrap_or_default();
-                    match zone {
-                        Some(z) => at.with_timezone(&z).to_rfc3339(),
-                        None => at.to_rfc3339(),
-                    }
+                    crate::schedule::meeting_name(at, zone.unwrap_or(chrono_tz::UTC))
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "attendance could not be read; this join is not recorded");
