@@ -319,6 +319,11 @@ pub enum ServerMessage {
         track_id: String,
         muted: bool,
     },
+    /// Who is speaking now, loudest first, as the server hears them (from the audio levels
+    /// publishers send, RFC 6464). Sent when the set changes; empty when nobody speaks.
+    ActiveSpeakers {
+        participant_ids: Vec<String>,
+    },
     /// An admin muted one of your tracks; `track_id` is your own id for it (its `a=msid` track
     /// id). Turn it off on your side; you may turn it on again.
     MutedByAdmin {

@@ -286,7 +286,7 @@ impl Sfu {
                 room_tx.clone(),
                 events_tx,
                 Arc::clone(&self.registry),
-                links,
+                Arc::clone(&links),
                 meters,
             );
             let span = tracing::info_span!("participant", room = %room, participant = %ok.wire_id);
@@ -301,6 +301,7 @@ impl Sfu {
                     id: ok.participant,
                     peer: peer_tx,
                     room: room_tx,
+                    links,
                     _alive: Arc::new(alive_tx),
                 },
             });
@@ -449,6 +450,7 @@ pub struct SessionHandle {
     id: ParticipantId,
     peer: mpsc::Sender<PeerCmd>,
     room: mpsc::Sender<RoomMsg>,
+    links: Arc<links::ParticipantLinks>,
     _alive: Arc<oneshot::Sender<()>>,
 }
 
@@ -508,6 +510,11 @@ impl SessionHandle {
 
     async fn tell_room(&self, msg: RoomMsg) -> Result<()> {
         self.room.send(msg).await.map_err(|_| SfuError::Closed)
+    }
+
+    /// This participant's talk time in the room so far, by the server's speaker detection.
+    pub fn talk_time(&self) -> std::time::Duration {
+        self.links.talk_time()
     }
 
     /// Leaves the room now.

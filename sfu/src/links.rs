@@ -86,6 +86,8 @@ pub struct ParticipantLinks {
     pub(crate) bytes_in: AtomicU64,
     /// RTP payload bytes sent to this participant.
     pub(crate) bytes_out: AtomicU64,
+    /// Talk time in the room so far, in milliseconds, as the room's speaker detection counts it.
+    talk_ms: AtomicU64,
     rates: Mutex<Rates>,
 }
 
@@ -106,6 +108,16 @@ impl ParticipantLinks {
 
     pub(crate) fn add_out(&self, bytes: u64) {
         self.bytes_out.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_talk_time(&self, talk: std::time::Duration) {
+        let ms = u64::try_from(talk.as_millis()).unwrap_or(u64::MAX);
+        self.talk_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Talk time in the room so far.
+    pub fn talk_time(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.talk_ms.load(Ordering::Relaxed))
     }
 
     /// Turns the bytes counted since the previous call into bitrates.

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use protocol::{IceCandidate, PcTarget, ServerMessage, TrackMeta};
 use sfu_core::{ParticipantId, TrackId};
@@ -70,6 +71,8 @@ pub(crate) struct ParticipantTask {
     offered: Vec<TrackId>,
     awaiting_answer: bool,
     dirty: bool,
+    /// Shared with the ingress readers: see [`IngressCtx::audio_level_id`].
+    audio_level_id: Arc<AtomicU8>,
 }
 
 impl ParticipantTask {
@@ -98,6 +101,7 @@ impl ParticipantTask {
             offered: Vec::new(),
             awaiting_answer: false,
             dirty: false,
+            audio_level_id: Arc::default(),
         }
     }
 
@@ -196,11 +200,14 @@ impl ParticipantTask {
 
     async fn publish_offer(&mut self, sdp: &str, tracks: Vec<TrackMeta>) -> Result<()> {
         crate::media::check_sections(sdp, self.registry.config.max_tracks_per_participant)?;
+        let level_id = crate::media::audio_level_id(sdp).unwrap_or(0);
+        self.audio_level_id.store(level_id, Ordering::Relaxed);
         if self.publish.is_none() {
             let ingress = IngressCtx {
                 room: self.room.clone(),
                 participant: self.id,
                 links: Arc::clone(&self.links),
+                audio_level_id: Arc::clone(&self.audio_level_id),
             };
             let peer = MediaPeer::new(
                 &self.registry.config,

@@ -29,8 +29,8 @@ pub struct Admission {
     pub room_id: Option<String>,
     /// The start (RFC 3339) of the meeting running at the join, if the schedule has one.
     pub occurrence: Option<String>,
-    /// The room keeps a record of who came (its attendance mode is not `off`).
-    pub records_attendance: bool,
+    /// What the room keeps of who came (and of who spoke).
+    pub attendance: crate::attendance::Mode,
 }
 
 /// Why a join was refused, as the client is told.
@@ -277,7 +277,7 @@ pub async fn authorize_join(
                 capacity: None,
                 room_id: None,
                 occurrence: None,
-                records_attendance: false,
+                attendance: crate::attendance::Mode::Off,
             });
         }
         return Err(unknown_room(token, now));
@@ -290,8 +290,7 @@ pub async fn authorize_join(
         capacity: usize::try_from(invited.room.capacity).ok(),
         room_id: Some(invited.room.id.clone()),
         occurrence,
-        records_attendance: crate::attendance::Mode::parse(&invited.room.attendance_mode)
-            != crate::attendance::Mode::Off,
+        attendance: crate::attendance::Mode::parse(&invited.room.attendance_mode),
     };
     if let Some(problem) = invited.problem.filter(|_| invited.window != Window::Always) {
         return Err(refuse(

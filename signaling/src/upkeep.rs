@@ -1,4 +1,5 @@
-//! The server's upkeep, every [`EVERY`]: chat past its room's retention is deleted, what
+//! The server's upkeep, every [`EVERY`]: chat and attendance past their room's retention are
+//! deleted, what
 //! deleted text leaves behind is scrubbed ([`Store::scrub`]), posting allowances of people gone
 //! quiet are forgotten, and uploaded files that no board item holds are removed.
 
@@ -20,6 +21,7 @@ pub const STRAY_AGE: Duration = Duration::from_secs(60 * 60);
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Done {
     pub purged_messages: u64,
+    pub purged_attendance: u64,
     pub swept_files: u64,
 }
 
@@ -35,6 +37,13 @@ pub async fn run(
     if purged_messages > 0 {
         tracing::info!(purged_messages, "chat past its rooms' retention deleted");
     }
+    let purged_attendance = store.purge_attendance(now_ms).await?;
+    if purged_attendance > 0 {
+        tracing::info!(
+            purged_attendance,
+            "attendance past its rooms' retention deleted"
+        );
+    }
     store.scrub().await?;
     hub.forget_quiet();
     let held = store.board_file_ids().await?;
@@ -44,6 +53,7 @@ pub async fn run(
     }
     Ok(Done {
         purged_messages,
+        purged_attendance,
         swept_files,
     })
 }

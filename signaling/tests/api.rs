@@ -480,6 +480,9 @@ async fn the_openapi_document_describes_every_route() {
         ("delete", "/api/v1/rooms/{id}/board/{item}"),
         ("get", "/api/v1/rooms/{id}/board/{item}/file"),
         ("get", "/api/v1/rooms/{id}/attendance"),
+        ("delete", "/api/v1/rooms/{id}/attendance"),
+        ("put", "/api/v1/rooms/{id}/attendance/overrides"),
+        ("delete", "/api/v1/rooms/{id}/attendance/overrides"),
         ("put", "/api/v1/rooms/{id}/schedule"),
         ("get", "/api/v1/rooms/{id}/schedule"),
         ("delete", "/api/v1/rooms/{id}/schedule"),
@@ -514,7 +517,7 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 53, "a route was added: list it above");
+    assert_eq!(operations, 56, "a route was added: list it above");
     // The docs page is served, from the binary.
     let page = call(server.addr, "GET", "/api/v1/docs/", None, None).await;
     assert_eq!(page.status, 200);

@@ -5,65 +5,10 @@
 
 mod common;
 
-use common::class::{BEA, Class, class};
+use common::class::{BEA, add_member, class, join, leave, row};
 use common::http::{call, call_as};
-use common::raw::{Next, Raw};
 use common::{ADMIN_KEY, TestServer, db};
 use serde_json::{Value, json};
-
-async fn join(s: &TestServer, c: &Class, token: &str, name: &str, device: Option<&str>) -> Raw {
-    let mut ws = Raw::connect(&s.ws_url()).await;
-    let mut msg = json!({"type": "join", "v": 1, "room": c.slug, "name": name, "token": token});
-    if let Some(d) = device {
-        msg["device"] = d.into();
-    }
-    ws.send_json(msg).await;
-    loop {
-        match ws.next().await {
-            Next::Json(v) if v["type"] == "joined" => return ws,
-            Next::Json(v) if v["type"] == "error" => panic!("join refused: {v}"),
-            Next::Json(_) => continue,
-            other => panic!("expected joined, got {other:?}"),
-        }
-    }
-}
-
-async fn leave(mut ws: Raw) {
-    ws.send_json(json!({"type": "leave"})).await;
-    while !matches!(ws.next().await, Next::Closed(_) | Next::Timeout) {}
-}
-
-fn row<'a>(register: &'a Value, identity: &str) -> &'a Value {
-    register["people"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["identity"] == identity)
-        .unwrap_or_else(|| panic!("{identity} not in {register}"))
-}
-
-async fn add_member(s: &TestServer, c: &Class, name: &str) -> (String, String) {
-    let m = call(
-        s.addr,
-        "POST",
-        &format!("/api/v1/rooms/{}/members", c.id),
-        Some(ADMIN_KEY),
-        Some(json!({"display_name": name})),
-    )
-    .await
-    .json();
-    let id = m["id"].as_str().unwrap().to_owned();
-    let link = call(
-        s.addr,
-        "POST",
-        &format!("/api/v1/rooms/{}/members/{id}/invites", c.id),
-        Some(ADMIN_KEY),
-        Some(json!({})),
-    )
-    .await
-    .json();
-    (id, link["token"].as_str().unwrap().to_owned())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_register_merges_reconnects_and_tabs_and_lists_who_did_not_come() {
@@ -166,6 +111,8 @@ async fn the_register_merges_reconnects_and_tabs_and_lists_who_did_not_come() {
             "name",
             "identity",
             "status",
+            "suggested",
+            "note",
             "first_join",
             "last_leave",
             "minutes_present",
@@ -272,7 +219,7 @@ async fn stretches_a_dead_server_left_open_end_at_its_last_heartbeat() {
         t0 + 120_000,
         "ended at the last heartbeat, not now"
     );
-    store.close_presence(&id, t0 + 999_999).await.unwrap();
+    store.close_presence(&id, t0 + 999_999, None).await.unwrap();
     let p = store
         .presence(&c.id, &meeting, signaling::store::now_ms())
         .await

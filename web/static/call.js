@@ -13,7 +13,8 @@ function makeTile(id, name, kind, self) {
     el('div', { class: 'avatar', 'aria-hidden': 'true' }, initials(name)),
     el('figcaption', {},
       el('span', { class: 'name' }, kind === 'screen' ? `${name} (screen)` : self ? `${name} (you)` : name),
-      el('span', { class: 'mic-off', hidden: true }, 'Microphone off')));
+      el('span', { class: 'mic-off', hidden: true }, 'Microphone off'),
+      el('span', { class: 'speaking-label', hidden: true }, 'Speaking')));
   return { tile, video };
 }
 
@@ -23,8 +24,7 @@ export class Call {
     this.h = handlers;
     this.people = new Map();
     this.selfId = null;
-    this.audioCtx = null;
-    this.levels = new Map(); // participant id -> analyser
+    this.speaking = new Set(); // participant ids the server hears speaking
     this.build();
   }
 
@@ -68,7 +68,6 @@ export class Call {
     on('leave', () => this.h.leave());
     this.onKey = (e) => this.key(e);
     document.addEventListener('keydown', this.onKey);
-    this.speakerTimer = setInterval(() => this.detectSpeaker(), 250);
   }
 
   key(e) {
@@ -123,7 +122,6 @@ export class Call {
     p.cam.tile.remove();
     for (const s of p.screens.values()) s.tile.remove();
     for (const a of p.audio.values()) a.remove();
-    this.levels.delete(id);
     this.people.delete(id);
     this.renderList();
     if (!p.self) announce(`${p.name} left`);
@@ -171,7 +169,6 @@ export class Call {
       sink.srcObject = stream;
       $('#audio-sinks', this.root).append(sink);
       p.audio.set(track.id, sink);
-      this.listen(pid, stream);
     } else if (SCREEN_SOURCES.has(info.source)) {
       const screen = makeTile(`${pid}`, p.name, 'screen', false);
       screen.video.srcObject = stream;
@@ -206,11 +203,6 @@ export class Call {
     this.refresh(p);
   }
 
-  /** Local microphone level source, for speaker highlighting. */
-  listenLocal(track) {
-    if (track && this.selfId) this.listen(this.selfId, new MediaStream([track]));
-  }
-
   refresh(p) {
     let camOn;
     let micOn;
@@ -233,35 +225,20 @@ export class Call {
     if (!list) return;
     list.replaceChildren(...[...this.people.values()].map((p) => el('li', {},
       el('span', {}, p.self ? `${p.name} (you)` : p.name),
-      p.micOn ? null : el('span', { class: 'mic-off' }, ' Microphone off'))));
+      p.micOn ? null : el('span', { class: 'mic-off' }, ' Microphone off'),
+      this.speaking.has(p.id) ? el('span', { class: 'speaking-label' }, ' Speaking') : null)));
   }
 
-  listen(pid, stream) {
-    const Ctx = window.AudioContext || window.webkitAudioContext;
-    if (!Ctx) return;
-    this.audioCtx ??= new Ctx();
-    const analyser = this.audioCtx.createAnalyser();
-    analyser.fftSize = 512;
-    this.audioCtx.createMediaStreamSource(stream).connect(analyser);
-    this.levels.set(pid, analyser);
-  }
-
-  detectSpeaker() {
-    let best = null;
-    let loudest = 0.02;
-    const data = new Uint8Array(512);
-    for (const [pid, analyser] of this.levels) {
-      analyser.getByteTimeDomainData(data);
-      let sum = 0;
-      for (const v of data) sum += ((v - 128) / 128) ** 2;
-      const level = Math.sqrt(sum / data.length);
-      const p = this.people.get(pid);
-      if (p?.micOn !== false && level > loudest) {
-        loudest = level;
-        best = pid;
-      }
+  /** Who the server hears speaking, loudest first (`active_speakers`): their tiles are
+   * outlined and say so, as does the participants list. */
+  setSpeakers(ids) {
+    this.speaking = new Set(ids);
+    for (const p of this.people.values()) {
+      const on = this.speaking.has(p.id);
+      p.cam.tile.classList.toggle('speaking', on);
+      p.cam.tile.querySelector('.speaking-label').hidden = !on;
     }
-    for (const p of this.people.values()) p.cam.tile.classList.toggle('speaking', p.id === best);
+    this.renderList();
   }
 
   banner(text, rejoin) {
@@ -282,7 +259,5 @@ export class Call {
 
   destroy() {
     document.removeEventListener('keydown', this.onKey);
-    clearInterval(this.speakerTimer);
-    this.audioCtx?.close();
   }
 }

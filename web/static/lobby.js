@@ -58,9 +58,11 @@ export function describeMeeting(view, now = Date.now()) {
  *  that keeps nothing of its own: an ad hoc one). */
 export function recordingNote(view) {
   if (!view?.attendance_mode) return '';
-  return view.attendance_mode === 'off'
-    ? 'This room keeps no record of who comes to its meetings.'
-    : 'This room keeps a record of who comes to its meetings: when you join and leave. You can see your own in Meetings.';
+  switch (view.attendance_mode) {
+    case 'off': return 'This room keeps no record of who comes to its meetings.';
+    case 'talk_time': return 'This room keeps a record of who comes to its meetings: when you join and leave, and how long you speak (heard by the server, never recorded). You can see your own in Meetings.';
+    default: return 'This room keeps a record of who comes to its meetings: when you join and leave. You can see your own in Meetings.';
+  }
 }
 
 /**

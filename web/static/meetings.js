@@ -1,11 +1,12 @@
 // The room home's Meetings tab: past and current meetings, and who came. A host sees everyone
-// (the roster's absentees too) and can download the register as CSV; a participant sees only
-// their own record. Everything people typed enters the page as text.
+// (the roster's absentees too), sets someone's status with a note, and downloads the register
+// as CSV; a participant sees only their own record. Talk time shows where the room keeps it. Everything people typed enters the page as text.
 
 import { el, formatTime } from './dom.js';
 
 const day = (iso) => new Date(Date.parse(iso)).toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
 const clock = (iso) => (iso ? formatTime(Date.parse(iso)) : '—');
+const minutes = (s) => `${Math.floor(s / 60)} min ${s % 60} s`;
 const STATUS = { present: 'Present', late: 'Late', absent: 'Absent', excused: 'Excused' };
 
 export class Meetings {
@@ -22,12 +23,13 @@ export class Meetings {
     return `/api/v1/rooms/${encodeURIComponent(this.ctx.roomId)}/attendance${query}`;
   }
 
-  async get(query) {
+  async get(query, method = 'GET', body = undefined) {
     const headers = { Authorization: `Bearer ${this.ctx.token}` };
     if (this.ctx.device) headers['X-Cohort-Device'] = this.ctx.device;
-    const res = await fetch(this.url(query), { headers });
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const res = await fetch(this.url(query), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     if (!res.ok) throw new Error((await res.json().catch(() => ({}))).detail ?? 'not available');
-    return res.json();
+    return res.status === 204 ? null : res.json();
   }
 
   async load() {
@@ -61,20 +63,60 @@ export class Meetings {
       return;
     }
     const host = this.ctx.self().host;
+    const talk = reg.people.some((p) => p.seconds_talking !== undefined);
     const rows = reg.people.map((p) => el('tr', { 'data-identity': p.identity },
       el('th', { scope: 'row' }, el('bdi', {}, p.name)),
-      el('td', { class: `status-${p.status}` }, STATUS[p.status] ?? p.status),
+      el('td', { class: `status-${p.status}` }, STATUS[p.status] ?? p.status,
+        p.host_override ? el('span', { class: 'note' }, ` (by a host${p.host_override.note ? `: ${p.host_override.note}` : ''})`) : null),
       el('td', {}, clock(p.first_join)),
       el('td', {}, clock(p.last_leave)),
       el('td', {}, String(Math.round(p.seconds_present / 60))),
-      el('td', {}, String(p.minutes_late))));
+      el('td', {}, String(p.minutes_late)),
+      talk ? el('td', {}, minutes(p.seconds_talking ?? 0)) : null,
+      host ? el('td', {}, this.changeButton(start, p, body)) : null));
+    const heads = ['Name', 'Status', 'Arrived', 'Left', 'Minutes present', 'Minutes late',
+      ...(talk ? ['Talk time'] : []), ...(host ? ['Change'] : [])];
     const table = el('table', { class: 'register-table' },
       el('caption', {}, host ? 'Everyone on the roster, and guests who came' : 'Your attendance'),
-      el('thead', {}, el('tr', {}, ...['Name', 'Status', 'Arrived', 'Left', 'Minutes present', 'Minutes late'].map((h) => el('th', { scope: 'col' }, h)))),
+      el('thead', {}, el('tr', {}, ...heads.map((h) => el('th', { scope: 'col' }, h)))),
       el('tbody', {}, ...rows));
     const csv = host
       ? el('p', {}, el('a', { href: this.url(`${q}&format=csv&t=${encodeURIComponent(this.ctx.token)}`), download: '' }, 'Download the register (CSV)'))
       : null;
     body.replaceChildren(table, csv);
+  }
+
+  /** A host's button that opens a form to set someone's status, with a note. */
+  changeButton(start, p, body) {
+    const button = el('button', { type: 'button', class: 'change-status' }, el('span', { class: 'visually-hidden' }, `${p.name}: `), 'Change status');
+    button.addEventListener('click', () => button.replaceWith(this.changeForm(start, p, body)));
+    return button;
+  }
+
+  changeForm(start, p, body) {
+    const id = `override-${Math.random().toString(36).slice(2)}`;
+    const select = el('select', { id: `${id}-status` },
+      el('option', { value: '' }, `As suggested (${STATUS[p.suggested] ?? p.suggested})`),
+      ...Object.entries(STATUS).map(([v, label]) => el('option', { value: v, selected: p.host_override?.status === v }, label)));
+    const note = el('input', { id: `${id}-note`, type: 'text', maxlength: '500', value: p.host_override?.note ?? '' });
+    const status = el('span', { role: 'status' });
+    const form = el('form', { class: 'override-form' },
+      el('label', { for: select.id }, `Status of ${p.name}`), select,
+      el('label', { for: note.id }, 'Note'), note,
+      el('button', { type: 'submit' }, 'Save'), status);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      try {
+        if (select.value) {
+          await this.get('/overrides', 'PUT', { meeting: start, identity: p.identity, status: select.value, note: note.value });
+        } else if (p.host_override) {
+          await this.get(`/overrides?meeting=${encodeURIComponent(start)}&identity=${encodeURIComponent(p.identity)}`, 'DELETE');
+        }
+        await this.register(start, body);
+      } catch (err) {
+        status.textContent = `Not saved: ${err.message}`;
+      }
+    });
+    return form;
   }
 }

@@ -107,6 +107,7 @@ function wire(sig) {
   on('track_unpublished', (m) => state.call.trackUnpublished(m.participant_id, m.track_id));
   on('track_muted', (m) => state.call.trackMuted(m.participant_id, m.track_id, m.muted));
   on('muted_by_admin', (m) => mutedByAdmin(m.track_id));
+  on('active_speakers', (m) => state.call.setSpeakers(m.participant_ids));
   on('chat', (m) => state.chat.add(m));
   on('chat_updated', (m) => state.chat.update(m));
   on('error', (m) => announce(m.message));
@@ -134,7 +135,6 @@ async function startSession(sig, joined) {
   const ids = await state.pub.add(list);
   list.forEach((item, i) => { state.msid[item.key] = ids[i]; });
   showLocal();
-  state.call.listenLocal(state.mic);
 }
 
 function showLocal() {
@@ -210,7 +210,6 @@ async function toggle(key) {
     } else {
       [state.msid[key]] = await state.pub.add([{ track, source: key === 'mic' ? 'microphone' : 'camera' }]);
     }
-    if (key === 'mic') state.call.listenLocal(track);
   }
   showLocal();
 }

@@ -45,6 +45,12 @@ pub struct ClientConfig {
     pub accept_duplicates: bool,
     /// Receive video as VP8 only, like a browser without H.264.
     pub vp8_only: bool,
+    /// The audio level written on every audio packet (RFC 6464: −dBov, 0 the loudest, 127
+    /// silence), as a browser does; `None` writes none.
+    pub audio_level: Option<u8>,
+    /// A stored room's invite or personal link, and the device id a guest keeps.
+    pub token: Option<String>,
+    pub device: Option<String>,
 }
 
 impl ClientConfig {
@@ -64,6 +70,9 @@ impl ClientConfig {
             udp_ip: IpAddr::from([127, 0, 0, 1]),
             accept_duplicates: false,
             vp8_only: false,
+            audio_level: None,
+            token: None,
+            device: None,
         }
     }
 }

@@ -126,8 +126,8 @@ impl Client {
             v: PROTOCOL_VERSION,
             room: cfg.room.clone(),
             name: cfg.name.clone(),
-            token: None,
-            device: None,
+            token: cfg.token.clone(),
+            device: cfg.device.clone(),
         };
         let text =
             serde_json::to_string(&join).map_err(|e| ClientError::Protocol(e.to_string()))?;

@@ -10,7 +10,10 @@ use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::Packet;
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtcp::sender_report::SenderReport;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
+use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
+};
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
@@ -67,6 +70,8 @@ impl PeerConnectionEventHandler for Handler {
 }
 
 /// How one of the client's connections is set up.
+const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PcOptions {
     pub(crate) udp_ip: IpAddr,
@@ -123,6 +128,16 @@ pub(crate) async fn new_pc(
     } else {
         media.register_default_codecs().map_err(rtc_err)?;
     }
+    // As browsers do: audio levels on what we send, for the server's speaker detection.
+    media
+        .register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: AUDIO_LEVEL_URI.to_owned(),
+            },
+            RtpCodecKind::Audio,
+            Some(RTCRtpTransceiverDirection::Sendonly),
+        )
+        .map_err(rtc_err)?;
     let registry = register_default_interceptors(Registry::new(), &mut media).map_err(rtc_err)?;
     let registry = sfu::feedback::with_application_feedback(registry);
     let registry = sfu::feedback::with_rtcp_inspector(registry, 13_500, move |msg| {

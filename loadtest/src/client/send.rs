@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use protocol::TrackKind;
 use rtc::rtp;
+use rtc::rtp::extension::HeaderExtension;
+use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
 use tokio::sync::watch;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
@@ -118,7 +120,17 @@ pub(crate) async fn send_loop(
                 },
                 payload: data.into(),
             };
-            if track.write_rtp(pkt).await.is_ok() {
+            let written = match (video, cfg.audio_level) {
+                (false, Some(level)) => {
+                    let ext = HeaderExtension::AudioLevel(AudioLevelExtension {
+                        level: level.min(127),
+                        voice: level < 127,
+                    });
+                    track.write_rtp_with_extensions(pkt, &[ext]).await
+                }
+                _ => track.write_rtp(pkt).await,
+            };
+            if written.is_ok() {
                 shared.sent[usize::from(video)].fetch_add(1, Ordering::Relaxed);
             }
             seq = seq.wrapping_add(1);

@@ -13,6 +13,8 @@
 //!   blocking.
 //! - [`codec`]: keyframe detection for VP8 and H.264 payloads.
 //! - [`history::SentHistory`]: what each video subscription sent recently, to answer its NACKs.
+//! - [`speakers::Speakers`]: who is speaking, from the audio levels in publishers' packets, and
+//!   each participant's talk time.
 //!
 //! Nothing here panics on input: malformed payloads are simply "not a keyframe", unknown ids are
 //! ignored and counted.
@@ -25,6 +27,7 @@ pub mod queue;
 pub mod rewriter;
 pub mod room;
 mod seq;
+pub mod speakers;
 
 pub use codec::Codec;
 pub use room::{Input, Output, Room, RoomConfig, RoomStats};
@@ -61,6 +64,9 @@ pub struct RtpMeta {
     pub seq: u16,
     pub timestamp: u32,
     pub marker: bool,
+    /// The audio level the publisher wrote (RFC 6464: −dBov, 0 loudest, 127 silence), when it
+    /// negotiated the extension.
+    pub audio_level: Option<u8>,
 }
 
 /// The rewritten header fields for one forwarded packet.

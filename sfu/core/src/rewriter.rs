@@ -174,6 +174,7 @@ mod tests {
             seq,
             timestamp: ts,
             marker: false,
+            audio_level: None,
         }
     }
 

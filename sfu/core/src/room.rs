@@ -7,6 +7,7 @@ use crate::codec::Codec;
 use crate::history::{SentHistory, nack_seqs};
 use crate::keyframe::KeyframeThrottle;
 use crate::rewriter::{Rewrite, RtpRewriter};
+use crate::speakers::{SpeakerChange, SpeakerConfig, Speakers};
 use crate::{MediaKind, ParticipantId, RtpMeta, RtpOut, TrackId};
 
 /// Tunables of a room's forwarding.
@@ -18,6 +19,7 @@ pub struct RoomConfig {
     pub keyframe_retry_interval: Duration,
     /// Packets each video subscription keeps for answering NACKs.
     pub nack_history: usize,
+    pub speakers: SpeakerConfig,
 }
 
 impl Default for RoomConfig {
@@ -26,6 +28,7 @@ impl Default for RoomConfig {
             keyframe_min_interval: Duration::from_millis(100),
             keyframe_retry_interval: Duration::from_millis(1000),
             nack_history: 512,
+            speakers: SpeakerConfig::default(),
         }
     }
 }
@@ -109,6 +112,13 @@ pub enum Output<P> {
     },
     /// Ask the publisher of this track for a keyframe.
     RequestKeyframe { track: TrackId },
+    /// Who is speaking now, loudest first (see [`crate::speakers`]).
+    ActiveSpeakers(Vec<ParticipantId>),
+    /// A participant's talk time in this room so far.
+    TalkTime {
+        participant: ParticipantId,
+        talk: Duration,
+    },
 }
 
 /// Counters a room keeps. Per-kind arrays are indexed by [`MediaKind::index`].
@@ -186,11 +196,13 @@ pub struct Room<P> {
     tracks: BTreeMap<TrackId, Track<P>>,
     outputs: VecDeque<Output<P>>,
     stats: RoomStats,
+    speakers: Speakers,
 }
 
 impl<P: Clone + AsRef<[u8]>> Room<P> {
     pub fn new(config: RoomConfig) -> Self {
         Room {
+            speakers: Speakers::new(config.speakers),
             config,
             participants: BTreeSet::new(),
             tracks: BTreeMap::new(),
@@ -232,6 +244,14 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             Input::QueueFull { subscriber, track } => self.queue_full(now, subscriber, track),
             Input::Timeout => self.timeout(now),
         }
+        for change in self.speakers.changes() {
+            self.outputs.push_back(match change {
+                SpeakerChange::Active(speakers) => Output::ActiveSpeakers(speakers),
+                SpeakerChange::TalkTime(participant, talk) => {
+                    Output::TalkTime { participant, talk }
+                }
+            });
+        }
     }
 
     /// The next decision, if any.
@@ -244,7 +264,13 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
         self.tracks
             .values()
             .filter_map(|t| t.keyframes.poll_timeout())
+            .chain(self.speakers.poll_timeout())
             .min()
+    }
+
+    /// `p`'s talk time in this room so far.
+    pub fn talk_time(&self, p: ParticipantId) -> Duration {
+        self.speakers.talk_time(p)
     }
 
     pub fn stats(&self) -> &RoomStats {
@@ -311,6 +337,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
         for track in self.tracks.values_mut() {
             track.subs.retain(|s| s.subscriber != p);
         }
+        self.speakers.remove(p);
     }
 
     fn publish(&mut self, publisher: ParticipantId, id: TrackId, codec: Codec) {
@@ -343,6 +370,9 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
         let Some(track) = self.tracks.remove(&id) else {
             return;
         };
+        if !track.codec.is_video() {
+            self.speakers.silence(track.publisher);
+        }
         for sub in track.subs {
             self.outputs.push_back(Output::Unsubscribe {
                 subscriber: sub.subscriber,
@@ -359,6 +389,9 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             return;
         }
         track.muted = muted;
+        if muted && !track.codec.is_video() {
+            self.speakers.silence(track.publisher);
+        }
         if !muted && track.codec.is_video() {
             let mut any = false;
             for sub in track.subs.iter_mut().filter(|s| s.rewriter.is_some()) {
@@ -405,6 +438,9 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
         let keyframe = kind == MediaKind::Video && track.codec.is_keyframe_start(payload.as_ref());
         if keyframe {
             track.keyframes.keyframe_received();
+        }
+        if let (MediaKind::Audio, Some(level), false) = (kind, meta.audio_level, track.muted) {
+            self.speakers.level(now, track.publisher, level);
         }
         if track.muted {
             for rw in track.subs.iter_mut().filter_map(|s| s.rewriter.as_mut()) {
@@ -529,6 +565,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
     }
 
     fn timeout(&mut self, now: Instant) {
+        self.speakers.handle_timeout(now);
         for (id, track) in self.tracks.iter_mut() {
             let waiting = track.subs.iter().any(|s| s.waiting_keyframe);
             if !waiting {

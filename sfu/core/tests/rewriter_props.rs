@@ -42,6 +42,7 @@ impl Source {
             seq: self.seq,
             timestamp: self.ts,
             marker: false,
+            audio_level: None,
         };
         self.seq = self.seq.wrapping_add(1);
         self.ts = self.ts.wrapping_add(960);
@@ -108,6 +109,7 @@ proptest! {
                 seq: start_seq.wrapping_add(k),
                 timestamp: 3000 * u32::from(k),
                 marker: false,
+                audio_level: None,
             };
             if skip.contains(&n) {
                 rw.skip(&m);

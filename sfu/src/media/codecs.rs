@@ -1,7 +1,8 @@
 //! The codecs this server forwards, and matching publishers' codecs to them.
 
+use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
 use webrtc::peer_connection::MediaEngine;
 
@@ -77,6 +78,16 @@ pub(crate) fn media_engine() -> Result<MediaEngine> {
             m.register_codec(c, kind).map_err(webrtc_err)?;
         }
     }
+    // Publishers' audio levels, for speaker detection and talk time. Received only: what we
+    // forward carries no level of ours.
+    m.register_header_extension(
+        RTCRtpHeaderExtensionCapability {
+            uri: super::sdp::AUDIO_LEVEL_URI.to_owned(),
+        },
+        RtpCodecKind::Audio,
+        Some(RTCRtpTransceiverDirection::Recvonly),
+    )
+    .map_err(webrtc_err)?;
     Ok(m)
 }
 

@@ -1,9 +1,12 @@
 //! Reading a publisher's incoming tracks into the room.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use bytes::Bytes;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
+use rtc::shared::marshal::Unmarshal;
 use sfu_core::{ParticipantId, RtpMeta};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -19,6 +22,8 @@ pub(crate) struct IngressCtx {
     pub(crate) room: mpsc::Sender<RoomMsg>,
     pub(crate) participant: ParticipantId,
     pub(crate) links: Arc<ParticipantLinks>,
+    /// The audio level extension's id in the publisher's latest offer; 0 when not offered.
+    pub(crate) audio_level_id: Arc<AtomicU8>,
 }
 
 impl IngressCtx {
@@ -63,11 +68,20 @@ impl IngressCtx {
             tokio::select! {
                 event = track.poll() => match event {
                     Some(TrackRemoteEvent::OnRtpPacket(pkt)) => {
+                        let audio_level = match (kind, self.audio_level_id.load(Ordering::Relaxed)) {
+                            (protocol::TrackKind::Audio, id @ 1..) => pkt
+                                .header
+                                .get_extension(id)
+                                .and_then(|mut b| AudioLevelExtension::unmarshal(&mut b).ok())
+                                .map(|e| e.level),
+                            _ => None,
+                        };
                         let meta = RtpMeta {
                             ssrc: pkt.header.ssrc,
                             seq: pkt.header.sequence_number,
                             timestamp: pkt.header.timestamp,
                             marker: pkt.header.marker,
+                            audio_level,
                         };
                         let payload: Bytes = pkt.payload;
                         self.links.add_in(payload.len());

@@ -46,7 +46,7 @@ pub(crate) use ingress::IngressCtx;
 pub(crate) use quality::QualityCtx;
 use sdp::Advertise;
 use sdp::check_codecs;
-pub(crate) use sdp::check_sections;
+pub(crate) use sdp::{audio_level_id, check_sections};
 pub(crate) use writer::spawn_writer;
 
 /// A codec as negotiated by a publisher, carried to the subscribers' sending tracks.

@@ -4,6 +4,22 @@ use std::net::IpAddr;
 
 use crate::error::{Result, SfuError};
 
+/// The RFC 6464 client-to-mixer audio level header extension.
+pub(crate) const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
+/// The id an offer gives the audio level extension (`a=extmap:<id>[/<direction>] <uri>`), if
+/// it offers it. Bundled m-lines share one id per extension (RFC 8285), so the first is it.
+pub(crate) fn audio_level_id(sdp: &str) -> Option<u8> {
+    sdp.lines().find_map(|line| {
+        let mut fields = line
+            .trim_end()
+            .strip_prefix("a=extmap:")?
+            .split_whitespace();
+        let id = fields.next()?.split('/').next()?.parse::<u8>().ok()?;
+        (fields.next()? == AUDIO_LEVEL_URI && (1..=254).contains(&id)).then_some(id)
+    })
+}
+
 /// The address put in our host candidates in place of the one the socket is bound to
 /// (`--public-ip`, for a server behind a 1:1 NAT). webrtc-rs 0.21 stores its own NAT 1:1 setting
 /// but never applies it, so the rewrite is ours.
@@ -127,6 +143,26 @@ pub(crate) fn check_codecs(sdp: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_audio_level_id_is_read_from_the_offer() {
+        let chrome = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+            a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n\
+            a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n";
+        assert_eq!(audio_level_id(chrome), Some(1));
+        let firefox = "a=extmap:3/sendonly urn:ietf:params:rtp-hdrext:ssrc-audio-level\n";
+        assert_eq!(audio_level_id(firefox), Some(3));
+        for none in [
+            "a=extmap:1 urn:ietf:params:rtp-hdrext:csrc-audio-level",
+            "a=extmap:0 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+            "a=extmap:x urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+            "a=extmap:300 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+            "a=extmap:",
+            "",
+        ] {
+            assert_eq!(audio_level_id(none), None, "{none:?}");
+        }
+    }
 
     #[test]
     fn host_candidates_advertise_the_public_address() {

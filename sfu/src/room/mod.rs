@@ -139,10 +139,19 @@ impl RoomTask {
             RoomMsg::Rtp {
                 track,
                 kind,
-                meta,
+                mut meta,
                 payload,
             } => {
                 self.registry.received(&self.meters, kind, payload.len());
+                // A shared screen's sound is not its presenter talking.
+                if meta.audio_level.is_some()
+                    && self
+                        .tracks
+                        .get(&track)
+                        .is_some_and(|t| t.info.source == protocol::TrackSource::ScreenAudio)
+                {
+                    meta.audio_level = None;
+                }
                 self.core.handle_input(
                     now(),
                     Input::Rtp {

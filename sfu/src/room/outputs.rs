@@ -1,7 +1,8 @@
 //! What the room does with the core's outputs: forward into the subscribers' queues, open and
-//! close subscriptions, ask publishers for keyframes; and the subscription gauges.
+//! close subscriptions, ask publishers for keyframes, tell everyone who is speaking and keep
+//! each participant's talk time; and the subscription gauges.
 
-use protocol::TrackKind;
+use protocol::{ServerMessage, TrackKind};
 use sfu_core::{Input, Output};
 use tracing::warn;
 
@@ -84,6 +85,19 @@ impl RoomTask {
                     }
                     if let Some(s) = self.members.get(&subscriber) {
                         let _ = s.peer.try_send(PeerCmd::RemoveTrack { track });
+                    }
+                }
+                Output::ActiveSpeakers(speakers) => {
+                    let participant_ids = speakers
+                        .iter()
+                        .filter_map(|p| self.members.get(p))
+                        .map(|m| m.wire_id.clone())
+                        .collect();
+                    self.broadcast(None, ServerMessage::ActiveSpeakers { participant_ids });
+                }
+                Output::TalkTime { participant, talk } => {
+                    if let Some(m) = self.members.get(&participant) {
+                        m.links.set_talk_time(talk);
                     }
                 }
                 Output::RequestKeyframe { track } => {

@@ -1,6 +1,8 @@
 //! `/api/v1/rooms/{id}/attendance`: who came to a stored room's meetings ([`crate::attendance`]).
-//! A host (or the room's key) sees everyone, the roster's absentees included, and exports the
-//! register as CSV; a participant sees only their own record.
+//! A host (or the room's key) sees everyone, the roster's absentees included, with the hosts'
+//! overrides and, in a `talk_time` room, each person's talk time, and exports the register as
+//! CSV; a participant sees only their own record. Overrides and deletion are in
+//! [`super::attendance_edit`].
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,11 +15,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::ApiQuery;
 use super::reader::{Need, Reader, reader};
 use crate::AppState;
-use crate::attendance::{Interval, Status, Thresholds, csv, summarise};
+use crate::attendance::{Mode, Status, Thresholds, csv, summarise};
 use crate::error::{AppError, field};
 use crate::members::Identity;
 use crate::schedule::{parse_meeting, parse_time_zone};
-use crate::store::{now_ms, rfc3339_ms};
+use crate::store::{Presence, now_ms, rfc3339_ms};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -41,6 +43,16 @@ pub struct Stretch {
     pub end: String,
 }
 
+/// A host's word on someone's status.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HostOverride {
+    pub status: Status,
+    pub note: String,
+    /// The host's identity, or `key:<id>` for an organiser's key.
+    pub set_by: String,
+    pub set_at: String,
+}
+
 /// One person's attendance of one meeting.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AttendanceRow {
@@ -48,11 +60,20 @@ pub struct AttendanceRow {
     pub name: String,
     /// On the roster (absentees are listed too), or a guest who came.
     pub member: bool,
+    /// The host's override if there is one, otherwise `suggested`.
     pub status: Status,
+    /// By the room's thresholds.
+    pub suggested: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_override: Option<HostOverride>,
     pub first_join: Option<String>,
     pub last_leave: Option<String>,
     pub seconds_present: i64,
     pub minutes_late: i64,
+    /// How long they spoke, by the server's speaker detection; only in a room that keeps talk
+    /// time (`talk_time` mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_talking: Option<i64>,
     /// Merged: reconnects and two tabs count once.
     pub intervals: Vec<Stretch>,
 }
@@ -161,13 +182,30 @@ pub async fn attendance(
         late_after_minutes: r.room.late_after_minutes,
         min_present_percent: r.room.min_present_percent,
     };
-    let row = |identity: String, name: String, member: bool, intervals: &[Interval]| {
+    let talk = Mode::parse(&r.room.attendance_mode).records_talk_time();
+    let overrides = state.store.overrides(&r.room.id, &meeting).await?;
+    let row = |identity: String, name: String, member: bool, came: Option<&Presence>| {
+        let intervals = came.map(|p| p.intervals.as_slice()).unwrap_or(&[]);
         let s = summarise(start.timestamp_millis(), end, now, intervals, t);
+        let host_override = overrides
+            .iter()
+            .find(|o| o.identity == identity)
+            .and_then(|o| {
+                Some(HostOverride {
+                    status: Status::parse(&o.status)?,
+                    note: o.note.clone(),
+                    set_by: o.set_by.clone(),
+                    set_at: rfc3339_ms(o.set_at),
+                })
+            });
         AttendanceRow {
+            status: host_override.as_ref().map_or(s.status, |o| o.status),
+            suggested: s.status,
+            host_override,
+            seconds_talking: talk.then(|| came.map_or(0, |p| p.talk_ms / 1000)),
             identity,
             name,
             member,
-            status: s.status,
             first_join: s.first_join.map(rfc3339_ms),
             last_leave: s.last_leave.map(rfc3339_ms),
             seconds_present: s.present_ms / 1000,
@@ -187,17 +225,11 @@ pub async fn attendance(
     for m in &roster {
         let identity = Identity::Member(m.id.clone()).to_string();
         let came = presence.iter().find(|p| p.identity == identity);
-        let intervals = came.map(|p| p.intervals.as_slice()).unwrap_or(&[]);
-        people.push(row(
-            identity,
-            m.fields.display_name.clone(),
-            true,
-            intervals,
-        ));
+        people.push(row(identity, m.fields.display_name.clone(), true, came));
     }
     for p in &presence {
         if !people.iter().any(|row| row.identity == p.identity) {
-            people.push(row(p.identity.clone(), p.name.clone(), false, &p.intervals));
+            people.push(row(p.identity.clone(), p.name.clone(), false, Some(p)));
         }
     }
     if let Some(who) = &only {
@@ -213,29 +245,39 @@ pub async fn attendance(
         let rows: Vec<Vec<String>> = people
             .iter()
             .map(|p| {
-                vec![
+                let mut cells = vec![
                     p.name.clone(),
                     p.identity.clone(),
                     p.status.as_str().to_owned(),
+                    p.suggested.as_str().to_owned(),
+                    p.host_override
+                        .as_ref()
+                        .map(|o| o.note.clone())
+                        .unwrap_or_default(),
                     local(&p.first_join),
                     local(&p.last_leave),
                     (p.seconds_present / 60).to_string(),
                     p.minutes_late.to_string(),
-                ]
+                ];
+                cells.extend(p.seconds_talking.map(|s| s.to_string()));
+                cells
             })
             .collect();
-        let doc = csv::document(
-            &[
-                "name",
-                "identity",
-                "status",
-                "first_join",
-                "last_leave",
-                "minutes_present",
-                "minutes_late",
-            ],
-            &rows,
-        );
+        let mut header = vec![
+            "name",
+            "identity",
+            "status",
+            "suggested",
+            "note",
+            "first_join",
+            "last_leave",
+            "minutes_present",
+            "minutes_late",
+        ];
+        if talk {
+            header.push("seconds_talking");
+        }
+        let doc = csv::document(&header, &rows);
         let mut res = doc.into_response();
         let h = res.headers_mut();
         h.insert(

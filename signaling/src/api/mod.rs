@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod attendance;
+pub mod attendance_edit;
 pub mod board;
 pub mod board_files;
 pub mod calendar;
@@ -114,7 +115,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(board::board, board::share))
         .routes(routes!(board::change_item, board::delete_item))
         .routes(routes!(board_files::download))
-        .routes(routes!(attendance::attendance))
+        .routes(routes!(
+            attendance::attendance,
+            attendance_edit::forget_attendance
+        ))
+        .routes(routes!(
+            attendance_edit::set_override,
+            attendance_edit::clear_override
+        ))
         .routes(routes!(
             schedule::put_schedule,
             schedule::get_schedule,

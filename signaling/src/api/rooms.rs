@@ -45,12 +45,16 @@ pub struct NewRoom {
     pub grace_minutes: Option<i64>,
     /// Days the room's chat is kept, 1 to 3650; for ever when left out or `null`.
     pub chat_retention_days: Option<i64>,
-    /// What the room records of who came: `attendance` (default) or `off`.
+    /// What the room records of who came: `attendance` (default), `talk_time` (attendance and
+    /// each person's talk time) or `off`.
     pub attendance_mode: Option<Mode>,
     /// Arriving more than this many minutes late is late (default 5, up to 240).
     pub late_after_minutes: Option<i64>,
     /// Present for less than this share of a meeting is absent (percent, default 25).
     pub min_present_percent: Option<i64>,
+    /// Days the room's attendance is kept, 1 to 3650; for as long as the room when left out
+    /// or `null`.
+    pub attendance_retention_days: Option<i64>,
 }
 
 /// `PATCH /api/v1/rooms/{id}`: only the fields given change; `description: null` clears it.
@@ -82,6 +86,10 @@ pub struct RoomPatch {
     pub late_after_minutes: Option<i64>,
     #[serde(default, deserialize_with = "not_null")]
     pub min_present_percent: Option<i64>,
+    /// `null` keeps attendance for as long as the room.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub attendance_retention_days: Option<Option<i64>>,
     /// Hands the room to another API key to manage, by the key's id. Admin keys only.
     #[serde(default, deserialize_with = "not_null")]
     pub owner_key_id: Option<String>,
@@ -121,6 +129,8 @@ pub struct RoomView {
     pub attendance_mode: Mode,
     pub late_after_minutes: i64,
     pub min_present_percent: i64,
+    /// Days attendance is kept; `null`: for as long as the room.
+    pub attendance_retention_days: Option<i64>,
     /// The room's page; people need an invite token to get in (see invites).
     pub join_url: String,
     /// The schedule as an iCalendar file.
@@ -149,6 +159,7 @@ impl RoomView {
             attendance_mode: Mode::parse(&room.attendance_mode),
             late_after_minutes: room.late_after_minutes,
             min_present_percent: room.min_present_percent,
+            attendance_retention_days: room.attendance_retention_days,
             join_url: format!("{public_url}/r/{}", room.slug),
             calendar_url: format!("{public_url}/api/v1/rooms/{}/calendar.ics", room.id),
             invite_key_version: room.key_version,
@@ -253,8 +264,13 @@ fn check(c: &mut RoomChanges, max_capacity: i64) -> Result<(), AppError> {
         0,
         WINDOW_MAX_MINUTES,
     );
-    if let Err(e) = crate::chat::check_retention(c.chat_retention_days) {
-        errors.push(e);
+    for (name, days) in [
+        ("chat_retention_days", c.chat_retention_days),
+        ("attendance_retention_days", c.attendance_retention_days),
+    ] {
+        if let Err(e) = crate::chat::check_retention(name, days) {
+            errors.push(e);
+        }
     }
     let thresholds = Thresholds {
         late_after_minutes: c.late_after_minutes,
@@ -307,6 +323,7 @@ pub async fn create_room(
         min_present_percent: body
             .min_present_percent
             .unwrap_or(Thresholds::default().min_present_percent),
+        attendance_retention_days: body.attendance_retention_days,
     };
     check(&mut changes, max_capacity)?;
     let id = uuid::Uuid::new_v4().to_string();
@@ -417,6 +434,9 @@ pub async fn patch_room(
         min_present_percent: patch
             .min_present_percent
             .unwrap_or(room.min_present_percent),
+        attendance_retention_days: patch
+            .attendance_retention_days
+            .unwrap_or(room.attendance_retention_days),
     };
     check(&mut changes, state.settings.max_capacity)?;
     if let Some(owner) = &patch.owner_key_id {
@@ -504,6 +524,7 @@ pub async fn demo_invite(state: &AppState) -> Result<InviteView, AppError> {
                 attendance_mode: Mode::Attendance.as_str().to_owned(),
                 late_after_minutes: Thresholds::default().late_after_minutes,
                 min_present_percent: Thresholds::default().min_present_percent,
+                attendance_retention_days: None,
             };
             let id = uuid::Uuid::new_v4().to_string();
             state

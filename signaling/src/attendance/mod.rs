@@ -44,6 +44,8 @@ pub enum Mode {
     Off,
     /// Who came, when, and for how long.
     Attendance,
+    /// Attendance, and how long each person spoke (the server's speaker detection).
+    TalkTime,
 }
 
 impl Mode {
@@ -51,13 +53,25 @@ impl Mode {
         match self {
             Mode::Off => "off",
             Mode::Attendance => "attendance",
+            Mode::TalkTime => "talk_time",
         }
+    }
+
+    /// Joins and leaves are kept.
+    pub fn records_attendance(self) -> bool {
+        self != Mode::Off
+    }
+
+    /// Talk time is kept too.
+    pub fn records_talk_time(self) -> bool {
+        self == Mode::TalkTime
     }
 
     /// A stored mode; anything unknown records nothing.
     pub fn parse(s: &str) -> Mode {
         match s {
             "attendance" => Mode::Attendance,
+            "talk_time" => Mode::TalkTime,
             _ => Mode::Off,
         }
     }
@@ -125,6 +139,43 @@ impl Status {
             Status::Excused => "excused",
         }
     }
+
+    /// A stored status; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Status> {
+        [
+            Status::Present,
+            Status::Late,
+            Status::Absent,
+            Status::Excused,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+/// Longest note a host may give with an override, in characters.
+pub const NOTE_MAX: usize = 500;
+
+/// A host's note, trimmed: up to [`NOTE_MAX`] characters, no control characters but line
+/// breaks and tabs.
+pub fn check_note(note: &str) -> Result<String, crate::error::FieldError> {
+    let note = note.trim();
+    if note.chars().count() > NOTE_MAX {
+        return Err(crate::error::field(
+            "note",
+            format!("at most {NOTE_MAX} characters"),
+        ));
+    }
+    if note
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(crate::error::field(
+            "note",
+            "no control characters but line breaks and tabs",
+        ));
+    }
+    Ok(note.to_owned())
 }
 
 /// One identity's attendance of one meeting.
@@ -190,6 +241,26 @@ mod tests {
             start: a * M,
             end: b * M,
         }
+    }
+
+    #[test]
+    fn statuses_round_trip_and_notes_are_checked() {
+        for s in [
+            Status::Present,
+            Status::Late,
+            Status::Absent,
+            Status::Excused,
+        ] {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Status::parse("Present"), None);
+        assert_eq!(check_note("  ill, told us  ").unwrap(), "ill, told us");
+        assert_eq!(check_note("line\nbreak").unwrap(), "line\nbreak");
+        assert!(check_note(&"x".repeat(NOTE_MAX + 1)).is_err());
+        assert!(check_note("bell\u{7}").is_err());
+        assert_eq!(Mode::parse("talk_time"), Mode::TalkTime);
+        assert!(Mode::TalkTime.records_attendance() && Mode::TalkTime.records_talk_time());
+        assert!(!Mode::Attendance.records_talk_time() && !Mode::Off.records_attendance());
     }
 
     #[test]

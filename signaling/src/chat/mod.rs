@@ -81,15 +81,15 @@ pub fn page_size(asked: Option<i64>) -> Result<i64, FieldError> {
     }
 }
 
-/// Checks a room's retention: `None` keeps chat for ever, otherwise 1 to
-/// [`RETENTION_MAX_DAYS`] days.
-pub fn check_retention(days: Option<i64>) -> Result<Option<i64>, FieldError> {
+/// Checks a room's retention (of chat, or of what `name` says): `None` keeps it for ever,
+/// otherwise 1 to [`RETENTION_MAX_DAYS`] days.
+pub fn check_retention(name: &str, days: Option<i64>) -> Result<Option<i64>, FieldError> {
     match days {
         None => Ok(None),
         Some(d) if (1..=RETENTION_MAX_DAYS).contains(&d) => Ok(Some(d)),
         Some(_) => Err(field(
-            "chat_retention_days",
-            format!("1 to {RETENTION_MAX_DAYS} days, or null to keep chat for ever"),
+            name,
+            format!("1 to {RETENTION_MAX_DAYS} days, or null to keep it for ever"),
         )),
     }
 }
@@ -160,10 +160,10 @@ mod tests {
         assert_eq!(page_size(Some(PAGE_MAX)), Ok(PAGE_MAX));
         assert!(page_size(Some(0)).is_err());
         assert!(page_size(Some(PAGE_MAX + 1)).is_err());
-        assert_eq!(check_retention(None), Ok(None));
-        assert_eq!(check_retention(Some(30)), Ok(Some(30)));
-        assert!(check_retention(Some(0)).is_err());
-        assert!(check_retention(Some(RETENTION_MAX_DAYS + 1)).is_err());
+        assert_eq!(check_retention("x", None), Ok(None));
+        assert_eq!(check_retention("x", Some(30)), Ok(Some(30)));
+        assert!(check_retention("x", Some(0)).is_err());
+        assert!(check_retention("x", Some(RETENTION_MAX_DAYS + 1)).is_err());
         assert_eq!(retention_cutoff(10 * DAY_MS, 3), 7 * DAY_MS);
         assert_eq!(retention_cutoff(0, i64::MAX), -i64::MAX);
     }

@@ -7,12 +7,26 @@ use super::Store;
 use crate::attendance::Interval;
 use crate::error::AppError;
 
+/// A host's word on one person's status in one meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    pub identity: String,
+    /// A [`crate::attendance::Status`], as stored.
+    pub status: String,
+    pub note: String,
+    /// Who set it: the host's identity, or `key:<id>` for an organiser's key.
+    pub set_by: String,
+    pub set_at: i64,
+}
+
 /// One person's stretches in one meeting, with the name they used last.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Presence {
     pub identity: String,
     pub name: String,
     pub intervals: Vec<Interval>,
+    /// Talk time over the stretches, in milliseconds (0 where the room does not keep it).
+    pub talk_ms: i64,
 }
 
 impl Store {
@@ -53,15 +67,39 @@ impl Store {
         Ok(id)
     }
 
-    /// Closes a stretch at `at_ms`.
-    pub async fn close_presence(&self, id: &str, at_ms: i64) -> Result<(), AppError> {
-        sqlx::query(
-            "UPDATE attendance SET left_at = $2, seen_at = $2 WHERE id = $1 AND left_at IS NULL",
-        )
-        .bind(id)
-        .bind(at_ms)
-        .execute(self.pool())
-        .await?;
+    /// Closes a stretch at `at_ms`, with its talk time when the room keeps it.
+    pub async fn close_presence(
+        &self,
+        id: &str,
+        at_ms: i64,
+        talk_ms: Option<i64>,
+    ) -> Result<(), AppError> {
+        let query = match talk_ms {
+            None => sqlx::query(
+                "UPDATE attendance SET left_at = $2, seen_at = $2 \
+                 WHERE id = $1 AND left_at IS NULL",
+            )
+            .bind(id)
+            .bind(at_ms),
+            Some(talk) => sqlx::query(
+                "UPDATE attendance SET left_at = $2, seen_at = $2, talk_ms = $3 \
+                 WHERE id = $1 AND left_at IS NULL",
+            )
+            .bind(id)
+            .bind(at_ms)
+            .bind(talk),
+        };
+        query.execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// The talk time so far of an open stretch.
+    pub async fn set_talk_time(&self, id: &str, talk_ms: i64) -> Result<(), AppError> {
+        sqlx::query("UPDATE attendance SET talk_ms = $2 WHERE id = $1 AND left_at IS NULL")
+            .bind(id)
+            .bind(talk_ms)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -114,7 +152,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Vec<Presence>, AppError> {
         let rows = sqlx::query(
-            "SELECT identity, name, joined_at, left_at FROM attendance \
+            "SELECT identity, name, joined_at, left_at, talk_ms FROM attendance \
              WHERE room_id = $1 AND meeting = $2 ORDER BY identity, joined_at",
         )
         .bind(room_id)
@@ -129,18 +167,136 @@ impl Store {
                 end: row.try_get::<Option<i64>, _>("left_at")?.unwrap_or(now_ms),
             };
             let name: String = row.try_get("name")?;
+            let talk_ms: i64 = row.try_get("talk_ms")?;
             match out.last_mut() {
                 Some(p) if p.identity == identity => {
                     p.intervals.push(interval);
                     p.name = name;
+                    p.talk_ms += talk_ms;
                 }
                 _ => out.push(Presence {
                     identity,
                     name,
                     intervals: vec![interval],
+                    talk_ms,
                 }),
             }
         }
         Ok(out)
+    }
+
+    /// A host's overrides for one meeting, by identity.
+    pub async fn overrides(&self, room_id: &str, meeting: &str) -> Result<Vec<Override>, AppError> {
+        let rows = sqlx::query(
+            "SELECT identity, status, note, set_by, set_at FROM attendance_overrides \
+             WHERE room_id = $1 AND meeting = $2",
+        )
+        .bind(room_id)
+        .bind(meeting)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Override {
+                    identity: row.try_get("identity")?,
+                    status: row.try_get("status")?,
+                    note: row.try_get("note")?,
+                    set_by: row.try_get("set_by")?,
+                    set_at: row.try_get("set_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(AppError::from)
+    }
+
+    /// Sets (or replaces) a host's override of one person's status in one meeting.
+    pub async fn set_override(
+        &self,
+        room_id: &str,
+        meeting: &str,
+        o: &Override,
+    ) -> Result<(), AppError> {
+        sqlx::query(
+            "INSERT INTO attendance_overrides (room_id, meeting, identity, status, note, set_by, \
+             set_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (room_id, meeting, identity) DO UPDATE SET status = excluded.status, \
+             note = excluded.note, set_by = excluded.set_by, set_at = excluded.set_at",
+        )
+        .bind(room_id)
+        .bind(meeting)
+        .bind(&o.identity)
+        .bind(&o.status)
+        .bind(&o.note)
+        .bind(&o.set_by)
+        .bind(o.set_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Removes a host's override; whether there was one.
+    pub async fn clear_override(
+        &self,
+        room_id: &str,
+        meeting: &str,
+        identity: &str,
+    ) -> Result<bool, AppError> {
+        let done = sqlx::query(
+            "DELETE FROM attendance_overrides WHERE room_id = $1 AND meeting = $2 \
+             AND identity = $3",
+        )
+        .bind(room_id)
+        .bind(meeting)
+        .bind(identity)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes everything the room keeps of one person's attendance (their stretches and the
+    /// hosts' overrides), on request; the count of records deleted.
+    pub async fn delete_attendance_of(
+        &self,
+        room_id: &str,
+        identity: &str,
+    ) -> Result<u64, AppError> {
+        let mut tx = self.pool().begin().await?;
+        let stretches = sqlx::query("DELETE FROM attendance WHERE room_id = $1 AND identity = $2")
+            .bind(room_id)
+            .bind(identity)
+            .execute(&mut *tx)
+            .await?;
+        let overrides =
+            sqlx::query("DELETE FROM attendance_overrides WHERE room_id = $1 AND identity = $2")
+                .bind(room_id)
+                .bind(identity)
+                .execute(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(stretches.rows_affected() + overrides.rows_affected())
+    }
+
+    /// Deletes the attendance past its room's retention at `now_ms` (closed stretches that
+    /// began before it, and overrides set before it); the count deleted.
+    pub async fn purge_attendance(&self, now_ms: i64) -> Result<u64, AppError> {
+        let stretches = sqlx::query(
+            "DELETE FROM attendance WHERE left_at IS NOT NULL AND id IN (SELECT a.id \
+             FROM attendance a JOIN rooms r ON r.id = a.room_id \
+             WHERE r.attendance_retention_days IS NOT NULL \
+             AND a.joined_at < $1 - r.attendance_retention_days * 86400000)",
+        )
+        .bind(now_ms)
+        .execute(self.pool())
+        .await?;
+        let overrides = sqlx::query(
+            "DELETE FROM attendance_overrides WHERE EXISTS (SELECT 1 FROM rooms r \
+             WHERE r.id = attendance_overrides.room_id \
+             AND r.attendance_retention_days IS NOT NULL \
+             AND attendance_overrides.set_at < $1 - r.attendance_retention_days * 86400000)",
+        )
+        .bind(now_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(stretches.rows_affected() + overrides.rows_affected())
     }
 }

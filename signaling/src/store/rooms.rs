@@ -26,10 +26,12 @@ pub struct Room {
     pub owner_key_id: Option<String>,
     /// Days chat is kept; `None` keeps it for ever.
     pub chat_retention_days: Option<i64>,
-    /// `off` or `attendance` ([`crate::attendance::Mode`]).
+    /// `off`, `attendance` or `talk_time` ([`crate::attendance::Mode`]).
     pub attendance_mode: String,
     pub late_after_minutes: i64,
     pub min_present_percent: i64,
+    /// Days attendance is kept; `None` keeps it for as long as the room.
+    pub attendance_retention_days: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -48,6 +50,7 @@ pub struct RoomChanges {
     pub attendance_mode: String,
     pub late_after_minutes: i64,
     pub min_present_percent: i64,
+    pub attendance_retention_days: Option<i64>,
 }
 
 /// `SELECT` of every room column, then `$tail`, as one static string.
@@ -56,7 +59,7 @@ macro_rules! select_rooms {
         concat!(
             "SELECT id, slug, name, description, time_zone, capacity, early_join_minutes, ",
             "grace_minutes, invite_secret, key_version, owner_key_id, chat_retention_days, ",
-            "attendance_mode, late_after_minutes, min_present_percent, ",
+            "attendance_mode, late_after_minutes, min_present_percent, attendance_retention_days, ",
             "created_at, updated_at ",
             "FROM rooms ",
             $tail
@@ -81,6 +84,7 @@ fn room(row: &AnyRow) -> Result<Room, sqlx::Error> {
         attendance_mode: row.try_get("attendance_mode")?,
         late_after_minutes: row.try_get("late_after_minutes")?,
         min_present_percent: row.try_get("min_present_percent")?,
+        attendance_retention_days: row.try_get("attendance_retention_days")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -88,7 +92,7 @@ fn room(row: &AnyRow) -> Result<Room, sqlx::Error> {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
-/// Binds `$1` to the room's id and `$2` to `$12` to its editable fields, in column order.
+/// Binds `$1` to the room's id and `$2` to `$13` to its editable fields, in column order.
 fn bind_changes<'q>(query: AnyQuery<'q>, id: &'q str, changes: &'q RoomChanges) -> AnyQuery<'q> {
     query
         .bind(id)
@@ -103,6 +107,7 @@ fn bind_changes<'q>(query: AnyQuery<'q>, id: &'q str, changes: &'q RoomChanges) 
         .bind(changes.attendance_mode.as_str())
         .bind(changes.late_after_minutes)
         .bind(changes.min_present_percent)
+        .bind(changes.attendance_retention_days)
 }
 
 /// A unique-constraint failure on `slug` becomes a 409 naming the field.
@@ -129,9 +134,9 @@ impl Store {
         let query = sqlx::query(
             "INSERT INTO rooms (id, slug, name, description, time_zone, capacity, \
              early_join_minutes, grace_minutes, chat_retention_days, attendance_mode, \
-             late_after_minutes, min_present_percent, invite_secret, key_version, owner_key_id, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $15)",
+             late_after_minutes, min_present_percent, attendance_retention_days, invite_secret, \
+             key_version, owner_key_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $16, $16)",
         );
         bind_changes(query, id, changes)
             .bind(invite_secret)
@@ -228,7 +233,7 @@ impl Store {
             "UPDATE rooms SET slug = $2, name = $3, description = $4, time_zone = $5, \
              capacity = $6, early_join_minutes = $7, grace_minutes = $8, \
              chat_retention_days = $9, attendance_mode = $10, late_after_minutes = $11, \
-             min_present_percent = $12, updated_at = $13 \
+             min_present_percent = $12, attendance_retention_days = $13, updated_at = $14 \
              WHERE id = $1",
         );
         let done = bind_changes(query, id, changes)

@@ -121,7 +121,16 @@ struct Session {
     /// The stored room this connection listens to, once opened or joined.
     room: Option<RoomLink>,
     /// The stretch of attendance this call's participant has open, in a stored room.
-    presence: Option<String>,
+    presence: Option<Stretch>,
+}
+
+/// An open stretch of attendance.
+struct Stretch {
+    id: String,
+    /// The room keeps talk time: write it at the leave, and now and then before.
+    talk_time: bool,
+    /// The talk time last written.
+    written_ms: i64,
 }
 
 impl Session {
@@ -218,6 +227,7 @@ impl Session {
                 },
                 _ = pings.tick() => {
                     if tx.send(Message::Ping(Default::default())).await.is_err() { break None }
+                    self.record_talk().await;
                 }
                 _ = async {
                     match cut.as_mut() {
@@ -434,7 +444,7 @@ impl Session {
                         };
                         self.link(&room, author, token, true);
                         let identity = admission.identity.to_string();
-                        if admission.records_attendance {
+                        if admission.attendance.records_attendance() {
                             self.presence = self
                                 .record_join(
                                     room_id,
@@ -442,7 +452,12 @@ impl Session {
                                     &identity,
                                     &name,
                                 )
-                                .await;
+                                .await
+                                .map(|id| Stretch {
+                                    id,
+                                    talk_time: admission.attendance.records_talk_time(),
+                                    written_ms: 0,
+                                });
                         }
                         self.stored_chat(room_id).await
                     }

@@ -268,15 +268,42 @@ impl Session {
         }
     }
 
+    /// The call's talk time so far, if the room keeps it (milliseconds).
+    fn talk_ms(&self) -> Option<i64> {
+        self.presence.as_ref().filter(|s| s.talk_time)?;
+        match &self.phase {
+            Phase::Joined { handle, .. } => {
+                Some(i64::try_from(handle.talk_time().as_millis()).unwrap_or(i64::MAX))
+            }
+            _ => None,
+        }
+    }
+
+    /// Writes the call's talk time to its open stretch, if it grew, so that a server that dies
+    /// loses at most the talk since the last ping.
+    pub(super) async fn record_talk(&mut self) {
+        let Some(talk) = self.talk_ms() else {
+            return;
+        };
+        let Some(stretch) = self.presence.as_mut().filter(|s| s.written_ms != talk) else {
+            return;
+        };
+        match self.state.store.set_talk_time(&stretch.id, talk).await {
+            Ok(()) => stretch.written_ms = talk,
+            Err(e) => tracing::error!(error = %e, "talk time could not be recorded"),
+        }
+    }
+
     /// Closes this participant's stretch of attendance, if one is open.
     pub(super) async fn record_leave(&mut self) {
-        let Some(id) = self.presence.take() else {
+        let talk = self.talk_ms();
+        let Some(stretch) = self.presence.take() else {
             return;
         };
         if let Err(e) = self
             .state
             .store
-            .close_presence(&id, crate::store::now_ms())
+            .close_presence(&stretch.id, crate::store::now_ms(), talk)
             .await
         {
             // The heartbeat stops with the connection, so a restart closes it at its last beat.

@@ -131,3 +131,58 @@ pub async fn next_of(ws: &mut Raw, kind: &str) -> Value {
         }
     }
 }
+
+/// Joins the class's call over a raw WebSocket, without media.
+pub async fn join(s: &TestServer, c: &Class, token: &str, name: &str, device: Option<&str>) -> Raw {
+    let mut ws = Raw::connect(&s.ws_url()).await;
+    let mut msg = json!({"type": "join", "v": 1, "room": c.slug, "name": name, "token": token});
+    if let Some(d) = device {
+        msg["device"] = d.into();
+    }
+    ws.send_json(msg).await;
+    loop {
+        match ws.next().await {
+            Next::Json(v) if v["type"] == "joined" => return ws,
+            Next::Json(v) if v["type"] == "error" => panic!("join refused: {v}"),
+            Next::Json(_) => continue,
+            other => panic!("expected joined, got {other:?}"),
+        }
+    }
+}
+
+pub async fn leave(mut ws: Raw) {
+    ws.send_json(json!({"type": "leave"})).await;
+    while !matches!(ws.next().await, Next::Closed(_) | Next::Timeout) {}
+}
+
+pub fn row<'a>(register: &'a Value, identity: &str) -> &'a Value {
+    register["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["identity"] == identity)
+        .unwrap_or_else(|| panic!("{identity} not in {register}"))
+}
+
+pub async fn add_member(s: &TestServer, c: &Class, name: &str) -> (String, String) {
+    let m = call(
+        s.addr,
+        "POST",
+        &format!("/api/v1/rooms/{}/members", c.id),
+        Some(ADMIN_KEY),
+        Some(json!({"display_name": name})),
+    )
+    .await
+    .json();
+    let id = m["id"].as_str().unwrap().to_owned();
+    let link = call(
+        s.addr,
+        "POST",
+        &format!("/api/v1/rooms/{}/members/{id}/invites", c.id),
+        Some(ADMIN_KEY),
+        Some(json!({})),
+    )
+    .await
+    .json();
+    (id, link["token"].as_str().unwrap().to_owned())
+}

@@ -25,6 +25,7 @@ fn meta(ssrc: u32, seq: u16, ts: u32) -> RtpMeta {
         seq,
         timestamp: ts,
         marker: false,
+        audio_level: None,
     }
 }
 
