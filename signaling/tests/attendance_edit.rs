@@ -71,6 +71,20 @@ async fn talk_time_comes_from_the_audio_levels_and_the_muted_have_none() {
         "Bea is told Ada speaks: {:?}",
         speakers(&bea.events())
     );
+    // Someone who joins while Ada speaks is told at once, not at the next change.
+    let mut cai_cfg = peer(3, "Cai", &c.shared, 127);
+    cai_cfg.device = Some("cai-device-0003".into());
+    let cai = Client::connect(cai_cfg).await.unwrap();
+    let told = common::eventually(Duration::from_secs(3), || {
+        speakers(&cai.events()).contains(&vec![ada.participant_id.clone()])
+    })
+    .await;
+    assert!(
+        told,
+        "a late joiner hears who speaks: {:?}",
+        speakers(&cai.events())
+    );
+    cai.leave().await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     for (who, c) in [("ada", &ada), ("bea", &bea)] {
         assert!(

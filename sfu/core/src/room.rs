@@ -273,6 +273,11 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
         self.speakers.talk_time(p)
     }
 
+    /// Who is speaking now, loudest first.
+    pub fn speakers(&self) -> Vec<ParticipantId> {
+        self.speakers.speaking()
+    }
+
     pub fn stats(&self) -> &RoomStats {
         &self.stats
     }
