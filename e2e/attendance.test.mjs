@@ -154,6 +154,21 @@ with open(sys.argv[1], newline='', encoding='utf-8') as f:
   check(Number(cell(hana, 'seconds_talking')) >= 2 && cell(mia, 'seconds_talking') === '0' && cell(abe, 'seconds_talking') === '0',
     `the CSV's talk time: Hana ${cell(hana, 'seconds_talking')} s, Mia ${cell(mia, 'seconds_talking')} s, Abe ${cell(abe, 'seconds_talking')} s`);
   check(cell(leo, 'minutes_late') === String(row(leo).minutes_late), 'the CSV and the register agree');
+
+  // Hana excuses Abe, with a note, from her Meetings tab.
+  const abeRow = `.register-table tr[data-identity="${abe.id}"]`;
+  await h.page.click(`${abeRow} .change-status`);
+  await h.page.selectOption(`${abeRow} select`, 'excused');
+  await h.page.fill(`${abeRow} input[type=text]`, 'Away on a field trip');
+  await h.page.press(`${abeRow} input[type=text]`, 'Enter');
+  const shown = () => h.page.evaluate((sel) => document.querySelector(`${sel} td`)?.textContent, abeRow);
+  const excused = await until(async () => (await shown()) === 'Excused (by a host: Away on a field trip)', 5000, 'excused')
+    .then(shown).catch(shown);
+  check(excused === 'Excused (by a host: Away on a field trip)', `a host's override shows with its note (${excused})`);
+  const after = await api(base, 'GET', `/rooms/${room.id}/attendance?meeting=${encodeURIComponent(meeting)}`);
+  const abeAfter = after.people.find((p) => p.identity === abe.id);
+  check(abeAfter.status === 'excused' && abeAfter.suggested === 'absent' && abeAfter.host_override.set_by === hana.id,
+    `the register keeps both and who set it (${abeAfter.status}, ${abeAfter.suggested}, ${abeAfter.host_override?.set_by})`);
 } catch (e) {
   check(false, e.message);
 } finally {
