@@ -473,6 +473,7 @@ async fn the_openapi_document_describes_every_route() {
         ("delete", "/api/v1/rooms/{id}/chat/{message}"),
         ("get", "/api/v1/rooms/{id}/chat/search"),
         ("get", "/api/v1/rooms/{id}/chat/export"),
+        ("get", "/api/v1/rooms/{id}/export"),
         ("get", "/api/v1/rooms/{id}/board"),
         ("post", "/api/v1/rooms/{id}/board"),
         ("post", "/api/v1/rooms/{id}/board/files"),
@@ -517,7 +518,7 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 56, "a route was added: list it above");
+    assert_eq!(operations, 57, "a route was added: list it above");
     // The docs page is served, from the binary.
     let page = call(server.addr, "GET", "/api/v1/docs/", None, None).await;
     assert_eq!(page.status, 200);

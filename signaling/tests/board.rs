@@ -403,3 +403,82 @@ async fn uploads_keep_to_the_file_limit_and_the_quotas() {
         quotas(&url, 46520 + (i as u16) * 10).await;
     }
 }
+
+async fn the_room_exports_as_one_zip(s: &TestServer) {
+    let c = class(s, json!({})).await;
+    let board = format!("/api/v1/rooms/{}/board", c.id);
+    let r = call_as(
+        s.addr,
+        "POST",
+        &board,
+        &c.ada,
+        None,
+        Some(json!({"kind": "text", "title": "Agenda", "body": "1. *Cells*"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    for _ in 0..2 {
+        let r = upload(s, &c, &c.ada, None, "name=week3.pdf&title=Slides", PDF).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let chat = format!("/api/v1/rooms/{}/chat", c.id);
+    let r = call_as(
+        s.addr,
+        "POST",
+        &chat,
+        &c.ada,
+        None,
+        Some(json!({"text": "See the slides"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    let export = format!("/api/v1/rooms/{}/export", c.id);
+    assert_eq!(
+        download(s, &export, Some(&c.ada)).await.status,
+        403,
+        "participants do not export"
+    );
+    let r = download(s, &format!("{export}?t={}", c.host), None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/zip"));
+    assert!(
+        r.header("content-disposition")
+            .is_some_and(|d| d.starts_with("attachment; filename=\"room-biology-9-")),
+        "{:?}",
+        r.header("content-disposition")
+    );
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(r.body.clone())).expect("a ZIP file");
+    let mut read = |name: &str| {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut zip.by_name(name).expect(name), &mut out).unwrap();
+        out
+    };
+    assert_eq!(read("files/01-week3.pdf"), PDF, "byte for byte");
+    assert_eq!(read("files/02-week3.pdf"), PDF);
+    let chat_md = String::from_utf8(read("chat.md")).unwrap();
+    assert!(chat_md.contains("See the slides"), "{chat_md}");
+    let board_json: Value = serde_json::from_slice(&read("board.json")).unwrap();
+    assert_eq!(board_json.as_array().unwrap().len(), 3);
+    let room: Value = serde_json::from_slice(&read("room.json")).unwrap();
+    assert_eq!(room["id"], c.id);
+    assert!(
+        !String::from_utf8_lossy(&read("room.json")).contains("secret"),
+        "no invite key in the export"
+    );
+    assert!(
+        String::from_utf8(read("board.md"))
+            .unwrap()
+            .contains("File: `files/01-week3.pdf`")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_exports_its_chat_board_and_files_as_one_zip() {
+    for (i, (name, url)) in db::all().await.into_iter().enumerate() {
+        let base = 46660 + (i as u16) * 10;
+        let server = TestServer::start_api(&url, (base, base + 9)).await;
+        eprintln!("-- on {name}");
+        the_room_exports_as_one_zip(&server).await;
+    }
+}

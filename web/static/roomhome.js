@@ -32,6 +32,7 @@ export class RoomHome {
   show() {
     const { lobby } = this;
     const calendar = `/api/v1/rooms/${encodeURIComponent(lobby.room_id)}/calendar.ics?t=${encodeURIComponent(this.token ?? '')}`;
+    const exportUrl = `/api/v1/rooms/${encodeURIComponent(lobby.room_id)}/export?t=${encodeURIComponent(this.token ?? '')}`;
     const meeting = describeMeeting(lobby);
     const open = lobby.open;
     const waits = !open && Boolean(lobby.opens_at);
@@ -50,6 +51,7 @@ export class RoomHome {
         el('p', { id: 'meeting-info', class: 'meeting-info', hidden: !meeting }, meeting),
         el('p', { id: 'recording-note', class: 'lead' }, recordingNote(lobby)),
         lobby.next_meeting ? el('p', {}, el('a', { id: 'add-calendar', href: calendar, download: `${lobby.slug}.ics` }, 'Add to calendar')) : null,
+        el('p', { id: 'export-room', hidden: true }, el('a', { href: exportUrl, download: '' }, 'Export the room (chat, board and files, as a ZIP file)')),
         join,
         el('p', { id: 'home-status', class: 'status', role: 'status' })),
       el('div', { class: 'tabs' },
@@ -160,6 +162,7 @@ export class RoomHome {
       delay = 1000;
       this.sig = sig;
       this.opened = answer.msg;
+      this.root.querySelector('#export-room').hidden = !this.opened.host;
       this.nameBox.hidden = Boolean(this.opened.name);
       this.chat.reset(this.opened.chat, this.opened.more_chat);
       this.status('');

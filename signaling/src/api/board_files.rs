@@ -176,7 +176,9 @@ pub async fn download(
 }
 
 /// A file's bytes in chunks of 64 KiB, so a large file is never held whole.
-fn chunks(f: tokio::fs::File) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
+pub(super) fn chunks(
+    f: tokio::fs::File,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
     futures::stream::unfold(Some(f), |f| async move {
         let mut f = f?;
         let mut buf = vec![0u8; 64 * 1024];

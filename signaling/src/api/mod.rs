@@ -9,6 +9,7 @@ pub mod board;
 pub mod board_files;
 pub mod calendar;
 pub mod chat;
+pub mod export;
 pub mod extract;
 pub mod invites;
 pub mod keys;
@@ -112,6 +113,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(chat::edit_chat, chat::delete_chat))
         .routes(routes!(chat::search_chat))
         .routes(routes!(chat::export_chat))
+        .routes(routes!(export::export_room))
         .routes(routes!(board::board, board::share))
         .routes(routes!(board::change_item, board::delete_item))
         .routes(routes!(board_files::download))

@@ -8,6 +8,7 @@
 //! - A **text** is a short Markdown note; clients render it as text, never as HTML.
 //! - The author changes or deletes an item; a host any item ([`may_change`]).
 
+pub mod archive;
 pub mod files;
 
 use protocol::text::{normalize_message, normalize_name};

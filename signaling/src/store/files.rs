@@ -79,6 +79,27 @@ impl FileStore {
         tokio::fs::File::open(self.path(id)?).await
     }
 
+    /// Opens the file `id` for reading, from a blocking thread.
+    pub fn open_blocking(&self, id: &str) -> io::Result<std::fs::File> {
+        std::fs::File::open(self.path(id)?)
+    }
+
+    /// A new scratch file (for an export being built), already unlinked: it is gone with its
+    /// handle, and a crash leaves nothing behind.
+    pub fn scratch(&self) -> io::Result<std::fs::File> {
+        std::fs::create_dir_all(&self.dir)?;
+        let path = self
+            .dir
+            .join(format!(".scratch-{}.part", uuid::Uuid::new_v4().simple()));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        std::fs::remove_file(&path)?;
+        Ok(f)
+    }
+
     /// Removes the file `id`; one already gone is not an error.
     pub async fn remove(&self, id: &str) -> io::Result<()> {
         match tokio::fs::remove_file(self.path(id)?).await {
