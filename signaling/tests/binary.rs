@@ -353,15 +353,28 @@ async fn every_acknowledged_write_survives_kill_9() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_acknowledged_chat_message_survives_kill_9() {
-    // `ctx`: the room's id and a guest invite, as "id token".
+async fn every_acknowledged_chat_message_and_board_item_survives_kill_9() {
+    // `ctx`: the room's id and a guest invite, as "id token". Even writers chat, odd ones share
+    // notes on the board.
     fn message(w: usize, i: usize, ctx: &str) -> Write {
         let (id, token) = ctx.split_once(' ').expect("id and token");
+        let (path, body) = if w % 2 == 0 {
+            (
+                format!("/api/v1/rooms/{id}/chat"),
+                serde_json::json!({"text": format!("w{w} n{i}"), "name": format!("Writer {w}")}),
+            )
+        } else {
+            (
+                format!("/api/v1/rooms/{id}/board"),
+                serde_json::json!({"kind": "text", "title": format!("w{w} n{i}"),
+                    "body": "A note", "author": format!("Writer {w}")}),
+            )
+        };
         Write {
-            path: format!("/api/v1/rooms/{id}/chat"),
+            path,
             auth: format!("Bearer {token}"),
             device: format!("writer-device-{w}"),
-            body: serde_json::json!({"text": format!("w{w} n{i}"), "name": format!("Writer {w}")}),
+            body,
         }
     }
     for (name, db) in common::db::all().await {
@@ -411,8 +424,27 @@ async fn every_acknowledged_chat_message_survives_kill_9() {
                 messages[0]["id"].as_str().unwrap_or_default()
             );
         }
+        let board = common::http::call(
+            restarted.addr,
+            "GET",
+            &format!("/api/v1/rooms/{id}/board"),
+            admin,
+            None,
+        )
+        .await
+        .json();
+        let items = board["items"].as_array().expect("items").clone();
+        kept.extend(
+            items
+                .iter()
+                .map(|i| i["id"].as_str().unwrap_or_default().to_owned()),
+        );
+        assert!(!items.is_empty(), "{name}: some board items were written");
         for m in &acked {
-            assert!(kept.contains(m), "{name}: acknowledged message {m} lost");
+            assert!(
+                kept.contains(m),
+                "{name}: acknowledged message or item {m} lost"
+            );
         }
     }
 }

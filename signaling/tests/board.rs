@@ -401,7 +401,42 @@ async fn uploads_keep_to_the_file_limit_and_the_quotas() {
     for (i, (name, url)) in db::all().await.into_iter().enumerate() {
         eprintln!("-- quotas on {name}");
         quotas(&url, 46520 + (i as u16) * 10).await;
+        eprintln!("-- concurrent uploads on {name}");
+        concurrent_uploads(&url, 46680 + (i as u16) * 10).await;
     }
+}
+
+/// Six uploads at once into a room with room for two: the quota holds (no 500, no third file),
+/// because the check and the write are one transaction at a time.
+async fn concurrent_uploads(url: &str, ports: u16) {
+    let limits = Limits {
+        room_quota_bytes: 1000,
+        ..Limits::default()
+    };
+    let s = std::sync::Arc::new(TestServer::start_api_with(url, (ports, ports + 9), limits).await);
+    let c = std::sync::Arc::new(class(&s, json!({})).await);
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let (s, c) = (s.clone(), c.clone());
+            tokio::spawn(async move {
+                let bytes = b"a,b\n".repeat(100);
+                upload(&s, &c, &c.ada, None, &format!("name=race{i}.csv"), &bytes)
+                    .await
+                    .status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [201, 201, 507, 507, 507, 507],
+        "two of 400 bytes fit in 1000"
+    );
+    assert_eq!(stored_files(&s), 2, "the refused uploads left nothing");
 }
 
 async fn the_room_exports_as_one_zip(s: &TestServer) {

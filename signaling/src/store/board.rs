@@ -112,7 +112,7 @@ impl Store {
         r: &BoardRecord,
         q: Quotas,
     ) -> Result<BoardItem, AppError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx(&r.room_id, r.file.is_some()).await?;
         let (count, used): (i64, Option<i64>) = sqlx::query_as(
             "SELECT COUNT(*), CAST(SUM(file_size) AS BIGINT) FROM board_items WHERE room_id = $1",
         )
@@ -238,7 +238,7 @@ impl Store {
         id: &str,
         index: usize,
     ) -> Result<(), AppError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx(room_id, false).await?;
         let mut ids: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM board_items WHERE room_id = $1 ORDER BY pinned DESC, position ASC, created_at ASC",
         )

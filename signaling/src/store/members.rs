@@ -88,7 +88,7 @@ impl Store {
         new: &[MemberFields],
         max: usize,
     ) -> Result<Vec<Result<Member, AppError>>, AppError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx(room_id, false).await?;
         let rows = sqlx::query("SELECT email FROM members WHERE room_id = $1")
             .bind(room_id)
             .fetch_all(&mut *tx)

@@ -153,6 +153,36 @@ impl Store {
         &self.pool
     }
 
+    /// A transaction that reads, decides, then writes (a quota, a position, a roster's size),
+    /// made to run one at a time. On SQLite it takes the write lock at its start (`BEGIN
+    /// IMMEDIATE`): two such transactions queue behind the busy timeout instead of the second
+    /// failing on a stale snapshot. On PostgreSQL it locks the room's row, so that two writers
+    /// of one room take turns, and with `server` a lock of the whole server's (for a check
+    /// across rooms, as the uploads' total).
+    pub(crate) async fn write_tx(
+        &self,
+        room_id: &str,
+        server: bool,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, AppError> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                if server {
+                    // One key for "the server's uploads"; held until the transaction ends.
+                    sqlx::query("SELECT pg_advisory_xact_lock(4242001)")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("SELECT id FROM rooms WHERE id = $1 FOR UPDATE")
+                    .bind(room_id)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+
     /// Closes every connection; later queries fail.
     pub async fn close(&self) {
         self.pool.close().await;
