@@ -358,7 +358,7 @@ async fn every_acknowledged_chat_message_and_board_item_survives_kill_9() {
     // notes on the board.
     fn message(w: usize, i: usize, ctx: &str) -> Write {
         let (id, token) = ctx.split_once(' ').expect("id and token");
-        let (path, body) = if w % 2 == 0 {
+        let (path, body) = if w.is_multiple_of(2) {
             (
                 format!("/api/v1/rooms/{id}/chat"),
                 serde_json::json!({"text": format!("w{w} n{i}"), "name": format!("Writer {w}")}),
