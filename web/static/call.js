@@ -38,7 +38,9 @@ export class Call {
         el('section', { id: 'grid', class: 'grid', 'aria-label': 'Participants\u2019 video' }),
         el('aside', { id: 'participants-panel', class: 'panel', hidden: true, 'aria-label': 'Participants' },
           el('h2', {}, 'Participants'), el('ul', { id: 'participant-list' })),
-        el('aside', { id: 'chat-panel', class: 'panel', hidden: true, 'aria-label': 'Chat' })),
+        el('aside', { id: 'chat-panel', class: 'panel', hidden: true, 'aria-label': 'Chat' }),
+        el('aside', { id: 'board-panel', class: 'panel side-board', hidden: true, 'aria-label': 'Board' }),
+        el('aside', { id: 'meetings-panel', class: 'panel side-meetings', hidden: true, 'aria-label': 'Meetings' })),
       el('nav', { class: 'controls', 'aria-label': 'Call controls' },
         button('toggle-mic', 'Microphone', 'M', true),
         button('toggle-cam', 'Camera', 'V', true),
@@ -46,6 +48,8 @@ export class Call {
         button('toggle-participants', 'Participants', 'P', false),
         el('button', { type: 'button', id: 'toggle-chat', 'aria-keyshortcuts': 'C', 'aria-pressed': 'false' },
           'Chat', el('span', { id: 'unread', class: 'badge', hidden: true })),
+        el('button', { type: 'button', id: 'toggle-board', 'aria-keyshortcuts': 'B', 'aria-pressed': 'false', hidden: true }, 'Board'),
+        el('button', { type: 'button', id: 'toggle-meetings', 'aria-pressed': 'false', hidden: true }, 'Meetings'),
         button('show-help', 'Shortcuts', '?'),
         el('button', { type: 'button', id: 'leave', class: 'danger' }, 'Leave')),
       el('div', { id: 'audio-sinks', hidden: true }),
@@ -53,7 +57,7 @@ export class Call {
         el('h2', { id: 'help-title' }, 'Keyboard shortcuts'),
         el('dl', {},
           ...[['M', 'Microphone on or off'], ['V', 'Camera on or off'], ['S', 'Share your screen'],
-            ['P', 'Participants list'], ['C', 'Chat'], ['?', 'This help'], ['Esc', 'Close this dialog']]
+            ['P', 'Participants list'], ['C', 'Chat'], ['B', 'The room\u2019s board'], ['?', 'This help'], ['Esc', 'Close this dialog']]
             .flatMap(([k, d]) => [el('dt', {}, el('kbd', {}, k)), el('dd', {}, d)])),
         el('button', { type: 'button', id: 'close-help' }, 'Close')),
     );
@@ -63,6 +67,8 @@ export class Call {
     on('toggle-share', () => this.h.toggleShare());
     on('toggle-participants', () => this.togglePanel('participants'));
     on('toggle-chat', () => this.togglePanel('chat'));
+    on('toggle-board', () => this.togglePanel('board'));
+    on('toggle-meetings', () => this.togglePanel('meetings'));
     on('show-help', () => $('#help', this.root).showModal());
     on('close-help', () => $('#help', this.root).close());
     on('leave', () => this.h.leave());
@@ -74,8 +80,8 @@ export class Call {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.target.closest?.('input, textarea, select, [contenteditable]')) return;
     const k = e.key.toLowerCase();
-    const act = { m: 'toggle-mic', v: 'toggle-cam', s: 'toggle-share', p: 'toggle-participants', c: 'toggle-chat', '?': 'show-help' }[k];
-    if (act) {
+    const act = { m: 'toggle-mic', v: 'toggle-cam', s: 'toggle-share', p: 'toggle-participants', c: 'toggle-chat', b: 'toggle-board', '?': 'show-help' }[k];
+    if (act && !$(`#${act}`, this.root).hidden) {
       e.preventDefault();
       $(`#${act}`, this.root).click();
     }
@@ -86,6 +92,16 @@ export class Call {
     panel.hidden = !panel.hidden;
     $(`#toggle-${which}`, this.root).setAttribute('aria-pressed', String(!panel.hidden));
     if (which === 'chat') this.h.chatVisible(!panel.hidden);
+    if (!panel.hidden) this.h.panelShown?.(which);
+  }
+
+  /** The side panels of a stored room (its board and meetings), or none for an ad hoc room. */
+  showRoomPanels(on) {
+    for (const id of ['toggle-board', 'toggle-meetings']) $(`#${id}`, this.root).hidden = !on;
+  }
+
+  panel(which) {
+    return $(`#${which}-panel`, this.root);
   }
 
   get chatPanel() {

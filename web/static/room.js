@@ -9,6 +9,8 @@ import { Call } from './call.js';
 import { Chat, fetchEarlier } from './chat.js';
 import { fetchLobby, describeMeeting, recordingNote, waitForOpen } from './lobby.js';
 import { RoomHome } from './roomhome.js';
+import { Board } from './board.js';
+import { Meetings } from './meetings.js';
 
 const app = $('#app');
 const room = decodeURIComponent(location.pathname.split('/')[2] ?? '');
@@ -110,6 +112,8 @@ function wire(sig) {
   on('active_speakers', (m) => state.call.setSpeakers(m.participant_ids));
   on('chat', (m) => state.chat.add(m));
   on('chat_updated', (m) => state.chat.update(m));
+  on('board_item', (m) => state.board?.put(m.item));
+  on('board_removed', (m) => state.board?.remove(m.id));
   on('error', (m) => announce(m.message));
   on('leave', (m) => {
     state.leaving = true;
@@ -124,6 +128,7 @@ async function startSession(sig, joined) {
   state.joined = joined;
   state.call.reset(joined, state.name);
   state.chat.reset(joined.chat ?? [], joined.more_chat);
+  roomPanels(joined);
   wire(sig);
   state.sub = new Subscriber(sig, (track, pid) => state.call.attach(track, pid), () => reconnect());
   state.pub = new Publisher(sig, () => reconnect());
@@ -135,6 +140,22 @@ async function startSession(sig, joined) {
   const ids = await state.pub.add(list);
   list.forEach((item, i) => { state.msid[item.key] = ids[i]; });
   showLocal();
+}
+
+/** A stored room's board and meetings, as side panels of the call. */
+function roomPanels(joined) {
+  state.call.showRoomPanels(Boolean(joined.room_id));
+  if (!joined.room_id) return;
+  const ctx = {
+    roomId: joined.room_id,
+    token,
+    device: guestDevice(),
+    self: () => ({ identity: state.joined?.identity, host: Boolean(state.joined?.host), name: state.name }),
+  };
+  state.board ??= new Board(state.call.panel('board'), ctx);
+  state.meetings ??= new Meetings(state.call.panel('meetings'), ctx);
+  // Again after a reconnection: what changed while away.
+  state.board.load();
 }
 
 function showLocal() {
@@ -350,6 +371,7 @@ async function main() {
         toggleShare,
         leave,
         chatVisible: (v) => state.chat.setVisible(v),
+        panelShown: (which) => { if (which === 'meetings') state.meetings?.load(); },
       });
       state.chat = new Chat(state.call.chatPanel, $('#unread'), chatActions());
       await startSession(sig, joined);
