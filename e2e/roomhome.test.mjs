@@ -100,6 +100,29 @@ try {
   check(Buffer.from(got.bytes).equals(pdf), 'the PDF downloads byte for byte');
   check(got.disposition?.startsWith('attachment;') && got.disposition.includes("filename*=UTF-8''week3.pdf") && got.csp === "default-src 'none'; sandbox" && got.nosniff === 'nosniff',
     `and as an attachment that cannot run (${got.disposition}; ${got.csp}; ${got.nosniff})`);
+  // A note's Markdown is rendered, safely: formatting and web links, nothing that runs or
+  // fetches.
+  await a.page.check('input[name=board-kind][value=text]');
+  await a.page.fill('#board-title', 'Reading plan');
+  await a.page.fill('#board-text', '**Chapter 4** first, then [the video](https://example.org/v).\n\n- one\n- two\n\n<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">\n[click](javascript:window.__pwned=3) ![pixel](https://example.org/p.png)');
+  await a.page.click('#board-share button[type=submit]');
+  const note = await until(() => b.page.evaluate(() => {
+    const li = [...document.querySelectorAll('#board-list li')].find((n) => n.querySelector('.board-title')?.textContent === 'Reading plan');
+    const n = li?.querySelector('.board-note');
+    if (!n) return null;
+    return {
+      strong: n.querySelector('strong')?.textContent,
+      links: [...n.querySelectorAll('a')].map((x) => [x.textContent, x.getAttribute('href'), x.getAttribute('rel')]),
+      items: n.querySelectorAll('li').length,
+      bad: n.querySelectorAll('script, img, [onerror], style, iframe').length,
+      pwned: window.__pwned ?? 0,
+      text: n.textContent,
+    };
+  }), 5000, 'note live').catch(() => null);
+  check(note?.strong === 'Chapter 4' && note.items === 2, `a note's Markdown is rendered (${JSON.stringify(note)})`);
+  check(JSON.stringify(note?.links?.[0]) === JSON.stringify(['the video', 'https://example.org/v', 'noopener noreferrer nofollow']), 'its web links work and carry no referrer');
+  check(note?.bad === 0 && note.pwned === 0 && !note.links.some(([, href]) => href?.startsWith('javascript')),
+    `and nothing in it runs or fetches (${note?.bad} elements, pwned ${note?.pwned}, links ${JSON.stringify(note?.links)})`);
   const boardLow = await b.page.evaluate(CONTRAST_FAILURES);
   check(boardLow.length === 0, `the board passes the contrast check${boardLow.length ? ': ' + JSON.stringify(boardLow) : ''}`);
   await a.page.click('#tab-chat');

@@ -29,6 +29,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "sfu-core stays sans-IO"
 scripts/check-sans-io.sh
 
+step "vendored browser libraries are their packages' files (web/vendor, from its lockfile)"
+scripts/vendor.sh --check
+
 step "building tests"
 cargo test --workspace --locked --no-run
 

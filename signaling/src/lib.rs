@@ -128,6 +128,7 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(web::room))
         .routes(routes!(web::admin))
         .routes(routes!(web::asset))
+        .routes(routes!(web::vendored))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .merge(signaling);

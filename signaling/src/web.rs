@@ -38,11 +38,31 @@ const ASSETS: &[Asset] = &[
     asset!("roomhome.js", JS),
     asset!("board.js", JS),
     asset!("meetings.js", JS),
+    asset!("markdown.js", JS),
     asset!("dom.js", JS),
     asset!("lobby.js", JS),
     asset!("admin.js", JS),
     asset!("admin-lib.js", JS),
     asset!("admin.css", "text/css; charset=utf-8"),
+];
+
+macro_rules! vendored {
+    ($name:literal, $mime:expr) => {
+        Asset {
+            name: $name,
+            mime: $mime,
+            body: include_str!(concat!("../../web/vendor/", $name)),
+        }
+    };
+}
+
+/// Every file web/vendor/files.txt lists (the unmodified files of npm packages, see
+/// scripts/vendor.sh), by its path under web/vendor/.
+const VENDORED: &[Asset] = &[
+    vendored!("marked/lib/marked.esm.js", JS),
+    vendored!("marked/LICENSE", "text/plain; charset=utf-8"),
+    vendored!("dompurify/dist/purify.es.mjs", JS),
+    vendored!("dompurify/LICENSE", "text/plain; charset=utf-8"),
 ];
 
 const INDEX: &str = include_str!("../../web/index.html");
@@ -77,7 +97,19 @@ pub async fn admin() -> Html<&'static str> {
     params(("name" = String, Path, description = "A file of the web client")),
     responses((status = 200, description = "The file"), (status = 404, description = "No such file")))]
 pub async fn asset(Path(name): Path<String>) -> Response {
-    match ASSETS.iter().find(|a| a.name == name) {
+    serve(ASSETS.iter().find(|a| a.name == name))
+}
+
+/// `GET /static/vendor/{*path}`: a vendored browser library's file.
+#[utoipa::path(get, path = "/static/vendor/{*path}", tag = "service",
+    params(("path" = String, Path, description = "The file's path in web/vendor/, as files.txt lists it")),
+    responses((status = 200, description = "The file"), (status = 404, description = "No such file")))]
+pub async fn vendored(Path(path): Path<String>) -> Response {
+    serve(VENDORED.iter().find(|a| a.name == path))
+}
+
+fn serve(found: Option<&Asset>) -> Response {
+    match found {
         Some(a) => (
             [
                 (header::CONTENT_TYPE, a.mime),
@@ -132,8 +164,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_vendored_file_is_embedded_and_nothing_else() {
+        let listed: Vec<&str> = include_str!("../../web/vendor/files.txt")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        let embedded: Vec<&str> = VENDORED.iter().map(|a| a.name).collect();
+        assert_eq!(
+            embedded, listed,
+            "signaling/src/web.rs and web/vendor/files.txt"
+        );
+    }
+
+    #[test]
     fn every_asset_has_a_body_and_a_type() {
-        for a in ASSETS {
+        for a in ASSETS.iter().chain(VENDORED) {
             assert!(!a.body.is_empty(), "{} is empty", a.name);
             assert!(a.mime.contains('/'), "{}", a.name);
         }

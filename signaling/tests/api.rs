@@ -436,6 +436,7 @@ async fn the_openapi_document_describes_every_route() {
                 .replace("{participant}", "someone")
                 .replace("{track}", "some-track")
                 .replace("{name}", "style.css")
+                .replace("{path}", "marked/LICENSE")
                 .replace("{occurrence}", "2026-10-06T18:00");
             let r = call(
                 server.addr,
@@ -512,13 +513,42 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/r/{room}"),
         ("get", "/admin"),
         ("get", "/static/{name}"),
+        ("get", "/static/vendor/{path}"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 57, "a route was added: list it above");
+    assert_eq!(operations, 58, "a route was added: list it above");
+    // Vendored browser libraries are served from the binary, as their packages have them.
+    let marked = call(
+        server.addr,
+        "GET",
+        "/static/vendor/marked/lib/marked.esm.js",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(marked.status, 200);
+    assert_eq!(
+        marked.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    let on_disk = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../web/vendor/marked/lib/marked.esm.js"
+    ))
+    .unwrap();
+    assert_eq!(marked.body, on_disk);
+    for missing in [
+        "/static/vendor/marked/../../Cargo.toml",
+        "/static/vendor/nothing.js",
+        "/static/vendor/marked/package.json",
+    ] {
+        let r = call(server.addr, "GET", missing, None, None).await;
+        assert_eq!(r.status, 404, "{missing}");
+    }
     // The docs page is served, from the binary.
     let page = call(server.addr, "GET", "/api/v1/docs/", None, None).await;
     assert_eq!(page.status, 200);

@@ -1,9 +1,10 @@
 // A room's resource board on its home page: links, files and notes, pinned first, live through
 // the room channel. Sharing is a form (a link, a note, or a file uploaded as its bytes); the
-// author or a host pins, moves and deletes. Every title, note and name enters the page as text;
-// notes keep their line breaks and are never read as HTML.
+// author or a host pins, moves and deletes. Every title and name enters the page as text; a
+// note's Markdown is rendered safely (markdown.js): formatting and links, never HTML of its own.
 
 import { el, $, announce, formatTime } from './dom.js';
+import { renderMarkdown } from './markdown.js';
 
 const when = (iso) => {
   const t = Date.parse(iso);
@@ -83,7 +84,7 @@ export class Board {
       item.pinned ? el('span', { class: 'pin' }, 'Pinned: ') : null,
       el('bdi', {}, head),
       item.description ? el('p', { class: 'board-description', dir: 'auto' }, item.description) : null,
-      item.kind === 'text' ? el('p', { class: 'board-note', dir: 'auto' }, item.body) : null,
+      item.kind === 'text' ? el('div', { class: 'board-note markdown', dir: 'auto' }, renderMarkdown(item.body)) : null,
       item.kind === 'file' && item.file.inline
         ? el('img', { src: `${item.file.download}?inline=1&t=${encodeURIComponent(this.ctx.token)}`, alt: item.title, class: 'board-image' })
         : null,

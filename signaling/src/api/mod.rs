@@ -187,6 +187,20 @@ pub fn with_api(service: OpenApiRouter<AppState>, limit: Option<Limiter>) -> Rou
             .paths
             .insert(path.to_owned(), PathItem::new(HttpMethod::Get, op));
     }
+    // OpenAPI names a path parameter `{path}`; the router's catch-all (several segments) is
+    // `{*path}`.
+    let catch_all: Vec<String> = openapi
+        .paths
+        .paths
+        .keys()
+        .filter(|p| p.contains("{*"))
+        .cloned()
+        .collect();
+    for path in catch_all {
+        if let Some(item) = openapi.paths.paths.remove(&path) {
+            openapi.paths.paths.insert(path.replace("{*", "{"), item);
+        }
+    }
     let docs = SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", openapi);
     router
         .merge(docs)
