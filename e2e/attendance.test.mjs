@@ -7,7 +7,7 @@
 // on time and whoever comes after 35 s is late.
 //   node attendance.test.mjs http://127.0.0.1:18080   (COHORT_ADMIN_KEY: the server's admin key)
 import { execFileSync } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -173,5 +173,6 @@ with open(sys.argv[1], newline='', encoding='utf-8') as f:
   check(false, e.message);
 } finally {
   await Promise.all([speaking.close(), quiet.close(), late.close()]);
+  rmSync(dir, { recursive: true, force: true });
 }
 finish();

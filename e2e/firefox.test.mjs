@@ -2,7 +2,7 @@
 // (driven through geckodriver) each see the other two's video playing and receive their audio.
 //   node firefox.test.mjs http://127.0.0.1:18080   (inside the namespace scripts/e2e.sh makes)
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchChromium, until, remoteVideos, inboundAudioPackets, joinRoom, REMOTE_VIDEOS, INBOUND_AUDIO, INIT, reporter } from './lib.mjs';
@@ -24,13 +24,14 @@ const firefox = {
   audio: () => ff.execAsync(`const done = arguments[arguments.length - 1]; ${INBOUND_AUDIO}.then(done, () => done(-1));`),
 };
 
+const profile = mkdtempSync(join(tmpdir(), 'cohort-firefox-'));
 try {
   await until(() => fetch(`http://127.0.0.1:${port}/status`).then((r) => r.ok).catch(() => false), 10000, 'geckodriver');
   await ff.start({
     browserName: 'firefox',
     'moz:firefoxOptions': {
       binary: '/usr/bin/firefox-esr',
-      args: ['-headless', '-profile', mkdtempSync(join(tmpdir(), 'cohort-firefox-'))],
+      args: ['-headless', '-profile', profile],
       prefs: {
         'media.navigator.streams.fake': true,
         'media.navigator.permission.disabled': true,
@@ -85,5 +86,6 @@ try {
   await ff.quit();
   await browser.close();
   gecko.kill();
+  rmSync(profile, { recursive: true, force: true });
 }
 finish();

@@ -55,4 +55,6 @@ for t in e2e/${COHORT_E2E_ONLY:-*}.test.mjs; do
   fi
 done
 echo "e2e: $passed passed, $failed failed"
+# The server log is kept only when something failed (its path is printed above).
+[ "$failed" -eq 0 ] && rm -f "$log"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

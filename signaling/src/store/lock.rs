@@ -95,5 +95,6 @@ mod tests {
         );
         drop(first);
         assert!(lock_database(&url).unwrap().is_some());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
