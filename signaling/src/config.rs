@@ -74,6 +74,18 @@ pub struct Cli {
     /// Uploads the whole server may hold, in megabytes.
     #[arg(long, env = "COHORT_STORAGE_QUOTA_MB", default_value_t = 20_000, value_parser = positive::<u64>)]
     pub storage_quota_mb: u64,
+    /// Largest frame a shared-notes connection may send, in KiB.
+    #[arg(long, env = "COHORT_NOTES_FRAME_KB", default_value_t = 256, value_parser = positive::<usize>)]
+    pub notes_frame_kb: usize,
+    /// Largest a shared-notes document may grow, in KiB of its encoded state.
+    #[arg(long, env = "COHORT_NOTES_DOC_KB", default_value_t = 4096, value_parser = positive::<usize>)]
+    pub notes_doc_kb: usize,
+    /// Edits a second one notes connection may send (in bursts of twice as many).
+    #[arg(long, env = "COHORT_NOTES_UPDATE_RATE", default_value_t = 30, value_parser = positive::<u32>)]
+    pub notes_update_rate: u32,
+    /// Connections one notes document holds at once.
+    #[arg(long, env = "COHORT_NOTES_CONNECTIONS", default_value_t = 100, value_parser = positive::<usize>)]
+    pub notes_connections: usize,
     /// Database: an SQLite file, created on first run (`sqlite://cohort.db`), or PostgreSQL
     /// (`postgres://user:password@127.0.0.1/cohort`).
     #[arg(long, env = "COHORT_DB", default_value = "sqlite://cohort.db")]
@@ -204,6 +216,14 @@ impl Cli {
             room_quota_bytes: self.room_quota_mb.saturating_mul(1_000_000),
             storage_quota_bytes: self.storage_quota_mb.saturating_mul(1_000_000),
             join_within: Duration::from_secs(self.join_timeout_seconds),
+            notes: crate::notes::Limits {
+                max_frame_bytes: self.notes_frame_kb.saturating_mul(1024),
+                max_doc_bytes: self.notes_doc_kb.saturating_mul(1024),
+                updates_per_second: self.notes_update_rate,
+                update_burst: self.notes_update_rate.saturating_mul(2),
+                max_connections: self.notes_connections,
+                ..crate::notes::Limits::default()
+            },
             ..Limits::default()
         }
     }
@@ -241,6 +261,8 @@ pub struct Limits {
     pub upload_max_bytes: u64,
     pub room_quota_bytes: u64,
     pub storage_quota_bytes: u64,
+    /// Shared notes' frames, documents, edit rate and connections.
+    pub notes: crate::notes::Limits,
 }
 
 impl Default for Limits {
@@ -256,6 +278,7 @@ impl Default for Limits {
             upload_max_bytes: 25_000_000,
             room_quota_bytes: 500_000_000,
             storage_quota_bytes: 20_000_000_000,
+            notes: crate::notes::Limits::default(),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod hub;
 pub mod invite;
 pub mod members;
 pub mod metrics;
+pub mod notes;
 pub mod ratelimit;
 pub mod schedule;
 pub mod serve;
@@ -86,6 +87,8 @@ pub struct AppState {
     pub files: store::files::FileStore,
     /// Bumped to cut every signaling connection (the test hook); `None` when hooks are off.
     pub drop_signaling: Option<Arc<watch::Sender<u64>>>,
+    /// The shared-notes documents open now.
+    pub notes: Arc<notes::service::Notes>,
 }
 
 impl AppState {
@@ -96,7 +99,9 @@ impl AppState {
             settings.metrics_token.clone(),
         );
         let files = store::files::FileStore::new(&settings.data_dir);
+        let notes = notes::service::Notes::new(store.clone(), limits.notes);
         AppState {
+            notes,
             sfu,
             store,
             metrics,

@@ -2,7 +2,7 @@
 //! problem document and `Retry-After`. Needs the peer address: serve with [`crate::serve`].
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::response::IntoResponse;
@@ -12,6 +12,45 @@ use tower_governor::key_extractor::PeerIpKeyExtractor;
 use tower_governor::{GovernorError, GovernorLayer};
 
 use crate::error::AppError;
+
+/// A token bucket for one connection: `rate` a second, in bursts of up to `burst`.
+#[derive(Debug)]
+pub struct Bucket {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+    /// Refused in a row: a client that keeps going is cut off.
+    pub strikes: u32,
+}
+
+impl Bucket {
+    pub fn new(rate: u32, burst: u32) -> Bucket {
+        Bucket {
+            tokens: f64::from(burst),
+            rate: f64::from(rate),
+            burst: f64::from(burst),
+            last: Instant::now(),
+            strikes: 0,
+        }
+    }
+
+    /// Takes one token if there is one.
+    pub fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        let dt = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + dt * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.strikes = 0;
+            true
+        } else {
+            self.strikes += 1;
+            false
+        }
+    }
+}
 
 /// A rate: `per_minute` requests a minute from one address, with bursts of `burst`.
 /// `per_minute == 0` turns the limit off.

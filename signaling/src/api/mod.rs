@@ -15,6 +15,7 @@ pub mod invites;
 pub mod keys;
 pub mod lobby;
 pub mod members;
+pub mod notes;
 pub mod reader;
 pub mod rooms;
 pub mod schedule;
@@ -52,6 +53,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "chat", description = "A room's kept chat: history, search, export"),
         (name = "board", description = "A room's resource board: links, files, notes"),
         (name = "attendance", description = "Who came to a room's meetings"),
+        (name = "notes", description = "A room's shared notes, edited together (WebSocket)"),
         (name = "keys", description = "API keys (admin only)"),
         (name = "admin", description = "Live rooms and this node (admin only)"),
         (name = "service", description = "Health, readiness, signaling and pages"),
@@ -114,6 +116,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(chat::search_chat))
         .routes(routes!(chat::export_chat))
         .routes(routes!(export::export_room))
+        .routes(routes!(notes::notes_socket))
         .routes(routes!(board::board, board::share))
         .routes(routes!(board::change_item, board::delete_item))
         .routes(routes!(board_files::download))

@@ -55,6 +55,8 @@ pub struct NewRoom {
     /// Days the room's attendance is kept, 1 to 3650; for as long as the room when left out
     /// or `null`.
     pub attendance_retention_days: Option<i64>,
+    /// Only hosts edit the shared notes; participants read them (default false).
+    pub notes_read_only: Option<bool>,
 }
 
 /// `PATCH /api/v1/rooms/{id}`: only the fields given change; `description: null` clears it.
@@ -90,6 +92,8 @@ pub struct RoomPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     pub attendance_retention_days: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub notes_read_only: Option<bool>,
     /// Hands the room to another API key to manage, by the key's id. Admin keys only.
     #[serde(default, deserialize_with = "not_null")]
     pub owner_key_id: Option<String>,
@@ -131,6 +135,8 @@ pub struct RoomView {
     pub min_present_percent: i64,
     /// Days attendance is kept; `null`: for as long as the room.
     pub attendance_retention_days: Option<i64>,
+    /// Only hosts edit the shared notes.
+    pub notes_read_only: bool,
     /// The room's page; people need an invite token to get in (see invites).
     pub join_url: String,
     /// The schedule as an iCalendar file.
@@ -160,6 +166,7 @@ impl RoomView {
             late_after_minutes: room.late_after_minutes,
             min_present_percent: room.min_present_percent,
             attendance_retention_days: room.attendance_retention_days,
+            notes_read_only: room.notes_read_only,
             join_url: format!("{public_url}/r/{}", room.slug),
             calendar_url: format!("{public_url}/api/v1/rooms/{}/calendar.ics", room.id),
             invite_key_version: room.key_version,
@@ -324,6 +331,7 @@ pub async fn create_room(
             .min_present_percent
             .unwrap_or(Thresholds::default().min_present_percent),
         attendance_retention_days: body.attendance_retention_days,
+        notes_read_only: body.notes_read_only.unwrap_or(false),
     };
     check(&mut changes, max_capacity)?;
     let id = uuid::Uuid::new_v4().to_string();
@@ -437,6 +445,7 @@ pub async fn patch_room(
         attendance_retention_days: patch
             .attendance_retention_days
             .unwrap_or(room.attendance_retention_days),
+        notes_read_only: patch.notes_read_only.unwrap_or(room.notes_read_only),
     };
     check(&mut changes, state.settings.max_capacity)?;
     if let Some(owner) = &patch.owner_key_id {
@@ -525,6 +534,7 @@ pub async fn demo_invite(state: &AppState) -> Result<InviteView, AppError> {
                 late_after_minutes: Thresholds::default().late_after_minutes,
                 min_present_percent: Thresholds::default().min_present_percent,
                 attendance_retention_days: None,
+                notes_read_only: false,
             };
             let id = uuid::Uuid::new_v4().to_string();
             state

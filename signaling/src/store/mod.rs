@@ -15,6 +15,7 @@ pub mod files;
 mod keys;
 pub mod lock;
 mod members;
+mod notes;
 mod rooms;
 mod schedules;
 
@@ -32,6 +33,7 @@ pub use board::{BoardRecord, Quotas, StoredFile};
 pub use chat::{ChatPage, ChatRecord};
 pub use keys::{ApiKey, KeyRole};
 pub use members::Member;
+pub use notes::StoredDoc;
 pub use rooms::{Room, RoomChanges};
 pub use schedules::ScheduleRow;
 

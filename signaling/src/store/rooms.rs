@@ -32,6 +32,8 @@ pub struct Room {
     pub min_present_percent: i64,
     /// Days attendance is kept; `None` keeps it for as long as the room.
     pub attendance_retention_days: Option<i64>,
+    /// Only hosts edit the shared notes.
+    pub notes_read_only: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -51,6 +53,7 @@ pub struct RoomChanges {
     pub late_after_minutes: i64,
     pub min_present_percent: i64,
     pub attendance_retention_days: Option<i64>,
+    pub notes_read_only: bool,
 }
 
 /// `SELECT` of every room column, then `$tail`, as one static string.
@@ -59,7 +62,7 @@ macro_rules! select_rooms {
         concat!(
             "SELECT id, slug, name, description, time_zone, capacity, early_join_minutes, ",
             "grace_minutes, invite_secret, key_version, owner_key_id, chat_retention_days, ",
-            "attendance_mode, late_after_minutes, min_present_percent, attendance_retention_days, ",
+            "attendance_mode, late_after_minutes, min_present_percent, attendance_retention_days, notes_read_only, ",
             "created_at, updated_at ",
             "FROM rooms ",
             $tail
@@ -85,6 +88,7 @@ fn room(row: &AnyRow) -> Result<Room, sqlx::Error> {
         late_after_minutes: row.try_get("late_after_minutes")?,
         min_present_percent: row.try_get("min_present_percent")?,
         attendance_retention_days: row.try_get("attendance_retention_days")?,
+        notes_read_only: row.try_get::<i64, _>("notes_read_only")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -92,7 +96,7 @@ fn room(row: &AnyRow) -> Result<Room, sqlx::Error> {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
-/// Binds `$1` to the room's id and `$2` to `$13` to its editable fields, in column order.
+/// Binds `$1` to the room's id and `$2` to `$14` to its editable fields, in column order.
 fn bind_changes<'q>(query: AnyQuery<'q>, id: &'q str, changes: &'q RoomChanges) -> AnyQuery<'q> {
     query
         .bind(id)
@@ -108,6 +112,7 @@ fn bind_changes<'q>(query: AnyQuery<'q>, id: &'q str, changes: &'q RoomChanges) 
         .bind(changes.late_after_minutes)
         .bind(changes.min_present_percent)
         .bind(changes.attendance_retention_days)
+        .bind(i64::from(changes.notes_read_only))
 }
 
 /// A unique-constraint failure on `slug` becomes a 409 naming the field.
@@ -134,9 +139,9 @@ impl Store {
         let query = sqlx::query(
             "INSERT INTO rooms (id, slug, name, description, time_zone, capacity, \
              early_join_minutes, grace_minutes, chat_retention_days, attendance_mode, \
-             late_after_minutes, min_present_percent, attendance_retention_days, invite_secret, \
-             key_version, owner_key_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $16, $16)",
+             late_after_minutes, min_present_percent, attendance_retention_days, notes_read_only, \
+             invite_secret, key_version, owner_key_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17, $17)",
         );
         bind_changes(query, id, changes)
             .bind(invite_secret)
@@ -233,7 +238,8 @@ impl Store {
             "UPDATE rooms SET slug = $2, name = $3, description = $4, time_zone = $5, \
              capacity = $6, early_join_minutes = $7, grace_minutes = $8, \
              chat_retention_days = $9, attendance_mode = $10, late_after_minutes = $11, \
-             min_present_percent = $12, attendance_retention_days = $13, updated_at = $14 \
+             min_present_percent = $12, attendance_retention_days = $13, notes_read_only = $14, \
+             updated_at = $15 \
              WHERE id = $1",
         );
         let done = bind_changes(query, id, changes)
@@ -283,6 +289,13 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        for table in [
+            "DELETE FROM attendance_overrides WHERE room_id = $1",
+            "DELETE FROM doc_updates WHERE room_id = $1",
+            "DELETE FROM doc_snapshots WHERE room_id = $1",
+        ] {
+            sqlx::query(table).bind(id).execute(&mut *tx).await?;
+        }
         sqlx::query("DELETE FROM attendance WHERE room_id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -36,41 +36,6 @@ pub mod close {
     pub const TRY_AGAIN: u16 = 1013;
 }
 
-/// A token bucket: `rate` messages per second, bursts of twice that.
-struct RateLimit {
-    tokens: f64,
-    rate: f64,
-    last: Instant,
-    /// Messages refused in a row; a client that keeps going is cut off.
-    strikes: u32,
-}
-
-impl RateLimit {
-    fn new(rate: u32) -> Self {
-        RateLimit {
-            tokens: f64::from(rate) * 2.0,
-            rate: f64::from(rate),
-            last: Instant::now(),
-            strikes: 0,
-        }
-    }
-
-    fn allow(&mut self) -> bool {
-        let now = Instant::now();
-        let dt = now.duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + dt * self.rate).min(self.rate * 2.0);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            self.strikes = 0;
-            true
-        } else {
-            self.strikes += 1;
-            false
-        }
-    }
-}
-
 enum Phase {
     AwaitingJoin,
     /// A stored room's channel, without media.
@@ -117,7 +82,7 @@ where
 struct Session {
     state: AppState,
     phase: Phase,
-    rate: RateLimit,
+    rate: crate::ratelimit::Bucket,
     /// The stored room this connection listens to, once opened or joined.
     room: Option<RoomLink>,
     /// The stretch of attendance this call's participant has open, in a stored room.
@@ -135,7 +100,8 @@ struct Stretch {
 
 impl Session {
     fn new(state: AppState) -> Self {
-        let rate = RateLimit::new(state.limits.message_rate);
+        let rate =
+            crate::ratelimit::Bucket::new(state.limits.message_rate, state.limits.message_rate * 2);
         Session {
             state,
             phase: Phase::AwaitingJoin,

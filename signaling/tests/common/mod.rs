@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 pub mod class;
 pub mod db;
 pub mod http;
+pub mod notes;
 pub mod python;
 
 /// The admin key of every in-process test server.
@@ -27,6 +28,8 @@ pub struct TestServer {
     pub store: Store,
     /// Where its uploads go.
     pub data_dir: std::path::PathBuf,
+    /// Its open shared-notes documents.
+    pub notes: std::sync::Arc<signaling::notes::service::Notes>,
 }
 
 impl TestServer {
@@ -160,6 +163,7 @@ impl TestServer {
         let data_dir = settings.data_dir.clone();
         let sfu = Sfu::new(cfg);
         let state = AppState::new(sfu.clone(), store.clone(), settings, limits);
+        let notes = state.notes.clone();
         tokio::spawn(async move {
             let stop = std::future::pending();
             signaling::serve::serve(listener, app(state), conn, stop, Duration::ZERO)
@@ -171,6 +175,7 @@ impl TestServer {
             sfu,
             store,
             data_dir,
+            notes,
         }
     }
 

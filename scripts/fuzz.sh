@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for a bounded time (default 60 s each), with the nightly toolchain and
+# cargo-fuzz (installed from crates.io if missing). Stops by itself; exits non-zero on a crash,
+# and libFuzzer prints the input that reproduces it (kept under signaling/fuzz/artifacts/).
+#   scripts/fuzz.sh [seconds per target] [target ...]
+set -euo pipefail
+cd "$(dirname "$0")/../signaling/fuzz"
+secs="${1:-60}"
+shift || true
+export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
+targets=("$@")
+[ "${#targets[@]}" -gt 0 ] || targets=(notes_frames client_messages roster_csv)
+export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-/var/tmp/cohort-fuzz-target}"
+for t in "${targets[@]}"; do
+  echo "-- fuzzing $t for ${secs}s"
+  mkdir -p "corpus/$t"
+  cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1
+done

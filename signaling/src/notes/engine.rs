@@ -1,0 +1,321 @@
+//! One document in memory and its connections, speaking y-sync and awareness (the framing of
+//! y-websocket: `[varuint type][payload]`) through yrs' own protocol types. Sans-IO: a frame
+//! goes in with the connection it came from; what to send, keep and broadcast comes out.
+//!
+//! The server never relays a client's frame as it came. An edit is applied to the server's
+//! document, and what the document itself reports as changed (`observe_update_v1`) is what is
+//! kept and broadcast, to everyone but the connection it came from. So a client's sync step 2
+//! never reaches another client as if it were the server's answer to that client's step 1.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::mpsc;
+
+use yrs::block::ClientID;
+use yrs::encoding::read::Cursor;
+use yrs::sync::protocol::SyncMessage;
+use yrs::sync::{Awareness, AwarenessUpdate, Message, MessageReader};
+use yrs::updates::decoder::{Decode, DecoderV1};
+use yrs::updates::encoder::Encode;
+use yrs::{Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
+
+use super::{Limits, TEXT};
+
+/// A connection, as numbered by the document's owner.
+pub type ConnId = u64;
+
+/// Why a frame ends its connection: a WebSocket close code and a reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fatal {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+const INVALID: u16 = 1007;
+const POLICY: u16 = 1008;
+const TOO_BIG: u16 = 1009;
+
+/// What the engine asks its owner to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Out {
+    /// Send this frame to that connection only.
+    Reply(ConnId, Vec<u8>),
+    /// Keep this update (yrs v1), then send `frame` to every connection but `origin`.
+    Update {
+        origin: Option<ConnId>,
+        update: Vec<u8>,
+        frame: Vec<u8>,
+    },
+    /// Send this frame to every connection but `except` (presence: not kept).
+    Broadcast { except: ConnId, frame: Vec<u8> },
+}
+
+struct Conn {
+    read_only: bool,
+    /// The awareness clients this connection announced, removed when it leaves.
+    clients: BTreeSet<ClientID>,
+}
+
+/// One open document.
+pub struct Engine {
+    awareness: Awareness,
+    limits: Limits,
+    conns: BTreeMap<ConnId, Conn>,
+    /// The document's encoded size, as loaded plus every update since (an upper bound).
+    size: usize,
+    updates: mpsc::Receiver<Vec<u8>>,
+}
+
+fn frame(msg: &Message) -> Vec<u8> {
+    msg.encode_v1()
+}
+
+/// An auth-denied frame with its reason: the edit was refused, the connection stays.
+pub fn denied(reason: &str) -> Vec<u8> {
+    frame(&Message::Auth(Some(reason.to_owned())))
+}
+
+impl Engine {
+    /// A document from its snapshot and the updates after it. An update that cannot be read is
+    /// an error: a stored document is never loaded short.
+    pub fn load(
+        snapshot: Option<&[u8]>,
+        tail: &[Vec<u8>],
+        limits: Limits,
+    ) -> Result<Engine, String> {
+        let doc = Doc::new();
+        doc.get_or_insert_text(TEXT);
+        {
+            let mut txn = doc.transact_mut();
+            for u in snapshot.into_iter().chain(tail.iter().map(Vec::as_slice)) {
+                let update = Update::decode_v1(u).map_err(|e| format!("a stored update: {e}"))?;
+                txn.apply_update(update)
+                    .map_err(|e| format!("a stored update: {e}"))?;
+            }
+        }
+        let size = doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default())
+            .len();
+        let (tx, updates) = mpsc::channel();
+        doc.observe_update_v1("cohort", move |_, e| {
+            // The receiver lives as long as the engine that holds the document.
+            let _ = tx.send(e.update.clone());
+        })
+        .map_err(|e| format!("observing the document: {e}"))?;
+        Ok(Engine {
+            awareness: Awareness::new(doc),
+            limits,
+            conns: BTreeMap::new(),
+            size,
+            updates,
+        })
+    }
+
+    /// The document's text.
+    pub fn text(&self) -> String {
+        let doc = self.awareness.doc();
+        let text = doc.get_or_insert_text(TEXT);
+        text.get_string(&doc.transact())
+    }
+
+    /// Whether the document holds nothing yet.
+    pub fn is_empty(&self) -> bool {
+        self.awareness.doc().transact().state_vector() == StateVector::default()
+    }
+
+    /// The whole document, encoded (a snapshot).
+    pub fn state(&self) -> Vec<u8> {
+        self.awareness
+            .doc()
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default())
+    }
+
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// A connection opens: the server's sync step 1 (the client answers with what the server
+    /// lacks) and everyone's presence. `Err` when the document holds all it may.
+    pub fn connect(&mut self, conn: ConnId, read_only: bool) -> Result<Vec<Out>, Fatal> {
+        if self.conns.len() >= self.limits.max_connections {
+            return Err(Fatal {
+                code: 1013,
+                reason: "this document has as many people in it as it takes",
+            });
+        }
+        self.conns.insert(
+            conn,
+            Conn {
+                read_only,
+                clients: BTreeSet::new(),
+            },
+        );
+        let sv = self.awareness.doc().transact().state_vector();
+        let mut out = vec![Out::Reply(
+            conn,
+            frame(&Message::Sync(SyncMessage::SyncStep1(sv))),
+        )];
+        if let Ok(update) = self.awareness.update()
+            && !update.clients.is_empty()
+        {
+            out.push(Out::Reply(conn, frame(&Message::Awareness(update))));
+        }
+        Ok(out)
+    }
+
+    /// A connection closes: its people leave the presence list.
+    pub fn disconnect(&mut self, conn: ConnId) -> Vec<Out> {
+        let Some(c) = self.conns.remove(&conn) else {
+            return Vec::new();
+        };
+        for client in &c.clients {
+            self.awareness.remove_state(*client);
+        }
+        match self
+            .awareness
+            .update_with_clients(c.clients.iter().copied())
+        {
+            Ok(update) if !c.clients.is_empty() => self
+                .conns
+                .keys()
+                .map(|&to| Out::Reply(to, frame(&Message::Awareness(update.clone()))))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Handles one frame from `conn`. `Err` ends that connection (and only it).
+    pub fn handle(&mut self, conn: ConnId, bytes: &[u8]) -> Result<Vec<Out>, Fatal> {
+        if bytes.len() > self.limits.max_frame_bytes {
+            return Err(Fatal {
+                code: TOO_BIG,
+                reason: "frame too big",
+            });
+        }
+        let Some(read_only) = self.conns.get(&conn).map(|c| c.read_only) else {
+            return Ok(Vec::new());
+        };
+        let mut decoder = DecoderV1::new(Cursor::new(bytes));
+        let mut out = Vec::new();
+        let mut any = false;
+        for msg in MessageReader::new(&mut decoder) {
+            any = true;
+            let msg = msg.map_err(|_| Fatal {
+                code: INVALID,
+                reason: "not a y-sync frame",
+            })?;
+            match msg {
+                Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                    let diff = self
+                        .awareness
+                        .doc()
+                        .transact()
+                        .encode_state_as_update_v1(&sv);
+                    out.push(Out::Reply(
+                        conn,
+                        frame(&Message::Sync(SyncMessage::SyncStep2(diff))),
+                    ));
+                }
+                Message::Sync(SyncMessage::SyncStep2(u) | SyncMessage::Update(u)) => {
+                    if read_only {
+                        out.push(Out::Reply(conn, denied("read-only")));
+                        continue;
+                    }
+                    if self.size.saturating_add(u.len()) > self.limits.max_doc_bytes {
+                        out.push(Out::Reply(conn, denied("the document is full")));
+                        continue;
+                    }
+                    out.extend(self.apply(Some(conn), &u)?);
+                }
+                Message::Awareness(update) => out.extend(self.presence(conn, update)?),
+                Message::AwarenessQuery => {
+                    if let Ok(update) = self.awareness.update() {
+                        out.push(Out::Reply(conn, frame(&Message::Awareness(update))));
+                    }
+                }
+                // Only the server says who may do what.
+                Message::Auth(_) => {}
+                Message::Custom(..) => {
+                    return Err(Fatal {
+                        code: INVALID,
+                        reason: "unknown message type",
+                    });
+                }
+            }
+        }
+        if !any {
+            return Err(Fatal {
+                code: INVALID,
+                reason: "an empty frame",
+            });
+        }
+        Ok(out)
+    }
+
+    /// Applies an update (a client's, or the server's own when `origin` is `None`) and returns
+    /// what the document reports as changed, to keep and broadcast.
+    pub fn apply(&mut self, origin: Option<ConnId>, u: &[u8]) -> Result<Vec<Out>, Fatal> {
+        let bad = Fatal {
+            code: INVALID,
+            reason: "an update that cannot be read",
+        };
+        let update = Update::decode_v1(u).map_err(|_| bad)?;
+        {
+            let mut txn = self.awareness.doc().transact_mut();
+            txn.apply_update(update).map_err(|_| bad)?;
+        }
+        Ok(self.changes(origin))
+    }
+
+    /// Writes `text` at the document's end as the server's own edit (a new minutes' template).
+    pub fn append_text(&mut self, text: &str) -> Vec<Out> {
+        {
+            let doc = self.awareness.doc();
+            let t = doc.get_or_insert_text(TEXT);
+            let mut txn = doc.transact_mut();
+            let end = t.len(&txn);
+            t.insert(&mut txn, end, text);
+        }
+        self.changes(None)
+    }
+
+    fn changes(&mut self, origin: Option<ConnId>) -> Vec<Out> {
+        let mut out = Vec::new();
+        while let Ok(update) = self.updates.try_recv() {
+            self.size = self.size.saturating_add(update.len());
+            let frame = frame(&Message::Sync(SyncMessage::Update(update.clone())));
+            out.push(Out::Update {
+                origin,
+                update,
+                frame,
+            });
+        }
+        out
+    }
+
+    fn presence(&mut self, conn: ConnId, update: AwarenessUpdate) -> Result<Vec<Out>, Fatal> {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            // A connection speaks for a few clients at most (a page, its reloads).
+            c.clients.extend(update.clients.keys().copied());
+            if c.clients.len() > 16 {
+                return Err(Fatal {
+                    code: POLICY,
+                    reason: "too many presences on one connection",
+                });
+            }
+        }
+        let frame = frame(&Message::Awareness(update.clone()));
+        self.awareness.apply_update(update).map_err(|_| Fatal {
+            code: INVALID,
+            reason: "a presence update that cannot be read",
+        })?;
+        Ok(vec![Out::Broadcast {
+            except: conn,
+            frame,
+        }])
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,193 @@
+//! The engine against yrs documents playing the clients.
+
+use yrs::updates::decoder::Decode;
+use yrs::{Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
+
+use super::*;
+
+fn engine(limits: Limits) -> Engine {
+    Engine::load(None, &[], limits).unwrap()
+}
+
+fn client(text: &str) -> Doc {
+    let doc = Doc::new();
+    let t = doc.get_or_insert_text(TEXT);
+    t.insert(&mut doc.transact_mut(), 0, text);
+    doc
+}
+
+fn step1(doc: &Doc) -> Vec<u8> {
+    Message::Sync(SyncMessage::SyncStep1(doc.transact().state_vector())).encode_v1()
+}
+
+fn step2(doc: &Doc, sv: &StateVector) -> Vec<u8> {
+    Message::Sync(SyncMessage::SyncStep2(
+        doc.transact().encode_state_as_update_v1(sv),
+    ))
+    .encode_v1()
+}
+
+/// Applies every sync frame of `outs` addressed to `conn` to `doc`.
+fn deliver(doc: &Doc, conn: ConnId, outs: &[Out]) {
+    for out in outs {
+        let bytes = match out {
+            Out::Reply(c, f) if *c == conn => f,
+            Out::Update { origin, frame, .. } if *origin != Some(conn) => frame,
+            _ => continue,
+        };
+        if let Ok(Message::Sync(SyncMessage::SyncStep2(u) | SyncMessage::Update(u))) =
+            Message::decode_v1(bytes)
+        {
+            doc.transact_mut()
+                .apply_update(Update::decode_v1(&u).unwrap())
+                .unwrap();
+        }
+    }
+}
+
+fn text(doc: &Doc) -> String {
+    doc.get_or_insert_text(TEXT).get_string(&doc.transact())
+}
+
+#[test]
+fn a_client_s_text_reaches_the_server_and_a_later_client() {
+    let mut e = engine(Limits::default());
+    let ada = client("Goals: read chapter 4");
+    let hello = e.connect(1, false).unwrap();
+    // The server's step 1 asks for everything; Ada answers with her step 2.
+    let Out::Reply(1, first) = &hello[0] else {
+        panic!("{hello:?}")
+    };
+    let Message::Sync(SyncMessage::SyncStep1(sv)) = Message::decode_v1(first).unwrap() else {
+        panic!("the server opens with its state vector")
+    };
+    let outs = e.handle(1, &step2(&ada, &sv)).unwrap();
+    let kept: Vec<&Vec<u8>> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Out::Update {
+                origin: Some(1),
+                update,
+                ..
+            } => Some(update),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "one update to keep: {outs:?}");
+    assert_eq!(e.text(), "Goals: read chapter 4");
+
+    // Bea, empty, syncs and gets it all.
+    let bea = Doc::new();
+    e.connect(2, false).unwrap();
+    let outs = e.handle(2, &step1(&bea)).unwrap();
+    deliver(&bea, 2, &outs);
+    assert_eq!(text(&bea), "Goals: read chapter 4");
+
+    // Bea types: Ada is sent the update, Bea is not sent her own edit back.
+    let before = bea.transact().state_vector();
+    bea.get_or_insert_text(TEXT)
+        .insert(&mut bea.transact_mut(), 0, "# ");
+    let edit = Message::Sync(SyncMessage::Update(
+        bea.transact().encode_state_as_update_v1(&before),
+    ))
+    .encode_v1();
+    let outs = e.handle(2, &edit).unwrap();
+    assert!(
+        outs.iter().all(|o| matches!(
+            o,
+            Out::Update {
+                origin: Some(2),
+                ..
+            }
+        )),
+        "{outs:?}"
+    );
+    deliver(&ada, 1, &outs);
+    assert_eq!(text(&ada), "# Goals: read chapter 4");
+    // A stored engine loads the same text back from its state.
+    let again = Engine::load(Some(&e.state()), &[], Limits::default()).unwrap();
+    assert_eq!(again.text(), "# Goals: read chapter 4");
+}
+
+#[test]
+fn read_only_and_full_documents_refuse_edits_and_keep_the_connection() {
+    let mut e = engine(Limits {
+        max_doc_bytes: 200,
+        ..Limits::default()
+    });
+    e.connect(1, true).unwrap();
+    let ada = client("mine");
+    let outs = e.handle(1, &step2(&ada, &StateVector::default())).unwrap();
+    assert_eq!(outs, vec![Out::Reply(1, denied("read-only"))]);
+    assert_eq!(e.text(), "", "never merged");
+    e.connect(2, false).unwrap();
+    let big = client(&"x".repeat(500));
+    let outs = e.handle(2, &step2(&big, &StateVector::default())).unwrap();
+    assert_eq!(outs, vec![Out::Reply(2, denied("the document is full"))]);
+    assert_eq!(e.text(), "");
+    // Reading still works for both.
+    assert!(e.handle(1, &step1(&Doc::new())).is_ok());
+}
+
+#[test]
+fn malformed_frames_end_only_their_connection() {
+    let mut e = engine(Limits {
+        max_frame_bytes: 64,
+        ..Limits::default()
+    });
+    e.connect(1, false).unwrap();
+    for (bad, why) in [
+        (vec![], "an empty frame"),
+        (
+            vec![
+                0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            ],
+            "a bad varint",
+        ),
+        (vec![0, 9, 1, 0], "an unknown sync message"),
+        (vec![0, 2, 10, 1, 2], "a truncated update"),
+        (
+            vec![0, 2, 3, 0xff, 0xfe, 0xfd],
+            "an update that cannot be read",
+        ),
+        (vec![7, 1, 0], "an unknown message type"),
+        (vec![1, 4, 9, 9, 9, 9], "a bad presence update"),
+        (vec![0; 65], "a frame over the limit"),
+    ] {
+        let r = e.handle(1, &bad);
+        assert!(r.is_err(), "{why}: {r:?}");
+    }
+    assert_eq!(
+        e.connections(),
+        1,
+        "the owner closes the connection, not the engine"
+    );
+    let limits = Limits {
+        max_connections: 1,
+        ..Limits::default()
+    };
+    let mut full = engine(limits);
+    full.connect(1, false).unwrap();
+    assert_eq!(full.connect(2, false).unwrap_err().code, 1013);
+}
+
+#[test]
+fn the_server_s_own_text_is_an_update_like_any_other() {
+    let mut e = engine(Limits::default());
+    let outs = e.append_text("# Minutes\n");
+    assert!(
+        matches!(&outs[..], [Out::Update { origin: None, .. }]),
+        "{outs:?}"
+    );
+    assert_eq!(e.text(), "# Minutes\n");
+    assert!(!e.is_empty());
+    let Out::Update { update, .. } = &outs[0] else {
+        unreachable!()
+    };
+    let replay = Engine::load(None, std::slice::from_ref(update), Limits::default()).unwrap();
+    assert_eq!(
+        replay.text(),
+        "# Minutes\n",
+        "the kept update replays to the same text"
+    );
+}
