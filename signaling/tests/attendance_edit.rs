@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::class::{BEA, add_member, class, join, leave, row};
+use common::class::{BEA, add_member, class, join, leave, patch_room, row};
 use common::http::{call, call_as};
 use common::{ADMIN_KEY, TestServer, db};
 use loadtest::client::{Client, ClientConfig};
@@ -43,6 +43,14 @@ fn speakers(events: &[(std::time::Instant, ServerMessage)]) -> Vec<Vec<String>> 
         .collect()
 }
 
+/// Whether `who` is told, within `secs`, that exactly `speaking` speak.
+async fn told(who: &Client, speaking: &[String], secs: u64) -> bool {
+    common::eventually(Duration::from_secs(secs), || {
+        speakers(&who.events()).iter().any(|s| s == speaking)
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn talk_time_comes_from_the_audio_levels_and_the_muted_have_none() {
     common::init_tracing();
@@ -62,12 +70,9 @@ async fn talk_time_comes_from_the_audio_levels_and_the_muted_have_none() {
     let mut bea_cfg = peer(2, "Bea", &c.shared, 127);
     bea_cfg.device = Some(BEA.into());
     let bea = Client::connect(bea_cfg).await.unwrap();
-    let heard = common::eventually(Duration::from_secs(10), || {
-        speakers(&bea.events()).contains(&vec![ada.participant_id.clone()])
-    })
-    .await;
+    let only_ada = vec![ada.participant_id.clone()];
     assert!(
-        heard,
+        told(&bea, &only_ada, 10).await,
         "Bea is told Ada speaks: {:?}",
         speakers(&bea.events())
     );
@@ -75,12 +80,8 @@ async fn talk_time_comes_from_the_audio_levels_and_the_muted_have_none() {
     let mut cai_cfg = peer(3, "Cai", &c.shared, 127);
     cai_cfg.device = Some("cai-device-0003".into());
     let cai = Client::connect(cai_cfg).await.unwrap();
-    let told = common::eventually(Duration::from_secs(3), || {
-        speakers(&cai.events()).contains(&vec![ada.participant_id.clone()])
-    })
-    .await;
     assert!(
-        told,
+        told(&cai, &only_ada, 3).await,
         "a late joiner hears who speaks: {:?}",
         speakers(&cai.events())
     );
@@ -281,24 +282,9 @@ async fn overrides_forgetting_and_retention(s: &TestServer) {
     let other = class(s, json!({"slug": "chemistry"})).await;
     leave(join(s, &c, &c.ada, "Ada", None).await).await;
     leave(join(s, &other, &other.ada, "Ada", None).await).await;
-    let room = format!("/api/v1/rooms/{}", c.id);
-    let r = call(
-        s.addr,
-        "PATCH",
-        &room,
-        Some(ADMIN_KEY),
-        Some(json!({"attendance_retention_days": 0})),
-    )
-    .await;
+    let r = patch_room(s, &c, json!({"attendance_retention_days": 0})).await;
     assert_eq!(r.problem_fields(422), ["attendance_retention_days"]);
-    let r = call(
-        s.addr,
-        "PATCH",
-        &room,
-        Some(ADMIN_KEY),
-        Some(json!({"attendance_retention_days": 1})),
-    )
-    .await;
+    let r = patch_room(s, &c, json!({"attendance_retention_days": 1})).await;
     assert_eq!(r.json()["attendance_retention_days"], 1);
     let now = signaling::store::now_ms();
     assert_eq!(

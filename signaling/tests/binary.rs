@@ -548,3 +548,69 @@ async fn metrics_can_live_on_a_listener_of_their_own() {
     // Not on the main listener then.
     assert_eq!(http_status(server.addr, "/metrics").await, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_notes_update_another_client_received_survives_kill_9() {
+    use common::notes::{NoteClient, url};
+    for (name, db) in common::db::all().await {
+        let flags = ["--db", db.as_str(), "--notes-update-rate", "500"];
+        let mut server = Server::start_on(&flags).await;
+        let admin = Some(common::ADMIN_KEY);
+        let room = serde_json::json!({"name": "Notes", "time_zone": "UTC"});
+        let room = common::http::call(server.addr, "POST", "/api/v1/rooms", admin, Some(room))
+            .await
+            .json();
+        let id = room["id"].as_str().expect("room id").to_owned();
+        let invite = common::http::call(
+            server.addr,
+            "POST",
+            &format!("/api/v1/rooms/{id}/invites"),
+            admin,
+            Some(serde_json::json!({"role": "host"})),
+        )
+        .await
+        .json();
+        let token = invite["token"].as_str().expect("token").to_owned();
+        let u = url(server.addr, &id, "room", &token);
+        let mut writer = NoteClient::synced(&u).await;
+        let mut reader = NoteClient::synced(&u).await;
+        // Ada types a line every few milliseconds until the server is gone.
+        let typing = tokio::spawn(async move {
+            for i in 0..5000 {
+                writer.type_text(&format!("line {i}\n")).await;
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+        });
+        let lines = |c: &NoteClient| c.text().lines().count();
+        let enough = reader
+            .pump_until(Duration::from_secs(30), |r| lines(r) >= 40)
+            .await;
+        assert!(
+            enough,
+            "{name}: the reader received {} lines",
+            lines(&reader)
+        );
+        server.child.kill().expect("SIGKILL");
+        let _ = server.child.wait();
+        // Whatever was still on its way to the reader is read, up to the connection's end.
+        reader
+            .pump_until(Duration::from_secs(2), |r| r.closed.is_some())
+            .await;
+        typing.abort();
+        let received = reader.text();
+        let restarted = Server::start_on(&flags).await;
+        let fresh = NoteClient::synced(&url(restarted.addr, &id, "room", &token)).await;
+        let kept = fresh.text();
+        for line in received.lines() {
+            assert!(
+                kept.contains(line),
+                "{name}: {line:?}, received before kill -9, lost"
+            );
+        }
+        eprintln!(
+            "{name}: {} lines received before kill -9, {} kept",
+            received.lines().count(),
+            kept.lines().count()
+        );
+    }
+}

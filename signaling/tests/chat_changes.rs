@@ -4,9 +4,9 @@
 mod common;
 
 use common::class::{BEA, class, next_of, open, texts};
-use common::http::{call, call_as};
+use common::http::call_as;
 use common::raw::{Next, Raw};
-use common::{ADMIN_KEY, TestServer, db};
+use common::{TestServer, db};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,14 +254,7 @@ async fn a_revoked_personal_link_is_refused_everywhere() {
     let c = class(&s, json!({})).await;
     let chat = format!("/api/v1/rooms/{}/chat", c.id);
     let (mut listening, _) = open(&s, &c.slug, &c.ada, None, None).await;
-    let r = call(
-        s.addr,
-        "POST",
-        &format!("/api/v1/rooms/{}/members/{}/revoke-links", c.id, c.ada_id),
-        Some(ADMIN_KEY),
-        None,
-    )
-    .await;
+    let r = common::class::revoke_ada(&s, &c).await;
     assert_eq!(r.status, 200);
     assert_eq!(
         listening.next().await,

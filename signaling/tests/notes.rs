@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::class::class;
+use common::class::{class, revoke_ada};
 use common::http::call;
 use common::notes::{NoteClient, url};
 use common::{ADMIN_KEY, TestServer, db};
@@ -244,14 +244,7 @@ async fn links_are_checked_on_connect_and_a_revoked_one_is_cut_off() {
     );
     // Ada's personal link works until her links are revoked, then the open connection ends.
     let mut ada = NoteClient::synced(&url(s.addr, &c.id, "room", &c.ada)).await;
-    let r = call(
-        s.addr,
-        "POST",
-        &format!("/api/v1/rooms/{}/members/{}/revoke-links", c.id, c.ada_id),
-        Some(ADMIN_KEY),
-        None,
-    )
-    .await;
+    let r = revoke_ada(&s, &c).await;
     assert!(r.status < 300, "{}", r.text());
     assert!(ada.pump_until(WAIT, |a| a.closed.is_some()).await);
     assert_eq!(ada.closed.as_ref().map(|c| c.0), Some(1008));

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
 
 use yrs::block::ClientID;
-use yrs::encoding::read::Cursor;
+use yrs::encoding::read::{Cursor, Read};
 use yrs::sync::protocol::SyncMessage;
 use yrs::sync::{Awareness, AwarenessUpdate, Message, MessageReader};
 use yrs::updates::decoder::{Decode, DecoderV1};
@@ -63,10 +63,40 @@ pub struct Engine {
     /// The document's encoded size, as loaded plus every update since (an upper bound).
     size: usize,
     updates: mpsc::Receiver<Vec<u8>>,
+    /// An update panicked yrs while applying: the document in memory cannot be trusted.
+    poisoned: bool,
 }
 
 fn frame(msg: &Message) -> Vec<u8> {
     msg.encode_v1()
+}
+
+/// Presences (awareness clients) one connection may speak for: a page and its reloads.
+const MAX_PRESENCES: u64 = 16;
+
+/// How many clients a presence frame declares, read before yrs reads the frame: yrs reserves
+/// room for what a frame declares, so a frame of a few bytes could make it reserve gigabytes.
+fn declared_presences(bytes: &[u8]) -> Option<u64> {
+    let mut c = Cursor::new(bytes);
+    let tag: u8 = c.read_var().ok()?;
+    if tag != yrs::sync::protocol::MSG_AWARENESS {
+        return None;
+    }
+    let _len: usize = c.read_var().ok()?;
+    c.read_var::<u64>().ok()
+}
+
+/// Whether the counts at the head of a v1 update (its clients, and the first client's blocks)
+/// fit in its bytes, each element taking one at least: yrs reserves room for the declared
+/// counts before reading the elements.
+fn counts_fit(u: &[u8]) -> bool {
+    let mut c = Cursor::new(u);
+    let fits = |n: u64| usize::try_from(n).is_ok_and(|n| n <= u.len());
+    match c.read_var::<u64>() {
+        Ok(0) => true,
+        Ok(clients) if fits(clients) => c.read_var::<u64>().is_ok_and(fits),
+        _ => false,
+    }
 }
 
 /// An auth-denied frame with its reason: the edit was refused, the connection stays.
@@ -108,6 +138,7 @@ impl Engine {
             conns: BTreeMap::new(),
             size,
             updates,
+            poisoned: false,
         })
     }
 
@@ -129,6 +160,11 @@ impl Engine {
             .doc()
             .transact()
             .encode_state_as_update_v1(&StateVector::default())
+    }
+
+    /// Whether the document in memory must be dropped and loaded again.
+    pub fn poisoned(&self) -> bool {
+        self.poisoned
     }
 
     pub fn connections(&self) -> usize {
@@ -196,10 +232,17 @@ impl Engine {
         let Some(read_only) = self.conns.get(&conn).map(|c| c.read_only) else {
             return Ok(Vec::new());
         };
+        if declared_presences(bytes).is_some_and(|n| n > MAX_PRESENCES) {
+            return Err(Fatal {
+                code: POLICY,
+                reason: "too many presences on one connection",
+            });
+        }
+        // One message a frame, as y-websocket sends them.
         let mut decoder = DecoderV1::new(Cursor::new(bytes));
         let mut out = Vec::new();
         let mut any = false;
-        for msg in MessageReader::new(&mut decoder) {
+        if let Some(msg) = MessageReader::new(&mut decoder).next() {
             any = true;
             let msg = msg.map_err(|_| Fatal {
                 code: INVALID,
@@ -220,13 +263,11 @@ impl Engine {
                 Message::Sync(SyncMessage::SyncStep2(u) | SyncMessage::Update(u)) => {
                     if read_only {
                         out.push(Out::Reply(conn, denied("read-only")));
-                        continue;
-                    }
-                    if self.size.saturating_add(u.len()) > self.limits.max_doc_bytes {
+                    } else if self.size.saturating_add(u.len()) > self.limits.max_doc_bytes {
                         out.push(Out::Reply(conn, denied("the document is full")));
-                        continue;
+                    } else {
+                        out.extend(self.apply(Some(conn), &u)?);
                     }
-                    out.extend(self.apply(Some(conn), &u)?);
                 }
                 Message::Awareness(update) => out.extend(self.presence(conn, update)?),
                 Message::AwarenessQuery => {
@@ -260,12 +301,33 @@ impl Engine {
             code: INVALID,
             reason: "an update that cannot be read",
         };
-        let update = Update::decode_v1(u).map_err(|_| bad)?;
-        {
-            let mut txn = self.awareness.doc().transact_mut();
-            txn.apply_update(update).map_err(|_| bad)?;
+        if !counts_fit(u) {
+            return Err(bad);
         }
-        Ok(self.changes(origin))
+        // yrs can panic on hostile input (an integer overflow in a delete set was found by
+        // fuzzing). Reading touches nothing, so a panic there only refuses the frame; one while
+        // applying may have left the document half-changed, so it is dropped (`poisoned`) and
+        // loaded again from the store, which holds only updates that applied.
+        let decoded = std::panic::catch_unwind(|| Update::decode_v1(u));
+        let update = match decoded {
+            Ok(Ok(update)) => update,
+            Ok(Err(_)) | Err(_) => return Err(bad),
+        };
+        let doc = self.awareness.doc();
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            doc.transact_mut().apply_update(update)
+        }));
+        match applied {
+            Ok(Ok(())) => Ok(self.changes(origin)),
+            Ok(Err(_)) => Err(bad),
+            Err(_) => {
+                self.poisoned = true;
+                Err(Fatal {
+                    code: 1011,
+                    reason: "an update broke the document; it is loaded again",
+                })
+            }
+        }
     }
 
     /// Writes `text` at the document's end as the server's own edit (a new minutes' template).
@@ -298,7 +360,7 @@ impl Engine {
         if let Some(c) = self.conns.get_mut(&conn) {
             // A connection speaks for a few clients at most (a page, its reloads).
             c.clients.extend(update.clients.keys().copied());
-            if c.clients.len() > 16 {
+            if c.clients.len() > MAX_PRESENCES as usize {
                 return Err(Fatal {
                     code: POLICY,
                     reason: "too many presences on one connection",

@@ -275,7 +275,7 @@ impl DocTask {
                     self.dispatch(outs).await
                 }
             };
-            if !kept {
+            if !kept || engine.poisoned() {
                 // Memory is ahead of the store: drop it, and let every client sync again
                 // against what was kept (they resend what the server lacks).
                 for (_, tx) in std::mem::take(&mut self.conns) {

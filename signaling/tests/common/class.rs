@@ -186,3 +186,15 @@ pub async fn add_member(s: &TestServer, c: &Class, name: &str) -> (String, Strin
     .json();
     (id, link["token"].as_str().unwrap().to_owned())
 }
+
+/// `PATCH`es the class's room with `body` as the admin.
+pub async fn patch_room(s: &TestServer, c: &Class, body: Value) -> super::http::Resp {
+    let room = format!("/api/v1/rooms/{}", c.id);
+    call(s.addr, "PATCH", &room, Some(ADMIN_KEY), Some(body)).await
+}
+
+/// Revokes every personal link of Ada's, as the admin.
+pub async fn revoke_ada(s: &TestServer, c: &Class) -> super::http::Resp {
+    let path = format!("/api/v1/rooms/{}/members/{}/revoke-links", c.id, c.ada_id);
+    call(s.addr, "POST", &path, Some(ADMIN_KEY), None).await
+}

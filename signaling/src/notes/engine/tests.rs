@@ -153,6 +153,23 @@ fn malformed_frames_end_only_their_connection() {
         (vec![7, 1, 0], "an unknown message type"),
         (vec![1, 4, 9, 9, 9, 9], "a bad presence update"),
         (vec![0; 65], "a frame over the limit"),
+        // Found by the fuzzer: a presence frame declaring billions of clients, for which yrs
+        // would reserve memory before reading any.
+        (
+            vec![1, 12, 147, 255, 255, 255, 255, 147, 147, 147, 0, 3, 255, 2],
+            "an allocation bomb",
+        ),
+        (
+            vec![0, 2, 4, 99, 255, 255, 7],
+            "an update declaring more clients than it has bytes",
+        ),
+        // Found by the fuzzer: a delete set whose range overflows (yrs panics reading it).
+        (
+            vec![
+                0, 1, 12, 0, 64, 0, 1, 255, 255, 255, 255, 255, 255, 20, 59, 21, 0, 0,
+            ],
+            "a delete set that overflows",
+        ),
     ] {
         let r = e.handle(1, &bad);
         assert!(r.is_err(), "{why}: {r:?}");
