@@ -206,7 +206,11 @@ impl Engine {
             return Vec::new();
         };
         for client in &c.clients {
-            self.awareness.remove_state(*client);
+            // As in `presence`: a hostile clock must not take the document down with it.
+            let awareness = &mut self.awareness;
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                awareness.remove_state(*client)
+            }));
         }
         match self
             .awareness
@@ -238,11 +242,22 @@ impl Engine {
                 reason: "too many presences on one connection",
             });
         }
-        // One message a frame, as y-websocket sends them.
-        let mut decoder = DecoderV1::new(Cursor::new(bytes));
+        // One message a frame, as y-websocket sends them. yrs asserts on some hostile values
+        // while reading (a client id over 53 bits, found by fuzzing): reading touches nothing,
+        // so such a panic only refuses the frame.
+        let read = std::panic::catch_unwind(|| {
+            let mut decoder = DecoderV1::new(Cursor::new(bytes));
+            MessageReader::new(&mut decoder).next()
+        });
+        let Ok(read) = read else {
+            return Err(Fatal {
+                code: INVALID,
+                reason: "not a y-sync frame",
+            });
+        };
         let mut out = Vec::new();
         let mut any = false;
-        if let Some(msg) = MessageReader::new(&mut decoder).next() {
+        if let Some(msg) = read {
             any = true;
             let msg = msg.map_err(|_| Fatal {
                 code: INVALID,
@@ -368,14 +383,21 @@ impl Engine {
             }
         }
         let frame = frame(&Message::Awareness(update.clone()));
-        self.awareness.apply_update(update).map_err(|_| Fatal {
+        let bad = Fatal {
             code: INVALID,
             reason: "a presence update that cannot be read",
-        })?;
-        Ok(vec![Out::Broadcast {
-            except: conn,
-            frame,
-        }])
+        };
+        // yrs' clock arithmetic can overflow on a hostile clock (found by fuzzing).
+        let awareness = &mut self.awareness;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            awareness.apply_update(update)
+        })) {
+            Ok(Ok(())) => Ok(vec![Out::Broadcast {
+                except: conn,
+                frame,
+            }]),
+            Ok(Err(_)) | Err(_) => Err(bad),
+        }
     }
 }
 

@@ -189,6 +189,29 @@ fn malformed_frames_end_only_their_connection() {
 }
 
 #[test]
+fn hostile_presence_clocks_do_not_take_the_document_down() {
+    // Found by the fuzzer: a presence with a 64-bit client id and a clock that overflows.
+    let mut e = engine(Limits::default());
+    e.connect(1, false).unwrap();
+    e.connect(2, false).unwrap();
+    let frame = [
+        1, 11, 1, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0, 27, 2, 16, 46,
+    ];
+    let _ = e.handle(1, &frame);
+    // A clock of u32::MAX, which leaving adds one to.
+    let body = [1u8, 7, 0xff, 0xff, 0xff, 0xff, 0x0f, 2, b'{', b'}'];
+    let mut max_clock = vec![1u8, u8::try_from(body.len()).unwrap()];
+    max_clock.extend(body);
+    let _ = e.handle(1, &max_clock);
+    let _ = e.disconnect(1);
+    assert_eq!(e.connections(), 1);
+    assert!(
+        e.handle(2, &step1(&Doc::new())).is_ok(),
+        "the document still works"
+    );
+}
+
+#[test]
 fn the_server_s_own_text_is_an_update_like_any_other() {
     let mut e = engine(Limits::default());
     let outs = e.append_text("# Minutes\n");
