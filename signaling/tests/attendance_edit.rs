@@ -33,6 +33,19 @@ async fn register(s: &TestServer, att: &str, meeting: &str) -> Value {
     r.json()
 }
 
+/// The meeting's register as CSV, read back: its header and rows.
+async fn register_csv(
+    s: &TestServer,
+    att: &str,
+    meeting: &str,
+) -> (Vec<String>, Vec<csv::StringRecord>) {
+    let path = format!("{att}?meeting={}&format=csv", meeting.replace('+', "%2B"));
+    let doc = call(s.addr, "GET", &path, Some(ADMIN_KEY), None).await;
+    let mut reader = csv::Reader::from_reader(doc.body.as_slice());
+    let header = reader.headers().unwrap().iter().map(String::from).collect();
+    (header, reader.records().map(Result::unwrap).collect())
+}
+
 fn speakers(events: &[(std::time::Instant, ServerMessage)]) -> Vec<Vec<String>> {
     events
         .iter()
@@ -121,18 +134,8 @@ async fn talk_time_comes_from_the_audio_levels_and_the_muted_have_none() {
     let bea_row = row(&reg, &format!("guest:{BEA}"));
     assert_eq!(bea_row["seconds_talking"], 0, "{bea_row}");
 
-    let csv_doc = call(
-        s.addr,
-        "GET",
-        &format!("{att}?meeting={}&format=csv", meeting.replace('+', "%2B")),
-        Some(ADMIN_KEY),
-        None,
-    )
-    .await;
-    let mut reader = csv::Reader::from_reader(csv_doc.body.as_slice());
-    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let (header, cells) = register_csv(&s, &att, &meeting).await;
     assert_eq!(header.last().map(String::as_str), Some("seconds_talking"));
-    let cells: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let bea_cells = cells.iter().find(|r| &r[0] == "Bea").unwrap();
     assert_eq!(&bea_cells[header.len() - 1], "0");
 }
@@ -199,16 +202,7 @@ async fn overrides_forgetting_and_retention(s: &TestServer) {
         .await;
         assert_eq!(r.status, 200, "{}", r.text());
     }
-    let doc = call(
-        s.addr,
-        "GET",
-        &format!("{att}?meeting={}&format=csv", meeting.replace('+', "%2B")),
-        Some(ADMIN_KEY),
-        None,
-    )
-    .await;
-    let mut reader = csv::Reader::from_reader(doc.body.as_slice());
-    let cells: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let (_, cells) = register_csv(s, &att, &meeting).await;
     let cai_cells = cells.iter().find(|r| &r[0] == "Cai").unwrap();
     assert_eq!(
         (&cai_cells[2], &cai_cells[3], &cai_cells[4]),

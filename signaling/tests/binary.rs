@@ -240,6 +240,22 @@ async fn nonsensical_flags_are_refused_with_a_clear_message() {
     }
 }
 
+/// A new room and an invite to it with `role`: its id and the invite's token.
+async fn room_with_invite(addr: SocketAddr, role: &str) -> (String, String) {
+    let admin = Some(common::ADMIN_KEY);
+    let room = serde_json::json!({"name": "Kept", "time_zone": "UTC"});
+    let room = common::http::call(addr, "POST", "/api/v1/rooms", admin, Some(room))
+        .await
+        .json();
+    let id = room["id"].as_str().expect("room id").to_owned();
+    let path = format!("/api/v1/rooms/{id}/invites");
+    let body = serde_json::json!({ "role": role });
+    let invite = common::http::call(addr, "POST", &path, admin, Some(body))
+        .await
+        .json();
+    (id, invite["token"].as_str().expect("token").to_owned())
+}
+
 /// One write of a burst: where it goes, with which `Authorization`, and what it says.
 struct Write {
     path: String,
@@ -381,26 +397,7 @@ async fn every_acknowledged_chat_message_and_board_item_survives_kill_9() {
         let flags = ["--db", db.as_str(), "--chat-rate", "0"];
         let mut server = Server::start_on(&flags).await;
         let admin = Some(common::ADMIN_KEY);
-        let room = common::http::call(
-            server.addr,
-            "POST",
-            "/api/v1/rooms",
-            admin,
-            Some(serde_json::json!({"name": "Kept", "time_zone": "UTC"})),
-        )
-        .await
-        .json();
-        let id = room["id"].as_str().expect("room id").to_owned();
-        let invite = common::http::call(
-            server.addr,
-            "POST",
-            &format!("/api/v1/rooms/{id}/invites"),
-            admin,
-            Some(serde_json::json!({"role": "participant"})),
-        )
-        .await
-        .json();
-        let token = invite["token"].as_str().expect("token").to_owned();
+        let (id, token) = room_with_invite(server.addr, "participant").await;
         let acked = kill_mid_burst(name, &mut server, message, format!("{id} {token}")).await;
 
         let restarted = Server::start_on(&flags).await;
@@ -555,22 +552,7 @@ async fn every_notes_update_another_client_received_survives_kill_9() {
     for (name, db) in common::db::all().await {
         let flags = ["--db", db.as_str(), "--notes-update-rate", "500"];
         let mut server = Server::start_on(&flags).await;
-        let admin = Some(common::ADMIN_KEY);
-        let room = serde_json::json!({"name": "Notes", "time_zone": "UTC"});
-        let room = common::http::call(server.addr, "POST", "/api/v1/rooms", admin, Some(room))
-            .await
-            .json();
-        let id = room["id"].as_str().expect("room id").to_owned();
-        let invite = common::http::call(
-            server.addr,
-            "POST",
-            &format!("/api/v1/rooms/{id}/invites"),
-            admin,
-            Some(serde_json::json!({"role": "host"})),
-        )
-        .await
-        .json();
-        let token = invite["token"].as_str().expect("token").to_owned();
+        let (id, token) = room_with_invite(server.addr, "host").await;
         let u = url(server.addr, &id, "room", &token);
         let mut writer = NoteClient::synced(&u).await;
         let mut reader = NoteClient::synced(&u).await;

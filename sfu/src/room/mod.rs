@@ -325,21 +325,7 @@ impl RoomTask {
         self.awaiting_media
             .insert(participant, (requested_at, None));
         self.core.handle_input(now(), Input::Join(participant));
-        // Who is speaking already: the others were told when it began.
-        let speaking: Vec<String> = self
-            .core
-            .speakers()
-            .iter()
-            .filter_map(|p| self.members.get(p))
-            .map(|m| m.wire_id.clone())
-            .collect();
-        if !speaking.is_empty()
-            && let Some(m) = self.members.get(&participant)
-        {
-            let _ = m.events.try_send(ServerMessage::ActiveSpeakers {
-                participant_ids: speaking,
-            });
-        }
+        self.tell_speakers(participant);
         debug!(participant = %wire_id, "joined");
         Ok(JoinOk {
             participant,

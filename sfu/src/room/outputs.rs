@@ -88,11 +88,7 @@ impl RoomTask {
                     }
                 }
                 Output::ActiveSpeakers(speakers) => {
-                    let participant_ids = speakers
-                        .iter()
-                        .filter_map(|p| self.members.get(p))
-                        .map(|m| m.wire_id.clone())
-                        .collect();
+                    let participant_ids = self.wire_ids(&speakers);
                     self.broadcast(None, ServerMessage::ActiveSpeakers { participant_ids });
                 }
                 Output::TalkTime { participant, talk } => {
@@ -108,6 +104,25 @@ impl RoomTask {
                     }
                 }
             }
+        }
+    }
+
+    fn wire_ids(&self, ids: &[sfu_core::ParticipantId]) -> Vec<String> {
+        ids.iter()
+            .filter_map(|p| self.members.get(p))
+            .map(|m| m.wire_id.clone())
+            .collect()
+    }
+
+    /// Tells a newcomer who is speaking already: the others were told when it began.
+    pub(super) fn tell_speakers(&self, newcomer: sfu_core::ParticipantId) {
+        let participant_ids = self.wire_ids(&self.core.speakers());
+        if !participant_ids.is_empty()
+            && let Some(m) = self.members.get(&newcomer)
+        {
+            let _ = m
+                .events
+                .try_send(ServerMessage::ActiveSpeakers { participant_ids });
         }
     }
 

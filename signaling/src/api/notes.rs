@@ -199,7 +199,7 @@ async fn run(mut socket: Socket, state: AppState, o: Opening, limits: Limits) {
             }
             out = conn.rx.recv() => match out {
                 Some(ToConn::Frame(f)) => {
-                    if socket.send(Message::Binary(f.into())).await.is_err() { break }
+                    if socket.send(Message::Binary(f)).await.is_err() { break }
                 }
                 Some(ToConn::Close(code, reason)) => {
                     close(&mut socket, code, reason).await;

@@ -20,7 +20,8 @@ const CONN_QUEUE: usize = 256;
 /// What a connection is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToConn {
-    Frame(Vec<u8>),
+    /// Shared by every connection it goes to.
+    Frame(bytes::Bytes),
     Close(u16, &'static str),
 }
 
@@ -303,7 +304,7 @@ impl DocTask {
         for out in outs {
             match out {
                 Out::Reply(conn, frame) => self.send(conn, frame),
-                Out::Broadcast { except, frame } => self.broadcast(Some(except), &frame),
+                Out::Broadcast { except, frame } => self.broadcast(Some(except), frame),
                 Out::Update {
                     origin,
                     update,
@@ -319,7 +320,7 @@ impl DocTask {
                             self.last_seq = seq;
                             self.stored_updates += 1;
                             self.stored_bytes += update.len();
-                            self.broadcast(origin, &frame);
+                            self.broadcast(origin, frame);
                         }
                         Err(e) => {
                             tracing::error!(error = %e, "an update could not be kept");
@@ -336,16 +337,21 @@ impl DocTask {
         let Some(i) = self.conns.iter().position(|(c, _)| *c == conn) else {
             return;
         };
-        if self.conns[i].1.try_send(ToConn::Frame(frame)).is_err() {
+        if self.conns[i]
+            .1
+            .try_send(ToConn::Frame(frame.into()))
+            .is_err()
+        {
             // Stuck behind: it is closed rather than slowing the document for everyone.
             self.conns.remove(i);
         }
     }
 
-    fn broadcast(&mut self, except: Option<ConnId>, frame: &[u8]) {
+    fn broadcast(&mut self, except: Option<ConnId>, frame: Vec<u8>) {
+        let frame = bytes::Bytes::from(frame);
         let mut stuck = Vec::new();
         for (conn, tx) in &self.conns {
-            if Some(*conn) != except && tx.try_send(ToConn::Frame(frame.to_vec())).is_err() {
+            if Some(*conn) != except && tx.try_send(ToConn::Frame(frame.clone())).is_err() {
                 stuck.push(*conn);
             }
         }
