@@ -66,8 +66,9 @@ try {
   // Keyboard and contrast on the home page.
   await a.page.focus('#tab-chat');
   await a.page.keyboard.press('ArrowRight');
-  const onBoard = await a.page.evaluate(() => [document.activeElement?.id, document.querySelector('#panel-board').hidden, document.querySelector('#panel-chat').hidden]);
-  check(onBoard[0] === 'tab-board' && !onBoard[1] && onBoard[2], `the arrow keys move between the tabs (${JSON.stringify(onBoard)})`);
+  await a.page.keyboard.press('ArrowRight');
+  const onBoard = await a.page.evaluate(() => [document.activeElement?.id, document.querySelector('#panel-board').hidden, document.querySelector('#panel-chat').hidden, document.querySelector('#panel-notes').hidden]);
+  check(onBoard[0] === 'tab-board' && !onBoard[1] && onBoard[2] && onBoard[3], `the arrow keys move between the tabs, Chat to Notes to Board (${JSON.stringify(onBoard)})`);
   await a.page.keyboard.press('ArrowLeft');
   const low = await a.page.evaluate(CONTRAST_FAILURES);
   check(low.length === 0, `the home passes the WCAG AA contrast check${low.length ? ': ' + JSON.stringify(low) : ''}`);

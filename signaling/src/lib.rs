@@ -20,6 +20,7 @@ pub mod calendar;
 pub mod chat;
 pub mod config;
 pub mod error;
+pub mod hooks;
 pub mod hub;
 pub mod invite;
 pub mod members;
@@ -38,10 +39,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sfu::Sfu;
-use tokio::sync::watch;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -85,8 +84,8 @@ pub struct AppState {
     pub hub: Arc<hub::Hub>,
     /// Uploaded files, in the data directory.
     pub files: store::files::FileStore,
-    /// Bumped to cut every signaling connection (the test hook); `None` when hooks are off.
-    pub drop_signaling: Option<Arc<watch::Sender<u64>>>,
+    /// The test hooks (`--test-hooks`); `None` when they are off.
+    pub hooks: Option<Arc<hooks::TestHooks>>,
     /// The shared-notes documents open now.
     pub notes: Arc<notes::service::Notes>,
 }
@@ -109,13 +108,13 @@ impl AppState {
             hub: hub::Hub::new(limits.chat_per_minute, limits.chat_burst),
             files,
             limits: Arc::new(limits),
-            drop_signaling: None,
+            hooks: None,
         }
     }
 
     /// Turns on the test hooks (`--test-hooks`).
     pub fn with_test_hooks(mut self) -> Self {
-        self.drop_signaling = Some(Arc::new(watch::channel(0).0));
+        self.hooks = Some(hooks::TestHooks::new());
         self
     }
 }
@@ -123,7 +122,7 @@ impl AppState {
 /// The whole HTTP surface. Serve it with [`serve::serve`], which gives every request the peer's
 /// address (the rate limits key on it) and holds the connection limits.
 pub fn app(state: AppState) -> Router {
-    let hooks = state.drop_signaling.is_some();
+    let hooks = state.hooks.is_some();
     let mut signaling = OpenApiRouter::new().routes(routes!(rtc));
     if let Some(limit) = ratelimit::Limiter::new(state.settings.join_rate) {
         signaling = signaling.layer(limit.layer());
@@ -138,7 +137,9 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(readyz))
         .merge(signaling);
     if hooks {
-        service = service.routes(routes!(drop_signaling));
+        service = service
+            .routes(routes!(hooks::drop_signaling))
+            .routes(routes!(hooks::notes_outage));
     }
     if !state.settings.metrics_elsewhere {
         service = service.routes(routes!(metrics::serve_metrics));
@@ -157,20 +158,6 @@ pub fn metrics_app(state: AppState) -> Router {
     Router::new()
         .route("/metrics", axum::routing::get(metrics::serve_metrics))
         .with_state(state)
-}
-
-/// Test hook: cuts every signaling connection without a closing handshake. Served (and
-/// documented) only with `--test-hooks`.
-#[utoipa::path(post, path = "/test/drop-signaling", tag = "service",
-    responses((status = 204, description = "Every signaling connection was cut")))]
-async fn drop_signaling(State(state): State<AppState>) -> StatusCode {
-    match &state.drop_signaling {
-        Some(tx) => {
-            tx.send_modify(|n| *n += 1);
-            StatusCode::NO_CONTENT
-        }
-        None => StatusCode::NOT_FOUND,
-    }
 }
 
 /// Whether the process is up.

@@ -5,6 +5,9 @@ use axum::extract::{Path, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
 
 struct Asset {
     name: &'static str,
@@ -39,6 +42,8 @@ const ASSETS: &[Asset] = &[
     asset!("board.js", JS),
     asset!("meetings.js", JS),
     asset!("markdown.js", JS),
+    asset!("notes.js", JS),
+    asset!("notes-sync.js", JS),
     asset!("dom.js", JS),
     asset!("lobby.js", JS),
     asset!("admin.js", JS),
@@ -51,19 +56,28 @@ macro_rules! vendored {
         Asset {
             name: $name,
             mime: $mime,
-            body: include_str!(concat!("../../web/vendor/", $name)),
+            body: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../web/vendor/",
+                $name
+            )),
         }
     };
 }
 
-/// Every file web/vendor/files.txt lists (the unmodified files of npm packages, see
-/// scripts/vendor.sh), by its path under web/vendor/.
-const VENDORED: &[Asset] = &[
-    vendored!("marked/lib/marked.esm.js", JS),
-    vendored!("marked/LICENSE", "text/plain; charset=utf-8"),
-    vendored!("dompurify/dist/purify.es.mjs", JS),
-    vendored!("dompurify/LICENSE", "text/plain; charset=utf-8"),
-];
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// Every file web/vendor/SHA256SUMS records (the unmodified files of npm packages that
+/// scripts/vendor.sh resolves from web/vendor/files.txt), by its path under web/vendor/; the
+/// table is written by build.rs.
+const VENDORED: &[Asset] = include!(concat!(env!("OUT_DIR"), "/vendored.rs"));
+
+/// The import map that maps every bare specifier the client and its libraries import to its one
+/// vendored file (scripts/vendor.sh writes it). It goes inline into the room page, where the
+/// CSP allows it by its hash.
+const IMPORT_MAP: &str = include_str!("../../web/vendor/importmap.json");
+/// Where room.html takes the import map; it must come before any module script.
+const IMPORT_MAP_MARKER: &str = "<!-- import map -->";
 
 const INDEX: &str = include_str!("../../web/index.html");
 const ROOM: &str = include_str!("../../web/room.html");
@@ -82,7 +96,19 @@ pub async fn index() -> Html<&'static str> {
         ("t" = Option<String>, Query, description = "The invite token")),
     responses((status = 200, description = "The room page", content_type = "text/html")))]
 pub async fn room(Path(_room): Path<String>) -> Html<&'static str> {
-    Html(ROOM)
+    Html(room_page())
+}
+
+/// room.html with the import map inline.
+fn room_page() -> &'static str {
+    static PAGE: LazyLock<String> = LazyLock::new(|| {
+        ROOM.replacen(
+            IMPORT_MAP_MARKER,
+            &format!("<script type=\"importmap\">{IMPORT_MAP}</script>"),
+            1,
+        )
+    });
+    &PAGE
 }
 
 /// `GET /admin`: the admin page (it asks for an admin key, and uses the admin API with it).
@@ -122,11 +148,22 @@ fn serve(found: Option<&Asset>) -> Response {
     }
 }
 
-/// Content-Security-Policy of every response: scripts only from this origin (no inline script),
+/// Content-Security-Policy of every response: scripts only from this origin, and no inline
+/// script but the import map (allowed by its sha256, so a changed or injected one is refused);
 /// media from the page's own streams, connections only back to this server.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; \
-    object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+pub fn csp() -> &'static HeaderValue {
+    static CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(IMPORT_MAP));
+        let policy = format!(
+            "default-src 'self'; script-src 'self' 'sha256-{hash}'; style-src 'self'; \
+             img-src 'self' data: blob:; media-src 'self' blob: mediastream:; \
+             connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
+             form-action 'self'"
+        );
+        HeaderValue::from_str(&policy).expect("the policy is ASCII: base64 and literals")
+    });
+    &CSP
+}
 
 /// The API docs page (swagger-ui, vendored) sets inline styles; its scripts stay 'self' only.
 pub const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; \
@@ -143,11 +180,12 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     };
     // A response with a policy of its own (a download's sandbox) keeps it.
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        set(
-            h,
-            header::CONTENT_SECURITY_POLICY,
-            if docs { DOCS_CSP } else { CSP },
-        );
+        let policy = if docs {
+            HeaderValue::from_static(DOCS_CSP)
+        } else {
+            csp().clone()
+        };
+        h.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::REFERRER_POLICY, "no-referrer");
@@ -165,16 +203,37 @@ mod tests {
 
     #[test]
     fn every_vendored_file_is_embedded_and_nothing_else() {
-        let listed: Vec<&str> = include_str!("../../web/vendor/files.txt")
+        let recorded: Vec<&str> = include_str!("../../web/vendor/SHA256SUMS")
             .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter_map(|l| l.split_once("  ").map(|(_, name)| name))
+            .filter(|name| *name != "importmap.json")
             .collect();
         let embedded: Vec<&str> = VENDORED.iter().map(|a| a.name).collect();
-        assert_eq!(
-            embedded, listed,
-            "signaling/src/web.rs and web/vendor/files.txt"
+        assert_eq!(embedded, recorded, "build.rs and web/vendor/SHA256SUMS");
+        assert!(embedded.contains(&"yjs/dist/yjs.mjs"), "{embedded:?}");
+    }
+
+    #[test]
+    fn the_room_page_has_the_import_map_before_any_module_and_the_csp_allows_it() {
+        let page = room_page();
+        let open = "<script type=\"importmap\">";
+        let at = page
+            .find(open)
+            .expect("room.html has the import map marker");
+        assert!(
+            at < page
+                .find("type=\"module\"")
+                .expect("room.html loads room.js")
         );
+        let inline = &page[at + open.len()..];
+        let inline = &inline[..inline
+            .find("</script>")
+            .expect("the import map's script ends")];
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(inline));
+        let policy = csp().to_str().expect("ASCII");
+        assert!(policy.contains(&format!("'sha256-{hash}'")), "{policy}");
+        assert!(!policy.contains("unsafe-inline"), "{policy}");
+        serde_json::from_str::<serde_json::Value>(inline).expect("the import map is JSON");
     }
 
     #[test]
@@ -187,11 +246,11 @@ mod tests {
 
     #[test]
     fn pages_load_no_inline_script() {
-        for page in [INDEX, ROOM, ADMIN] {
+        for page in [INDEX, room_page(), ADMIN] {
             for tag in page.split("<script").skip(1) {
                 let open = tag.split('>').next().unwrap_or("");
                 assert!(
-                    open.contains("src="),
+                    open.contains("src=") || open.contains("type=\"importmap\""),
                     "inline script in a page: <script{open}>"
                 );
             }

@@ -114,9 +114,10 @@ async fn new_minutes_start_from_the_template_with_the_agenda() {
         .type_text("# {date}\n\nAgenda:\n{agenda}\n\n## Decisions\n")
         .await;
     let mut pupil = NoteClient::synced(&url(s.addr, &c.id, "template", &c.shared)).await;
+    assert_eq!(pupil.denied, ["read-only"], "told on connect");
     pupil.type_text("graffiti").await;
-    assert!(pupil.pump_until(WAIT, |p| !p.denied.is_empty()).await);
-    assert_eq!(pupil.denied, ["read-only"]);
+    assert!(pupil.pump_until(WAIT, |p| p.denied.len() == 2).await);
+    assert_eq!(pupil.denied, ["read-only", "read-only"]);
     let spoiled = template
         .pump_until(Duration::from_millis(300), |t| {
             t.text().contains("graffiti")
@@ -149,9 +150,11 @@ async fn read_only_rooms_refuse_participants_edits_and_hosts_still_write() {
     let c = class(&s, json!({"notes_read_only": true})).await;
     let mut host = NoteClient::synced(&url(s.addr, &c.id, "room", &c.host)).await;
     let mut pupil = NoteClient::synced(&url(s.addr, &c.id, "room", &c.ada)).await;
+    assert_eq!(pupil.denied, ["read-only"], "told on connect");
+    assert!(host.denied.is_empty(), "hosts write");
     pupil.type_text("my edit").await;
-    assert!(pupil.pump_until(WAIT, |p| !p.denied.is_empty()).await);
-    assert_eq!(pupil.denied, ["read-only"]);
+    assert!(pupil.pump_until(WAIT, |p| p.denied.len() == 2).await);
+    assert_eq!(pupil.denied, ["read-only", "read-only"]);
     assert!(pupil.closed.is_none(), "refused, not cut off");
     host.type_text("hosts write").await;
     assert!(

@@ -39,6 +39,7 @@ export class Call {
         el('aside', { id: 'participants-panel', class: 'panel', hidden: true, 'aria-label': 'Participants' },
           el('h2', {}, 'Participants'), el('ul', { id: 'participant-list' })),
         el('aside', { id: 'chat-panel', class: 'panel', hidden: true, 'aria-label': 'Chat' }),
+        el('aside', { id: 'notes-panel', class: 'panel side-notes', hidden: true, 'aria-label': 'Notes' }),
         el('aside', { id: 'board-panel', class: 'panel side-board', hidden: true, 'aria-label': 'Board' }),
         el('aside', { id: 'meetings-panel', class: 'panel side-meetings', hidden: true, 'aria-label': 'Meetings' })),
       el('nav', { class: 'controls', 'aria-label': 'Call controls' },
@@ -48,6 +49,7 @@ export class Call {
         button('toggle-participants', 'Participants', 'P', false),
         el('button', { type: 'button', id: 'toggle-chat', 'aria-keyshortcuts': 'C', 'aria-pressed': 'false' },
           'Chat', el('span', { id: 'unread', class: 'badge', hidden: true })),
+        el('button', { type: 'button', id: 'toggle-notes', 'aria-keyshortcuts': 'N', 'aria-pressed': 'false', hidden: true }, 'Notes'),
         el('button', { type: 'button', id: 'toggle-board', 'aria-keyshortcuts': 'B', 'aria-pressed': 'false', hidden: true }, 'Board'),
         el('button', { type: 'button', id: 'toggle-meetings', 'aria-pressed': 'false', hidden: true }, 'Meetings'),
         button('show-help', 'Shortcuts', '?'),
@@ -57,7 +59,7 @@ export class Call {
         el('h2', { id: 'help-title' }, 'Keyboard shortcuts'),
         el('dl', {},
           ...[['M', 'Microphone on or off'], ['V', 'Camera on or off'], ['S', 'Share your screen'],
-            ['P', 'Participants list'], ['C', 'Chat'], ['B', 'The room\u2019s board'], ['?', 'This help'], ['Esc', 'Close this dialog']]
+            ['P', 'Participants list'], ['C', 'Chat'], ['N', 'The room\u2019s shared notes'], ['B', 'The room\u2019s board'], ['?', 'This help'], ['Esc', 'Close this dialog']]
             .flatMap(([k, d]) => [el('dt', {}, el('kbd', {}, k)), el('dd', {}, d)])),
         el('button', { type: 'button', id: 'close-help' }, 'Close')),
     );
@@ -67,6 +69,7 @@ export class Call {
     on('toggle-share', () => this.h.toggleShare());
     on('toggle-participants', () => this.togglePanel('participants'));
     on('toggle-chat', () => this.togglePanel('chat'));
+    on('toggle-notes', () => this.togglePanel('notes'));
     on('toggle-board', () => this.togglePanel('board'));
     on('toggle-meetings', () => this.togglePanel('meetings'));
     on('show-help', () => $('#help', this.root).showModal());
@@ -80,7 +83,7 @@ export class Call {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.target.closest?.('input, textarea, select, [contenteditable]')) return;
     const k = e.key.toLowerCase();
-    const act = { m: 'toggle-mic', v: 'toggle-cam', s: 'toggle-share', p: 'toggle-participants', c: 'toggle-chat', b: 'toggle-board', '?': 'show-help' }[k];
+    const act = { m: 'toggle-mic', v: 'toggle-cam', s: 'toggle-share', p: 'toggle-participants', c: 'toggle-chat', n: 'toggle-notes', b: 'toggle-board', '?': 'show-help' }[k];
     if (act && !$(`#${act}`, this.root).hidden) {
       e.preventDefault();
       $(`#${act}`, this.root).click();
@@ -95,9 +98,9 @@ export class Call {
     if (!panel.hidden) this.h.panelShown?.(which);
   }
 
-  /** The side panels of a stored room (its board and meetings), or none for an ad hoc room. */
+  /** The side panels of a stored room (its notes, board and meetings), or none for an ad hoc room. */
   showRoomPanels(on) {
-    for (const id of ['toggle-board', 'toggle-meetings']) $(`#${id}`, this.root).hidden = !on;
+    for (const id of ['toggle-notes', 'toggle-board', 'toggle-meetings']) $(`#${id}`, this.root).hidden = !on;
   }
 
   panel(which) {

@@ -4,8 +4,8 @@
 // fetch anything), no raw HTML, no scripts, no styles. Headings become bold paragraphs, so that a
 // note never breaks the page's outline. Both libraries are vendored unmodified (web/vendor/).
 
-import { Marked } from './vendor/marked/lib/marked.esm.js';
-import DOMPurify from './vendor/dompurify/dist/purify.es.mjs';
+import { Marked } from 'marked';
+import DOMPurify from 'dompurify';
 
 const marked = new Marked({
   gfm: true,

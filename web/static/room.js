@@ -10,6 +10,7 @@ import { Chat, fetchEarlier } from './chat.js';
 import { fetchLobby, describeMeeting, recordingNote, waitForOpen } from './lobby.js';
 import { RoomHome } from './roomhome.js';
 import { Board } from './board.js';
+import { Notes } from './notes.js';
 import { Meetings } from './meetings.js';
 
 const app = $('#app');
@@ -57,7 +58,7 @@ const LEAVE_REASONS = {
 
 const state = {
   name: '', mic: null, cam: null, screen: null, msid: {},
-  sig: null, pub: null, sub: null, call: null, chat: null, joined: null,
+  sig: null, pub: null, sub: null, call: null, chat: null, joined: null, lobby: null, notes: null,
   leaving: false, reconnecting: false, ended: false,
 };
 
@@ -69,6 +70,7 @@ function supported() {
 
 function endScreen(text) {
   state.ended = true;
+  state.notes?.close();
   const again = el('button', { type: 'button', id: 'rejoin', class: 'primary' }, 'Rejoin');
   again.addEventListener('click', () => location.reload());
   app.replaceChildren(el('section', { class: 'message' }, el('h1', {}, 'Cohort'), el('p', { role: 'status' }, text), again));
@@ -142,7 +144,7 @@ async function startSession(sig, joined) {
   showLocal();
 }
 
-/** A stored room's board and meetings, as side panels of the call. */
+/** A stored room's notes, board and meetings, as side panels of the call. */
 function roomPanels(joined) {
   state.call.showRoomPanels(Boolean(joined.room_id));
   if (!joined.room_id) return;
@@ -154,6 +156,7 @@ function roomPanels(joined) {
   };
   state.board ??= new Board(state.call.panel('board'), ctx);
   state.meetings ??= new Meetings(state.call.panel('meetings'), ctx);
+  state.notes ??= new Notes(state.call.panel('notes'), { ...ctx, meeting: () => state.lobby?.next_meeting?.start ?? null });
   // Again after a reconnection: what changed while away.
   state.board.load();
 }
@@ -351,6 +354,7 @@ async function main() {
     return;
   }
   const lobby = await fetchLobby(room, token);
+  state.lobby = lobby;
   const title = lobby?.name ?? room;
   document.title = `${title} · Cohort`;
   // A stored room opens on its home: its chat, live, and the next meeting; Join leads on.
@@ -371,7 +375,10 @@ async function main() {
         toggleShare,
         leave,
         chatVisible: (v) => state.chat.setVisible(v),
-        panelShown: (which) => { if (which === 'meetings') state.meetings?.load(); },
+        panelShown: (which) => {
+          if (which === 'meetings') state.meetings?.load();
+          if (which === 'notes') state.notes?.show();
+        },
       });
       state.chat = new Chat(state.call.chatPanel, $('#unread'), chatActions());
       await startSession(sig, joined);

@@ -8,6 +8,7 @@ import { Signaling, PROTOCOL_VERSION } from './signaling.js';
 import { Chat, fetchEarlier } from './chat.js';
 import { Board } from './board.js';
 import { Meetings } from './meetings.js';
+import { Notes } from './notes.js';
 import { describeMeeting, recordingNote } from './lobby.js';
 
 const NAME_KEY = 'cohort.name';
@@ -40,6 +41,8 @@ export class RoomHome {
       open ? 'Join the call' : waits ? 'Wait for the meeting' : 'No meeting is scheduled');
     const tab = el('button', { type: 'button', role: 'tab', id: 'tab-chat', 'aria-selected': 'true', 'aria-controls': 'panel-chat' }, 'Chat');
     const panel = el('section', { role: 'tabpanel', id: 'panel-chat', 'aria-labelledby': 'tab-chat', class: 'home-panel' });
+    const notesTab = el('button', { type: 'button', role: 'tab', id: 'tab-notes', 'aria-selected': 'false', 'aria-controls': 'panel-notes', tabindex: '-1' }, 'Notes');
+    const notesPanel = el('section', { role: 'tabpanel', id: 'panel-notes', 'aria-labelledby': 'tab-notes', class: 'home-panel', hidden: true });
     const boardTab = el('button', { type: 'button', role: 'tab', id: 'tab-board', 'aria-selected': 'false', 'aria-controls': 'panel-board', tabindex: '-1' }, 'Board');
     const boardPanel = el('section', { role: 'tabpanel', id: 'panel-board', 'aria-labelledby': 'tab-board', class: 'home-panel', hidden: true });
     const meetingsTab = el('button', { type: 'button', role: 'tab', id: 'tab-meetings', 'aria-selected': 'false', 'aria-controls': 'panel-meetings', tabindex: '-1' }, 'Meetings');
@@ -55,9 +58,16 @@ export class RoomHome {
         join,
         el('p', { id: 'home-status', class: 'status', role: 'status' })),
       el('div', { class: 'tabs' },
-        el('div', { role: 'tablist', 'aria-label': 'The room between meetings' }, tab, boardTab, meetingsTab),
-        panel, boardPanel, meetingsPanel)));
-    this.tabs([[tab, panel], [boardTab, boardPanel], [meetingsTab, meetingsPanel]]);
+        el('div', { role: 'tablist', 'aria-label': 'The room between meetings' }, tab, notesTab, boardTab, meetingsTab),
+        panel, notesPanel, boardPanel, meetingsPanel)));
+    this.tabs([[tab, panel], [notesTab, notesPanel], [boardTab, boardPanel], [meetingsTab, meetingsPanel]]);
+    this.notes = new Notes(notesPanel, {
+      roomId: lobby.room_id,
+      token: this.token,
+      device: this.device,
+      self: () => ({ host: Boolean(this.opened?.host), name: this.signName() }),
+      meeting: () => lobby.next_meeting?.start ?? null,
+    });
     this.meetings = new Meetings(meetingsPanel, {
       roomId: lobby.room_id,
       token: this.token,
@@ -93,6 +103,8 @@ export class RoomHome {
       });
       // The meetings are read when their tab is shown: they change only between visits.
       if (pairs[n][1].id === 'panel-meetings') this.meetings.load();
+      // The notes connect when first shown, and stay connected while the page is open.
+      if (pairs[n][1].id === 'panel-notes') this.notes.show();
     };
     pairs.forEach(([t], i) => {
       t.addEventListener('click', () => select(i));
@@ -154,6 +166,11 @@ export class RoomHome {
         sig.close();
         continue;
       }
+      // The person went on to the call while the channel opened: the home is gone.
+      if (this.closed) {
+        sig.close();
+        return;
+      }
       if (answer.type === 'error') {
         sig.close();
         this.status(answer.msg.message);
@@ -211,5 +228,6 @@ export class RoomHome {
   close() {
     this.closed = true;
     this.sig?.close();
+    this.notes?.close();
   }
 }

@@ -117,6 +117,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(chat::export_chat))
         .routes(routes!(export::export_room))
         .routes(routes!(notes::notes_socket))
+        .routes(routes!(notes::notes_markdown))
         .routes(routes!(board::board, board::share))
         .routes(routes!(board::change_item, board::delete_item))
         .routes(routes!(board_files::download))

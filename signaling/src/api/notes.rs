@@ -7,7 +7,7 @@
 //! link closes the connection (1008).
 
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::DateTime;
 use futures::{SinkExt, StreamExt};
@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use utoipa::IntoParams;
 
 use super::board_files::with_link_token;
-use super::reader::{DEVICE_HEADER, Need, reader};
+use super::reader::{DEVICE_HEADER, Need, Reader, reader};
 use crate::AppState;
 use crate::error::AppError;
 use crate::hub;
@@ -48,13 +48,14 @@ struct Opening {
     seed: MinutesSeed,
 }
 
-async fn open(
+/// The caller, if the link fits the room, and the document they name.
+async fn authorize(
     state: &AppState,
     id: &str,
     doc: &str,
     headers: &HeaderMap,
     query: Option<&str>,
-) -> Result<Opening, AppError> {
+) -> Result<(Reader, DocId, chrono_tz::Tz), AppError> {
     let q: DocQuery = serde_urlencoded::from_str(query.unwrap_or(""))
         .map_err(|e| AppError::BadRequest(format!("the query: {e}")))?;
     let mut headers = with_link_token(headers.clone(), q.t.as_deref());
@@ -66,6 +67,17 @@ async fn open(
     let r = reader(state, &headers, id, Need::Read).await?;
     let zone = parse_time_zone(&r.room.time_zone)?;
     let doc = DocId::parse(doc, zone)?;
+    Ok((r, doc, zone))
+}
+
+async fn open(
+    state: &AppState,
+    id: &str,
+    doc: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Opening, AppError> {
+    let (r, doc, zone) = authorize(state, id, doc, headers, query).await?;
     let read_only = r.participant && (r.room.notes_read_only || doc.hosts_only());
     let mut seed = MinutesSeed::default();
     if let DocId::Minutes(meeting) = &doc {
@@ -116,6 +128,9 @@ pub async fn notes_socket(
     Path((id, doc)): Path<(String, String)>,
     req: Request,
 ) -> Response {
+    if state.hooks.as_ref().is_some_and(|h| h.notes_unreachable()) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "a test outage").into_response();
+    }
     let opening = match open(&state, &id, &doc, req.headers(), req.uri().query()).await {
         Ok(o) => o,
         Err(e) => return e.into_response(),
@@ -132,6 +147,49 @@ pub async fn notes_socket(
     upgrade::accept(req, config, move |socket| {
         tracing::Instrument::instrument(run(socket, state, opening, limits), span)
     })
+}
+
+/// A document as Markdown (its text as the server keeps it now), to download: empty for a
+/// document nobody has written in yet.
+#[utoipa::path(get, path = "/rooms/{id}/docs/{doc}/markdown", tag = "notes",
+    params(("id" = String, Path, description = "The room's id"),
+        ("doc" = String, Path, description = "`room`, `template`, or `minutes:<the meeting's start>`"),
+        DocQuery),
+    security(("api_key" = []), ("invite" = [])),
+    responses((status = 200, description = "The document's text", content_type = "text/markdown", body = String),
+        (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn notes_markdown(
+    State(state): State<AppState>,
+    Path((id, doc)): Path<(String, String)>,
+    req: Request,
+) -> Result<Response, AppError> {
+    let (r, doc, _) = authorize(&state, &id, &doc, req.headers(), req.uri().query()).await?;
+    let text = state.notes.text(&r.room.id, &doc).await?;
+    let mut res = (
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+        text,
+    )
+        .into_response();
+    let name = format!("{}-{}.md", r.room.slug, file_name(&doc));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+/// A document's id as a file name: "notes", "template", "minutes-2026-03-03T1800Z".
+pub fn file_name(doc: &DocId) -> String {
+    match doc {
+        DocId::Room => "notes".into(),
+        DocId::Template => "template".into(),
+        DocId::Minutes(at) => format!(
+            "minutes-{}",
+            at.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '+')
+                .collect::<String>()
+        ),
+    }
 }
 
 async fn close(socket: &mut Socket, code: u16, reason: &str) {
@@ -166,6 +224,7 @@ async fn run(mut socket: Socket, state: AppState, o: Opening, limits: Limits) {
         "notes connection open"
     );
     let mut listener = state.hub.listen(&o.room_id);
+    let mut outage = state.hooks.as_ref().map(|h| h.notes_outage.subscribe());
     let mut edits = Bucket::new(limits.updates_per_second, limits.update_burst);
     let mut pings = tokio::time::interval(state.limits.ping_every);
     let mut last_seen = tokio::time::Instant::now();
@@ -224,6 +283,11 @@ async fn run(mut socket: Socket, state: AppState, o: Opening, limits: Limits) {
                     break;
                 }
             },
+            // The test hook: cut, as a network would, with no closing handshake.
+            Ok(()) = async { match outage.as_mut() {
+                Some(rx) => rx.changed().await,
+                None => std::future::pending().await,
+            } } => break,
             _ = pings.tick() => {
                 if socket.send(Message::Ping(Default::default())).await.is_err() { break }
             }

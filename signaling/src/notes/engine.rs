@@ -172,7 +172,7 @@ impl Engine {
     }
 
     /// A connection opens: the server's sync step 1 (the client answers with what the server
-    /// lacks) and everyone's presence. `Err` when the document holds all it may.
+    /// lacks), "read-only" to a reader, and everyone's presence. `Err` when the document holds all it may.
     pub fn connect(&mut self, conn: ConnId, read_only: bool) -> Result<Vec<Out>, Fatal> {
         if self.conns.len() >= self.limits.max_connections {
             return Err(Fatal {
@@ -192,6 +192,10 @@ impl Engine {
             conn,
             frame(&Message::Sync(SyncMessage::SyncStep1(sv))),
         )];
+        // A reader is told at once, so that its page says so before anyone types.
+        if read_only {
+            out.push(Out::Reply(conn, denied("read-only")));
+        }
         if let Ok(update) = self.awareness.update()
             && !update.clients.is_empty()
         {
@@ -277,7 +281,11 @@ impl Engine {
                 }
                 Message::Sync(SyncMessage::SyncStep2(u) | SyncMessage::Update(u)) => {
                     if read_only {
-                        out.push(Out::Reply(conn, denied("read-only")));
+                        // A reader's step 2 answers the server's step 1 with nothing: not an
+                        // edit, and not refused.
+                        if !is_empty_update(&u) {
+                            out.push(Out::Reply(conn, denied("read-only")));
+                        }
                     } else if self.size.saturating_add(u.len()) > self.limits.max_doc_bytes {
                         out.push(Out::Reply(conn, denied("the document is full")));
                     } else {
@@ -399,6 +407,13 @@ impl Engine {
             Ok(Err(_)) | Err(_) => Err(bad),
         }
     }
+}
+
+/// Whether a yjs v1 update changes nothing (no blocks, no deletions).
+fn is_empty_update(u: &[u8]) -> bool {
+    u == [0, 0]
+        || (counts_fit(u)
+            && matches!(std::panic::catch_unwind(|| Update::decode_v1(u)), Ok(Ok(x)) if x.is_empty()))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::engine::{ConnId, Engine, Fatal, Out};
 use super::{DocId, Limits, template};
+use crate::error::AppError;
 use crate::store::Store;
 
 /// Frames queued toward one connection before it counts as stuck and is closed.
@@ -107,6 +108,16 @@ impl Notes {
     /// Documents in memory now.
     pub fn open_documents(&self) -> usize {
         self.open.len()
+    }
+
+    /// A document's text as the store keeps it (every update anyone has seen is there: updates
+    /// are stored before they are sent on); empty for one nobody has written in.
+    pub async fn text(&self, room_id: &str, doc: &DocId) -> Result<String, AppError> {
+        let stored = self.store.load_doc(room_id, &doc.as_string()).await?;
+        let tail: Vec<Vec<u8>> = stored.tail.into_iter().map(|(_, u)| u).collect();
+        Engine::load(stored.snapshot.as_deref(), &tail, self.limits)
+            .map(|e| e.text())
+            .map_err(|e| AppError::Config(format!("a stored document cannot be read: {e}")))
     }
 
     /// Opens `doc` of `room_id` for a new connection. `seed` fills a new minutes' template.

@@ -24,33 +24,51 @@ impl StoredDoc {
 impl Store {
     /// Loads a document: its snapshot and the updates after it.
     pub async fn load_doc(&self, room_id: &str, doc: &str) -> Result<StoredDoc, AppError> {
+        // The snapshot and the tail after it are read apart; a compaction between the two
+        // moves the snapshot on (and deletes the tail it folded in), so the reading is checked
+        // against the snapshot's `upto` and made again if it moved.
+        loop {
+            let (snapshot, upto) = self.snapshot(room_id, doc).await?;
+            let rows = sqlx::query(
+                "SELECT seq, body FROM doc_updates WHERE room_id = $1 AND doc = $2 AND seq > $3 \
+                 ORDER BY seq",
+            )
+            .bind(room_id)
+            .bind(doc)
+            .bind(upto)
+            .fetch_all(self.pool())
+            .await?;
+            let tail = rows
+                .iter()
+                .map(|r| Ok((r.try_get("seq")?, r.try_get("body")?)))
+                .collect::<Result<_, sqlx::Error>>()?;
+            let still: Option<i64> = sqlx::query_scalar(
+                "SELECT upto FROM doc_snapshots WHERE room_id = $1 AND doc = $2",
+            )
+            .bind(room_id)
+            .bind(doc)
+            .fetch_optional(self.pool())
+            .await?;
+            if still.unwrap_or(0) == upto {
+                return Ok(StoredDoc { snapshot, tail });
+            }
+        }
+    }
+
+    async fn snapshot(&self, room_id: &str, doc: &str) -> Result<(Option<Vec<u8>>, i64), AppError> {
         let snap =
             sqlx::query("SELECT state, upto FROM doc_snapshots WHERE room_id = $1 AND doc = $2")
                 .bind(room_id)
                 .bind(doc)
                 .fetch_optional(self.pool())
                 .await?;
-        let (snapshot, upto) = match snap {
+        Ok(match snap {
             Some(row) => (
                 Some(row.try_get::<Vec<u8>, _>("state")?),
                 row.try_get::<i64, _>("upto")?,
             ),
             None => (None, 0),
-        };
-        let rows = sqlx::query(
-            "SELECT seq, body FROM doc_updates WHERE room_id = $1 AND doc = $2 AND seq > $3 \
-             ORDER BY seq",
-        )
-        .bind(room_id)
-        .bind(doc)
-        .bind(upto)
-        .fetch_all(self.pool())
-        .await?;
-        let tail = rows
-            .iter()
-            .map(|r| Ok((r.try_get("seq")?, r.try_get("body")?)))
-            .collect::<Result<_, sqlx::Error>>()?;
-        Ok(StoredDoc { snapshot, tail })
+        })
     }
 
     /// Appends one update to a document's log, durably; its sequence number.
@@ -75,7 +93,8 @@ impl Store {
 
     /// Replaces a document's snapshot with `state`, which holds every update up to `upto`, and
     /// drops those updates from the log: in one transaction, so a crash leaves the old
-    /// snapshot and log or the new ones, never a gap.
+    /// snapshot and log or the new ones, never a gap. A compaction older than the stored
+    /// snapshot (a document unloading while its next load already compacted) changes nothing.
     pub async fn compact_doc(
         &self,
         room_id: &str,
@@ -87,7 +106,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO doc_snapshots (room_id, doc, state, upto, at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (room_id, doc) DO UPDATE SET state = excluded.state, \
-             upto = excluded.upto, at = excluded.at",
+             upto = excluded.upto, at = excluded.at WHERE doc_snapshots.upto < excluded.upto",
         )
         .bind(room_id)
         .bind(doc)

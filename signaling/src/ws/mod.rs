@@ -122,7 +122,11 @@ impl Session {
         let mut last_seen = Instant::now();
         let join_by = last_seen + limits.join_within;
         let mut pings = interval(limits.ping_every);
-        let mut cut = self.state.drop_signaling.as_ref().map(|tx| tx.subscribe());
+        let mut cut = self
+            .state
+            .hooks
+            .as_ref()
+            .map(|h| h.drop_signaling.subscribe());
         let close = loop {
             let dead_at = last_seen + limits.dead_after;
             let awaiting_join = matches!(self.phase, Phase::AwaitingJoin);
