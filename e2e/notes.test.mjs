@@ -4,7 +4,8 @@
 // merge when she is back. The server is killed (-9) while Ada types: nothing Bea had already
 // received is lost, and after a restart a third page loads the same text, which is also what
 // the Markdown download gives. Then the notes go read-only, and a participant's page says so
-// and takes no typing.
+// and takes no typing. At last the meeting ends, and its kept minutes appear in the Meetings
+// tab, their Markdown export equal to the document.
 //   node notes.test.mjs   (COHORT_BIN: the cohort binary; COHORT_ADMIN_KEY: its admin key)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +24,7 @@ async function startServer() {
   const child = spawn(process.env.COHORT_BIN, [
     '--http', `127.0.0.1:${port}`, '--udp-ports', '53100-53199', '--log-level', 'warn', '--test-hooks',
     '--db', `sqlite://${dir}/notes.db`, '--data-dir', join(dir, 'files'), '--no-demo', '--drain-seconds', '1',
+    '--notes-history-seconds', '1',
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   await until(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok, 15000, 'the server answers');
   return child;
@@ -55,7 +57,8 @@ let server = await startServer();
 const browser = await launchChromium();
 try {
   const room = await api(base, 'POST', '/rooms', { name: 'Biology 9B', time_zone: 'UTC' });
-  await api(base, 'PUT', `/rooms/${room.id}/schedule`, { rrule: 'FREQ=WEEKLY', start: utcLocal(new Date(Date.now() - 5 * 60_000)), duration_minutes: 60 });
+  const start = utcLocal(new Date(Date.now() - 5 * 60_000));
+  await api(base, 'PUT', `/rooms/${room.id}/schedule`, { rrule: 'FREQ=WEEKLY', start, duration_minutes: 60 });
   const link = async (name) => {
     const m = await api(base, 'POST', `/rooms/${room.id}/members`, { display_name: name });
     return (await api(base, 'POST', `/rooms/${room.id}/members/${m.id}/invites`, {})).token;
@@ -151,6 +154,27 @@ try {
   await typeAtEnd(reader, 'graffiti');
   await new Promise((res) => setTimeout(res, 500));
   check(!(await read(reader)).text.includes('graffiti') && !(await read(bea)).text.includes('graffiti'), 'nothing the reader types reaches anyone');
+
+  // The meeting ends (its schedule now says it lasted a minute): its notes are kept, and the
+  // Meetings tab lists them, read-only, with a download that is the document.
+  await api(base, 'PUT', `/rooms/${room.id}/schedule`, { rrule: 'FREQ=WEEKLY', start, duration_minutes: 1 });
+  const kept = await until(async () => {
+    await bea.page.click('#tab-meetings');
+    return bea.page.$('#meetings-list .kept-notes');
+  }, 15000, 'the kept notes appear in the Meetings tab').then(() => true).catch(() => false);
+  check(kept, 'at the meeting\u2019s end its notes appear in the Meetings tab');
+  if (kept) {
+    await bea.page.click('#meetings-list li:has(.kept-notes) summary');
+    await bea.page.click('#meetings-list [data-doc^="minutes:"] .kept-view');
+    const shown = await bea.page.evaluate(() => document.querySelector('#meetings-list [data-doc^="minutes:"] .kept-text').textContent);
+    check(shown.includes('photosynthesis needs light') && shown.includes('stomata'), 'the kept minutes read, rendered, as the document was');
+    const kContrast = await bea.page.evaluate(CONTRAST_FAILURES);
+    check(kContrast.length === 0, `the Meetings tab with kept notes passes the contrast checks (${JSON.stringify(kContrast.slice(0, 3))})`);
+    const href = await bea.page.evaluate(() => document.querySelector('#meetings-list [data-doc^="minutes:"] .kept-download').href);
+    const exported = await (await fetch(href)).text();
+    const now = await (await fetch(`${base}/api/v1/rooms/${room.id}/docs/${encodeURIComponent(doc)}/markdown?t=${tokens.Bea}`)).text();
+    check(exported === before && exported === now, 'the kept minutes\u2019 Markdown export equals the document');
+  }
 } catch (e) {
   check(false, `the test ran to its end: ${e.stack ?? e}`);
 } finally {

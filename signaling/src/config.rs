@@ -86,6 +86,10 @@ pub struct Cli {
     /// Connections one notes document holds at once.
     #[arg(long, env = "COHORT_NOTES_CONNECTIONS", default_value_t = 100, value_parser = positive::<usize>)]
     pub notes_connections: usize,
+    /// How often, in seconds, the notes of meetings that ended are kept (their minutes and the
+    /// room's notes as they were), for the Meetings tab and the export.
+    #[arg(long, env = "COHORT_NOTES_HISTORY_SECONDS", default_value_t = 60, value_parser = positive::<u64>)]
+    pub notes_history_seconds: u64,
     /// Database: an SQLite file, created on first run (`sqlite://cohort.db`), or PostgreSQL
     /// (`postgres://user:password@127.0.0.1/cohort`).
     #[arg(long, env = "COHORT_DB", default_value = "sqlite://cohort.db")]
@@ -222,6 +226,7 @@ impl Cli {
                 updates_per_second: self.notes_update_rate,
                 update_burst: self.notes_update_rate.saturating_mul(2),
                 max_connections: self.notes_connections,
+                history_every: std::time::Duration::from_secs(self.notes_history_seconds),
                 ..crate::notes::Limits::default()
             },
             ..Limits::default()

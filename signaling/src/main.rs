@@ -93,6 +93,7 @@ async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
     })?;
     info!(data_dir = %state.files.dir().display(), "uploads kept here");
     signaling::upkeep::spawn(&state);
+    signaling::notes::history::spawn(&state);
     info!(%addr, udp_ports = ?cli.udp_ports, "cohort listening");
     if cli.metrics_addr.is_none() && cli.metrics_token.is_none() {
         warn!(

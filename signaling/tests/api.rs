@@ -477,6 +477,8 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/api/v1/rooms/{id}/export"),
         ("get", "/api/v1/rooms/{id}/docs/{doc}"),
         ("get", "/api/v1/rooms/{id}/docs/{doc}/markdown"),
+        ("get", "/api/v1/rooms/{id}/notes/history"),
+        ("get", "/api/v1/rooms/{id}/notes/history/markdown"),
         ("get", "/api/v1/rooms/{id}/board"),
         ("post", "/api/v1/rooms/{id}/board"),
         ("post", "/api/v1/rooms/{id}/board/files"),
@@ -522,7 +524,7 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 60, "a route was added: list it above");
+    assert_eq!(operations, 62, "a route was added: list it above");
     // Vendored browser libraries are served from the binary, as their packages have them.
     let marked = call(
         server.addr,

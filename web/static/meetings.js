@@ -1,8 +1,12 @@
-// The room home's Meetings tab: past and current meetings, and who came. A host sees everyone
-// (the roster's absentees too), sets someone's status with a note, and downloads the register
-// as CSV; a participant sees only their own record. Talk time shows where the room keeps it. Everything people typed enters the page as text.
+// The room home's Meetings tab: past and current meetings, who came, and the notes each
+// meeting's end kept (its minutes, and the room's notes as they were), to read and download. A
+// host sees everyone (the roster's absentees too), sets someone's status with a note, and
+// downloads the register as CSV; a participant sees only their own record. Talk time shows
+// where the room keeps it. Everything people typed enters the page as text, and kept notes'
+// Markdown is rendered safely (markdown.js).
 
 import { el, formatTime } from './dom.js';
+import { renderMarkdown } from './markdown.js';
 
 const day = (iso) => new Date(Date.parse(iso)).toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
 const clock = (iso) => (iso ? formatTime(Date.parse(iso)) : '—');
@@ -34,23 +38,60 @@ export class Meetings {
 
   async load() {
     let meetings;
+    let kept;
     try {
-      ({ meetings } = await this.get(''));
+      [{ meetings }, { kept }] = await Promise.all([this.get(''), this.history()]);
     } catch (e) {
       this.status.textContent = `The meetings cannot be shown: ${e.message}`;
       return;
     }
-    this.status.textContent = meetings.length ? '' : 'No meeting has been held here yet.';
-    this.list.replaceChildren(...meetings.map((m) => this.meeting(m)));
+    // Meetings with a register, and those with kept notes only (nobody joined the call).
+    const byMeeting = new Map();
+    for (const k of kept) byMeeting.set(k.meeting, [...(byMeeting.get(k.meeting) ?? []), k]);
+    const all = [...new Set([...meetings, ...byMeeting.keys()])].sort((a, b) => Date.parse(b) - Date.parse(a));
+    this.status.textContent = all.length ? '' : 'No meeting has been held here yet.';
+    this.list.replaceChildren(...all.map((m) => this.meeting(m, byMeeting.get(m) ?? [])));
   }
 
-  meeting(start) {
+  async history() {
+    const headers = { Authorization: `Bearer ${this.ctx.token}` };
+    if (this.ctx.device) headers['X-Cohort-Device'] = this.ctx.device;
+    const res = await fetch(`/api/v1/rooms/${encodeURIComponent(this.ctx.roomId)}/notes/history`, { headers });
+    if (!res.ok) throw new Error((await res.json().catch(() => ({}))).detail ?? 'not available');
+    return res.json();
+  }
+
+  meeting(start, kept) {
     const body = el('div', { class: 'register' });
-    const details = el('details', {}, el('summary', {}, `${day(start)}, ${clock(start)}`), body);
+    const details = el('details', {},
+      el('summary', {}, `${day(start)}, ${clock(start)}`, kept.length ? el('span', { class: 'note' }, ' \u00b7 notes kept') : null),
+      kept.length ? this.keptNotes(start, kept) : null, body);
     details.addEventListener('toggle', () => {
       if (details.open) this.register(start, body);
     });
     return el('li', { 'data-meeting': start }, details);
+  }
+
+  /** The notes kept at the meeting's end: each read-only (rendered) on demand, and to download. */
+  keptNotes(start, kept) {
+    const q = (doc) => new URLSearchParams({ meeting: start, doc, t: this.ctx.token ?? '', ...(this.ctx.device ? { device: this.ctx.device } : {}) });
+    const items = kept.map((k) => {
+      const view = el('div', { class: 'kept-text markdown', hidden: true });
+      const button = el('button', { type: 'button', class: 'kept-view', 'aria-expanded': 'false' }, 'Read', el('span', { class: 'visually-hidden' }, ` ${k.title}`));
+      button.addEventListener('click', () => {
+        const open = view.hidden;
+        if (open && !view.childNodes.length) view.append(k.text.trim() ? renderMarkdown(k.text) : el('p', { class: 'lead' }, 'Nothing was written.'));
+        view.hidden = !open;
+        button.setAttribute('aria-expanded', String(open));
+      });
+      const href = `/api/v1/rooms/${encodeURIComponent(this.ctx.roomId)}/notes/history/markdown?${q(k.doc)}`;
+      return el('li', { 'data-doc': k.doc },
+        el('span', { class: 'kept-title' }, k.title), ' ', button, ' ',
+        el('a', { href, download: '', class: 'kept-download' }, 'Download (Markdown)', el('span', { class: 'visually-hidden' }, ` ${k.title}`)),
+        view);
+    });
+    return el('section', { class: 'kept-notes', 'aria-label': 'Notes kept at the meeting\u2019s end' },
+      el('p', { class: 'lead' }, 'Kept at the meeting\u2019s end, read-only:'), el('ul', {}, ...items));
   }
 
   async register(start, body) {

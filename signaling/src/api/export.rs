@@ -15,12 +15,14 @@ use chrono::Utc;
 use super::board_files::{chunks, with_link_token};
 use super::chat::ChatExport;
 use super::extract::ApiQuery;
+use super::notes::file_name;
 use super::reader::{Need, reader};
 use super::rooms::RoomView;
 use crate::AppState;
 use crate::board::archive::{self, ArchivedFile, Contents};
 use crate::chat::export;
 use crate::error::AppError;
+use crate::notes::DocId;
 use crate::schedule::parse_time_zone;
 
 /// A plain link's token (a browser's download), or `Authorization`.
@@ -35,7 +37,34 @@ fn failed(e: impl std::fmt::Display) -> AppError {
     AppError::Io(std::io::Error::other(format!("the export failed: {e}")))
 }
 
-/// The room's chat, board and files as one ZIP file, to download and keep.
+/// The room's notes for its archive: every document as it is now, then what each meeting's end
+/// kept, by path under `notes/`.
+async fn notes_files(state: &AppState, room_id: &str) -> Result<Vec<(String, String)>, AppError> {
+    let mut out = Vec::new();
+    for id in state.store.doc_ids(room_id).await? {
+        let Some(doc) = DocId::from_stored(&id) else {
+            continue;
+        };
+        let text = state.notes.text(room_id, &doc).await?;
+        out.push((format!("{}.md", file_name(&doc)), text));
+    }
+    for kept in state.store.history(room_id, None).await? {
+        let meeting: String = kept
+            .meeting
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '+')
+            .collect();
+        let name = if kept.doc == "room" {
+            "room-notes"
+        } else {
+            "minutes"
+        };
+        out.push((format!("kept/{meeting}/{name}.md"), kept.body));
+    }
+    Ok(out)
+}
+
+/// The room's chat, board, notes and files as one ZIP file, to download and keep.
 #[utoipa::path(get, path = "/rooms/{id}/export", tag = "rooms",
     params(("id" = String, Path, description = "The room's id"), ExportRoomQuery),
     security(("api_key" = []), ("invite" = [])),
@@ -80,6 +109,7 @@ pub async fn export_room(
             })
         })
         .collect();
+    let notes = notes_files(&state, &r.room.id).await?;
     let store = state.files.clone();
     let name = r.room.name.clone();
     let built = tokio::task::spawn_blocking(move || {
@@ -90,6 +120,7 @@ pub async fn export_room(
             chat_markdown,
             chat_json,
             board: &board,
+            notes,
         };
         let scratch = store.scratch()?;
         let mut f = archive::write(scratch, &contents, &files, |id| {

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod lobby;
 pub mod members;
 pub mod notes;
+pub mod notes_history;
 pub mod reader;
 pub mod rooms;
 pub mod schedule;
@@ -118,6 +119,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(export::export_room))
         .routes(routes!(notes::notes_socket))
         .routes(routes!(notes::notes_markdown))
+        .routes(routes!(notes_history::notes_history))
+        .routes(routes!(notes_history::notes_history_markdown))
         .routes(routes!(board::board, board::share))
         .routes(routes!(board::change_item, board::delete_item))
         .routes(routes!(board_files::download))

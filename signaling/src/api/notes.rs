@@ -48,6 +48,18 @@ struct Opening {
     seed: MinutesSeed,
 }
 
+/// `headers` with a link and a guest's device given in the query (a browser's WebSocket, or a
+/// download link, cannot set headers).
+pub fn with_link(headers: &HeaderMap, token: Option<&str>, device: Option<&str>) -> HeaderMap {
+    let mut headers = with_link_token(headers.clone(), token);
+    if let Some(d) = device
+        && let Ok(v) = HeaderValue::from_str(d)
+    {
+        headers.insert(DEVICE_HEADER, v);
+    }
+    headers
+}
+
 /// The caller, if the link fits the room, and the document they name.
 async fn authorize(
     state: &AppState,
@@ -58,12 +70,7 @@ async fn authorize(
 ) -> Result<(Reader, DocId, chrono_tz::Tz), AppError> {
     let q: DocQuery = serde_urlencoded::from_str(query.unwrap_or(""))
         .map_err(|e| AppError::BadRequest(format!("the query: {e}")))?;
-    let mut headers = with_link_token(headers.clone(), q.t.as_deref());
-    if let Some(d) = q.device.as_deref()
-        && let Ok(v) = HeaderValue::from_str(d)
-    {
-        headers.insert(DEVICE_HEADER, v);
-    }
+    let headers = with_link(headers, q.t.as_deref(), q.device.as_deref());
     let r = reader(state, &headers, id, Need::Read).await?;
     let zone = parse_time_zone(&r.room.time_zone)?;
     let doc = DocId::parse(doc, zone)?;

@@ -1,5 +1,6 @@
 //! A room's export as one ZIP file: its chat (Markdown and JSON), its board (Markdown and
-//! JSON) and every uploaded file, with a README that says what is where. Free of HTTP and SQL:
+//! JSON), its shared notes (Markdown: each document now, and what each meeting's end kept) and
+//! every uploaded file, with a README that says what is where. Free of HTTP and SQL:
 //! the caller hands over what the room keeps and a way to open each stored file.
 //!
 //! Entries are stored, not compressed: most of an export's bytes are uploads (PDFs, images,
@@ -34,6 +35,9 @@ pub struct Contents<'a> {
     pub chat_json: Vec<u8>,
     /// The board, in its order.
     pub board: &'a [BoardItem],
+    /// The shared notes: `(path under notes/, Markdown)`, each document as it is now and each
+    /// meeting's kept ones.
+    pub notes: Vec<(String, String)>,
 }
 
 /// The archive path of each item's file, in board order: `files/01-week3.pdf`, numbered so that
@@ -102,6 +106,9 @@ fn readme(c: &Contents<'_>, files: usize) -> String {
          - `room.json`: the room's settings.\n\
          - `chat.md`, `chat.json`: the kept chat, oldest first, by day and meeting.\n\
          - `board.md`, `board.json`: the board, pinned items first.\n\
+         - `notes/`: the shared notes as they are now (`notes.md`, each meeting's \
+         `minutes-<start>.md`, the minutes' `template.md`), and under `notes/kept/<meeting>/` \
+         the minutes and the room's notes as they were when that meeting ended.\n\
          - `files/`: the {files} uploaded file(s), named as on the board.\n\n\
          Attendance and the roster are not in here: hosts export the register of each meeting \
          (CSV) and organisers the roster through the API.\n",
@@ -139,6 +146,11 @@ pub fn write<W: Write + Seek>(
     for (name, bytes) in entries {
         zip.start_file(name, options).map_err(io::Error::other)?;
         zip.write_all(bytes)?;
+    }
+    for (path, text) in &c.notes {
+        zip.start_file(format!("notes/{path}"), options)
+            .map_err(io::Error::other)?;
+        zip.write_all(text.as_bytes())?;
     }
     for f in files {
         let mut src = open(&f.file_id)?;

@@ -12,6 +12,7 @@
 //! - [`Limits`]: frame size, document size, update rate and connections per document.
 
 pub mod engine;
+pub mod history;
 pub mod service;
 pub mod template;
 
@@ -53,6 +54,18 @@ impl DocId {
         }
     }
 
+    /// A stored id (as [`DocId::as_string`] wrote it); `None` for one this server does not
+    /// know.
+    pub fn from_stored(id: &str) -> Option<DocId> {
+        match id {
+            "room" => Some(DocId::Room),
+            "template" => Some(DocId::Template),
+            _ => id
+                .strip_prefix("minutes:")
+                .map(|m| DocId::Minutes(m.to_owned())),
+        }
+    }
+
     /// The id as stored and shown.
     pub fn as_string(&self) -> String {
         match self {
@@ -85,6 +98,8 @@ pub struct Limits {
     pub compact_after_bytes: usize,
     /// A document nobody has open is dropped from memory after this long.
     pub unload_after: std::time::Duration,
+    /// How often ended meetings' notes are kept ([`history`]).
+    pub history_every: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -98,6 +113,7 @@ impl Default for Limits {
             compact_after_updates: 500,
             compact_after_bytes: 1024 * 1024,
             unload_after: std::time::Duration::from_secs(10),
+            history_every: std::time::Duration::from_secs(60),
         }
     }
 }

@@ -16,6 +16,7 @@ mod keys;
 pub mod lock;
 mod members;
 mod notes;
+mod notes_history;
 mod rooms;
 mod schedules;
 
@@ -34,6 +35,7 @@ pub use chat::{ChatPage, ChatRecord};
 pub use keys::{ApiKey, KeyRole};
 pub use members::Member;
 pub use notes::StoredDoc;
+pub use notes_history::KeptDoc;
 pub use rooms::{Room, RoomChanges};
 pub use schedules::ScheduleRow;
 

@@ -39,6 +39,13 @@ fn contents(board: &[BoardItem]) -> Contents<'_> {
         chat_markdown: "# Chat\n".into(),
         chat_json: b"{\"messages\":[]}".to_vec(),
         board,
+        notes: vec![
+            ("notes.md".into(), "# Goals\n".into()),
+            (
+                "kept/2026-03-03T1800000100/minutes.md".into(),
+                "## Decisions\n".into(),
+            ),
+        ],
     }
 }
 
@@ -111,6 +118,11 @@ fn every_part_and_every_file_is_in_the_archive_byte_for_byte() {
     let json: Vec<BoardItem> = serde_json::from_str(&read(&mut zip, "board.json")).unwrap();
     assert_eq!(json, board);
     assert!(read(&mut zip, "README.md").starts_with("# Biology \\*9\\*"));
+    assert_eq!(read(&mut zip, "notes/notes.md"), "# Goals\n");
+    assert_eq!(
+        read(&mut zip, "notes/kept/2026-03-03T1800000100/minutes.md"),
+        "## Decisions\n"
+    );
 }
 
 #[test]
