@@ -48,7 +48,7 @@ pub struct ChatReport {
     pub searches: Vec<(String, Millis, u64)>,
 }
 
-type Error = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// One HTTP/1.1 request over a fresh loopback connection; the status and the JSON body.
 async fn request(
@@ -76,7 +76,12 @@ async fn request(
     Ok((status, json))
 }
 
-async fn created(addr: &str, key: &str, path: &str, body: Value) -> Result<Value, Error> {
+pub(crate) async fn created(
+    addr: &str,
+    key: &str,
+    path: &str,
+    body: Value,
+) -> Result<Value, Error> {
     let (status, v) = request(addr, "POST", path, key, Some(body)).await?;
     if status != 201 {
         return Err(format!("POST {path}: {status} {v}").into());

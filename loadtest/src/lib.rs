@@ -11,6 +11,7 @@ pub mod bench;
 pub mod chat;
 pub mod client;
 pub mod janus;
+pub mod notes;
 pub mod payload;
 pub mod resources;
 pub mod scenario;

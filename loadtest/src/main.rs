@@ -3,6 +3,8 @@
 //!
 //!     cohort-loadtest --participants 16 --rooms 1 --duration 30 --server-pid $(pgrep ...)
 
+mod notes_cli;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -215,8 +217,20 @@ async fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("report") {
         return report(ReportArgs::parse_from(std::env::args().skip(1)));
     }
-    if std::env::args().nth(1).as_deref() == Some("chat") {
-        return chat(ChatArgs::parse_from(std::env::args().skip(1))).await;
+    match std::env::args().nth(1).as_deref() {
+        Some("chat") => return chat(ChatArgs::parse_from(std::env::args().skip(1))).await,
+        Some("notes") => {
+            let a = notes_cli::NotesArgs::parse_from(std::env::args().skip(1));
+            return notes_cli::notes(a).await;
+        }
+        Some("notes-seed") => {
+            return notes_cli::seed(notes_cli::SeedArgs::parse_from(std::env::args().skip(1)));
+        }
+        Some("notes-load") => {
+            let a = notes_cli::LoadArgs::parse_from(std::env::args().skip(1));
+            return notes_cli::load(a).await;
+        }
+        _ => {}
     }
     let args = Args::parse();
     tracing_subscriber::fmt()
