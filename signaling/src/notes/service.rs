@@ -17,6 +17,8 @@ use crate::store::Store;
 
 /// Frames queued toward one connection before it counts as stuck and is closed.
 const CONN_QUEUE: usize = 256;
+/// Frames from clients handled together, their updates kept in one transaction.
+const BATCH_FRAMES: usize = 64;
 
 /// What a connection is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,8 +247,12 @@ impl DocTask {
             }
         };
         tracing::debug!("document loaded");
+        // A message taken while gathering frames, to handle next.
+        let mut next: Option<DocMsg> = None;
         loop {
-            let msg = if self.conns.is_empty() {
+            let msg = if let Some(m) = next.take() {
+                Some(m)
+            } else if self.conns.is_empty() {
                 match tokio::time::timeout(self.notes.limits.unload_after, rx.recv()).await {
                     Ok(m) => m,
                     Err(_) => break,
@@ -272,15 +278,27 @@ impl DocTask {
                         true
                     }
                 },
-                DocMsg::Frame { conn, bytes } => match engine.handle(conn, &bytes) {
-                    Ok(outs) => self.dispatch(outs).await,
-                    Err(fatal) => {
-                        tracing::info!(conn, reason = fatal.reason, "a connection's frame ends it");
-                        self.close(conn, fatal);
-                        let outs = engine.disconnect(conn);
-                        self.dispatch(outs).await
+                DocMsg::Frame { conn, bytes } => {
+                    // Group commit: the frames already waiting are handled too, and all their
+                    // updates kept in one transaction before any of it is sent on.
+                    let mut outs = self.frame(&mut engine, conn, &bytes);
+                    for _ in 1..BATCH_FRAMES {
+                        if engine.poisoned() {
+                            break;
+                        }
+                        match rx.try_recv() {
+                            Ok(DocMsg::Frame { conn, bytes }) => {
+                                outs.extend(self.frame(&mut engine, conn, &bytes));
+                            }
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
                     }
-                },
+                    self.dispatch(outs).await
+                }
                 DocMsg::Leave { conn } => {
                     self.conns.retain(|(c, _)| *c != conn);
                     let outs = engine.disconnect(conn);
@@ -310,38 +328,56 @@ impl DocTask {
         tracing::debug!("document unloaded");
     }
 
-    /// Carries out the engine's outputs; false when an update could not be kept.
+    /// Carries out the engine's outputs: first keeps every update among them (one
+    /// transaction), then sends everything in order, so nothing goes out before the updates
+    /// it follows are stored. False when the updates could not be kept.
     async fn dispatch(&mut self, outs: Vec<Out>) -> bool {
+        let updates: Vec<&[u8]> = outs
+            .iter()
+            .filter_map(|o| match o {
+                Out::Update { update, .. } => Some(update.as_slice()),
+                _ => None,
+            })
+            .collect();
+        if !updates.is_empty() {
+            let kept = self
+                .notes
+                .store
+                .append_doc_updates(&self.room_id, &self.doc, &updates)
+                .await;
+            match kept {
+                Ok(seq) => {
+                    self.last_seq = seq;
+                    self.stored_updates += updates.len();
+                    self.stored_bytes += updates.iter().map(|u| u.len()).sum::<usize>();
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "updates could not be kept");
+                    return false;
+                }
+            }
+        }
         for out in outs {
             match out {
                 Out::Reply(conn, frame) => self.send(conn, frame),
                 Out::Broadcast { except, frame } => self.broadcast(Some(except), frame),
-                Out::Update {
-                    origin,
-                    update,
-                    frame,
-                } => {
-                    let kept = self
-                        .notes
-                        .store
-                        .append_doc_update(&self.room_id, &self.doc, &update)
-                        .await;
-                    match kept {
-                        Ok(seq) => {
-                            self.last_seq = seq;
-                            self.stored_updates += 1;
-                            self.stored_bytes += update.len();
-                            self.broadcast(origin, frame);
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "an update could not be kept");
-                            return false;
-                        }
-                    }
-                }
+                Out::Update { origin, frame, .. } => self.broadcast(origin, frame),
             }
         }
         true
+    }
+
+    /// One frame from `conn`: the engine's outputs, or, when the frame ends the connection,
+    /// its close and the others' news of its leaving.
+    fn frame(&mut self, engine: &mut Engine, conn: ConnId, bytes: &[u8]) -> Vec<Out> {
+        match engine.handle(conn, bytes) {
+            Ok(outs) => outs,
+            Err(fatal) => {
+                tracing::info!(conn, reason = fatal.reason, "a connection's frame ends it");
+                self.close(conn, fatal);
+                engine.disconnect(conn)
+            }
+        }
     }
 
     fn send(&mut self, conn: ConnId, frame: Vec<u8>) {

@@ -71,23 +71,30 @@ impl Store {
         })
     }
 
-    /// Appends one update to a document's log, durably; its sequence number.
-    pub async fn append_doc_update(
+    /// Appends updates to a document's log, in order and durably, in one transaction (one
+    /// commit, so a burst of edits costs one sync to disk); the last one's sequence number.
+    pub async fn append_doc_updates(
         &self,
         room_id: &str,
         doc: &str,
-        update: &[u8],
+        updates: &[&[u8]],
     ) -> Result<i64, AppError> {
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO doc_updates (room_id, doc, body, at) VALUES ($1, $2, $3, $4) \
-             RETURNING seq",
-        )
-        .bind(room_id)
-        .bind(doc)
-        .bind(update)
-        .bind(now_ms())
-        .fetch_one(self.pool())
-        .await?;
+        let mut tx = self.pool().begin().await?;
+        let mut seq = 0;
+        let at = now_ms();
+        for update in updates {
+            seq = sqlx::query_scalar(
+                "INSERT INTO doc_updates (room_id, doc, body, at) VALUES ($1, $2, $3, $4) \
+                 RETURNING seq",
+            )
+            .bind(room_id)
+            .bind(doc)
+            .bind(update)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(seq)
     }
 
