@@ -51,8 +51,12 @@ for backend in sqlite postgres; do
   echo "== $backend"
   "$lt" notes --addr 127.0.0.1:$port --key "$key" --clients 30 --rate 2 --seconds "$seconds" \
     --docs 20 --server-pid "$pid"
-  sql "SELECT 'stored now: ' || count(*) || ' updates in the log, ' || coalesce(sum($len(body)), 0) || ' bytes' FROM doc_updates"
-  sql "SELECT 'stored now: ' || count(*) || ' snapshots, ' || coalesce(sum($len(state)), 0) || ' bytes' FROM doc_snapshots"
+  # The edited document (the only one named "room" so far): its log compacts every 500 updates.
+  sql "SELECT 'the edited document is stored as: ' || count(*) || ' updates in its log, ' || coalesce(sum($len(body)), 0) || ' bytes' FROM doc_updates WHERE doc = 'room'"
+  sql "SELECT 'and its snapshot: ' || coalesce(sum($len(state)), 0) || ' bytes' FROM doc_snapshots WHERE doc = 'room'"
+  # The worst case: all 30 send at the same instant, every half second (a separate room).
+  "$lt" notes --addr 127.0.0.1:$port --key "$key" --clients 30 --rate 2 --seconds 10 --docs 0 \
+    --in-step --server-pid "$pid" | grep -E "^(notes|update|server CPU)"
 
   # A document with 10 000 updates in its log, loaded from the store, then again after it was
   # unloaded (10 s after the last client left) and compacted.

@@ -38,12 +38,15 @@ pub struct NotesBench {
     pub docs: usize,
     /// The server's process, for its CPU and memory.
     pub server_pid: Option<u32>,
+    /// Every client sends at the same instant (a burst each period), not spread out.
+    pub in_step: bool,
 }
 
 /// What it measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct NotesReport {
     pub clients: usize,
+    pub in_step: bool,
     pub rate: f64,
     pub seconds: u64,
     pub updates_sent: usize,
@@ -82,7 +85,8 @@ fn frame(msg: &Message) -> WsMessage {
 impl Client {
     /// Connects and syncs: returns once the server has answered this client's step 1.
     async fn synced(url: &str) -> Result<Client, Error> {
-        let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+        // No Nagle, as browsers do: small frames go at once.
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
         let mut c = Client {
             ws,
             doc: Doc::new(),
@@ -207,17 +211,20 @@ pub async fn room_and_link(addr: &str, key: &str, name: &str) -> Result<(String,
 
 type Sent = Arc<Mutex<HashMap<(u32, u32), Instant>>>;
 
-/// One client's editing: `count` updates at `rate` a second, reading everyone else's between.
+/// One client's editing: `count` updates at `rate` a second from `first`, reading everyone
+/// else's between.
+#[allow(clippy::too_many_arguments)]
 async fn edit(
     mut c: Client,
     me: u32,
     count: u32,
     rate: f64,
+    first: tokio::time::Instant,
     sent: Sent,
     arrivals: Arc<Mutex<Vec<u32>>>,
     drain_until: Instant,
 ) -> Result<(Client, usize, usize), Error> {
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    let mut tick = tokio::time::interval_at(first, Duration::from_secs_f64(1.0 / rate));
     let (mut seq, mut bytes, mut received) = (0u32, 0usize, 0usize);
     let deadline = tokio::time::Instant::from_std(drain_until);
     loop {
@@ -267,13 +274,24 @@ pub async fn run(b: &NotesBench) -> Result<NotesReport, Error> {
     // Everyone stops reading two seconds after the last send is due.
     let drain_until = started + Duration::from_secs(b.seconds) + Duration::from_secs(2);
     let mut tasks = Vec::new();
+    // People do not type in step: each client's first update is offset by its share of the
+    // period, so the updates come evenly spread rather than all at one instant.
+    let period = Duration::from_secs_f64(1.0 / b.rate);
+    let t0 = tokio::time::Instant::now();
     for (i, c) in clients.into_iter().enumerate() {
         let me = u32::try_from(i).unwrap_or(u32::MAX);
+        let share = if b.in_step {
+            0.0
+        } else {
+            i as f64 / b.clients as f64
+        };
+        let first = t0 + period.mul_f64(share);
         tasks.push(tokio::spawn(edit(
             c,
             me,
             count,
             b.rate,
+            first,
             sent.clone(),
             arrivals.clone(),
             drain_until,
@@ -348,6 +366,7 @@ pub async fn run(b: &NotesBench) -> Result<NotesReport, Error> {
     ));
     Ok(NotesReport {
         clients: b.clients,
+        in_step: b.in_step,
         rate: b.rate,
         seconds: b.seconds,
         updates_sent,
@@ -413,8 +432,13 @@ impl std::fmt::Display for NotesReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "notes: {} clients x {} updates/s for {} s: {} updates of {:.0} bytes",
-            self.clients, self.rate, self.seconds, self.updates_sent, self.update_bytes
+            "notes: {} clients x {} updates/s for {} s{}: {} updates of {:.0} bytes",
+            self.clients,
+            self.rate,
+            self.seconds,
+            if self.in_step { ", all at once" } else { "" },
+            self.updates_sent,
+            self.update_bytes
         )?;
         writeln!(
             f,

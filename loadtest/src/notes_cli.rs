@@ -30,6 +30,9 @@ pub struct NotesArgs {
     /// The server's PID, for its CPU and memory.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Every client sends at the same instant each period (bursts), not spread out.
+    #[arg(long)]
+    in_step: bool,
     /// Also print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -44,6 +47,7 @@ pub async fn notes(a: NotesArgs) -> ExitCode {
         seconds: a.seconds.clamp(1, 600),
         docs: a.docs.min(200),
         server_pid: a.server_pid,
+        in_step: a.in_step,
     };
     let limit = Duration::from_secs(bench.seconds + 120);
     match tokio::time::timeout(limit, loadtest::notes::run(&bench)).await {
