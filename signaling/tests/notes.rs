@@ -201,6 +201,27 @@ async fn bad_input_closes_only_its_own_connection() {
     }
     flood.pump_until(WAIT, |f| f.closed.is_some()).await;
     assert_eq!(flood.closed.as_ref().map(|c| c.0), Some(1008), "a flood");
+    // A flood of presence frames (each one is sent on to everyone in the document).
+    let mut chatter = NoteClient::synced(&u).await;
+    for clock in 0..200u32 {
+        let mut payload = vec![1, 7]; // one client, id 7
+        let mut c = clock;
+        while c >= 0x80 {
+            payload.push((c as u8 & 0x7f) | 0x80);
+            c >>= 7;
+        }
+        payload.push(c as u8);
+        payload.extend([2, b'{', b'}']);
+        let mut frame = vec![1, payload.len() as u8];
+        frame.extend(payload);
+        chatter.send_raw(frame).await;
+    }
+    chatter.pump_until(WAIT, |c| c.closed.is_some()).await;
+    assert_eq!(
+        chatter.closed.as_ref().map(|c| c.0),
+        Some(1008),
+        "a presence flood"
+    );
     // A document that would grow past its limit.
     let mut big = NoteClient::synced(&u).await;
     for _ in 0..20 {

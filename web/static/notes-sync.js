@@ -22,6 +22,8 @@ const AUTH = 2;
 const QUERY_AWARENESS = 3;
 /** Local edits are merged into one update at most this often (the server allows 30 a second). */
 const FLUSH_MS = 80;
+/** Presence (cursor moves) is sent at most this often: the latest state, once the time is up. */
+const PRESENCE_MS = 100;
 /** The server refuses frames larger than this by default (--notes-frame-kb). */
 export const MAX_FRAME = 256 * 1024;
 export const TEXT = 'content';
@@ -38,6 +40,8 @@ export class NotesSync extends EventTarget {
     this.closed = false;
     this.delay = 500;
     this.ws = null;
+    this.presenceAt = 0;
+    this.presenceTimer = null;
     this.problem = null; // 'gone' once the link no longer opens the document
     this.fresh();
     this.connect();
@@ -146,7 +150,17 @@ export class NotesSync extends EventTarget {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(bytes);
   }
 
+  /** Sends this page's presence, at most every PRESENCE_MS (the server limits its rate). */
   sendAwareness() {
+    const wait = this.presenceAt + PRESENCE_MS - Date.now();
+    if (wait > 0) {
+      this.presenceTimer ??= setTimeout(() => {
+        this.presenceTimer = null;
+        this.sendAwareness();
+      }, wait);
+      return;
+    }
+    this.presenceAt = Date.now();
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, AWARENESS);
     encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(this.awareness, [this.doc.clientID]));
@@ -239,6 +253,7 @@ export class NotesSync extends EventTarget {
     this.closed = true;
     clearTimeout(this.retry);
     clearTimeout(this.flushTimer);
+    clearTimeout(this.presenceTimer);
     const ws = this.ws;
     this.ws = null;
     ws?.close(1000, 'closed');

@@ -173,16 +173,21 @@ pub async fn notes_markdown(
 ) -> Result<Response, AppError> {
     let (r, doc, _) = authorize(&state, &id, &doc, req.headers(), req.uri().query()).await?;
     let text = state.notes.text(&r.room.id, &doc).await?;
+    let name = format!("{}-{}.md", r.room.slug, file_name(&doc));
+    Ok(markdown_attachment(text, &name))
+}
+
+/// Markdown to download, as `name` (made of safe characters by the caller).
+pub fn markdown_attachment(text: String, name: &str) -> Response {
     let mut res = (
         [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
         text,
     )
         .into_response();
-    let name = format!("{}-{}.md", r.room.slug, file_name(&doc));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok(res)
+    res
 }
 
 /// A document's id as a file name: "notes", "template", "minutes-2026-03-03T1800Z".
@@ -212,6 +217,12 @@ fn is_edit(frame: &[u8]) -> bool {
     matches!(frame, [0, 1 | 2, ..])
 }
 
+/// Whether a frame is presence (awareness), which has a rate of its own: the server sends each
+/// one on to everyone in the document.
+fn is_presence(frame: &[u8]) -> bool {
+    matches!(frame, [1, ..])
+}
+
 async fn run(mut socket: Socket, state: AppState, o: Opening, limits: Limits) {
     let seed = o.seed.clone();
     let joined = state
@@ -233,6 +244,7 @@ async fn run(mut socket: Socket, state: AppState, o: Opening, limits: Limits) {
     let mut listener = state.hub.listen(&o.room_id);
     let mut outage = state.hooks.as_ref().map(|h| h.notes_outage.subscribe());
     let mut edits = Bucket::new(limits.updates_per_second, limits.update_burst);
+    let mut presence = Bucket::new(limits.updates_per_second, limits.update_burst);
     let mut pings = tokio::time::interval(state.limits.ping_every);
     let mut last_seen = tokio::time::Instant::now();
     loop {
@@ -256,6 +268,10 @@ async fn run(mut socket: Socket, state: AppState, o: Opening, limits: Limits) {
                 };
                 if is_edit(&bytes) && !edits.allow() {
                     close(&mut socket, 1008, "too many edits; slow down").await;
+                    break;
+                }
+                if is_presence(&bytes) && !presence.allow() {
+                    close(&mut socket, 1008, "too many presence updates; slow down").await;
                     break;
                 }
                 if !conn.send(bytes.to_vec()).await {

@@ -3,14 +3,14 @@
 //! to read (read-only) and download as Markdown. Anyone with the room's link reads them.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Json, Response};
+use axum::http::HeaderMap;
+use axum::response::{Json, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::ApiQuery;
-use super::notes::{file_name, with_link};
+use super::notes::{file_name, markdown_attachment, with_link};
 use super::reader::{Need, Reader, reader};
 use crate::AppState;
 use crate::error::{AppError, field};
@@ -125,11 +125,6 @@ pub async fn notes_history_markdown(
         .into_iter()
         .find(|k| k.doc == wanted)
         .ok_or(AppError::NotFound("kept notes"))?;
-    let mut res = (
-        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
-        kept.body,
-    )
-        .into_response();
     let name = format!(
         "{}-{}-kept-{}.md",
         r.room.slug,
@@ -139,8 +134,5 @@ pub async fn notes_history_markdown(
             .filter(char::is_ascii_alphanumeric)
             .collect::<String>()
     );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(res)
+    Ok(markdown_attachment(kept.body, &name))
 }
