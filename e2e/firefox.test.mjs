@@ -1,11 +1,12 @@
 // Chromium and Firefox in one call: two Chromium participants and one Firefox ESR participant
 // (driven through geckodriver) each see the other two's video playing and receive their audio.
+// Then Firefox and Chromium edit one shared-notes document together.
 //   node firefox.test.mjs http://127.0.0.1:18080   (inside the namespace scripts/e2e.sh makes)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchChromium, until, remoteVideos, inboundAudioPackets, joinRoom, REMOTE_VIDEOS, INBOUND_AUDIO, INIT, reporter } from './lib.mjs';
+import { launchChromium, newPage, until, remoteVideos, inboundAudioPackets, joinRoom, REMOTE_VIDEOS, INBOUND_AUDIO, INIT, reporter, api } from './lib.mjs';
 import { WebDriver } from './webdriver.mjs';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18080';
@@ -80,6 +81,30 @@ try {
     check(advancing === 2, `${p.name}: two remote videos playing (${v1.map((v) => `${v.width}px`).join(', ')})`);
     check(a1 > a0 && a0 >= 0, `${p.name}: remote audio arriving (${a0} -> ${a1} packets)`);
   }
+
+  // Shared notes in Firefox: the import map (allowed by its hash), yjs and the binding load,
+  // and its edits and a Chromium page's meet in one document.
+  const stored = await api(base, 'POST', '/rooms', { name: 'Notes in two browsers', time_zone: 'UTC' });
+  const member = await api(base, 'POST', `/rooms/${stored.id}/members`, { display_name: 'Fiona' });
+  const link = (await api(base, 'POST', `/rooms/${stored.id}/members/${member.id}/invites`, {})).token;
+  await ff.goto(`${base}/r/${stored.slug}?t=${link}`);
+  await until(() => ff.exec("return Boolean(document.querySelector('#tab-notes'));"), 15000, 'Firefox: the room home');
+  await ff.click('#tab-notes');
+  const ffState = () => ff.exec("return document.querySelector('#notes-state')?.dataset.state ?? '';");
+  const ffSaved = await until(async () => (await ffState()) === 'saved', 15000, 'Firefox: notes saved').then(() => true).catch(() => false);
+  check(ffSaved, `Firefox opens the shared notes (${await ffState()})`);
+  const chrome = await newPage(browser, { base, name: 'Ada (notes)' });
+  await chrome.page.goto(`${base}/r/${stored.slug}?t=${link}`);
+  await chrome.page.click('#tab-notes');
+  await chrome.page.waitForSelector('#notes-state[data-state="saved"]');
+  await ff.type('#notes-text', 'Fiona writes in Firefox. ');
+  const seen = await until(() => chrome.page.evaluate(() => document.querySelector('#notes-text').value.includes('Fiona writes in Firefox.')), 10000, 'Chromium sees Firefox').then(() => true).catch(() => false);
+  check(seen, 'Chromium sees what Firefox typed');
+  await chrome.page.focus('#notes-text');
+  await chrome.page.keyboard.press('Control+End');
+  await chrome.page.keyboard.type('Ada answers from Chromium.');
+  const back = await until(() => ff.exec("return document.querySelector('#notes-text').value;").then((v) => v.includes('Ada answers from Chromium.') && v.includes('Fiona writes')), 10000, 'Firefox sees Chromium').then(() => true).catch(() => false);
+  check(back, 'Firefox sees what Chromium typed, after its own');
 } catch (e) {
   check(false, e.message);
 } finally {
