@@ -177,7 +177,8 @@ fn markers(bytes: &[u8]) -> Vec<(u32, u32)> {
     out
 }
 
-fn doc_url(addr: &str, room: &str, doc: &str, token: &str) -> String {
+/// The notes WebSocket of `doc` in `room`, with a link.
+pub fn doc_url(addr: &str, room: &str, doc: &str, token: &str) -> String {
     let doc: String = doc
         .bytes()
         .map(|b| match b {

@@ -28,14 +28,8 @@ pub struct NoteClient {
 
 /// The notes URL of `doc` in `room_id`, with a link and a guest's device.
 pub fn url(addr: std::net::SocketAddr, room_id: &str, doc: &str, token: &str) -> String {
-    let doc: String = doc
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    format!("ws://{addr}/api/v1/rooms/{room_id}/docs/{doc}?t={token}&device=notes-device-01")
+    let url = loadtest::notes::doc_url(&addr.to_string(), room_id, doc, token);
+    format!("{url}&device=notes-device-01")
 }
 
 impl NoteClient {
