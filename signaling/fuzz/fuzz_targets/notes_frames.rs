@@ -7,7 +7,15 @@ use libfuzzer_sys::fuzz_target;
 use signaling::notes::Limits;
 use signaling::notes::engine::Engine;
 
+static QUIET: std::sync::Once = std::sync::Once::new();
+
 fuzz_target!(|data: &[u8]| {
+    // libFuzzer's panic hook aborts at once, before any unwinding, so the engine's own
+    // catch_unwind (a yrs panic on a hostile frame refuses that frame) would count as a crash.
+    // A silent hook lets those unwind to the engine; a panic that escapes the engine still
+    // reaches libfuzzer-sys's catch_unwind around this target, which aborts, and the input is
+    // kept as a crash.
+    QUIET.call_once(|| std::panic::set_hook(Box::new(|_| {})));
     let limits = Limits {
         max_frame_bytes: 4096,
         max_doc_bytes: 64 * 1024,
