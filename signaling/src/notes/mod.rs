@@ -13,6 +13,8 @@
 
 pub mod engine;
 pub mod history;
+#[doc(hidden)]
+pub mod replay;
 pub mod service;
 pub mod template;
 

@@ -426,8 +426,13 @@ impl DocTask {
             || (unloading && self.stored_updates > 0)
     }
 
-    /// Folds the log into `state` (the whole document now).
+    /// Folds the log into `state` (the whole document now). A state that does not read back is
+    /// never written: the log stays, and holds the document.
     async fn compact(&mut self, state: Vec<u8>) {
+        if !super::engine::reads_back(&state) {
+            tracing::error!("a document's state does not read back; its log is kept as it is");
+            return;
+        }
         match self
             .notes
             .store
