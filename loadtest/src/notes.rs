@@ -336,12 +336,8 @@ pub async fn run(b: &NotesBench) -> Result<NotesReport, Error> {
     let rss_before = b.server_pid.and_then(|p| sample(Some(p)));
     let mut holders = Vec::new();
     for i in 0..b.docs {
-        let doc = format!("minutes:2030-01-{:02}T10:00:00+00:00", i % 28 + 1);
-        let doc = if i < 28 {
-            doc
-        } else {
-            format!("minutes:2031-{:02}-01T10:00:00+00:00", i % 12 + 1)
-        };
+        // A meeting a minute apart for each document (--docs is at most 200).
+        let doc = format!("minutes:2030-01-01T{:02}:{:02}:00+00:00", i / 60, i % 60);
         let mut c = Client::synced(&doc_url(&b.addr, &room, &doc, &token)).await?;
         c.ws.send(frame(&Message::Sync(SyncMessage::Update(state.clone()))))
             .await?;
