@@ -18,7 +18,7 @@ use yrs::updates::decoder::{Decode, DecoderV1};
 use yrs::updates::encoder::Encode;
 use yrs::{Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
 
-use super::{Limits, TEXT};
+use super::{Limits, TEXT, shape};
 
 /// A connection, as numbered by the document's owner.
 pub type ConnId = u64;
@@ -84,19 +84,6 @@ fn declared_presences(bytes: &[u8]) -> Option<u64> {
     }
     let _len: usize = c.read_var().ok()?;
     c.read_var::<u64>().ok()
-}
-
-/// Whether the counts at the head of a v1 update (its clients, and the first client's blocks)
-/// fit in its bytes, each element taking one at least: yrs reserves room for the declared
-/// counts before reading the elements.
-fn counts_fit(u: &[u8]) -> bool {
-    let mut c = Cursor::new(u);
-    let fits = |n: u64| usize::try_from(n).is_ok_and(|n| n <= u.len());
-    match c.read_var::<u64>() {
-        Ok(0) => true,
-        Ok(clients) if fits(clients) => c.read_var::<u64>().is_ok_and(fits),
-        _ => false,
-    }
 }
 
 /// An auth-denied frame with its reason: the edit was refused, the connection stays.
@@ -324,9 +311,14 @@ impl Engine {
             code: INVALID,
             reason: "an update that cannot be read",
         };
-        if !counts_fit(u) {
-            return Err(bad);
-        }
+        let doc = self.awareness.doc();
+        let before = doc.transact().state_vector();
+        // yrs trusts an update's structure while integrating it: a shape no synced client
+        // sends is refused before yrs reads it (see `shape`).
+        shape::check(u, Some(&before)).map_err(|why| Fatal {
+            code: INVALID,
+            reason: why.reason(),
+        })?;
         // yrs can panic on hostile input (an integer overflow in a delete set was found by
         // fuzzing). Reading touches nothing, so a panic there only refuses the frame; one while
         // applying may have left the document half-changed, so it is dropped (`poisoned`) and
@@ -336,22 +328,6 @@ impl Engine {
             Ok(Ok(update)) => update,
             Ok(Err(_)) | Err(_) => return Err(bad),
         };
-        let doc = self.awareness.doc();
-        let before = doc.transact().state_vector();
-        // An update may not repeat what the document has: a client that synced sends only what
-        // is new to the server. yrs drops the repeated part before integrating the rest, and a
-        // hostile update whose new blocks point at the dropped ones made it read freed memory
-        // (found by fuzzing under AddressSanitizer, yrs 0.28.1).
-        let repeats = update.insertions(true).iter().any(|(client, ranges)| {
-            let known = before.get(client);
-            ranges.iter().any(|r| r.start < known)
-        });
-        if repeats {
-            return Err(Fatal {
-                code: INVALID,
-                reason: "an update that repeats edits the document has",
-            });
-        }
         let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut txn = doc.transact_mut();
             txn.apply_update(update).map(|()| txn.has_missing_updates())
@@ -469,7 +445,7 @@ pub fn reads_back(u: &[u8]) -> bool {
 /// Whether a yjs v1 update changes nothing (no blocks, no deletions).
 fn is_empty_update(u: &[u8]) -> bool {
     u == [0, 0]
-        || (counts_fit(u)
+        || (shape::check(u, None).is_ok()
             && matches!(std::panic::catch_unwind(|| Update::decode_v1(u)), Ok(Ok(x)) if x.is_empty()))
 }
 

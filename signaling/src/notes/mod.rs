@@ -16,6 +16,7 @@ pub mod history;
 #[doc(hidden)]
 pub mod replay;
 pub mod service;
+pub mod shape;
 pub mod template;
 
 use chrono_tz::Tz;
