@@ -144,6 +144,9 @@ pub struct Cli {
     /// Seconds a signaling connection has to send `join`; after that it is closed (1008).
     #[arg(long, env = "COHORT_JOIN_TIMEOUT_SECONDS", default_value_t = 30, value_parser = positive::<u64>)]
     pub join_timeout_seconds: u64,
+    /// Hours an organiser's browser session lasts once a sign-in link opened it.
+    #[arg(long, env = "COHORT_SESSION_HOURS", default_value_t = 12, value_parser = positive::<u64>)]
+    pub session_hours: u64,
     /// For tests only: enables POST /test/drop-signaling, which cuts every signaling
     /// connection at once, as a network failure would. Never enable in production.
     #[arg(long, env = "COHORT_TEST_HOOKS")]
@@ -186,6 +189,7 @@ impl Cli {
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
             metrics_elsewhere: self.metrics_addr.is_some(),
             data_dir: self.data_dir(),
+            session_hours: self.session_hours,
         }
     }
 

@@ -70,6 +70,8 @@ pub struct Settings {
     pub metrics_elsewhere: bool,
     /// Where uploaded files are kept (`--data-dir`).
     pub data_dir: std::path::PathBuf,
+    /// How long an organiser's browser session lasts (`--session-hours`).
+    pub session_hours: u64,
 }
 
 /// What every request handler can reach.
@@ -131,6 +133,7 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(web::index))
         .routes(routes!(web::room))
         .routes(routes!(web::admin))
+        .routes(routes!(api::sign_in::sign_in_page, api::sign_in::sign_in))
         .routes(routes!(web::asset))
         .routes(routes!(web::vendored))
         .routes(routes!(healthz))
@@ -148,6 +151,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track_http,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::session::guard,
         ))
         .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(state)

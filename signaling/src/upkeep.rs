@@ -44,6 +44,9 @@ pub async fn run(
             "attendance past its rooms' retention deleted"
         );
     }
+    // Used and expired sign-in links are kept a day, so that a link opened again says it was
+    // used rather than that it never existed.
+    store.purge_sign_ins(now_ms - 24 * 3_600_000).await?;
     store.scrub().await?;
     hub.forget_quiet();
     let held = store.board_file_ids().await?;

@@ -510,6 +510,11 @@ async fn the_openapi_document_describes_every_route() {
         ("post", "/api/v1/keys"),
         ("get", "/api/v1/keys"),
         ("delete", "/api/v1/keys/{id}"),
+        ("post", "/api/v1/keys/{id}/sign-in-links"),
+        ("get", "/api/v1/session"),
+        ("delete", "/api/v1/session"),
+        ("get", "/organise/sign-in/{token}"),
+        ("post", "/organise/sign-in/{token}"),
         ("get", "/api/v1/rtc"),
         ("get", "/healthz"),
         ("get", "/readyz"),
@@ -524,7 +529,7 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 62, "a route was added: list it above");
+    assert_eq!(operations, 67, "a route was added: list it above");
     // Vendored browser libraries are served from the binary, as their packages have them.
     let marked = call(
         server.addr,

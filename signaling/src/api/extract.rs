@@ -170,12 +170,17 @@ pub fn bearer(headers: &HeaderMap) -> Option<Option<&str>> {
     )
 }
 
-/// The caller named by the `Authorization: Bearer <key>` header.
+/// The caller named by the `Authorization: Bearer <key>` header, or else by the session
+/// cookie of a signed-in browser.
 pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
     let key = match bearer(headers) {
         None => {
+            // A signed-in browser (the organiser's console) sends its session cookie instead.
+            if let Some(token) = super::session::session_token(headers) {
+                return super::session::session_caller(state, token).await;
+            }
             return Err(AppError::Unauthorized(
-                "this needs an API key: Authorization: Bearer <key>".into(),
+                "this needs an API key (Authorization: Bearer <key>) or a signed-in session".into(),
             ));
         }
         Some(key) => key.ok_or(AppError::Unauthorized(

@@ -20,6 +20,8 @@ pub mod notes_history;
 pub mod reader;
 pub mod rooms;
 pub mod schedule;
+pub mod session;
+pub mod sign_in;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -148,6 +150,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::mute_track))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
+        .routes(routes!(session::create_sign_in_link))
+        .routes(routes!(session::get_session, session::end_session))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Uploads read their body themselves, up to --upload-max-mb.
         .merge(

@@ -19,6 +19,7 @@ mod notes;
 mod notes_history;
 mod rooms;
 mod schedules;
+mod sessions;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub use notes::StoredDoc;
 pub use notes_history::KeptDoc;
 pub use rooms::{Room, RoomChanges};
 pub use schedules::ScheduleRow;
+pub use sessions::SignInLink;
 
 use crate::error::AppError;
 

@@ -158,6 +158,7 @@ impl TestServer {
             data_dir: std::env::temp_dir()
                 .join("cohort-tests")
                 .join(format!("files-{}", uuid::Uuid::new_v4().simple())),
+            session_hours: 12,
         };
         tweak(&mut settings);
         let data_dir = settings.data_dir.clone();
