@@ -133,6 +133,7 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(web::index))
         .routes(routes!(web::room))
         .routes(routes!(web::admin))
+        .routes(routes!(web::organise))
         .routes(routes!(api::sign_in::sign_in_page, api::sign_in::sign_in))
         .routes(routes!(web::asset))
         .routes(routes!(web::vendored))

@@ -49,6 +49,11 @@ const ASSETS: &[Asset] = &[
     asset!("admin.js", JS),
     asset!("admin-lib.js", JS),
     asset!("admin.css", "text/css; charset=utf-8"),
+    asset!("organise.js", JS),
+    asset!("organise-api.js", JS),
+    asset!("organise-form.js", JS),
+    asset!("organise-rooms.js", JS),
+    asset!("organise.css", "text/css; charset=utf-8"),
 ];
 
 macro_rules! vendored {
@@ -82,6 +87,7 @@ const IMPORT_MAP_MARKER: &str = "<!-- import map -->";
 const INDEX: &str = include_str!("../../web/index.html");
 const ROOM: &str = include_str!("../../web/room.html");
 const ADMIN: &str = include_str!("../../web/admin.html");
+const ORGANISE: &str = include_str!("../../web/organise.html");
 
 /// `GET /`: what Cohort is, and a form that goes to a room.
 #[utoipa::path(get, path = "/", tag = "service",
@@ -116,6 +122,13 @@ fn room_page() -> &'static str {
     responses((status = 200, description = "The admin page", content_type = "text/html")))]
 pub async fn admin() -> Html<&'static str> {
     Html(ADMIN)
+}
+
+/// `GET /organise`: the organiser console (a sign-in link's session, or an organiser key).
+#[utoipa::path(get, path = "/organise", tag = "service",
+    responses((status = 200, description = "The organiser console", content_type = "text/html")))]
+pub async fn organise() -> Html<&'static str> {
+    Html(ORGANISE)
 }
 
 /// `GET /static/{name}`.
@@ -246,7 +259,7 @@ mod tests {
 
     #[test]
     fn pages_load_no_inline_script() {
-        for page in [INDEX, room_page(), ADMIN] {
+        for page in [INDEX, room_page(), ADMIN, ORGANISE] {
             for tag in page.split("<script").skip(1) {
                 let open = tag.split('>').next().unwrap_or("");
                 assert!(

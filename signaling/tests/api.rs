@@ -521,6 +521,7 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/"),
         ("get", "/r/{room}"),
         ("get", "/admin"),
+        ("get", "/organise"),
         ("get", "/static/{name}"),
         ("get", "/static/vendor/{path}"),
     ] {
@@ -529,7 +530,7 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 67, "a route was added: list it above");
+    assert_eq!(operations, 68, "a route was added: list it above");
     // Vendored browser libraries are served from the binary, as their packages have them.
     let marked = call(
         server.addr,

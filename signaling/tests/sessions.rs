@@ -113,6 +113,11 @@ async fn a_link_signs_in_once(s: &TestServer) {
     }
     let r = req(s, "POST", &path, &[], None).await;
     assert_eq!(r.status, 403, "{}", r.text());
+    // `Origin: null` (a page whose referrer policy is no-referrer) counts only with the
+    // browser's word that the request is same-origin.
+    let null_same_site = [("Origin", "null"), ("Sec-Fetch-Site", "same-site")];
+    let r = req(s, "POST", &path, &null_same_site, None).await;
+    assert_eq!(r.status, 403, "{}", r.text());
     assert_eq!(req(s, "GET", &path, &[], None).await.status, 200);
     // From the page itself: a session, and on to the console.
     let r = press(s, &path, OWN).await;
@@ -193,6 +198,13 @@ async fn a_session_is_its_keys(s: &TestServer) {
     for headers in [
         vec![("Cookie", cookie.as_str()), ("Origin", EVIL)],
         vec![("Cookie", cookie.as_str())],
+        vec![("Cookie", cookie.as_str()), ("Origin", "null")],
+        vec![
+            ("Cookie", cookie.as_str()),
+            ("Origin", EVIL),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+        vec![("Cookie", cookie.as_str()), ("Sec-Fetch-Site", "same-site")],
     ] {
         let r = req(s, "POST", "/api/v1/rooms", &headers, Some(new_room.clone())).await;
         r.problem(403);
@@ -207,7 +219,12 @@ async fn a_session_is_its_keys(s: &TestServer) {
         r.problem(403);
     }
     let list = req(s, "GET", "/api/v1/rooms", &c, None).await;
-    assert_eq!(list.json()["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        list.json()["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        list.text()
+    );
     let own = [("Cookie", cookie.as_str()), ("Origin", OWN)];
     let r = req(
         s,

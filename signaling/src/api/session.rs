@@ -6,12 +6,14 @@
 //! https (`--public-url`), and expires with the session. A request that the cookie alone
 //! authenticates and that could change something (any method but GET, HEAD and OPTIONS, and
 //! every WebSocket upgrade) must also come from this server's own origin (its `Origin`
-//! header), or it is refused before any handler runs ([`guard`]): SameSite keeps the cookie
-//! off cross-site requests in today's browsers, and the Origin check holds where it does not.
+//! header, or `Sec-Fetch-Site` where the page's referrer policy makes the browser send
+//! `Origin: null`), or it is refused before any handler runs ([`guard`]). SameSite keeps the
+//! cookie off cross-site requests; the origin check also refuses another origin of the same
+//! site (another port of the same host), to which SameSite does not apply.
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -74,21 +76,29 @@ fn clear_cookie(state: &AppState) -> HeaderValue {
     HeaderValue::from_str(&value).expect("a cookie of ASCII literals")
 }
 
-/// Whether the request's `Origin` is this server's own: the origin of `--public-url`, or the
-/// origin the request itself was addressed to (its `Host`), as a browser on this page sends.
+/// Whether the request comes from this server's own pages. Its `Origin` must be this server's:
+/// the origin of `--public-url`, or the one the request was addressed to (its `Host`). Pages
+/// served with `Referrer-Policy: no-referrer`, as all of Cohort's are, send `Origin: null`
+/// even to their own origin; then the browser's `Sec-Fetch-Site` must say `same-origin`.
 pub fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return false;
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    let public = origin_of(&state.settings.public_url);
-    if public.is_some_and(|p| p.eq_ignore_ascii_case(origin)) {
-        return true;
+    match text(header::ORIGIN) {
+        Some(origin) if origin != "null" => {
+            let public = origin_of(&state.settings.public_url);
+            if public.is_some_and(|p| p.eq_ignore_ascii_case(origin)) {
+                return true;
+            }
+            let addressed = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
+            matches!((addressed, text(header::HOST)), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
+        }
+        _ => text(HeaderName::from_static("sec-fetch-site")) == Some("same-origin"),
     }
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let addressed = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"));
-    matches!((addressed, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
 }
 
 /// `scheme://host[:port]` of a URL.

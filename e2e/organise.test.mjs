@@ -1,0 +1,156 @@
+// The organiser console in real Chromium: an admin makes a sign-in link; the teacher opens it,
+// presses the button, and is in /organise by a session cookie the page cannot read. She creates
+// "Year 10 Physics"; a bad time zone is shown next to its field with what she typed kept; she
+// edits the room. A form posted from another origin of the same site (the cookie goes with it)
+// changes nothing. The used link cannot be used again. Another organiser's room is not listed.
+// Signing out ends the session. Contrast passes; at 360 px every control is reachable.
+//   node organise.test.mjs http://127.0.0.1:18080   (COHORT_ADMIN_KEY: the server's admin key)
+import http from 'node:http';
+import { launchChromium, until, CONTRAST_FAILURES, reporter, api } from './lib.mjs';
+
+const base = process.argv[2] ?? 'http://127.0.0.1:18080';
+const stamp = Date.now();
+const TEACHER = "Ms Rivera <b>Physics</b>";
+const ROOM = "Year 10 Physics";
+const browser = await launchChromium();
+const { check, finish } = reporter('organise');
+const attempt = (fn, ms, what) => until(fn, ms, what).catch(() => null);
+
+// Another origin on the same site (127.0.0.1, another port): SameSite=Strict sends the cookie.
+const evilPort = 18090;
+const evil = http.createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'text/html' });
+  res.end(`<!doctype html><form id="f" method="post" enctype="text/plain" action="${base}/api/v1/rooms">
+    <input name='{"name":"Forged ${stamp}","time_zone":"UTC","x":"' value='"}'></form>
+    <script>document.getElementById('f').submit()</script>`);
+});
+await new Promise((r) => evil.listen(evilPort, '127.0.0.1', r));
+
+try {
+  const teacher = await api(base, 'POST', '/keys', { name: TEACHER, role: 'organiser' });
+  const other = await api(base, 'POST', '/keys', { name: `Other ${stamp}`, role: 'organiser' });
+  const theirs = await fetch(`${base}/api/v1/rooms`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${other.key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: `Not hers ${stamp}`, time_zone: 'UTC' }),
+  }).then((r) => r.json());
+  const link = await api(base, 'POST', `/keys/${teacher.id}/sign-in-links`, {});
+  check(link.url.startsWith(`${base}/organise/sign-in/`), `the sign-in link is on this server (${link.url.slice(0, base.length + 18)}…)`);
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const cspViolations = [];
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
+
+  // 1. The link's page names her (as text) and signs in only when she presses the button.
+  await page.goto(link.url);
+  const button = page.getByRole('button', { name: `Sign in as ${TEACHER}` });
+  check(await button.isVisible(), 'the link opens a page with a "Sign in as …" button naming her, as text');
+  await button.click();
+  await page.waitForURL(`${base}/organise`);
+  await page.waitForSelector('#console:not([hidden])', { timeout: 10000 });
+  const who = await page.textContent('#who');
+  check(who.includes(TEACHER), `the console says who is signed in ("${who}")`);
+  check(!(await page.evaluate(() => document.cookie)).includes('cohort_session'), 'the session cookie is HttpOnly: the page cannot read it');
+  check(await page.isVisible('#rooms-empty'), 'with no rooms yet, the console says how to start');
+  check(!(await page.textContent('#rooms-list')).includes('Not hers'), "another organiser's room is not listed");
+
+  // 2. A new room with a time zone that does not exist: the error is beside the field, and
+  //    nothing typed is lost; corrected, the room is made.
+  await page.getByRole('button', { name: 'New room' }).click();
+  const dialog = page.locator('#room-dialog');
+  check(await dialog.isVisible(), 'New room opens the form');
+  check(await page.evaluate(() => document.activeElement?.id === 'room-name'), 'focus goes to the first field');
+  const zone = await page.inputValue('#room-time-zone');
+  const browserZone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  check(zone === browserZone, `the time zone defaults to the browser's (${zone}, the browser's ${browserZone})`);
+  await page.getByLabel('Name').fill(ROOM);
+  await page.getByLabel('Description (optional)').fill('Forces, energy & <waves>');
+  await page.getByLabel('Time zone').fill('Mars/Olympus_Mons');
+  await page.getByLabel('Capacity').fill('30');
+  await page.getByRole('button', { name: 'Create room' }).click();
+  const zoneError = await attempt(async () => {
+    const t = (await page.textContent('#room-time-zone-error'))?.trim();
+    return t || null;
+  }, 5000, 'the time zone error');
+  check(Boolean(zoneError), `the server's error shows beside the time zone ("${zoneError}")`);
+  check((await page.getAttribute('#room-time-zone', 'aria-invalid')) === 'true', 'the field is marked invalid');
+  check(await page.evaluate(() => document.activeElement?.id === 'room-time-zone'), 'focus goes to the field in error');
+  check((await page.inputValue('#room-name')) === ROOM && (await page.inputValue('#room-capacity')) === '30', 'what was typed is kept');
+  await page.getByLabel('Time zone').fill('Europe/Berlin');
+  await page.getByRole('button', { name: 'Create room' }).click();
+  const card = page.locator('.room-card', { hasText: ROOM });
+  await card.waitFor({ timeout: 10000 });
+  check(!(await dialog.isVisible()), 'the form closes once the room is made');
+  const cardText = await card.textContent();
+  check(cardText.includes('Europe/Berlin') && cardText.includes('up to 30 people') && cardText.includes('Forces, energy & <waves>'),
+    `the room's card shows its zone, capacity and description as text ("${cardText.replace(/\s+/g, ' ').trim()}")`);
+
+  // 3. Edit: the form holds the room as stored; a change is saved.
+  await card.getByRole('button', { name: `Edit ${ROOM}` }).click();
+  check((await page.inputValue('#room-time-zone')) === 'Europe/Berlin', 'Edit opens the form with the room as stored');
+  await page.getByLabel('Capacity').fill('25');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await attempt(async () => (await card.textContent()).includes('up to 25 people'), 10000, 'the edit is shown');
+  check((await card.textContent()).includes('up to 25 people'), 'the edit is saved and shown');
+  const rooms = await api(base, 'GET', '/rooms?limit=100');
+  const made = rooms.items.find((r) => r.name === ROOM);
+  check(made?.owner_key_id === teacher.id && made?.capacity === 25 && made?.time_zone === 'Europe/Berlin',
+    `the API has the room as she made it, owned by her key (${JSON.stringify(made && { capacity: made.capacity, zone: made.time_zone })})`);
+
+  // 4. A form posted from another origin of the same site carries her cookie, and is refused.
+  const forged = await context.newPage();
+  const answer = forged.waitForResponse((r) => r.url() === `${base}/api/v1/rooms` && r.request().method() === 'POST', { timeout: 10000 });
+  await forged.goto(`http://127.0.0.1:${evilPort}/`);
+  const status = (await answer).status();
+  check(status === 403, `the cross-origin form post is refused (${status})`);
+  const after = await api(base, 'GET', '/rooms?limit=100');
+  check(!after.items.some((r) => r.name.startsWith('Forged')), 'and no room was made by it');
+  await forged.close();
+
+  // 5. Contrast, and the narrow layout: every control is in view or can be scrolled to.
+  const fails = await page.evaluate(CONTRAST_FAILURES);
+  check(fails.length === 0, `the console passes the contrast check (${JSON.stringify(fails.slice(0, 3))})`);
+  await page.setViewportSize({ width: 360, height: 740 });
+  const unreachable = await page.evaluate(() => [...document.querySelectorAll('button, input, a, textarea')]
+    .filter((e) => e.getClientRects().length && !e.closest('dialog:not([open])'))
+    .filter((e) => {
+      const r = e.getBoundingClientRect();
+      return r.left < 0 || r.right > document.documentElement.clientWidth + 1;
+    }).map((e) => e.textContent || e.id));
+  check(unreachable.length === 0, `at 360 px no control is outside the page's width (${JSON.stringify(unreachable)})`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(overflow <= 1, `at 360 px the page does not scroll sideways (${overflow} px)`);
+  await page.screenshot({ path: '../docs/images/organise-rooms-narrow.png', fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: '../docs/images/organise-rooms.png' });
+
+  // 6. Deleting asks first and names what goes; Cancel keeps the room.
+  await card.getByRole('button', { name: `Delete ${ROOM}` }).click();
+  const confirmText = await page.textContent('#confirm-text');
+  check(/schedule/.test(confirmText) && /chat/.test(confirmText) && /notes/.test(confirmText) && /attendance/.test(confirmText),
+    `the confirmation names what will be lost ("${confirmText.slice(0, 90)}…")`);
+  await page.keyboard.press('Escape');
+  check(await card.isVisible(), 'Escape cancels, and the room stays');
+
+  // 7. The used link cannot be used again; signing out ends the session on the server.
+  const again = await context.newPage();
+  const res = await again.goto(link.url);
+  check(res.status() === 410 && /has been used/.test(await again.textContent('h1')), `the used link is refused with a clear page (${res.status()})`);
+  await again.close();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForSelector('#signin:not([hidden])', { timeout: 10000 });
+  const cookies = await context.cookies(base);
+  const stale = await fetch(`${base}/api/v1/rooms`, { headers: { cookie: `cohort_session=${cookies.find((c) => c.name === 'cohort_session')?.value ?? 'gone'}` } });
+  check(stale.status === 401, `after signing out the session no longer works (${stale.status})`);
+  await page.reload();
+  check(await page.isVisible('#signin'), 'a reload after signing out shows the sign-in form');
+  check(cspViolations.length === 0, `no CSP violations (${cspViolations.length})`);
+  await fetch(`${base}/api/v1/rooms/${theirs.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${other.key}` } });
+} catch (e) {
+  check(false, `the console test ran to its end (${e.stack ?? e})`);
+} finally {
+  evil.close();
+  await browser.close();
+}
+finish();
