@@ -493,6 +493,7 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/api/v1/rooms/{id}/schedule"),
         ("delete", "/api/v1/rooms/{id}/schedule"),
         ("get", "/api/v1/rooms/{id}/occurrences"),
+        ("post", "/api/v1/rooms/{id}/schedule/preview"),
         ("patch", "/api/v1/rooms/{id}/occurrences/{occurrence}"),
         ("get", "/api/v1/rooms/{id}/calendar.ics"),
         ("get", "/api/v1/lobby/{slug}"),
@@ -530,7 +531,7 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 68, "a route was added: list it above");
+    assert_eq!(operations, 69, "a route was added: list it above");
     // Vendored browser libraries are served from the binary, as their packages have them.
     let marked = call(
         server.addr,

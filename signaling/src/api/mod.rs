@@ -20,6 +20,7 @@ pub mod notes_history;
 pub mod reader;
 pub mod rooms;
 pub mod schedule;
+pub mod schedule_preview;
 pub mod session;
 pub mod sign_in;
 
@@ -139,6 +140,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
             schedule::get_schedule,
             schedule::delete_schedule
         ))
+        .routes(routes!(schedule_preview::preview_schedule))
         .routes(routes!(schedule::occurrences))
         .routes(routes!(schedule::patch_occurrence))
         .routes(routes!(calendar::calendar))

@@ -10,6 +10,7 @@
 
 mod expand;
 mod rule;
+pub mod term;
 
 use chrono::{
     DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDateTime, TimeZone, Utc,
@@ -112,6 +113,11 @@ pub fn parse_local(name: &str, text: &str) -> Result<NaiveDateTime, FieldError> 
     NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
         .map_err(|_| field(name, "a local date-time like 2026-10-20T18:00 (no offset)"))
+}
+
+/// The instant local time `t` names in `zone` (a time the clocks skip is read as RFC 5545 says).
+pub fn place_utc(zone: Tz, t: NaiveDateTime) -> DateTime<Utc> {
+    expand::place(zone, t).with_timezone(&Utc)
 }
 
 /// Formats a local date-time the way [`parse_local`] reads it.
