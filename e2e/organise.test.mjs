@@ -15,6 +15,15 @@ const ROOM = "Year 10 Physics";
 const browser = await launchChromium();
 const { check, finish } = reporter('organise');
 const attempt = (fn, ms, what) => until(fn, ms, what).catch(() => null);
+// Controls on screen that cannot be brought into the viewport by scrolling (the page, or a
+// scrolling table around them).
+const UNREACHABLE = `(() => [...document.querySelectorAll('button, input, select, a, textarea, summary')]
+  .filter((e) => e.getClientRects().length && !e.closest('dialog:not([open])'))
+  .filter((e) => {
+    e.scrollIntoView({ block: 'center', inline: 'center' });
+    const r = e.getBoundingClientRect();
+    return r.right <= 0 || r.left >= innerWidth || r.bottom <= 0 || r.top >= innerHeight;
+  }).map((e) => e.getAttribute('aria-label') || e.textContent.trim() || e.id))()`;
 
 // Another origin on the same site (127.0.0.1, another port): SameSite=Strict sends the cookie.
 const evilPort = 18090;
@@ -98,6 +107,75 @@ try {
   check(made?.owner_key_id === teacher.id && made?.capacity === 25 && made?.time_zone === 'Europe/Berlin',
     `the API has the room as she made it, owned by her key (${JSON.stringify(made && { capacity: made.capacity, zone: made.time_zone })})`);
 
+  // 3b. The schedule as a form: Tuesdays at 18:00 for 12 weeks in Berlin, across the clock
+  //     change of 28 March; the preview is the server's; she saves it and cancels the holiday.
+  await card.getByRole('button', { name: `Schedule of ${ROOM}` }).click();
+  await page.waitForSelector('#schedule-view:not([hidden])');
+  check(await page.evaluate(() => document.activeElement?.id === 'schedule-title'), 'the schedule opens with focus on its heading');
+  for (const day of ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']) {
+    await page.getByLabel(day, { exact: true }).setChecked(false);
+  }
+  const daysError = await attempt(async () => (await page.textContent('#schedule-days-set-error')).trim() || null, 5000, 'the days error');
+  check(/at least one day/.test(daysError ?? ''), `with no day ticked, the error is beside Days ("${daysError}")`);
+  await page.getByLabel('Tuesday', { exact: true }).check();
+  await page.getByLabel('Time', { exact: true }).fill('18:00');
+  await page.getByLabel('Duration (minutes)').fill('60');
+  await page.getByLabel('Repeats').selectOption('1');
+  await page.getByLabel('First meeting').fill('2027-03-02');
+  await page.getByLabel(/Last meeting/).fill('2027-05-18');
+  const previewed = await attempt(async () => {
+    const n = await page.textContent('#meetings-note');
+    return /Preview, not saved yet: 12 meetings/.test(n) ? n : null;
+  }, 10000, 'the preview of 12 meetings');
+  check(Boolean(previewed), `the preview lists 12 meetings ("${await page.textContent('#meetings-note')}")`);
+  const previewStarts = await page.$$eval('#meetings-body tr', (rows) => rows.map((r) => r.dataset.start));
+  const heads = await page.$$eval('#meetings-head th', (ths) => ths.map((t) => t.textContent));
+  const ownZone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  check(ownZone === 'Europe/Berlin' || heads.some((h) => h.startsWith('Your time')), `the room's zone and her own are side by side when they differ (${JSON.stringify(heads)})`);
+  await page.locator('#schedule-advanced summary').click();
+  const rule = await page.inputValue('#schedule-rrule');
+  check(rule === 'FREQ=WEEKLY;BYDAY=TU;UNTIL=20270518T215959Z', `Advanced shows the rule the form made (${rule})`);
+  await page.getByRole('button', { name: 'Save schedule' }).click();
+  await attempt(async () => /^Saved: 12 meetings/.test(await page.textContent('#meetings-note')), 10000, 'saved');
+  check(/^Saved: 12 meetings/.test(await page.textContent('#meetings-note')), `saved: ${await page.textContent('#meetings-note')}`);
+  await page.locator('#meetings-body tr[data-start^="2027-04-06"] button', { hasText: 'Cancel' }).click();
+  await attempt(async () => /11 meetings, 1 cancelled/.test(await page.textContent('#meetings-note')), 10000, 'cancelled');
+  check(/11 meetings, 1 cancelled/.test(await page.textContent('#meetings-note')), `the holiday is cancelled (${await page.textContent('#meetings-note')})`);
+  const occ = await api(base, 'GET', `/rooms/${made.id}/occurrences?from=2027-03-01T00:00:00Z&to=2027-06-01T00:00:00Z`);
+  const held = occ.filter((o) => o.status === 'scheduled');
+  check(held.length === 11 && occ.find((o) => o.start.startsWith('2027-04-06'))?.status === 'cancelled', `the API has 11 meetings and the holiday cancelled (${held.length})`);
+  check(JSON.stringify(occ.map((o) => o.start)) === JSON.stringify(previewStarts), 'the API\'s meetings are the ones the preview showed');
+  const offsets = occ.map((o) => o.start.slice(11));
+  check(offsets.every((t) => t.startsWith('18:00:00')) && offsets[0].endsWith('+01:00') && offsets[11].endsWith('+02:00'),
+    `18:00 local across the clock change (${offsets[0]} … ${offsets[11]})`);
+  // Restorable: the holiday comes back, and goes again.
+  await page.locator('#meetings-body tr[data-start^="2027-04-06"] button', { hasText: 'Restore' }).click();
+  await attempt(async () => /^Saved: 12 meetings\.$/.test(await page.textContent('#meetings-note')), 10000, 'restored');
+  check(/^Saved: 12 meetings\.$/.test(await page.textContent('#meetings-note')), 'a cancelled meeting can be restored');
+  await page.locator('#meetings-body tr[data-start^="2027-04-06"] button', { hasText: 'Cancel' }).click();
+  await attempt(async () => /1 cancelled/.test(await page.textContent('#meetings-note')), 10000, 'cancelled again');
+  // Move one meeting a day later, then put it back.
+  await page.locator('#meetings-body tr[data-start^="2027-05-04"] button', { hasText: 'Move' }).click();
+  await page.getByLabel('New time').fill('2027-05-05T18:00');
+  await page.getByRole('button', { name: 'Move here' }).click();
+  await attempt(async () => (await page.$('#meetings-body tr[data-start^="2027-05-05"].moved')) !== null, 10000, 'moved');
+  check((await page.$('#meetings-body tr[data-start^="2027-05-05"].moved')) !== null, 'a meeting can be moved, and the list says where from');
+  await page.locator('#meetings-body tr[data-start^="2027-05-05"] button', { hasText: 'Restore' }).click();
+  await attempt(async () => (await page.$('#meetings-body tr[data-start^="2027-05-04"].scheduled')) !== null, 10000, 'moved back');
+  check((await page.$('#meetings-body tr[data-start^="2027-05-04"].scheduled')) !== null, 'and restored to its place');
+  await page.screenshot({ path: '../docs/images/organise-schedule.png', fullPage: true });
+  const scheduleFails = await page.evaluate(CONTRAST_FAILURES);
+  check(scheduleFails.length === 0, `the schedule passes the contrast check (${JSON.stringify(scheduleFails.slice(0, 3))})`);
+  await page.setViewportSize({ width: 360, height: 740 });
+  const narrow = await page.evaluate(UNREACHABLE);
+  check(narrow.length === 0, `at 360 px every control of the schedule is in view or can be scrolled to (${JSON.stringify(narrow)})`);
+  const sideways = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(sideways <= 1, `at 360 px the schedule page itself does not scroll sideways (${sideways} px)`);
+  await page.screenshot({ path: '../docs/images/organise-schedule-narrow.png', fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.getByRole('button', { name: 'Back to rooms' }).click();
+  check(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')?.startsWith('Schedule of')), 'Back to rooms returns focus to the room\'s Schedule button');
+
   // 4. A form posted from another origin of the same site carries her cookie, and is refused.
   const forged = await context.newPage();
   const answer = forged.waitForResponse((r) => r.url() === `${base}/api/v1/rooms` && r.request().method() === 'POST', { timeout: 10000 });
@@ -112,13 +190,8 @@ try {
   const fails = await page.evaluate(CONTRAST_FAILURES);
   check(fails.length === 0, `the console passes the contrast check (${JSON.stringify(fails.slice(0, 3))})`);
   await page.setViewportSize({ width: 360, height: 740 });
-  const unreachable = await page.evaluate(() => [...document.querySelectorAll('button, input, a, textarea')]
-    .filter((e) => e.getClientRects().length && !e.closest('dialog:not([open])'))
-    .filter((e) => {
-      const r = e.getBoundingClientRect();
-      return r.left < 0 || r.right > document.documentElement.clientWidth + 1;
-    }).map((e) => e.textContent || e.id));
-  check(unreachable.length === 0, `at 360 px no control is outside the page's width (${JSON.stringify(unreachable)})`);
+  const unreachable = await page.evaluate(UNREACHABLE);
+  check(unreachable.length === 0, `at 360 px every control of the rooms is in view or can be scrolled to (${JSON.stringify(unreachable)})`);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   check(overflow <= 1, `at 360 px the page does not scroll sideways (${overflow} px)`);
   await page.screenshot({ path: '../docs/images/organise-rooms-narrow.png', fullPage: true });

@@ -53,6 +53,7 @@ const ASSETS: &[Asset] = &[
     asset!("organise-api.js", JS),
     asset!("organise-form.js", JS),
     asset!("organise-rooms.js", JS),
+    asset!("organise-schedule.js", JS),
     asset!("organise.css", "text/css; charset=utf-8"),
 ];
 

@@ -17,7 +17,9 @@ export function showErrors(form, error) {
   let first = null;
   const unplaced = [];
   for (const { field, message } of error.fields ?? []) {
-    const input = form.querySelector(`[name="${CSS.escape(String(field))}"]`);
+    const name = String(field);
+    const base = name.replace(/\[\d+\]$/, ''); // term.weekdays[0] is the weekdays' field
+    const input = [name, base].map((n) => form.querySelector(`[name="${CSS.escape(n)}"]:not([type="checkbox"]), [data-field="${CSS.escape(n)}"]`)).find(Boolean);
     const slot = input && document.getElementById(`${input.id}-error`);
     if (!slot) {
       unplaced.push(`${field}: ${message}`);
@@ -33,7 +35,7 @@ export function showErrors(form, error) {
     general.hidden = false;
   }
   if (first) {
-    first.focus();
+    (first.matches('fieldset') ? first.querySelector('input') : first).focus();
   } else {
     general.tabIndex = -1;
     general.focus();

@@ -5,8 +5,10 @@
 import { el, $ } from './dom.js';
 import { request, all, segment } from './organise-api.js';
 import { clearErrors, showErrors, numberOrNull } from './organise-form.js';
+import { initSchedule, openSchedule } from './organise-schedule.js';
 
 const ui = {
+  view: $('#rooms-view'),
   list: $('#rooms-list'),
   empty: $('#rooms-empty'),
   title: $('#rooms-title'),
@@ -39,6 +41,12 @@ function fillZones() {
 
 function card(room) {
   const people = room.capacity === 1 ? '1 person' : `up to ${room.capacity} people`;
+  const schedule = el('button', { type: 'button', class: 'primary', 'data-action': 'schedule' }, 'Schedule');
+  schedule.setAttribute('aria-label', `Schedule of ${room.name}`);
+  schedule.addEventListener('click', () => {
+    ui.view.hidden = true;
+    openSchedule(room).catch((e) => ctx.say(`Could not open the schedule: ${e.message}`));
+  });
   const edit = el('button', { type: 'button', 'data-action': 'edit' }, 'Edit');
   const remove = el('button', { type: 'button', class: 'danger', 'data-action': 'delete' }, 'Delete');
   edit.setAttribute('aria-label', `Edit ${room.name}`);
@@ -49,7 +57,7 @@ function card(room) {
     el('h3', {}, room.name),
     el('p', { class: 'meta' }, `${room.time_zone} · ${people} · join ${room.early_join_minutes} min early`),
     room.description ? el('p', { class: 'description' }, room.description) : null,
-    el('div', { class: 'actions' }, edit, remove));
+    el('div', { class: 'actions' }, schedule, edit, remove));
 }
 
 function render() {
@@ -158,8 +166,17 @@ async function removeRoom(room, from) {
   }
 }
 
+/** Back from a room's schedule: the list again, focus on that room's Schedule button. */
+async function showRooms(id) {
+  ui.view.hidden = false;
+  await loadRooms().catch((e) => ctx.say(`Could not list the rooms: ${e.message}`));
+  const back = id && ui.list.querySelector(`[data-room="${CSS.escape(id)}"] [data-action="schedule"]`);
+  (back ?? ui.title).focus();
+}
+
 export function initRooms(context) {
   ctx = context;
+  initSchedule({ ...context, showRooms });
   fillZones();
   ui.newRoom.addEventListener('click', () => openForm(null, ui.newRoom));
   ui.cancel.addEventListener('click', closeForm);

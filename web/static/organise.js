@@ -75,6 +75,8 @@ async function enter() {
   ui.who.hidden = false;
   ui.signOutButton.hidden = false;
   ui.console.hidden = false;
+  $('#schedule-view').hidden = true;
+  $('#rooms-view').hidden = false;
   await loadRooms();
 }
 
