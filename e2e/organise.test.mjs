@@ -200,6 +200,9 @@ try {
 
   // 6. Deleting asks first and names what goes; Cancel keeps the room.
   await card.getByRole('button', { name: `Delete ${ROOM}` }).click();
+  // The dialog opens once the room's member count is in (it names them).
+  await page.waitForSelector('#confirm[open]', { timeout: 10000 });
+  check(await page.evaluate(() => document.activeElement?.id === 'confirm-no'), 'focus starts on Cancel, the safe answer');
   const confirmText = await page.textContent('#confirm-text');
   check(/schedule/.test(confirmText) && /chat/.test(confirmText) && /notes/.test(confirmText) && /attendance/.test(confirmText),
     `the confirmation names what will be lost ("${confirmText.slice(0, 90)}…")`);

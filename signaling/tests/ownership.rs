@@ -9,16 +9,7 @@ use serde_json::json;
 
 /// A new organiser key: `{id, key, ...}`.
 async fn organiser(s: &TestServer, name: &str) -> serde_json::Value {
-    let r = call(
-        s.addr,
-        "POST",
-        "/api/v1/keys",
-        Some(ADMIN_KEY),
-        Some(json!({"name": name, "role": "organiser"})),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()
+    common::http::organiser_key(s.addr, name).await
 }
 
 /// Another organiser's room is a 404 on every route, as if it did not exist; admins manage

@@ -178,15 +178,8 @@ async fn bad_terms_name_their_field(s: &TestServer) {
         assert_eq!(r.problem_fields(422), vec![field.to_owned()], "{body}");
     }
     // Another organiser's room does not exist for them.
-    let r = call(
-        s.addr,
-        "POST",
-        "/api/v1/keys",
-        Some(ADMIN_KEY),
-        Some(json!({"name": "Other", "role": "organiser"})),
-    )
-    .await;
-    let other = r.json()["key"].as_str().unwrap().to_owned();
+    let r = common::http::organiser_key(s.addr, "Other").await;
+    let other = r["key"].as_str().unwrap().to_owned();
     let r = call(
         s.addr,
         "POST",

@@ -31,16 +31,7 @@ async fn req(
 
 /// A new organiser key: (id, key).
 async fn organiser(s: &TestServer, name: &str) -> (String, String) {
-    let r = call(
-        s.addr,
-        "POST",
-        "/api/v1/keys",
-        Some(ADMIN_KEY),
-        Some(json!({"name": name, "role": "organiser"})),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let v = r.json();
+    let v = common::http::organiser_key(s.addr, name).await;
     (
         v["id"].as_str().unwrap().into(),
         v["key"].as_str().unwrap().into(),

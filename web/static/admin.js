@@ -3,6 +3,7 @@
 // every 2 s while the tab is visible. All names and ids enter the page as text.
 
 import { el, $ } from './dom.js';
+import { confirmer } from './confirm.js';
 import {
   integer, oneDecimal, meetingFormat, timeFormat, clockFormat, isNumber, formatBitrate, formatLoss, ms, count, plural, isAuthError, request, segment,
 } from './admin-lib.js';
@@ -95,27 +96,13 @@ function restoreFocus(k) {
   (target ?? ui.roomsTitle).focus();
 }
 
-/** Asks in the page's dialog; resolves true on the confirm button, false on Cancel or Escape. */
-function confirmAction({ title, text, yes }) {
-  const d = ui.dialog;
-  if (d.open) return Promise.resolve(false);
-  const back = focusKey();
-  ui.confirmTitle.textContent = title;
-  ui.confirmText.textContent = text;
-  ui.confirmYes.textContent = yes;
-  d.returnValue = '';
-  d.showModal();
-  ui.confirmNo.focus(); // the safe answer is the default
-  return new Promise((resolve) => {
-    d.addEventListener('close', () => {
-      restoreFocus(back);
-      resolve(d.returnValue === 'yes');
-    }, { once: true });
-  });
-}
+const ask = confirmer({ dialog: ui.dialog, title: ui.confirmTitle, text: ui.confirmText, yes: ui.confirmYes, no: ui.confirmNo });
 
-ui.confirmYes.addEventListener('click', () => ui.dialog.close('yes'));
-ui.confirmNo.addEventListener('click', () => ui.dialog.close('no'));
+/** Asks in the page's dialog; resolves true on the confirm button, false on Cancel or Escape. */
+function confirmAction(q) {
+  const back = focusKey();
+  return ask(q, () => restoreFocus(back));
+}
 
 /** Confirms, calls the API, says what happened, and refreshes. */
 async function act(question, method, path, done, failed) {

@@ -3,6 +3,7 @@
 // organiser only their own rooms, an admin all.
 
 import { $ } from './dom.js';
+import { confirmer } from './confirm.js';
 import { request, storedKey, keepKey, forgetKey } from './organise-api.js';
 import { initRooms, loadRooms } from './organise-rooms.js';
 
@@ -29,27 +30,15 @@ function say(text) {
   ui.status.textContent = text;
 }
 
+const ask = confirmer({ dialog: ui.dialog, title: ui.confirmTitle, text: ui.confirmText, yes: ui.confirmYes, no: ui.confirmNo });
+
 /** Asks in the page's dialog; resolves true on the confirm button, false on Cancel or Escape.
- *  Focus goes back to `back` afterwards. */
-function confirm({ title, text, yes, back }) {
-  const d = ui.dialog;
-  if (d.open) return Promise.resolve(false);
-  ui.confirmTitle.textContent = title;
-  ui.confirmText.textContent = text;
-  ui.confirmYes.textContent = yes;
-  d.returnValue = '';
-  d.showModal();
-  ui.confirmNo.focus(); // the safe answer is the default
-  return new Promise((resolve) => {
-    d.addEventListener('close', () => {
-      const ok = d.returnValue === 'yes';
-      if (!ok && back?.isConnected) back.focus();
-      resolve(ok);
-    }, { once: true });
+ *  On Cancel, focus goes back to `back`. */
+function confirm({ back, ...q }) {
+  return ask(q, (ok) => {
+    if (!ok && back?.isConnected) back.focus();
   });
 }
-ui.confirmYes.addEventListener('click', () => ui.dialog.close('yes'));
-ui.confirmNo.addEventListener('click', () => ui.dialog.close('no'));
 
 function showSignIn(message) {
   me = null;

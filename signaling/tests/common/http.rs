@@ -199,3 +199,17 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// A new organiser key, made with the admin key: the reply (`{id, key, name, ...}`).
+pub async fn organiser_key(addr: SocketAddr, name: &str) -> serde_json::Value {
+    let r = call(
+        addr,
+        "POST",
+        "/api/v1/keys",
+        Some(super::ADMIN_KEY),
+        Some(serde_json::json!({"name": name, "role": "organiser"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()
+}
