@@ -82,6 +82,20 @@ async fn roster(s: &TestServer) {
     let csv = "name,email,role\nBea Brown,bea@example.org,\nCai Chen,,participant\n\
                Dan,not-an-email,\nAda Again,ADA@example.org,\nEve,eve@example.org,teacher\n";
     let import = format!("{members}/import");
+    // A dry run (the console's preview) answers as the import will, and keeps nothing.
+    let before = api(s, "GET", &members, None).await.json();
+    let dry = raw(
+        s.addr,
+        "POST",
+        &format!("{import}?dry_run=true"),
+        Some(ADMIN_KEY),
+        Some("text/csv"),
+        csv.as_bytes(),
+    )
+    .await;
+    assert_eq!(dry.status, 200, "{}", dry.text());
+    assert_eq!(api(s, "GET", &members, None).await.json(), before);
+    let dry = dry.json();
     let r = raw(
         s.addr,
         "POST",
@@ -119,6 +133,20 @@ async fn roster(s: &TestServer) {
     assert!(refused[0].1.contains("email"), "{refused:?}");
     assert!(refused[1].1.contains("already a member"), "{refused:?}");
     assert!(refused[2].1.contains("teacher"), "{refused:?}");
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["added"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["display_name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(&dry),
+        names(&report),
+        "the dry run said what the import did"
+    );
+    assert_eq!(dry["refused"], report["refused"]);
     let json_body = raw(
         s.addr,
         "POST",

@@ -6,9 +6,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiJson, Caller};
+use super::extract::{ApiJson, ApiQuery, Caller};
 use super::invites::{InviteView, invite_for, invite_ttl};
 use super::rooms::present;
 use crate::AppState;
@@ -122,7 +122,7 @@ pub async fn add_member(
         .map_err(AppError::Invalid)?;
     let mut added = state
         .store
-        .insert_members(&room.id, &[fields], MAX_MEMBERS)
+        .insert_members(&room.id, &[fields], MAX_MEMBERS, false)
         .await?;
     let member = added
         .pop()
@@ -131,12 +131,22 @@ pub async fn add_member(
     Ok((StatusCode::CREATED, Json(MemberView::from(&member))))
 }
 
+/// `POST /api/v1/rooms/{id}/members/import?dry_run=true`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// Answer as the import would (who is added, who refused and why), and keep nothing: the
+    /// console's preview.
+    pub dry_run: Option<bool>,
+}
+
 /// Adds members from a class list: CSV with a header naming `name`, and optionally `email` and
-/// `role`. Good rows are added even when others are refused; the report lists both.
+/// `role`. Good rows are added even when others are refused; the report lists both. With
+/// `dry_run=true`, the report says what the import would do, and nothing is kept.
 #[utoipa::path(post, path = "/rooms/{id}/members/import", tag = "members",
     request_body(content = String, content_type = "text/csv",
         description = "name,email,role\nAda Lovelace,ada@example.org,host"),
-    security(("api_key" = [])), params(("id" = String, Path, description = ID)),
+    security(("api_key" = [])), params(("id" = String, Path, description = ID), ImportQuery),
     responses((status = 200, body = ImportReport), (status = 401, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem), (status = 415, body = crate::error::Problem),
         (status = 422, body = crate::error::Problem)))]
@@ -144,6 +154,7 @@ pub async fn import_members(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<ImportQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<ImportReport>, AppError> {
@@ -175,7 +186,12 @@ pub async fn import_members(
     let fields: Vec<MemberFields> = wanted.iter().map(|(_, m)| m.clone()).collect();
     let results = state
         .store
-        .insert_members(&room.id, &fields, MAX_MEMBERS)
+        .insert_members(
+            &room.id,
+            &fields,
+            MAX_MEMBERS,
+            query.dry_run.unwrap_or(false),
+        )
         .await?;
     let mut added = Vec::new();
     for ((line, _), result) in wanted.iter().zip(results) {
@@ -189,7 +205,9 @@ pub async fn import_members(
         }
     }
     refused.sort_by_key(|r| r.line);
-    tracing::info!(room = %room.slug, added = added.len(), refused = refused.len(), "class list imported");
+    if !query.dry_run.unwrap_or(false) {
+        tracing::info!(room = %room.slug, added = added.len(), refused = refused.len(), "class list imported");
+    }
     Ok(Json(ImportReport { added, refused }))
 }
 

@@ -87,6 +87,7 @@ impl Store {
         room_id: &str,
         new: &[MemberFields],
         max: usize,
+        dry_run: bool,
     ) -> Result<Vec<Result<Member, AppError>>, AppError> {
         let mut tx = self.write_tx(room_id, false).await?;
         let rows = sqlx::query("SELECT email FROM members WHERE room_id = $1")
@@ -143,7 +144,13 @@ impl Store {
                 updated_at: now,
             }));
         }
-        tx.commit().await?;
+        // A dry run answers exactly as the import would, by the same checks in the same
+        // transaction, and then keeps nothing.
+        if dry_run {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
         Ok(out)
     }
 
