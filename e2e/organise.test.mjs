@@ -5,6 +5,7 @@
 // changes nothing. The used link cannot be used again. Another organiser's room is not listed.
 // Signing out ends the session. Contrast passes; at 360 px every control is reachable.
 //   node organise.test.mjs http://127.0.0.1:18080   (COHORT_ADMIN_KEY: the server's admin key)
+import fs from 'node:fs';
 import http from 'node:http';
 import { launchChromium, until, CONTRAST_FAILURES, reporter, api } from './lib.mjs';
 
@@ -73,10 +74,10 @@ try {
   const zone = await page.inputValue('#room-time-zone');
   const browserZone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
   check(zone === browserZone, `the time zone defaults to the browser's (${zone}, the browser's ${browserZone})`);
-  await page.getByLabel('Name').fill(ROOM);
-  await page.getByLabel('Description (optional)').fill('Forces, energy & <waves>');
-  await page.getByLabel('Time zone').fill('Mars/Olympus_Mons');
-  await page.getByLabel('Capacity').fill('30');
+  await dialog.getByLabel('Name').fill(ROOM);
+  await dialog.getByLabel('Description (optional)').fill('Forces, energy & <waves>');
+  await dialog.getByLabel('Time zone').fill('Mars/Olympus_Mons');
+  await dialog.getByLabel('Capacity').fill('30');
   await page.getByRole('button', { name: 'Create room' }).click();
   const zoneError = await attempt(async () => {
     const t = (await page.textContent('#room-time-zone-error'))?.trim();
@@ -86,7 +87,7 @@ try {
   check((await page.getAttribute('#room-time-zone', 'aria-invalid')) === 'true', 'the field is marked invalid');
   check(await page.evaluate(() => document.activeElement?.id === 'room-time-zone'), 'focus goes to the field in error');
   check((await page.inputValue('#room-name')) === ROOM && (await page.inputValue('#room-capacity')) === '30', 'what was typed is kept');
-  await page.getByLabel('Time zone').fill('Europe/Berlin');
+  await dialog.getByLabel('Time zone').fill('Europe/Berlin');
   await page.getByRole('button', { name: 'Create room' }).click();
   const card = page.locator('.room-card', { hasText: ROOM });
   await card.waitFor({ timeout: 10000 });
@@ -98,7 +99,7 @@ try {
   // 3. Edit: the form holds the room as stored; a change is saved.
   await card.getByRole('button', { name: `Edit ${ROOM}` }).click();
   check((await page.inputValue('#room-time-zone')) === 'Europe/Berlin', 'Edit opens the form with the room as stored');
-  await page.getByLabel('Capacity').fill('25');
+  await dialog.getByLabel('Capacity').fill('25');
   await page.getByRole('button', { name: 'Save changes' }).click();
   await attempt(async () => (await card.textContent()).includes('up to 25 people'), 10000, 'the edit is shown');
   check((await card.textContent()).includes('up to 25 people'), 'the edit is saved and shown');
@@ -176,6 +177,59 @@ try {
   await page.getByRole('button', { name: 'Back to rooms' }).click();
   check(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')?.startsWith('Schedule of')), 'Back to rooms returns focus to the room\'s Schedule button');
 
+  // 3c. The class list: 25 students from a CSV file with 2 bad rows, each reported before
+  //     anything is kept; one added by hand; one student's personal link copied.
+  await card.getByRole('button', { name: `Class list of ${ROOM}` }).click();
+  await page.waitForSelector('#members-view:not([hidden])');
+  const rows = ['name,email,role'];
+  for (let i = 1; i <= 25; i++) rows.push(`Student ${String(i).padStart(2, '0')},student${i}@school.example,participant`);
+  rows.splice(8, 0, 'Bad Email,not-an-email,participant');
+  rows.splice(15, 0, 'Twice,student3@school.example,participant');
+  const csvPath = `/tmp/cohort-e2e-class-${stamp}.csv`;
+  fs.writeFileSync(csvPath, `${rows.join('\n')}\n`);
+  await page.getByLabel('Or choose a CSV file').setInputFiles(csvPath);
+  await attempt(async () => (await page.inputValue('#import-csv')).includes('Student 25'), 5000, 'the file is read');
+  await page.getByRole('button', { name: 'Check the list' }).click();
+  await page.waitForSelector('#import-preview:not([hidden])', { timeout: 10000 });
+  const verdict = await page.textContent('#import-verdict');
+  const refusedRows = await page.$$eval('#import-refused li', (li) => li.map((l) => l.textContent));
+  check(/^25 would be added; 2 refused/.test(verdict), `the check says what the import will do ("${verdict}")`);
+  check(refusedRows.length === 2 && /^line 9: .*email/.test(refusedRows[0]) && /^line 16: .*already on an earlier row/.test(refusedRows[1]),
+    `each bad row is reported with its line and why (${JSON.stringify(refusedRows)})`);
+  const before = await api(base, 'GET', `/rooms/${made.id}/members`);
+  check(before.length === 0, `checking kept nothing (${before.length} members)`);
+  await page.getByRole('button', { name: 'Import 25 members' }).click();
+  await attempt(async () => (await page.$$('#members-body tr')).length === 25, 10000, '25 rows');
+  const listed = await api(base, 'GET', `/rooms/${made.id}/members`);
+  check(listed.length === 25 && (await page.$$('#members-body tr')).length === 25, `25 members imported and listed (${listed.length})`);
+  await page.locator('#member-form').getByLabel('Name').fill('Late Joiner');
+  await page.locator('#member-form').getByLabel('Email (optional)').fill('late@');
+  await page.getByRole('button', { name: 'Add member' }).click();
+  const emailError = await attempt(async () => (await page.textContent('#member-email-error')).trim() || null, 5000, 'the email error');
+  check(Boolean(emailError) && (await page.inputValue('#member-name')) === 'Late Joiner', `a bad email is shown beside its field, the name kept ("${emailError}")`);
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  await page.getByRole('button', { name: "Copy Student 07's link" }).click();
+  const studentLink = await attempt(async () => (await page.inputValue('#copied')) || null, 5000, 'the link');
+  const clip = await page.evaluate(() => navigator.clipboard.readText()).catch(() => '');
+  check(Boolean(studentLink) && studentLink.startsWith(`${base}/r/`) && clip === studentLink, `Student 07's personal link is copied (${(studentLink ?? '').slice(0, base.length + 12)}…)`);
+  const token = new URL(studentLink).searchParams.get('t');
+  const lobby = await fetch(`${base}/api/v1/lobby/${made.slug}?t=${encodeURIComponent(token)}`).then((r) => r.json());
+  check(lobby.role === 'participant' && lobby.name === ROOM, `the link admits her as a participant of the room (${JSON.stringify({ role: lobby.role, name: lobby.name })})`);
+  await page.getByRole('button', { name: 'Copy the calendar link' }).click();
+  await attempt(async () => (await page.inputValue('#copied')).includes('calendar.ics'), 5000, 'calendar link');
+  const ics = await fetch(await page.inputValue('#copied'));
+  check(ics.status === 200 && /BEGIN:VCALENDAR/.test(await ics.text()), `the calendar link serves the term's calendar (${ics.status})`);
+  const membersFails = await page.evaluate(CONTRAST_FAILURES);
+  check(membersFails.length === 0, `the class list passes the contrast check (${JSON.stringify(membersFails.slice(0, 3))})`);
+  await page.setViewportSize({ width: 360, height: 740 });
+  const narrowMembers = await page.evaluate(UNREACHABLE);
+  check(narrowMembers.length === 0, `at 360 px every control of the class list is in view or can be scrolled to (${JSON.stringify(narrowMembers.slice(0, 5))})`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.evaluate(() => { scrollTo(0, 0); document.querySelector('#copied').value = ''; });
+  await page.screenshot({ path: '../docs/images/organise-class-list.png' });
+  fs.unlinkSync(csvPath);
+  await page.getByRole('button', { name: 'Back to rooms' }).nth(0).click();
+
   // 4. A form posted from another origin of the same site carries her cookie, and is refused.
   const forged = await context.newPage();
   const answer = forged.waitForResponse((r) => r.url() === `${base}/api/v1/rooms` && r.request().method() === 'POST', { timeout: 10000 });
@@ -204,7 +258,7 @@ try {
   await page.waitForSelector('#confirm[open]', { timeout: 10000 });
   check(await page.evaluate(() => document.activeElement?.id === 'confirm-no'), 'focus starts on Cancel, the safe answer');
   const confirmText = await page.textContent('#confirm-text');
-  check(/schedule/.test(confirmText) && /chat/.test(confirmText) && /notes/.test(confirmText) && /attendance/.test(confirmText),
+  check(/schedule/.test(confirmText) && /its 25 members/.test(confirmText) && /chat/.test(confirmText) && /notes/.test(confirmText) && /attendance/.test(confirmText),
     `the confirmation names what will be lost ("${confirmText.slice(0, 90)}…")`);
   await page.keyboard.press('Escape');
   check(await card.isVisible(), 'Escape cancels, and the room stays');

@@ -55,6 +55,7 @@ const ASSETS: &[Asset] = &[
     asset!("organise-form.js", JS),
     asset!("organise-rooms.js", JS),
     asset!("organise-schedule.js", JS),
+    asset!("organise-members.js", JS),
     asset!("organise.css", "text/css; charset=utf-8"),
 ];
 

@@ -20,18 +20,19 @@ export const storedKey = () => sessionStorage.getItem(STORAGE);
 export const keepKey = (key) => sessionStorage.setItem(STORAGE, key);
 export const forgetKey = () => sessionStorage.removeItem(STORAGE);
 
-/** Calls /api/v1{path}; resolves with the JSON body (null for 204), or throws an ApiError. */
-export async function request(method, path, body) {
+/** Calls /api/v1{path}; resolves with the JSON body (null for 204), or throws an ApiError. The
+ *  body is sent as JSON, or as it is with `contentType` (a CSV class list). */
+export async function request(method, path, body, contentType) {
   const headers = { accept: 'application/json, application/problem+json' };
   const key = storedKey();
   if (key) headers.authorization = `Bearer ${key}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (body !== undefined) headers['content-type'] = contentType ?? 'application/json';
   let res;
   try {
     res = await fetch(`/api/v1${path}`, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || contentType ? body : JSON.stringify(body),
       cache: 'no-store',
       credentials: 'same-origin',
     });

@@ -6,6 +6,7 @@ import { el, $ } from './dom.js';
 import { request, all, segment } from './organise-api.js';
 import { clearErrors, showErrors, numberOrNull } from './organise-form.js';
 import { initSchedule, openSchedule } from './organise-schedule.js';
+import { initMembers, openMembers } from './organise-members.js';
 
 const ui = {
   view: $('#rooms-view'),
@@ -47,6 +48,12 @@ function card(room) {
     ui.view.hidden = true;
     openSchedule(room).catch((e) => ctx.say(`Could not open the schedule: ${e.message}`));
   });
+  const classList = el('button', { type: 'button', 'data-action': 'members' }, 'Class list');
+  classList.setAttribute('aria-label', `Class list of ${room.name}`);
+  classList.addEventListener('click', () => {
+    ui.view.hidden = true;
+    openMembers(room).catch((e) => ctx.say(`Could not open the class list: ${e.message}`));
+  });
   const edit = el('button', { type: 'button', 'data-action': 'edit' }, 'Edit');
   const remove = el('button', { type: 'button', class: 'danger', 'data-action': 'delete' }, 'Delete');
   edit.setAttribute('aria-label', `Edit ${room.name}`);
@@ -57,7 +64,7 @@ function card(room) {
     el('h3', {}, room.name),
     el('p', { class: 'meta' }, `${room.time_zone} · ${people} · join ${room.early_join_minutes} min early`),
     room.description ? el('p', { class: 'description' }, room.description) : null,
-    el('div', { class: 'actions' }, schedule, edit, remove));
+    el('div', { class: 'actions' }, schedule, classList, edit, remove));
 }
 
 function render() {
@@ -142,7 +149,7 @@ async function save(event) {
 async function removeRoom(room, from) {
   let members = null;
   try {
-    members = (await all(`/rooms/${segment(room.id)}/members?limit=100`)).length;
+    members = (await request('GET', `/rooms/${segment(room.id)}/members`)).length;
   } catch {
     members = null;
   }
@@ -166,17 +173,18 @@ async function removeRoom(room, from) {
   }
 }
 
-/** Back from a room's schedule: the list again, focus on that room's Schedule button. */
-async function showRooms(id) {
+/** Back from a room's schedule or class list: the list again, focus on that room's button. */
+async function showRooms(id, action = 'schedule') {
   ui.view.hidden = false;
   await loadRooms().catch((e) => ctx.say(`Could not list the rooms: ${e.message}`));
-  const back = id && ui.list.querySelector(`[data-room="${CSS.escape(id)}"] [data-action="schedule"]`);
+  const back = id && ui.list.querySelector(`[data-room="${CSS.escape(id)}"] [data-action="${action}"]`);
   (back ?? ui.title).focus();
 }
 
 export function initRooms(context) {
   ctx = context;
   initSchedule({ ...context, showRooms });
+  initMembers({ ...context, showRooms });
   fillZones();
   ui.newRoom.addEventListener('click', () => openForm(null, ui.newRoom));
   ui.cancel.addEventListener('click', closeForm);

@@ -65,6 +65,7 @@ async function enter() {
   ui.signOutButton.hidden = false;
   ui.console.hidden = false;
   $('#schedule-view').hidden = true;
+  $('#members-view').hidden = true;
   $('#rooms-view').hidden = false;
   await loadRooms();
 }
