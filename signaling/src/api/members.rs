@@ -133,6 +133,7 @@ pub async fn add_member(
 
 /// `POST /api/v1/rooms/{id}/members/import?dry_run=true`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// Answer as the import would (who is added, who refused and why), and keep nothing: the
