@@ -452,86 +452,17 @@ async fn the_openapi_document_describes_every_route() {
         }
     }
     // Every route the router serves is in the document.
-    for (method, path) in [
-        ("post", "/api/v1/rooms"),
-        ("get", "/api/v1/rooms"),
-        ("get", "/api/v1/rooms/{id}"),
-        ("patch", "/api/v1/rooms/{id}"),
-        ("delete", "/api/v1/rooms/{id}"),
-        ("post", "/api/v1/rooms/{id}/invites"),
-        ("post", "/api/v1/rooms/{id}/invite-key/rotate"),
-        ("post", "/api/v1/rooms/{id}/members"),
-        ("get", "/api/v1/rooms/{id}/members"),
-        ("post", "/api/v1/rooms/{id}/members/import"),
-        ("get", "/api/v1/rooms/{id}/members/{member}"),
-        ("patch", "/api/v1/rooms/{id}/members/{member}"),
-        ("delete", "/api/v1/rooms/{id}/members/{member}"),
-        ("post", "/api/v1/rooms/{id}/members/{member}/invites"),
-        ("post", "/api/v1/rooms/{id}/members/{member}/revoke-links"),
-        ("get", "/api/v1/rooms/{id}/chat"),
-        ("post", "/api/v1/rooms/{id}/chat"),
-        ("patch", "/api/v1/rooms/{id}/chat/{message}"),
-        ("delete", "/api/v1/rooms/{id}/chat/{message}"),
-        ("get", "/api/v1/rooms/{id}/chat/search"),
-        ("get", "/api/v1/rooms/{id}/chat/export"),
-        ("get", "/api/v1/rooms/{id}/export"),
-        ("get", "/api/v1/rooms/{id}/docs/{doc}"),
-        ("get", "/api/v1/rooms/{id}/docs/{doc}/markdown"),
-        ("get", "/api/v1/rooms/{id}/notes/history"),
-        ("get", "/api/v1/rooms/{id}/notes/history/markdown"),
-        ("get", "/api/v1/rooms/{id}/board"),
-        ("post", "/api/v1/rooms/{id}/board"),
-        ("post", "/api/v1/rooms/{id}/board/files"),
-        ("patch", "/api/v1/rooms/{id}/board/{item}"),
-        ("delete", "/api/v1/rooms/{id}/board/{item}"),
-        ("get", "/api/v1/rooms/{id}/board/{item}/file"),
-        ("get", "/api/v1/rooms/{id}/attendance"),
-        ("delete", "/api/v1/rooms/{id}/attendance"),
-        ("put", "/api/v1/rooms/{id}/attendance/overrides"),
-        ("delete", "/api/v1/rooms/{id}/attendance/overrides"),
-        ("put", "/api/v1/rooms/{id}/schedule"),
-        ("get", "/api/v1/rooms/{id}/schedule"),
-        ("delete", "/api/v1/rooms/{id}/schedule"),
-        ("get", "/api/v1/rooms/{id}/occurrences"),
-        ("post", "/api/v1/rooms/{id}/schedule/preview"),
-        ("patch", "/api/v1/rooms/{id}/occurrences/{occurrence}"),
-        ("get", "/api/v1/rooms/{id}/calendar.ics"),
-        ("get", "/api/v1/lobby/{slug}"),
-        ("get", "/api/v1/openapi.json"),
-        ("get", "/api/v1/docs/"),
-        ("get", "/metrics"),
-        ("get", "/api/v1/admin/node"),
-        ("get", "/api/v1/admin/rooms"),
-        (
-            "delete",
-            "/api/v1/admin/rooms/{room}/participants/{participant}",
-        ),
-        ("post", "/api/v1/admin/rooms/{room}/close"),
-        ("post", "/api/v1/admin/rooms/{room}/tracks/{track}/mute"),
-        ("post", "/api/v1/keys"),
-        ("get", "/api/v1/keys"),
-        ("delete", "/api/v1/keys/{id}"),
-        ("post", "/api/v1/keys/{id}/sign-in-links"),
-        ("get", "/api/v1/session"),
-        ("delete", "/api/v1/session"),
-        ("get", "/organise/sign-in/{token}"),
-        ("post", "/organise/sign-in/{token}"),
-        ("get", "/api/v1/rtc"),
-        ("get", "/healthz"),
-        ("get", "/readyz"),
-        ("get", "/"),
-        ("get", "/r/{room}"),
-        ("get", "/admin"),
-        ("get", "/organise"),
-        ("get", "/static/{name}"),
-        ("get", "/static/vendor/{path}"),
-    ] {
+    for &(method, path) in common::routes::ROUTES {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
             "{method} {path} undocumented"
         );
     }
-    assert_eq!(operations, 69, "a route was added: list it above");
+    assert_eq!(
+        operations,
+        common::routes::ROUTES.len(),
+        "a route was added: list it in tests/common/routes.rs"
+    );
     // Vendored browser libraries are served from the binary, as their packages have them.
     let marked = call(
         server.addr,

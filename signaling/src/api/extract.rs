@@ -114,8 +114,9 @@ pub fn hash_key(key: &str) -> String {
         .collect()
 }
 
-/// Whoever called, by their API key (`Authorization: Bearer <key>`).
-pub struct Caller(pub ApiKey);
+/// Whoever called: their API key (`Authorization: Bearer <key>`, or the key of a signed-in
+/// browser's session), and for a session, when it ends (Unix ms).
+pub struct Caller(pub ApiKey, pub Option<i64>);
 
 impl Caller {
     pub fn is_admin(&self) -> bool {
@@ -188,7 +189,7 @@ pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, App
         ))?,
     };
     match state.store.key_by_hash(&hash_key(key)).await? {
-        Some(k) if k.revoked_at.is_none() => Ok(Caller(k)),
+        Some(k) if k.revoked_at.is_none() => Ok(Caller(k, None)),
         Some(_) => Err(AppError::Unauthorized(
             "this API key has been revoked".into(),
         )),

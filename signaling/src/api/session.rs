@@ -211,20 +211,9 @@ pub struct SessionView {
     responses(
         (status = 200, description = "The caller", body = SessionView),
         (status = 401, description = "No valid key or session", body = crate::error::Problem)))]
-pub async fn get_session(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    caller: Caller,
-) -> Result<Json<SessionView>, AppError> {
-    let expires_at = match (headers.get(header::AUTHORIZATION), session_token(&headers)) {
-        (None, Some(token)) => state
-            .store
-            .session_key(&hash_key(token), now_ms())
-            .await?
-            .map(|(_, at)| rfc3339_ms(at)),
-        _ => None,
-    };
-    Ok(Json(SessionView {
+pub async fn get_session(caller: Caller) -> Json<SessionView> {
+    let expires_at = caller.1.map(rfc3339_ms);
+    Json(SessionView {
         key_id: caller.0.id.clone(),
         name: caller.0.name.clone(),
         role: caller.0.role,
@@ -235,7 +224,7 @@ pub async fn get_session(
         }
         .to_owned(),
         expires_at,
-    }))
+    })
 }
 
 /// Signs out: ends the cookie's session on the server, and removes the cookie. Without a
@@ -259,7 +248,7 @@ pub async fn end_session(
 /// The key a session token names, if the session is on; `Err` says why not.
 pub async fn session_caller(state: &AppState, token: &str) -> Result<Caller, AppError> {
     match state.store.session_key(&hash_key(token), now_ms()).await? {
-        Some((key, _)) => Ok(Caller(key)),
+        Some((key, expires_at)) => Ok(Caller(key, Some(expires_at))),
         None => Err(AppError::Unauthorized(
             "your session has ended or is not valid: sign in again".into(),
         )),

@@ -172,9 +172,8 @@ pub async fn sign_in(
         return Ok(refused(Why::Used));
     }
     let session = new_token();
-    let max_age = i64::try_from(state.settings.session_hours)
-        .unwrap_or(i64::MAX / 3_600_000)
-        .saturating_mul(3600);
+    let max_age =
+        i64::try_from(state.settings.session_hours.saturating_mul(3600)).unwrap_or(i64::MAX);
     let expires_at = now.saturating_add(max_age.saturating_mul(1000));
     state
         .store

@@ -48,7 +48,9 @@ pub struct ApiKey {
     pub revoked_at: Option<i64>,
 }
 
-fn key(row: &AnyRow) -> Result<ApiKey, AppError> {
+/// A key from a row with its columns (`id`, `name`, `role`, `prefix`, `created_at`,
+/// `revoked_at`).
+pub(super) fn key(row: &AnyRow) -> Result<ApiKey, AppError> {
     let role: String = row.try_get("role")?;
     Ok(ApiKey {
         id: row.try_get("id")?,

@@ -92,8 +92,8 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<(ApiKey, i64)>, AppError> {
         let row = sqlx::query(
-            "SELECT s.key_id, s.expires_at FROM sessions s \
-             JOIN api_keys k ON k.id = s.key_id \
+            "SELECT k.id, k.name, k.role, k.prefix, k.created_at, k.revoked_at, s.expires_at \
+             FROM sessions s JOIN api_keys k ON k.id = s.key_id \
              WHERE s.hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 \
              AND k.revoked_at IS NULL",
         )
@@ -101,12 +101,8 @@ impl Store {
         .bind(now_ms)
         .fetch_optional(self.pool())
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let key_id: String = row.try_get("key_id")?;
-        let expires_at: i64 = row.try_get("expires_at")?;
-        Ok(self.key(&key_id).await?.map(|k| (k, expires_at)))
+        row.map(|r| Ok((super::keys::key(&r)?, r.try_get("expires_at")?)))
+            .transpose()
     }
 
     /// Ends a session (signing out); ending it twice keeps the first time.

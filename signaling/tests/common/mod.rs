@@ -18,6 +18,7 @@ pub mod db;
 pub mod http;
 pub mod notes;
 pub mod python;
+pub mod routes;
 
 /// The admin key of every in-process test server.
 pub const ADMIN_KEY: &str = "ck_test_admin_key_0123456789abcdef";
