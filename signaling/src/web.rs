@@ -46,6 +46,7 @@ const ASSETS: &[Asset] = &[
     asset!("notes-sync.js", JS),
     asset!("dom.js", JS),
     asset!("confirm.js", JS),
+    asset!("api.js", JS),
     asset!("lobby.js", JS),
     asset!("admin.js", JS),
     asset!("admin-lib.js", JS),

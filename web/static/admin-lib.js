@@ -1,6 +1,8 @@
 // The admin page's formatting of figures and its API client (admin-key bearer auth, RFC 9457
 // problems turned into errors that carry the server's words).
 
+import { call } from './api.js';
+
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
@@ -42,37 +44,9 @@ export function plural(n, one, many) {
 // ---------------------------------------------------------------------------------------------
 // The API
 
-export class ApiError extends Error {
-  constructor(status, message) {
-    super(message);
-    this.status = status;
-  }
-}
+export { ApiError, segment } from './api.js';
 
 export const isAuthError = (e) => e?.status === 401 || e?.status === 403;
 
-/** Calls /api/v1{path} with the key; resolves with the JSON body (null for 204), or throws an
- *  ApiError carrying the problem's detail or title. */
-export async function request(key, method, path) {
-  let res;
-  try {
-    res = await fetch(`/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, accept: 'application/json, application/problem+json' },
-      cache: 'no-store',
-    });
-  } catch {
-    throw new ApiError(0, 'cannot reach the server');
-  }
-  if (res.status === 204) return null;
-  let body = null;
-  try {
-    body = await res.json();
-  } catch {
-    body = null;
-  }
-  if (!res.ok) throw new ApiError(res.status, body?.detail || body?.title || `the server answered ${res.status}`);
-  return body;
-}
-
-export const segment = encodeURIComponent;
+/** Calls /api/v1{path} with the admin key (see api.js's `call`). */
+export const request = (key, method, path) => call(method, path, { key });
