@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::ApiQuery;
 use super::reader::{Need, Reader, reader};
 use crate::AppState;
-use crate::attendance::{Mode, Status, Thresholds, csv, summarise};
+use crate::attendance::{Mode, Status, Thresholds, csv, register};
 use crate::error::{AppError, field};
 use crate::members::Identity;
 use crate::schedule::{parse_meeting, parse_time_zone};
@@ -51,6 +51,17 @@ pub struct HostOverride {
     /// The host's identity, or `key:<id>` for an organiser's key.
     pub set_by: String,
     pub set_at: String,
+}
+
+impl From<register::HostMark> for HostOverride {
+    fn from(h: register::HostMark) -> Self {
+        HostOverride {
+            status: h.status,
+            note: h.note,
+            set_by: h.set_by,
+            set_at: rfc3339_ms(h.set_at),
+        }
+    }
 }
 
 /// One person's attendance of one meeting.
@@ -184,33 +195,33 @@ pub async fn attendance(
     };
     let talk = Mode::parse(&r.room.attendance_mode).records_talk_time();
     let overrides = state.store.overrides(&r.room.id, &meeting).await?;
+    let held = register::Meeting {
+        name: meeting.clone(),
+        start: start.timestamp_millis(),
+        end,
+        scheduled: true,
+        over: end <= now,
+    };
     let row = |identity: String, name: String, member: bool, came: Option<&Presence>| {
-        let intervals = came.map(|p| p.intervals.as_slice()).unwrap_or(&[]);
-        let s = summarise(start.timestamp_millis(), end, now, intervals, t);
-        let host_override = overrides
+        let host = overrides
             .iter()
             .find(|o| o.identity == identity)
-            .and_then(|o| {
-                Some(HostOverride {
-                    status: Status::parse(&o.status)?,
-                    note: o.note.clone(),
-                    set_by: o.set_by.clone(),
-                    set_at: rfc3339_ms(o.set_at),
-                })
-            });
+            .and_then(|o| o.host_mark());
+        let m = register::mark(&held, now, came, host, t);
         AttendanceRow {
-            status: host_override.as_ref().map_or(s.status, |o| o.status),
-            suggested: s.status,
-            host_override,
-            seconds_talking: talk.then(|| came.map_or(0, |p| p.talk_ms / 1000)),
+            status: m.status,
+            suggested: m.suggested,
+            host_override: m.host.map(HostOverride::from),
+            seconds_talking: talk.then_some(m.talk_ms / 1000),
             identity,
             name,
             member,
-            first_join: s.first_join.map(rfc3339_ms),
-            last_leave: s.last_leave.map(rfc3339_ms),
-            seconds_present: s.present_ms / 1000,
-            minutes_late: s.minutes_late,
-            intervals: s
+            first_join: m.summary.first_join.map(rfc3339_ms),
+            last_leave: m.summary.last_leave.map(rfc3339_ms),
+            seconds_present: m.summary.present_ms / 1000,
+            minutes_late: m.summary.minutes_late,
+            intervals: m
+                .summary
                 .intervals
                 .iter()
                 .map(|i| Stretch {

@@ -18,6 +18,7 @@ pub mod members;
 pub mod notes;
 pub mod notes_history;
 pub mod reader;
+pub mod register;
 pub mod rooms;
 pub mod schedule;
 pub mod schedule_preview;
@@ -140,6 +141,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
             schedule::get_schedule,
             schedule::delete_schedule
         ))
+        .routes(routes!(register::register))
         .routes(routes!(schedule_preview::preview_schedule))
         .routes(routes!(schedule::occurrences))
         .routes(routes!(schedule::patch_occurrence))

@@ -326,7 +326,7 @@ pub struct RangeQuery {
     pub to: Option<String>,
 }
 
-fn instant(name: &str, text: &str) -> Result<DateTime<Utc>, AppError> {
+pub(super) fn instant(name: &str, text: &str) -> Result<DateTime<Utc>, AppError> {
     DateTime::parse_from_rfc3339(text)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|_| field(name, "an RFC 3339 date-time like 2026-10-06T18:00:00+02:00").into())

@@ -4,6 +4,7 @@
 //! thresholds; and the register as CSV that a spreadsheet cannot mistake for formulas.
 
 pub mod csv;
+pub mod register;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -34,6 +35,16 @@ pub fn merge(intervals: &[Interval]) -> Vec<Interval> {
         }
     }
     out
+}
+
+/// One person's stretches in one meeting, with the name they used last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presence {
+    pub identity: String,
+    pub name: String,
+    pub intervals: Vec<Interval>,
+    /// Talk time over the stretches, in milliseconds (0 where the room does not keep it).
+    pub talk_ms: i64,
 }
 
 /// What a room records of who came.

@@ -2,9 +2,11 @@
 //! alive by a heartbeat, and closed at the last heartbeat if the server died.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::Store;
-use crate::attendance::Interval;
+use crate::attendance::register::HostMark;
+use crate::attendance::{Interval, Status};
 use crate::error::AppError;
 
 /// A host's word on one person's status in one meeting.
@@ -19,14 +21,78 @@ pub struct Override {
     pub set_at: i64,
 }
 
-/// One person's stretches in one meeting, with the name they used last.
+pub use crate::attendance::Presence;
+
+impl Override {
+    /// The override as the register reads it; `None` for a status this server does not know.
+    pub fn host_mark(&self) -> Option<HostMark> {
+        Some(HostMark {
+            status: Status::parse(&self.status)?,
+            note: self.note.clone(),
+            set_by: self.set_by.clone(),
+            set_at: self.set_at,
+        })
+    }
+}
+
+/// The stretches of one meeting.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Presence {
-    pub identity: String,
-    pub name: String,
-    pub intervals: Vec<Interval>,
-    /// Talk time over the stretches, in milliseconds (0 where the room does not keep it).
-    pub talk_ms: i64,
+pub struct MeetingPresence {
+    pub meeting: String,
+    /// By identity.
+    pub people: Vec<Presence>,
+    /// Someone's stretch is still open.
+    pub open: bool,
+}
+
+fn override_of(row: &AnyRow) -> Result<Override, sqlx::Error> {
+    Ok(Override {
+        identity: row.try_get("identity")?,
+        status: row.try_get("status")?,
+        note: row.try_get("note")?,
+        set_by: row.try_get("set_by")?,
+        set_at: row.try_get("set_at")?,
+    })
+}
+
+/// Rows ordered by meeting, identity and join, grouped into meetings and people.
+fn group(rows: Vec<AnyRow>, now_ms: i64) -> Result<Vec<MeetingPresence>, sqlx::Error> {
+    let mut out: Vec<MeetingPresence> = Vec::new();
+    for row in rows {
+        let meeting: String = row.try_get("meeting")?;
+        let identity: String = row.try_get("identity")?;
+        let left: Option<i64> = row.try_get("left_at")?;
+        let interval = Interval {
+            start: row.try_get("joined_at")?,
+            end: left.unwrap_or(now_ms),
+        };
+        let name: String = row.try_get("name")?;
+        let talk_ms: i64 = row.try_get("talk_ms")?;
+        if out.last().is_none_or(|m| m.meeting != meeting) {
+            out.push(MeetingPresence {
+                meeting,
+                people: Vec::new(),
+                open: false,
+            });
+        }
+        // Invariant: a meeting was pushed just above when the last one was another.
+        let m = out.last_mut().expect("a meeting for this row");
+        m.open |= left.is_none();
+        match m.people.last_mut() {
+            Some(p) if p.identity == identity => {
+                p.intervals.push(interval);
+                p.name = name;
+                p.talk_ms += talk_ms;
+            }
+            _ => m.people.push(Presence {
+                identity,
+                name,
+                intervals: vec![interval],
+                talk_ms,
+            }),
+        }
+    }
+    Ok(out)
 }
 
 impl Store {
@@ -152,37 +218,54 @@ impl Store {
         now_ms: i64,
     ) -> Result<Vec<Presence>, AppError> {
         let rows = sqlx::query(
-            "SELECT identity, name, joined_at, left_at, talk_ms FROM attendance \
+            "SELECT meeting, identity, name, joined_at, left_at, talk_ms FROM attendance \
              WHERE room_id = $1 AND meeting = $2 ORDER BY identity, joined_at",
         )
         .bind(room_id)
         .bind(meeting)
         .fetch_all(self.pool())
         .await?;
-        let mut out: Vec<Presence> = Vec::new();
-        for row in rows {
-            let identity: String = row.try_get("identity")?;
-            let interval = Interval {
-                start: row.try_get("joined_at")?,
-                end: row.try_get::<Option<i64>, _>("left_at")?.unwrap_or(now_ms),
-            };
-            let name: String = row.try_get("name")?;
-            let talk_ms: i64 = row.try_get("talk_ms")?;
-            match out.last_mut() {
-                Some(p) if p.identity == identity => {
-                    p.intervals.push(interval);
-                    p.name = name;
-                    p.talk_ms += talk_ms;
-                }
-                _ => out.push(Presence {
-                    identity,
-                    name,
-                    intervals: vec![interval],
-                    talk_ms,
-                }),
-            }
-        }
-        Ok(out)
+        Ok(group(rows, now_ms)?
+            .pop()
+            .map(|m| m.people)
+            .unwrap_or_default())
+    }
+
+    /// Everyone's stretches, by meeting, of the stretches that began in `[from_ms, to_ms)`
+    /// (open ones end at `now_ms`).
+    pub async fn presence_between(
+        &self,
+        room_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        now_ms: i64,
+    ) -> Result<Vec<MeetingPresence>, AppError> {
+        let rows = sqlx::query(
+            "SELECT meeting, identity, name, joined_at, left_at, talk_ms FROM attendance \
+             WHERE room_id = $1 AND joined_at >= $2 AND joined_at < $3 \
+             ORDER BY meeting, identity, joined_at",
+        )
+        .bind(room_id)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(group(rows, now_ms)?)
+    }
+
+    /// Every override the room's hosts have set, with its meeting.
+    pub async fn all_overrides(&self, room_id: &str) -> Result<Vec<(String, Override)>, AppError> {
+        let rows = sqlx::query(
+            "SELECT meeting, identity, status, note, set_by, set_at FROM attendance_overrides \
+             WHERE room_id = $1",
+        )
+        .bind(room_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("meeting")?, override_of(row)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(AppError::from)
     }
 
     /// A host's overrides for one meeting, by identity.
@@ -196,15 +279,7 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|row| {
-                Ok(Override {
-                    identity: row.try_get("identity")?,
-                    status: row.try_get("status")?,
-                    note: row.try_get("note")?,
-                    set_by: row.try_get("set_by")?,
-                    set_at: row.try_get("set_at")?,
-                })
-            })
+            .map(override_of)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(AppError::from)
     }

@@ -30,7 +30,7 @@ use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 
-pub use attendance::{Override, Presence};
+pub use attendance::{MeetingPresence, Override, Presence};
 pub use board::{BoardRecord, Quotas, StoredFile};
 pub use chat::{ChatPage, ChatRecord};
 pub use keys::{ApiKey, KeyRole};

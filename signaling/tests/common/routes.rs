@@ -38,6 +38,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/rooms/{id}/attendance"),
     ("put", "/api/v1/rooms/{id}/attendance/overrides"),
     ("delete", "/api/v1/rooms/{id}/attendance/overrides"),
+    ("get", "/api/v1/rooms/{id}/register"),
     ("put", "/api/v1/rooms/{id}/schedule"),
     ("get", "/api/v1/rooms/{id}/schedule"),
     ("delete", "/api/v1/rooms/{id}/schedule"),
