@@ -176,6 +176,8 @@ pub struct RoomSnapshot {
     pub loss: Option<f64>,
     pub subscriptions: usize,
     pub stats: RoomStats,
+    /// Who is speaking now (participant ids), loudest first.
+    pub speakers: Vec<String>,
 }
 
 /// The media server. Cheap to clone.

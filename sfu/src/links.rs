@@ -99,6 +99,8 @@ pub struct LinksReading {
     /// Over the last sampling interval (about a second), in bits per second of RTP payload.
     pub inbound_bps: u64,
     pub outbound_bps: u64,
+    /// Talk time in the room so far, as its speaker detection counts it.
+    pub talk_ms: u64,
 }
 
 impl ParticipantLinks {
@@ -148,6 +150,7 @@ impl ParticipantLinks {
             subscribe: self.subscribe.read(),
             inbound_bps,
             outbound_bps,
+            talk_ms: self.talk_ms.load(Ordering::Relaxed),
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod error;
 pub mod hooks;
 pub mod hub;
 pub mod invite;
+pub mod live;
 pub mod members;
 pub mod metrics;
 pub mod notes;
@@ -90,6 +91,8 @@ pub struct AppState {
     pub hooks: Option<Arc<hooks::TestHooks>>,
     /// The shared-notes documents open now.
     pub notes: Arc<notes::service::Notes>,
+    /// Who is in each stored room's call now.
+    pub live: Arc<live::Directory>,
 }
 
 impl AppState {
@@ -111,6 +114,7 @@ impl AppState {
             files,
             limits: Arc::new(limits),
             hooks: None,
+            live: live::Directory::new(),
         }
     }
 

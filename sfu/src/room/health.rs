@@ -81,6 +81,7 @@ impl RoomTask {
             loss: self.recent_loss(),
             subscriptions: self.core.subscription_count(),
             stats: self.core.stats().clone(),
+            speakers: self.wire_ids(&self.core.speakers()),
         }
     }
 }

@@ -107,7 +107,7 @@ impl RoomTask {
         }
     }
 
-    fn wire_ids(&self, ids: &[sfu_core::ParticipantId]) -> Vec<String> {
+    pub(super) fn wire_ids(&self, ids: &[sfu_core::ParticipantId]) -> Vec<String> {
         ids.iter()
             .filter_map(|p| self.members.get(p))
             .map(|m| m.wire_id.clone())

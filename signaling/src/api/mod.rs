@@ -13,6 +13,7 @@ pub mod export;
 pub mod extract;
 pub mod invites;
 pub mod keys;
+pub mod live;
 pub mod lobby;
 pub mod members;
 pub mod notes;
@@ -142,6 +143,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
             schedule::delete_schedule
         ))
         .routes(routes!(register::register))
+        .routes(routes!(live::live))
         .routes(routes!(schedule_preview::preview_schedule))
         .routes(routes!(schedule::occurrences))
         .routes(routes!(schedule::patch_occurrence))

@@ -87,6 +87,8 @@ struct Session {
     room: Option<RoomLink>,
     /// The stretch of attendance this call's participant has open, in a stored room.
     presence: Option<Stretch>,
+    /// This call's place among who is in the stored room's call now.
+    live: Option<crate::live::Entry>,
 }
 
 /// An open stretch of attendance.
@@ -108,6 +110,7 @@ impl Session {
             rate,
             room: None,
             presence: None,
+            live: None,
         }
     }
 
@@ -414,6 +417,16 @@ impl Session {
                         };
                         self.link(&room, author, token, true);
                         let identity = admission.identity.to_string();
+                        self.live = Some(self.state.live.enter(
+                            room_id,
+                            &session.participant_id,
+                            crate::live::Attendee {
+                                identity: identity.clone(),
+                                name: name.clone(),
+                                host: admission.role == crate::invite::Role::Host,
+                                joined_at: crate::store::now_ms(),
+                            },
+                        ));
                         if admission.attendance.records_attendance() {
                             self.presence = self
                                 .record_join(

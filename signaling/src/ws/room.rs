@@ -296,6 +296,7 @@ impl Session {
 
     /// Closes this participant's stretch of attendance, if one is open.
     pub(super) async fn record_leave(&mut self) {
+        self.live = None;
         let talk = self.talk_ms();
         let Some(stretch) = self.presence.take() else {
             return;

@@ -39,6 +39,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/rooms/{id}/attendance/overrides"),
     ("delete", "/api/v1/rooms/{id}/attendance/overrides"),
     ("get", "/api/v1/rooms/{id}/register"),
+    ("get", "/api/v1/rooms/{id}/live"),
     ("put", "/api/v1/rooms/{id}/schedule"),
     ("get", "/api/v1/rooms/{id}/schedule"),
     ("delete", "/api/v1/rooms/{id}/schedule"),
