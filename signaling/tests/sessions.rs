@@ -226,6 +226,32 @@ async fn a_session_is_its_keys(s: &TestServer) {
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.text());
+    // The routes a room's invite links also read (its attendance, chat, board) take the
+    // session as they take its key: the register's marks can be set from the console.
+    let m = req(
+        s,
+        "POST",
+        &format!("/api/v1/rooms/{mine}/members"),
+        &own,
+        Some(json!({"display_name": "Ada"})),
+    )
+    .await;
+    assert_eq!(m.status, 201, "{}", m.text());
+    let excuse = json!({"meeting": "2026-10-06T18:00:00+02:00",
+        "identity": format!("member:{}", m.json()["id"].as_str().unwrap()),
+        "status": "excused", "note": "ill"});
+    let overrides = format!("/api/v1/rooms/{mine}/attendance/overrides");
+    let r = req(s, "PUT", &overrides, &own, Some(excuse.clone())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["set_by"], format!("key:{a}"));
+    let evil = [("Cookie", cookie.as_str()), ("Origin", EVIL)];
+    req(s, "PUT", &overrides, &evil, Some(excuse))
+        .await
+        .problem(403);
+    let r = req(s, "GET", &format!("/api/v1/rooms/{mine}/chat"), &c, None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = req(s, "GET", &format!("/api/v1/rooms/{theirs}/chat"), &c, None).await;
+    assert_eq!(r.status, 404, "not another organiser's: {}", r.text());
     // A session cannot make sign-in links: that needs an admin.
     let r = req(
         s,

@@ -2,7 +2,8 @@
 //! attendance later): a participant with an invite or personal link to the room, or an
 //! organiser key that manages it, which acts as a host.
 //!
-//! The credential is `Authorization: Bearer <token>`: an invite token (a JWT) or an API key. A
+//! The credential is `Authorization: Bearer <token>`: an invite token (a JWT) or an API key,
+//! or else the session cookie of an organiser signed in to the console. A
 //! guest's page also sends its device id in `X-Cohort-Device`, the one it sends on the
 //! WebSocket, so that what it posted stays its own. A revoked personal link is a 401 on every
 //! route, and a token that fits no room is refused exactly as one that fits another room, so
@@ -52,11 +53,19 @@ pub async fn reader(
     room_id: &str,
     need: Need,
 ) -> Result<Reader, AppError> {
-    let token = bearer(headers).flatten().ok_or(AppError::Unauthorized(
-        "this needs an invite link's token or an API key: Authorization: Bearer <token>".into(),
-    ))?;
+    let token = match bearer(headers) {
+        Some(Some(token)) => Some(token),
+        // The organiser's console, signed in by a sign-in link, sends its session cookie.
+        None if super::session::session_token(headers).is_some() => None,
+        _ => {
+            return Err(AppError::Unauthorized(
+                "this needs an invite link's token or an API key: Authorization: Bearer <token>"
+                    .into(),
+            ));
+        }
+    };
     // An invite token is a JWT (three dot-separated parts); an API key has no dots.
-    if !token.contains('.') {
+    let Some(token) = token.filter(|t| t.contains('.')) else {
         let key = caller(state, headers).await?;
         let room = key.room(state, room_id).await?;
         let author = Author {
@@ -72,7 +81,7 @@ pub async fn reader(
             author,
             participant: false,
         });
-    }
+    };
     let now = Utc::now();
     let Some(room) = state.store.room(room_id).await? else {
         return Err(unauthorized(unknown_room(Some(token), now)));
