@@ -32,7 +32,7 @@ pub const MAX_MEETINGS: usize = 500;
 #[serde(deny_unknown_fields)]
 pub struct RegisterQuery {
     /// RFC 3339: the first meeting's earliest start (default: when the room or its schedule
-    /// began, whichever is earlier).
+    /// began, whichever is earlier, a meeting moved before the schedule's start included).
     pub from: Option<String>,
     /// RFC 3339, exclusive (default: now). Meetings that have not begun are never listed.
     pub to: Option<String>,
@@ -167,7 +167,7 @@ pub async fn register(
     };
     let began = schedule
         .as_ref()
-        .and_then(|s| s.start.and_local_timezone(zone).earliest())
+        .and_then(|s| s.earliest().and_local_timezone(zone).earliest())
         .map_or(room.created_at, |s| {
             s.timestamp_millis().min(room.created_at)
         });

@@ -471,6 +471,15 @@ impl Schedule {
         Ok(found)
     }
 
+    /// The local start of the earliest meeting it can hold: the rule's first, or a meeting
+    /// moved before it.
+    pub fn earliest(&self) -> NaiveDateTime {
+        self.moves
+            .iter()
+            .map(|m| m.start)
+            .fold(self.start, NaiveDateTime::min)
+    }
+
     /// The first meeting still running or yet to start at `now`.
     pub fn next(&self, now: DateTime<Utc>) -> Result<Option<Occurrence>, FieldError> {
         Ok(self

@@ -437,3 +437,20 @@ fn a_stored_rule_that_no_longer_passes_reports_its_problem_and_costs_nothing() {
     .unwrap();
     assert!(counted.next(utc("2026-12-01T01:00:00Z")).unwrap().is_some());
 }
+
+#[test]
+fn the_earliest_meeting_may_be_one_moved_before_the_first() {
+    let mut s = tuesdays_in_berlin();
+    let local = |t: &str| parse_local("t", t).unwrap();
+    assert_eq!(s.earliest(), local("2026-10-06T18:00"));
+    s.move_occurrence(local("2026-10-13T18:00"), local("2026-10-14T18:00"), 90)
+        .unwrap();
+    assert_eq!(s.earliest(), local("2026-10-06T18:00"), "moved later");
+    s.move_occurrence(local("2026-10-06T18:00"), local("2026-10-01T09:00"), 90)
+        .unwrap();
+    assert_eq!(
+        s.earliest(),
+        local("2026-10-01T09:00"),
+        "moved before the first"
+    );
+}
