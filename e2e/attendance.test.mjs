@@ -11,33 +11,13 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS, launchChromium, newPage, until, pastHome, reporter, api, CONTRAST_FAILURES } from './lib.mjs';
+import { CHROMIUM_ARGS, launchChromium, newPage, until, pastHome, reporter, api, CONTRAST_FAILURES, speechWav } from './lib.mjs';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18080';
 const { check, finish } = reporter('attendance');
 const pad = (n) => String(n).padStart(2, '0');
 const utcLocal = (d) => `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Ten seconds of a voice-like sound for Chromium's fake microphone: two tones whose loudness
- *  swells and fades three times a second, never silent, 48 kHz mono 16-bit. */
-function speechWav(path) {
-  const rate = 48000;
-  const n = rate * 10;
-  const data = Buffer.alloc(n * 2);
-  for (let i = 0; i < n; i += 1) {
-    const t = i / rate;
-    const envelope = 0.55 + 0.45 * Math.sin(2 * Math.PI * 3 * t);
-    const v = envelope * (0.5 * Math.sin(2 * Math.PI * 220 * t) + 0.3 * Math.sin(2 * Math.PI * 440 * t) + 0.1 * Math.sin(2 * Math.PI * 1330 * t));
-    data.writeInt16LE(Math.round(v * 32767 * 0.9), i * 2);
-  }
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0); h.writeUInt32LE(36 + data.length, 4); h.write('WAVE', 8);
-  h.write('fmt ', 12); h.writeUInt32LE(16, 16); h.writeUInt16LE(1, 20); h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(rate, 24); h.writeUInt32LE(rate * 2, 28); h.writeUInt16LE(2, 32); h.writeUInt16LE(16, 34);
-  h.write('data', 36); h.writeUInt32LE(data.length, 40);
-  writeFileSync(path, Buffer.concat([h, data]));
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'cohort-attendance-'));
 const wav = join(dir, 'speech.wav');

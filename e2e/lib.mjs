@@ -1,5 +1,6 @@
 // Shared helpers for the browser tests: launching Debian's Chromium with fake devices, wrapping
 // RTCPeerConnection so tests can read getStats(), and waiting for conditions.
+import { writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 export const CHROMIUM_ARGS = [
@@ -192,4 +193,24 @@ export async function api(base, method, path, body) {
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
   return text ? JSON.parse(text) : null;
+}
+
+/** Ten seconds of a voice-like sound for Chromium's fake microphone: two tones whose loudness
+ *  swells and fades three times a second, never silent, 48 kHz mono 16-bit. */
+export function speechWav(path) {
+  const rate = 48000;
+  const n = rate * 10;
+  const data = Buffer.alloc(n * 2);
+  for (let i = 0; i < n; i += 1) {
+    const t = i / rate;
+    const envelope = 0.55 + 0.45 * Math.sin(2 * Math.PI * 3 * t);
+    const v = envelope * (0.5 * Math.sin(2 * Math.PI * 220 * t) + 0.3 * Math.sin(2 * Math.PI * 440 * t) + 0.1 * Math.sin(2 * Math.PI * 1330 * t));
+    data.writeInt16LE(Math.round(v * 32767 * 0.9), i * 2);
+  }
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0); h.writeUInt32LE(36 + data.length, 4); h.write('WAVE', 8);
+  h.write('fmt ', 12); h.writeUInt32LE(16, 16); h.writeUInt16LE(1, 20); h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(rate, 24); h.writeUInt32LE(rate * 2, 28); h.writeUInt16LE(2, 32); h.writeUInt16LE(16, 34);
+  h.write('data', 36); h.writeUInt32LE(data.length, 40);
+  writeFileSync(path, Buffer.concat([h, data]));
 }

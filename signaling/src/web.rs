@@ -57,6 +57,8 @@ const ASSETS: &[Asset] = &[
     asset!("organise-rooms.js", JS),
     asset!("organise-schedule.js", JS),
     asset!("organise-members.js", JS),
+    asset!("organise-register.js", JS),
+    asset!("organise-now.js", JS),
     asset!("organise.css", "text/css; charset=utf-8"),
 ];
 

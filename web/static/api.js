@@ -13,9 +13,10 @@ export class ApiError extends Error {
 
 export const segment = encodeURIComponent;
 
-/** Calls /api/v1{path}; resolves with the JSON body (null for 204), or throws an ApiError. The
- *  body is sent as JSON, or as it is with `contentType` (a CSV class list). */
-export async function call(method, path, { key, body, contentType } = {}) {
+/** Calls /api/v1{path}; resolves with the JSON body (null for 204), or the body as text with
+ *  `text` (a CSV file), or throws an ApiError. The body is sent as JSON, or as it is with
+ *  `contentType` (a CSV class list). */
+export async function call(method, path, { key, body, contentType, text = false } = {}) {
   const headers = { accept: 'application/json, application/problem+json' };
   if (key) headers.authorization = `Bearer ${key}`;
   if (body !== undefined) headers['content-type'] = contentType ?? 'application/json';
@@ -32,6 +33,7 @@ export async function call(method, path, { key, body, contentType } = {}) {
     throw new ApiError(0, 'cannot reach the server');
   }
   if (res.status === 204) return null;
+  if (text && res.ok) return res.text();
   let data = null;
   try {
     data = await res.json();

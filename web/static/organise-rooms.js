@@ -7,6 +7,8 @@ import { request, all, segment } from './organise-api.js';
 import { clearErrors, showErrors, numberOrNull } from './organise-form.js';
 import { initSchedule, openSchedule } from './organise-schedule.js';
 import { initMembers, openMembers } from './organise-members.js';
+import { initRegister, openRegister } from './organise-register.js';
+import { initNow, openNow } from './organise-now.js';
 
 const ui = {
   view: $('#rooms-view'),
@@ -54,6 +56,18 @@ function card(room) {
     ui.view.hidden = true;
     openMembers(room).catch((e) => ctx.say(`Could not open the class list: ${e.message}`));
   });
+  const register = el('button', { type: 'button', 'data-action': 'register' }, 'Register');
+  register.setAttribute('aria-label', `Register of ${room.name}`);
+  register.addEventListener('click', () => {
+    ui.view.hidden = true;
+    openRegister(room).catch((e) => ctx.say(`Could not open the register: ${e.message}`));
+  });
+  const now = el('button', { type: 'button', 'data-action': 'now' }, 'Now');
+  now.setAttribute('aria-label', `Now in ${room.name}`);
+  now.addEventListener('click', () => {
+    ui.view.hidden = true;
+    openNow(room).catch((e) => ctx.say(`Could not open the now card: ${e.message}`));
+  });
   const edit = el('button', { type: 'button', 'data-action': 'edit' }, 'Edit');
   const remove = el('button', { type: 'button', class: 'danger', 'data-action': 'delete' }, 'Delete');
   edit.setAttribute('aria-label', `Edit ${room.name}`);
@@ -64,7 +78,7 @@ function card(room) {
     el('h3', {}, room.name),
     el('p', { class: 'meta' }, `${room.time_zone} · ${people} · join ${room.early_join_minutes} min early`),
     room.description ? el('p', { class: 'description' }, room.description) : null,
-    el('div', { class: 'actions' }, schedule, classList, edit, remove));
+    el('div', { class: 'actions' }, schedule, classList, register, now, edit, remove));
 }
 
 function render() {
@@ -185,6 +199,8 @@ export function initRooms(context) {
   ctx = context;
   initSchedule({ ...context, showRooms });
   initMembers({ ...context, showRooms });
+  initRegister({ ...context, showRooms });
+  initNow({ ...context, showRooms });
   fillZones();
   ui.newRoom.addEventListener('click', () => openForm(null, ui.newRoom));
   ui.cancel.addEventListener('click', closeForm);

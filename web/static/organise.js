@@ -66,6 +66,8 @@ async function enter() {
   ui.console.hidden = false;
   $('#schedule-view').hidden = true;
   $('#members-view').hidden = true;
+  $('#register-view').hidden = true;
+  $('#now-view').hidden = true;
   $('#rooms-view').hidden = false;
   await loadRooms();
 }
