@@ -134,6 +134,16 @@ export async function joinRoom(browser, base, room, name, options = {}) {
 }
 
 /** WCAG contrast of every visible text element in the page: [{ text, ratio, needed }] that fail. */
+// Controls on screen that cannot be brought into the viewport by scrolling (the page, or a
+// scrolling table around them).
+export const UNREACHABLE = `(() => [...document.querySelectorAll('button, input, select, a, textarea, summary')]
+  .filter((e) => e.getClientRects().length && !e.closest('dialog:not([open])'))
+  .filter((e) => {
+    e.scrollIntoView({ block: 'center', inline: 'center' });
+    const r = e.getBoundingClientRect();
+    return r.right <= 0 || r.left >= innerWidth || r.bottom <= 0 || r.top >= innerHeight;
+  }).map((e) => e.getAttribute('aria-label') || e.textContent.trim() || e.id))()`;
+
 export const CONTRAST_FAILURES = `(() => {
   const parse = (c) => { const m = c.match(/[\\d.]+/g) || []; return m.map(Number).concat([1]).slice(0, 4); };
   const lum = ([r, g, b]) => {

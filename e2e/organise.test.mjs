@@ -7,7 +7,7 @@
 //   node organise.test.mjs http://127.0.0.1:18080   (COHORT_ADMIN_KEY: the server's admin key)
 import fs from 'node:fs';
 import http from 'node:http';
-import { launchChromium, until, CONTRAST_FAILURES, reporter, api } from './lib.mjs';
+import { launchChromium, until, CONTRAST_FAILURES, UNREACHABLE, reporter, api } from './lib.mjs';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18080';
 const stamp = Date.now();
@@ -16,15 +16,6 @@ const ROOM = "Year 10 Physics";
 const browser = await launchChromium();
 const { check, finish } = reporter('organise');
 const attempt = (fn, ms, what) => until(fn, ms, what).catch(() => null);
-// Controls on screen that cannot be brought into the viewport by scrolling (the page, or a
-// scrolling table around them).
-const UNREACHABLE = `(() => [...document.querySelectorAll('button, input, select, a, textarea, summary')]
-  .filter((e) => e.getClientRects().length && !e.closest('dialog:not([open])'))
-  .filter((e) => {
-    e.scrollIntoView({ block: 'center', inline: 'center' });
-    const r = e.getBoundingClientRect();
-    return r.right <= 0 || r.left >= innerWidth || r.bottom <= 0 || r.top >= innerHeight;
-  }).map((e) => e.getAttribute('aria-label') || e.textContent.trim() || e.id))()`;
 
 // Another origin on the same site (127.0.0.1, another port): SameSite=Strict sends the cookie.
 const evilPort = 18090;

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS, launchChromium, newPage, until, pastHome, reporter, api, CONTRAST_FAILURES, speechWav } from './lib.mjs';
+import { CHROMIUM_ARGS, launchChromium, newPage, until, pastHome, reporter, api, CONTRAST_FAILURES, UNREACHABLE, speechWav } from './lib.mjs';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18080';
 const { check, finish } = reporter('register');
@@ -20,14 +20,6 @@ const ROOM = 'Year 10 Physics';
 const ZONE = 'Europe/Berlin';
 const attempt = (fn, ms, what) => until(fn, ms, what).catch(() => null);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-// As in organise.test.mjs: controls that cannot be scrolled into the viewport.
-const UNREACHABLE = `(() => [...document.querySelectorAll('button, input, select, a, textarea, summary')]
-  .filter((e) => e.getClientRects().length && !e.closest('dialog:not([open])'))
-  .filter((e) => {
-    e.scrollIntoView({ block: 'center', inline: 'center' });
-    const r = e.getBoundingClientRect();
-    return r.right <= 0 || r.left >= innerWidth || r.bottom <= 0 || r.top >= innerHeight;
-  }).map((e) => e.getAttribute('aria-label') || e.textContent.trim() || e.id))()`;
 
 /** A moment as local time in the room's zone, the way the schedule API reads it. */
 const local = (ms) => new Intl.DateTimeFormat('sv-SE', { timeZone: ZONE, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
