@@ -5,7 +5,8 @@
 // links. The teacher's now card lists them, for how long, who speaks, and gives her the host
 // link, by which she joins too. After the meeting the register shows 2 present and 23 absent,
 // the teacher apart as a guest; she excuses Student 12 with a note, and the CSV she downloads,
-// read with Python's csv module, has it. Contrast passes; at 360 px every control is reachable.
+// read with Python's csv module, has it. A sign-in link opened after its minute is refused.
+// Contrast passes; at 360 px every control is reachable.
 //   node register.test.mjs http://127.0.0.1:18080   (COHORT_ADMIN_KEY: the server's admin key)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -72,11 +73,14 @@ try {
   }
 
   const link = await api(base, 'POST', `/keys/${teacher.id}/sign-in-links`, {});
+  // A second link, for a minute only: it is opened after the meeting, once it has expired.
+  const shortLink = await api(base, 'POST', `/keys/${teacher.id}/sign-in-links`, { expires_minutes: 1 });
   const context = await teacherBrowser.newContext({ viewport: { width: 1280, height: 900 } });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
   const page = await context.newPage();
   page.on('pageerror', (e) => console.log(`[teacher] page error: ${e.message}`));
   await page.goto(link.url);
+  await page.screenshot({ path: '../docs/images/organise-sign-in.png' });
   await page.getByRole('button', { name: /^Sign in as/ }).click();
   await page.waitForSelector('#console:not([hidden])');
   const card = page.locator(`.room-card[data-room="${room.id}"]`);
@@ -193,6 +197,12 @@ with open(sys.argv[1], newline='', encoding='utf-8') as f:
   check(narrow.length === 0, `at 360 px every control of the register can be reached (${JSON.stringify(narrow.slice(0, 5))})`);
   const sideways = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   check(sideways <= 1, `at 360 px the register page does not scroll sideways (${sideways} px)`);
+  // The minute-long link, opened too late, is refused with a clear page.
+  const expiresIn = Date.parse(shortLink.expires_at) + 1000 - Date.now();
+  if (expiresIn > 0) await sleep(expiresIn);
+  const late = await context.newPage();
+  const res = await late.goto(shortLink.url);
+  check(res.status() === 410 && /has expired/.test(await late.textContent('h1')), `an expired sign-in link is refused with a clear page (${res.status()}: "${await late.textContent('h1')}")`);
   await as('DELETE', `/rooms/${room.id}`);
 } catch (e) {
   check(false, `the register test ran to its end (${e.stack ?? e})`);
