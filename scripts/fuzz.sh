@@ -10,7 +10,7 @@ shift || true
 export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
 targets=("$@")
-[ "${#targets[@]}" -gt 0 ] || targets=(notes_frames client_messages roster_csv)
+[ "${#targets[@]}" -gt 0 ] || targets=(notes_frames client_messages roster_csv media_demux)
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-/var/tmp/cohort-fuzz-target}"
 # An allocation that cannot be satisfied fails as it would in production (yrs reserves what a
 # frame declares with try_reserve, and gets an error); any single allocation over 256 MB is still

@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod egress;
+pub mod engine;
 pub mod error;
 pub mod links;
 mod media;

@@ -1,0 +1,274 @@
+//! Which connection a datagram on an engine's one UDP port belongs to. Sans-IO: bytes and an
+//! address in, a verdict out.
+//!
+//! Every peer connection of an engine shares its socket, so the engine routes each datagram
+//! itself. A connection's local ICE ufrag is chosen by the engine and unique on it; the remote
+//! 5-tuple is learnt, never taken on trust:
+//! - A STUN Binding request names its connection by the local half of its USERNAME
+//!   (`<our ufrag>:<their ufrag>`, RFC 8445 §7.2.2), and counts only if its MESSAGE-INTEGRITY
+//!   verifies with that connection's local password (RFC 8489 §14.5). Such a request teaches
+//!   the connection its sender's address (and moves the address to it, should it belong to
+//!   another: a NAT that re-bound).
+//! - Anything else (DTLS, SRTP, SRTCP, other STUN) is routed only from an address learnt that
+//!   way. From any other address it is dropped and counted, before the connection's ICE agent
+//!   sees it: rtc's agent, once a pair is selected, would take media from anyone.
+//!
+//! The server never sends to an address a client only named in a candidate: it sends only to
+//! the addresses this demux learnt.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rtc::crypto::RTCCryptoProvider;
+use rtc::stun::attributes::{ATTR_MESSAGE_INTEGRITY, ATTR_USERNAME};
+use rtc::stun::integrity::MessageIntegrity;
+use rtc::stun::message::{BINDING_REQUEST, Message};
+
+/// A connection, as the engine numbers them.
+pub type ConnId = u64;
+
+/// Most addresses one connection is known by at once (a browser's candidates over IPv4 and
+/// IPv6, on a couple of interfaces); a further one displaces the one learnt longest ago.
+pub const MAX_ADDRESSES: usize = 8;
+
+/// The longest ufrag taken (RFC 8839 allows 256 characters; ours are 16).
+const MAX_UFRAG: usize = 256;
+
+/// What a datagram is, by its first byte (RFC 7983 §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Stun,
+    Dtls,
+    /// RTP or RTCP (SRTP and SRTCP here).
+    Media,
+    Other,
+}
+
+/// The class of a datagram that starts with `first`.
+pub fn classify(first: u8) -> Kind {
+    match first {
+        0..=3 => Kind::Stun,
+        20..=63 => Kind::Dtls,
+        128..=191 => Kind::Media,
+        _ => Kind::Other,
+    }
+}
+
+/// Why a datagram was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Drop {
+    /// Empty, or of no class RFC 7983 knows.
+    Garbage,
+    /// Not a STUN Binding request, from an address no connection has proved.
+    UnknownAddress,
+    /// STUN that does not parse.
+    BadStun,
+    /// A Binding request without a USERNAME of the form `ours:theirs`, or without
+    /// MESSAGE-INTEGRITY.
+    NoCredentials,
+    /// A USERNAME whose local ufrag is no connection's.
+    UnknownUfrag,
+    /// MESSAGE-INTEGRITY that does not verify with the connection's password.
+    BadIntegrity,
+}
+
+impl Drop {
+    pub const ALL: [Drop; 6] = [
+        Drop::Garbage,
+        Drop::UnknownAddress,
+        Drop::BadStun,
+        Drop::NoCredentials,
+        Drop::UnknownUfrag,
+        Drop::BadIntegrity,
+    ];
+
+    /// Its name, for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Drop::Garbage => "garbage",
+            Drop::UnknownAddress => "unknown_address",
+            Drop::BadStun => "bad_stun",
+            Drop::NoCredentials => "no_credentials",
+            Drop::UnknownUfrag => "unknown_ufrag",
+            Drop::BadIntegrity => "bad_integrity",
+        }
+    }
+}
+
+/// Where a datagram goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// To this connection.
+    To(ConnId),
+    /// To this connection, whose verified Binding request just taught it the sender's address.
+    Learnt(ConnId),
+    /// Nowhere.
+    Dropped(Drop),
+}
+
+#[derive(Debug, Clone)]
+struct Credentials {
+    conn: ConnId,
+    pwd: String,
+}
+
+/// The engine's routing table: local ufrags to connections, and proved addresses to
+/// connections.
+pub struct Demux {
+    crypto: Arc<dyn RTCCryptoProvider>,
+    by_ufrag: HashMap<String, Credentials>,
+    ufrag_of: HashMap<ConnId, String>,
+    by_address: HashMap<SocketAddr, ConnId>,
+    /// Each connection's addresses, oldest first.
+    addresses: HashMap<ConnId, Vec<SocketAddr>>,
+    drops: HashMap<Drop, u64>,
+}
+
+/// A ufrag already in use on this engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UfragTaken;
+
+impl Demux {
+    pub fn new(crypto: Arc<dyn RTCCryptoProvider>) -> Demux {
+        Demux {
+            crypto,
+            by_ufrag: HashMap::new(),
+            ufrag_of: HashMap::new(),
+            by_address: HashMap::new(),
+            addresses: HashMap::new(),
+            drops: HashMap::new(),
+        }
+    }
+
+    /// Gives `conn` the local credentials its SDP advertises, replacing any it had (an ICE
+    /// restart): the old ufrag names nothing from then on, and the addresses it proved stay
+    /// until the new credentials prove others.
+    pub fn set_credentials(
+        &mut self,
+        conn: ConnId,
+        ufrag: &str,
+        pwd: &str,
+    ) -> Result<(), UfragTaken> {
+        if self.by_ufrag.get(ufrag).is_some_and(|c| c.conn != conn) {
+            return Err(UfragTaken);
+        }
+        if let Some(old) = self.ufrag_of.insert(conn, ufrag.to_owned()) {
+            self.by_ufrag.remove(&old);
+        }
+        self.by_ufrag.insert(
+            ufrag.to_owned(),
+            Credentials {
+                conn,
+                pwd: pwd.to_owned(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Forgets `conn`: its ufrag and its addresses.
+    pub fn remove(&mut self, conn: ConnId) {
+        if let Some(ufrag) = self.ufrag_of.remove(&conn) {
+            self.by_ufrag.remove(&ufrag);
+        }
+        for a in self.addresses.remove(&conn).unwrap_or_default() {
+            self.by_address.remove(&a);
+        }
+    }
+
+    /// The addresses `conn` has proved, oldest first: the only ones the engine sends it to.
+    pub fn addresses(&self, conn: ConnId) -> &[SocketAddr] {
+        self.addresses.get(&conn).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether the engine may send to `to` for `conn`.
+    pub fn may_send(&self, conn: ConnId, to: SocketAddr) -> bool {
+        self.by_address.get(&to) == Some(&conn)
+    }
+
+    /// Datagrams dropped so far, by why.
+    pub fn dropped(&self, why: Drop) -> u64 {
+        self.drops.get(&why).copied().unwrap_or(0)
+    }
+
+    /// Routes one datagram from `from`.
+    pub fn route(&mut self, from: SocketAddr, datagram: &[u8]) -> Verdict {
+        let verdict = self.judge(from, datagram);
+        if let Verdict::Dropped(why) = verdict {
+            *self.drops.entry(why).or_default() += 1;
+        }
+        verdict
+    }
+
+    fn judge(&mut self, from: SocketAddr, datagram: &[u8]) -> Verdict {
+        let Some(&first) = datagram.first() else {
+            return Verdict::Dropped(Drop::Garbage);
+        };
+        match classify(first) {
+            Kind::Other => Verdict::Dropped(Drop::Garbage),
+            Kind::Stun => match self.binding_request(datagram) {
+                // Not a Binding request (an indication, a response): only from a proved address.
+                Ok(None) => self.known(from),
+                Ok(Some(conn)) => {
+                    if self.by_address.get(&from) == Some(&conn) {
+                        Verdict::To(conn)
+                    } else {
+                        self.learn(conn, from);
+                        Verdict::Learnt(conn)
+                    }
+                }
+                Err(why) => Verdict::Dropped(why),
+            },
+            Kind::Dtls | Kind::Media => self.known(from),
+        }
+    }
+
+    fn known(&self, from: SocketAddr) -> Verdict {
+        match self.by_address.get(&from) {
+            Some(&conn) => Verdict::To(conn),
+            None => Verdict::Dropped(Drop::UnknownAddress),
+        }
+    }
+
+    /// The connection a verified Binding request is for; `None` for STUN of another type.
+    fn binding_request(&self, datagram: &[u8]) -> Result<Option<ConnId>, Drop> {
+        let mut m = Message::new();
+        m.unmarshal_binary(datagram).map_err(|_| Drop::BadStun)?;
+        if m.typ != BINDING_REQUEST {
+            return Ok(None);
+        }
+        let username = m.get(ATTR_USERNAME).map_err(|_| Drop::NoCredentials)?;
+        let (ours, theirs) = std::str::from_utf8(&username)
+            .ok()
+            .and_then(|u| u.split_once(':'))
+            .ok_or(Drop::NoCredentials)?;
+        if ours.is_empty() || theirs.is_empty() || ours.len() > MAX_UFRAG {
+            return Err(Drop::NoCredentials);
+        }
+        let creds = self.by_ufrag.get(ours).ok_or(Drop::UnknownUfrag)?;
+        // HMAC-SHA1 is 20 bytes; anything else cannot verify (and is not handed to the check).
+        if m.get(ATTR_MESSAGE_INTEGRITY).map(|v| v.len()) != Ok(20) {
+            return Err(Drop::NoCredentials);
+        }
+        MessageIntegrity::check(&mut m, creds.pwd.as_bytes(), self.crypto.crypto())
+            .map_err(|_| Drop::BadIntegrity)?;
+        Ok(Some(creds.conn))
+    }
+
+    fn learn(&mut self, conn: ConnId, from: SocketAddr) {
+        if let Some(previous) = self.by_address.insert(from, conn)
+            && let Some(list) = self.addresses.get_mut(&previous)
+        {
+            list.retain(|a| *a != from);
+        }
+        let list = self.addresses.entry(conn).or_default();
+        list.push(from);
+        if list.len() > MAX_ADDRESSES {
+            let oldest = list.remove(0);
+            self.by_address.remove(&oldest);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
