@@ -232,6 +232,13 @@ impl Demux {
 
     /// The connection a verified Binding request is for; `None` for STUN of another type.
     fn binding_request(&self, datagram: &[u8]) -> Result<Option<ConnId>, Drop> {
+        // One datagram is one message (RFC 8489 §6): its declared length is the rest.
+        let declared = datagram
+            .get(2..4)
+            .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+        if declared != Some(datagram.len().saturating_sub(20)) || datagram.len() < 20 {
+            return Err(Drop::BadStun);
+        }
         let mut m = Message::new();
         m.unmarshal_binary(datagram).map_err(|_| Drop::BadStun)?;
         if m.typ != BINDING_REQUEST {

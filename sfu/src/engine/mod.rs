@@ -5,3 +5,4 @@
 //! an address, and the engine sends only to such addresses.
 
 pub mod demux;
+pub mod socket;
