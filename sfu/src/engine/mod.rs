@@ -62,16 +62,13 @@ impl Engine {
         let id = self.next_id;
         self.next_id += 1;
         // Random credentials, the ufrag unique on this engine (RFC 8839: 4+ and 22+ characters).
+        let pwd = uuid::Uuid::new_v4().simple().to_string();
         let ufrag = loop {
             let u = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
-            if self.demux.set_credentials(id, &u, "pending").is_ok() {
+            if self.demux.set_credentials(id, &u, &pwd).is_ok() {
                 break u;
             }
         };
-        let pwd = uuid::Uuid::new_v4().simple().to_string();
-        self.demux
-            .set_credentials(id, &ufrag, &pwd)
-            .map_err(|_| SfuError::WebRtc("a ufrag taken meanwhile".into()))?;
         let local = Local {
             advertised: self.advertised,
             ufrag,

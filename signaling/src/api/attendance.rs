@@ -104,6 +104,15 @@ pub struct Meetings {
     pub meetings: Vec<String>,
 }
 
+/// Whether a register's `format` asks for CSV (`json`, the default, or `csv`).
+pub(super) fn wants_csv(format: Option<&str>) -> Result<bool, AppError> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(_) => Err(field("format", "json or csv").into()),
+    }
+}
+
 /// When the meeting that started at `start` ends: by the schedule, or, for a session of a room
 /// without one (or a meeting the schedule no longer has), at its last leave.
 async fn meeting_end(
@@ -148,11 +157,7 @@ pub async fn attendance(
 ) -> Result<Response, AppError> {
     let headers = super::board_files::with_link_token(headers, q.t.as_deref());
     let r = reader(&state, &headers, &id, Need::Read).await?;
-    let csv_wanted = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => return Err(field("format", "json or csv").into()),
-    };
+    let csv_wanted = wants_csv(q.format.as_deref())?;
     if r.participant {
         r.identified()?;
         if csv_wanted {

@@ -153,11 +153,7 @@ pub async fn register(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<RegisterQuery>,
 ) -> Result<Response, AppError> {
-    let csv_wanted = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => return Err(field("format", "json or csv").into()),
-    };
+    let csv_wanted = super::attendance::wants_csv(q.format.as_deref())?;
     let room = caller.room(&state, &id).await?;
     let zone = parse_time_zone(&room.time_zone)?;
     let now = now_ms();
@@ -249,10 +245,9 @@ pub async fn register(
             kept[i].hosts.push((o.identity, h));
         }
     }
-    let mut order: Vec<usize> = (0..meetings.len()).collect();
-    order.sort_by_key(|&i| meetings[i].start);
-    let meetings: Vec<Meeting> = order.iter().map(|&i| meetings[i].clone()).collect();
-    let kept: Vec<Kept> = order.iter().map(|&i| kept[i].clone()).collect();
+    let mut held: Vec<(Meeting, Kept)> = meetings.into_iter().zip(kept).collect();
+    held.sort_by_key(|(m, _)| m.start);
+    let (meetings, kept): (Vec<Meeting>, Vec<Kept>) = held.into_iter().unzip();
 
     let roster: Vec<(String, String)> = state
         .store
