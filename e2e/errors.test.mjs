@@ -46,7 +46,7 @@ try {
   check(Boolean(full), `a full room says so on the pre-join screen: "${full}"`);
 
   // A server that cannot be reached: it goes away after the page has loaded.
-  const gone = spawn(process.env.COHORT_BIN, ['--http', '127.0.0.1:18082', '--udp-ports', '52100-52199', '--log-level', 'error',
+  const gone = spawn(process.env.COHORT_BIN, ['--http', '127.0.0.1:18082', '--udp-port', '52100', '--log-level', 'error',
   '--db', `sqlite://${process.env.COHORT_DATA_DIR}/gone.db`, '--no-demo', '--open-rooms'], { stdio: 'ignore' });
   await until(() => fetch('http://127.0.0.1:18082/healthz').then((r) => r.ok).catch(() => false), 5000, 'third server');
   const lonely = await newPage(browser, { base: 'http://127.0.0.1:18082', name: 'Lonely' });

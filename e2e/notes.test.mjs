@@ -22,7 +22,7 @@ const utcLocal = (d) => `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad
 
 async function startServer() {
   const child = spawn(process.env.COHORT_BIN, [
-    '--http', `127.0.0.1:${port}`, '--udp-ports', '53100-53199', '--log-level', 'warn', '--test-hooks',
+    '--http', `127.0.0.1:${port}`, '--udp-port', '53100', '--log-level', 'warn', '--test-hooks',
     '--db', `sqlite://${dir}/notes.db`, '--data-dir', join(dir, 'files'), '--no-demo', '--drain-seconds', '1',
     '--notes-history-seconds', '1',
   ], { stdio: ['ignore', 'ignore', 'inherit'] });

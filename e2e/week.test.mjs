@@ -21,7 +21,7 @@ const pdf = Buffer.from('%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\ne
 /** Starts the test's own server on its database and data directory; resolves once it answers. */
 async function startServer() {
   const child = spawn(process.env.COHORT_BIN, [
-    '--http', `127.0.0.1:${port}`, '--udp-ports', '53000-53099', '--log-level', 'warn',
+    '--http', `127.0.0.1:${port}`, '--udp-port', '53000', '--log-level', 'warn',
     '--db', `sqlite://${dir}/week.db`, '--data-dir', join(dir, 'files'), '--no-demo', '--drain-seconds', '1',
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   await until(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok, 15000, 'the server answers');

@@ -17,7 +17,7 @@ db="$dir/bench.db"
 key=ck_bench_admin_key_0123456789abcdef
 port=18190
 "$bin" --http 127.0.0.1:$port --db "sqlite://$db" --admin-key "$key" --no-demo \
-  --udp-ports 47000-47009 --api-rate 0 --log-level warn >"$dir/server.log" 2>&1 &
+  --udp-port 47000 --api-rate 0 --log-level warn >"$dir/server.log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 base="http://127.0.0.1:$port"

@@ -54,7 +54,7 @@ trap stop_server EXIT
 
 start_cohort() {
   local data="$1"
-  taskset -c 0 "$bin/cohort" --http 127.0.0.1:18600 --udp-ports 40000-44999 --log-level error \
+  taskset -c 0 "$bin/cohort" --http 127.0.0.1:18600 --udp-port 40000 --engines 1 --log-level error \
     --db "sqlite://$data/bench.db" --open-rooms --no-demo --join-rate 0 --api-rate 0 \
     --max-participants 300 --max-rooms 100 >"$data/cohort.log" 2>&1 &
   server=$!

@@ -54,7 +54,7 @@ for backend in sqlite postgres; do
     db="${COHORT_TEST_POSTGRES%/*}/chatbench"
   fi
   "$bin" --http 127.0.0.1:$port --db "$db" --data-dir "$dir/files-$backend" --admin-key "$key" --no-demo --chat-rate 0 \
-    --api-rate 0 --join-rate 0 --udp-ports 47100-47109 --log-level warn >"$dir/server-$backend.log" 2>&1 &
+    --api-rate 0 --join-rate 0 --udp-port 47100 --log-level warn >"$dir/server-$backend.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   room=$(curl -fs -X POST "http://127.0.0.1:$port/api/v1/rooms" -H "Authorization: Bearer $key" \

@@ -45,7 +45,7 @@ for backend in sqlite postgres; do
   fi
   "$bin" --http 127.0.0.1:$port --db "$db" --data-dir "$dir/files-$backend" --admin-key "$key" --no-demo \
     --api-rate 0 --join-rate 0 --notes-update-rate 100 --notes-history-seconds 3600 \
-    --udp-ports 47110-47119 --log-level warn >"$dir/server-$backend.log" 2>&1 &
+    --udp-port 47110 --log-level warn >"$dir/server-$backend.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   echo "== $backend"

@@ -21,12 +21,15 @@ data=$(mktemp -d /tmp/cohort-e2e-data.XXXXXX)
 # The tests make their own rooms and invites with this key; ad hoc rooms stay open to them.
 export COHORT_ADMIN_KEY="ck_e2e_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export COHORT_DATA_DIR="$data"
-"$bin" --http "127.0.0.1:$port" --udp-ports 51000-51999 --log-level warn --test-hooks \
+# Media on the namespace's veth address: the engine is an ICE-lite agent that never sends checks,
+# and Firefox pairs its host candidates (it gathers no loopback) only with remote candidates
+# that are not loopback either.
+"$bin" --http "127.0.0.1:$port" --udp-port 51000 --media-ip 10.200.0.1 --log-level "${COHORT_E2E_LOG:-warn}" --test-hooks \
   --db "sqlite://$data/main.db" --open-rooms --no-demo --join-rate 0 >"$log" 2>&1 &
 server=$!
 # A second server whose rooms hold one person, for the room-full case.
 small_port=18081
-"$bin" --http "127.0.0.1:$small_port" --udp-ports 52000-52099 --log-level warn --max-participants 1 \
+"$bin" --http "127.0.0.1:$small_port" --udp-port 52000 --log-level warn --max-participants 1 \
   --db "sqlite://$data/small.db" --open-rooms --no-demo >>"$log" 2>&1 &
 small=$!
 trap 'kill "$server" "$small" 2>/dev/null || true; wait "$server" "$small" 2>/dev/null || true; rm -rf "$data"' EXIT
@@ -44,7 +47,8 @@ export COHORT_BIN="$bin"
 
 passed=0
 failed=0
-# COHORT_E2E_ONLY=name runs e2e/name.test.mjs alone (while working on it).
+# COHORT_E2E_ONLY=name runs e2e/name.test.mjs alone (while working on it); COHORT_E2E_LOG sets the
+# main server's log filter (warn by default).
 for t in e2e/${COHORT_E2E_ONLY:-*}.test.mjs; do
   echo "-- $t"
   if (cd e2e && timeout 120 node "$(basename "$t")" "http://127.0.0.1:$port"); then

@@ -12,8 +12,8 @@ pub enum SfuError {
     TooManyTracks(usize),
     #[error("the server is draining and takes no new joins")]
     Draining,
-    #[error("no UDP port is free in the range {0}")]
-    PortsExhausted(String),
+    #[error("the media engine could not bind: {0}")]
+    Bind(String),
     #[error("invalid SDP: {0}")]
     InvalidSdp(String),
     #[error("the SDP offers no codec this server forwards (Opus, VP8, H264)")]
@@ -40,9 +40,7 @@ impl SfuError {
             SfuError::NoUsableCodec => ErrorCode::NoUsableCodec,
             SfuError::InvalidCandidate(_) => ErrorCode::InvalidCandidate,
             SfuError::OutOfOrder(_) => ErrorCode::OutOfOrder,
-            SfuError::PortsExhausted(_) | SfuError::WebRtc(_) | SfuError::Closed => {
-                ErrorCode::Internal
-            }
+            SfuError::Bind(_) | SfuError::WebRtc(_) | SfuError::Closed => ErrorCode::Internal,
         }
     }
 }

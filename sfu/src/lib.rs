@@ -3,25 +3,23 @@
 //! # Layout
 //! - [`Sfu`]: the whole API that signaling sees. [`Sfu::join`] puts a participant in a room and
 //!   returns its [`Session`].
-//! - `room`: one task per room, sole owner of its `sfu_core::Room`.
-//! - `participant`: one task per participant, owner of its two peer connections.
-//! - `media`: every webrtc-rs call, behind our own types.
-//! - `egress`: the drop-and-count queue between a room and a subscription's writer.
-//! - `ports`: the UDP port range.
+//! - [`engine`]: the media engines, one thread and one UDP port each, driving webrtc-rs's
+//!   sans-IO `rtc` peer connections; each room is pinned to one engine.
+//! - `room`: a room on its engine's thread, sole owner of its `sfu_core::Room` and of its
+//!   members' negotiation.
+//! - `media`: codecs, the SDP we read, RTCP feedback and the link-quality probe.
 
 pub mod config;
-pub mod egress;
 pub mod engine;
 pub mod error;
 pub mod links;
 mod media;
 pub mod meters;
-mod participant;
-pub mod ports;
 mod room;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use dashmap::DashMap;
 use protocol::{
@@ -30,18 +28,15 @@ use protocol::{
 };
 use sfu_core::{MediaKind, ParticipantId, RoomStats, TrackId};
 use tokio::sync::{mpsc, oneshot};
-use tracing::Instrument;
 
 pub use config::SfuConfig;
 pub use error::SfuError;
-pub use media::CodecSpec;
-pub use media::{feedback, rtp_track};
+pub use media::{CodecSpec, feedback};
 
+use crate::engine::host::{self, Cmd, EngineHandle};
 use crate::error::Result;
 use crate::meters::RoomMeters;
-use crate::participant::{PEER_QUEUE, ParticipantTask, PeerCmd};
-use crate::ports::PortAllocator;
-use crate::room::{RoomMsg, RoomTask};
+use crate::room::RoomMsg;
 
 /// Events queued toward one client before the room gives up on it.
 const EVENT_QUEUE: usize = 512;
@@ -86,14 +81,13 @@ pub struct Counters {
     pub keyframe_requests_sent: AtomicU64,
     /// Packets sent again in answer to subscribers' NACKs.
     pub retransmitted_packets: AtomicU64,
-    /// Peer connections whose event handler is still alive (freed ones are not counted).
+    /// Peer connections open on the engines.
     pub live_peers: AtomicUsize,
 }
 
 /// State shared by the rooms and participants of one server.
 pub(crate) struct Registry {
     pub(crate) config: SfuConfig,
-    pub(crate) ports: Arc<PortAllocator>,
     rooms: DashMap<String, RoomEntry>,
     generation: AtomicU64,
     draining: AtomicBool,
@@ -102,12 +96,21 @@ pub(crate) struct Registry {
 }
 
 struct RoomEntry {
-    tx: mpsc::Sender<RoomMsg>,
+    /// The engine the room is pinned to, by index.
+    engine: usize,
     generation: u64,
     meters: Arc<meters::RoomMeters>,
 }
 
 impl Registry {
+    /// The meters of the room `name` if the registry still has it at `generation`.
+    pub(crate) fn room_meters(&self, name: &str, generation: u64) -> Option<Arc<RoomMeters>> {
+        self.rooms
+            .get(name)
+            .filter(|e| e.generation == generation)
+            .map(|e| Arc::clone(&e.meters))
+    }
+
     pub(crate) fn remove_room(&self, name: &str, generation: u64) {
         self.rooms
             .remove_if(name, |_, e| e.generation == generation);
@@ -149,12 +152,6 @@ impl Registry {
             .retransmitted_packets
             .fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn dropped_queue_full(&self, room: &RoomMeters) {
-        self.counters
-            .dropped_queue_full
-            .fetch_add(1, Ordering::Relaxed);
-        room.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 fn kind_index(kind: TrackKind) -> usize {
@@ -185,22 +182,75 @@ pub struct RoomSnapshot {
 #[derive(Clone)]
 pub struct Sfu {
     registry: Arc<Registry>,
+    engines: Arc<[EngineHandle]>,
+}
+
+/// Where a room lives: its engine, its key there, and its name.
+#[derive(Clone)]
+struct RoomRef {
+    engine: EngineHandle,
+    key: u64,
+    name: Arc<str>,
+}
+
+impl RoomRef {
+    fn cmd(&self, msg: RoomMsg) -> Cmd {
+        Cmd {
+            key: self.key,
+            room: Arc::clone(&self.name),
+            msg,
+        }
+    }
+
+    async fn send(&self, msg: RoomMsg) -> bool {
+        self.engine.send(self.cmd(msg)).await
+    }
+
+    /// Sends the message `make` builds around a reply channel, and waits for the answer; none
+    /// when the room is closed (or closes meanwhile).
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> RoomMsg) -> Option<T> {
+        let (reply, rx) = oneshot::channel();
+        if !self.send(make(reply)).await {
+            return None;
+        }
+        rx.await.ok()
+    }
 }
 
 impl Sfu {
-    pub fn new(config: SfuConfig) -> Self {
-        let ports = PortAllocator::new(config.udp_ports.0, config.udp_ports.1);
-        Sfu {
-            registry: Arc::new(Registry {
-                config,
-                ports,
-                rooms: DashMap::new(),
-                generation: AtomicU64::new(1),
-                draining: AtomicBool::new(false),
-                counters: Arc::new(Counters::default()),
-                observer: std::sync::OnceLock::new(),
-            }),
+    /// Starts the engines: `config.engines` of them (one per core when 0), engine `i` on UDP
+    /// port `config.udp_port + i`, or on a port of the system's choosing each when
+    /// `udp_port` is 0.
+    pub fn new(config: SfuConfig) -> Result<Self> {
+        let count = match config.engines {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let registry = Arc::new(Registry {
+            config,
+            rooms: DashMap::new(),
+            generation: AtomicU64::new(1),
+            draining: AtomicBool::new(false),
+            counters: Arc::new(Counters::default()),
+            observer: std::sync::OnceLock::new(),
+        });
+        let mut engines = Vec::with_capacity(count);
+        for i in 0..count {
+            let port = match registry.config.udp_port {
+                0 => 0,
+                p => u16::try_from(usize::from(p) + i).map_err(|_| {
+                    SfuError::Bind(format!("engine {i} would need a UDP port above 65535"))
+                })?,
+            };
+            let bind = std::net::SocketAddr::new(registry.config.bind_ip, port);
+            let engine = host::spawn(i, bind, Arc::clone(&registry))
+                .map_err(|e| SfuError::Bind(format!("UDP {bind}: {e}")))?;
+            engines.push(engine);
         }
+        Ok(Sfu {
+            registry,
+            engines: engines.into(),
+        })
     }
 
     /// Sends timings to `observer` from now on; only the first call takes effect.
@@ -216,22 +266,26 @@ impl Sfu {
         Arc::clone(&self.registry.counters)
     }
 
-    /// Every open room with what it has done so far, read without asking the room tasks.
+    /// The address each engine's connections advertise, by engine.
+    pub fn media_addresses(&self) -> Vec<std::net::SocketAddr> {
+        self.engines.iter().map(EngineHandle::advertised).collect()
+    }
+
+    /// Every open room with what it has done so far, read without asking the engines.
     pub fn room_readings(&self) -> Vec<(String, meters::RoomReading)> {
         self.registry
             .rooms
             .iter()
-            .filter(|e| !e.tx.is_closed())
             .map(|e| (e.key().clone(), e.meters.read()))
             .collect()
     }
 
-    /// UDP ports leased by open peer connections.
-    pub fn ports_in_use(&self) -> usize {
-        self.registry.ports.in_use()
+    /// Peer connections open on the engines.
+    pub fn peer_connections(&self) -> usize {
+        self.registry.counters.live_peers.load(Ordering::Relaxed)
     }
 
-    /// Rooms with a running task.
+    /// Open rooms.
     pub fn room_count(&self) -> usize {
         self.registry.rooms.len()
     }
@@ -243,7 +297,7 @@ impl Sfu {
     /// Puts a participant named `name` into `room` (created on demand). The caller has already
     /// checked both names and access.
     pub async fn join(&self, room: &str, name: &str) -> Result<Session> {
-        self.join_with_capacity(room, name, None, std::time::Instant::now())
+        self.join_with_capacity(room, name, None, Instant::now())
             .await
     }
 
@@ -255,45 +309,37 @@ impl Sfu {
         room: &str,
         name: &str,
         capacity: Option<usize>,
-        requested_at: std::time::Instant,
+        requested_at: Instant,
     ) -> Result<Session> {
         for _ in 0..3 {
             if self.is_draining() {
                 return Err(SfuError::Draining);
             }
-            let (room_tx, meters) = self.room_sender(room)?;
+            let at = self.room_ref(room)?;
             let links = Arc::new(links::ParticipantLinks::default());
+            let gone = Arc::new(AtomicBool::new(false));
             let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
-            let (peer_tx, peer_rx) = mpsc::channel(PEER_QUEUE);
-            let (reply_tx, reply_rx) = oneshot::channel();
-            let join = RoomMsg::Join {
-                name: name.to_owned(),
-                capacity,
-                requested_at,
-                events: events_tx.clone(),
-                peer: peer_tx.clone(),
-                links: Arc::clone(&links),
-                reply: reply_tx,
+            let ok = at
+                .ask(|reply| RoomMsg::Join {
+                    name: name.to_owned(),
+                    capacity,
+                    requested_at,
+                    events: events_tx,
+                    links: Arc::clone(&links),
+                    gone: Arc::clone(&gone),
+                    reply,
+                })
+                .await;
+            let ok = match ok {
+                Some(Ok(ok)) => ok,
+                Some(Err(SfuError::Closed)) | None => continue,
+                Some(Err(e)) => return Err(e),
             };
-            if room_tx.send(join).await.is_err() {
-                continue;
-            }
-            let ok = match reply_rx.await {
-                Ok(Ok(ok)) => ok,
-                Ok(Err(SfuError::Closed)) | Err(_) => continue,
-                Ok(Err(e)) => return Err(e),
+            let alive = Alive {
+                room: at.clone(),
+                participant: ok.participant,
+                gone,
             };
-            let (alive_tx, alive_rx) = oneshot::channel();
-            let task = ParticipantTask::new(
-                ok.participant,
-                room_tx.clone(),
-                events_tx,
-                Arc::clone(&self.registry),
-                Arc::clone(&links),
-                meters,
-            );
-            let span = tracing::info_span!("participant", room = %room, participant = %ok.wire_id);
-            tokio::spawn(task.run(peer_rx, alive_rx).instrument(span));
             return Ok(Session {
                 participant_id: ok.wire_id,
                 room: room.to_owned(),
@@ -302,84 +348,61 @@ impl Sfu {
                 events: events_rx,
                 handle: SessionHandle {
                     id: ok.participant,
-                    peer: peer_tx,
-                    room: room_tx,
+                    room: at,
                     links,
-                    _alive: Arc::new(alive_tx),
+                    _alive: Arc::new(alive),
                 },
             });
         }
         Err(SfuError::Closed)
     }
 
-    /// The room's task (started if need be) and its meters.
-    fn room_sender(&self, room: &str) -> Result<(mpsc::Sender<RoomMsg>, Arc<meters::RoomMeters>)> {
-        if let Some(e) = self.registry.rooms.get(room)
-            && !e.tx.is_closed()
-        {
-            return Ok((e.tx.clone(), Arc::clone(&e.meters)));
+    /// Where the room lives, placing it on the engine with the fewest rooms if it is not open.
+    fn room_ref(&self, room: &str) -> Result<RoomRef> {
+        let at = |e: &RoomEntry| RoomRef {
+            engine: self.engines[e.engine].clone(),
+            key: e.generation,
+            name: Arc::from(room),
+        };
+        if let Some(e) = self.registry.rooms.get(room) {
+            return Ok(at(&e));
         }
         let max = self.registry.config.max_rooms;
-        if self.registry.rooms.len() >= max && !self.registry.rooms.contains_key(room) {
+        if self.registry.rooms.len() >= max {
             return Err(SfuError::TooManyRooms(max));
         }
-        let entry = self.registry.rooms.entry(room.to_owned());
-        let both = |e: &RoomEntry| (e.tx.clone(), Arc::clone(&e.meters));
-        let out = match entry {
-            dashmap::Entry::Occupied(mut o) => {
-                if o.get().tx.is_closed() {
-                    let e = self.start_room(room);
-                    let out = both(&e);
-                    o.insert(e);
-                    out
-                } else {
-                    both(o.get())
-                }
-            }
-            dashmap::Entry::Vacant(v) => {
-                let e = self.start_room(room);
-                let out = both(&e);
-                v.insert(e);
-                out
-            }
-        };
-        Ok(out)
+        let mut load = vec![0usize; self.engines.len()];
+        for e in self.registry.rooms.iter() {
+            load[e.engine] += 1;
+        }
+        let engine = (0..load.len()).min_by_key(|i| load[*i]).unwrap_or(0);
+        let entry = self
+            .registry
+            .rooms
+            .entry(room.to_owned())
+            .or_insert_with(|| RoomEntry {
+                engine,
+                generation: self.registry.generation.fetch_add(1, Ordering::Relaxed),
+                meters: Arc::new(meters::RoomMeters::default()),
+            });
+        Ok(at(&entry))
     }
 
-    /// Starts a room task of a new generation, with fresh meters.
-    fn start_room(&self, room: &str) -> RoomEntry {
-        let generation = self.registry.generation.fetch_add(1, Ordering::Relaxed);
-        let meters = Arc::new(meters::RoomMeters::default());
-        let tx = RoomTask::spawn(
-            room.to_owned(),
-            Arc::clone(&self.registry),
-            generation,
-            Arc::clone(&meters),
-        );
-        RoomEntry {
-            tx,
-            generation,
-            meters,
-        }
+    /// The open room `room`, if it is.
+    fn open_room(&self, room: &str) -> Option<RoomRef> {
+        let e = self.registry.rooms.get(room)?;
+        Some(RoomRef {
+            engine: self.engines[e.engine].clone(),
+            key: e.generation,
+            name: Arc::from(room),
+        })
     }
 
     /// A room's current state, if it is open.
     pub async fn room_snapshot(&self, room: &str) -> Option<RoomSnapshot> {
-        self.ask_room(room, |reply| RoomMsg::Snapshot { reply })
+        self.open_room(room)?
+            .ask(|reply| RoomMsg::Snapshot { reply })
             .await
-    }
-
-    /// Sends the message `make` builds around a reply channel to the room's task, and waits for
-    /// the answer; none when the room is not open (or closes meanwhile).
-    async fn ask_room<T>(
-        &self,
-        room: &str,
-        make: impl FnOnce(oneshot::Sender<T>) -> RoomMsg,
-    ) -> Option<T> {
-        let tx = self.registry.rooms.get(room)?.tx.clone();
-        let (reply, rx) = oneshot::channel();
-        tx.send(make(reply)).await.ok()?;
-        rx.await.ok()
     }
 
     /// Names of the open rooms.
@@ -396,25 +419,31 @@ impl Sfu {
 
     /// Closes one room: its participants are told why and removed.
     pub async fn close_room(&self, room: &str, reason: LeaveReason) -> bool {
-        let Some(tx) = self.registry.rooms.get(room).map(|e| e.tx.clone()) else {
-            return false;
-        };
-        tx.send(RoomMsg::Close { reason }).await.is_ok()
+        match self.open_room(room) {
+            Some(at) => at.send(RoomMsg::Close { reason }).await,
+            None => false,
+        }
     }
 
     /// Mutes a published track (by its id) on an admin's word; the publisher is told. Whether
     /// the room has that track.
     pub async fn mute_track(&self, room: &str, track: &str) -> bool {
+        let Some(at) = self.open_room(room) else {
+            return false;
+        };
         let track = track.to_owned();
-        self.ask_room(room, |reply| RoomMsg::AdminMute { track, reply })
+        at.ask(|reply| RoomMsg::AdminMute { track, reply })
             .await
             .unwrap_or(false)
     }
 
     /// Removes one participant from a room, telling it `removed`; whether it was there.
     pub async fn remove_participant(&self, room: &str, participant: &str) -> bool {
+        let Some(at) = self.open_room(room) else {
+            return false;
+        };
         let participant = participant.to_owned();
-        self.ask_room(room, |reply| RoomMsg::Remove { participant, reply })
+        at.ask(|reply| RoomMsg::Remove { participant, reply })
             .await
             .unwrap_or(false)
     }
@@ -422,14 +451,16 @@ impl Sfu {
     /// Stops taking joins and asks every participant to leave.
     pub async fn drain(&self) {
         self.registry.draining.store(true, Ordering::Release);
-        let rooms: Vec<mpsc::Sender<RoomMsg>> =
-            self.registry.rooms.iter().map(|e| e.tx.clone()).collect();
-        for tx in rooms {
-            let _ = tx
-                .send(RoomMsg::Close {
-                    reason: LeaveReason::ServerShutdown,
-                })
-                .await;
+        let rooms: Vec<RoomRef> = self
+            .room_names()
+            .iter()
+            .filter_map(|r| self.open_room(r))
+            .collect();
+        for at in rooms {
+            at.send(RoomMsg::Close {
+                reason: LeaveReason::ServerShutdown,
+            })
+            .await;
         }
     }
 }
@@ -447,39 +478,73 @@ pub struct Session {
     pub handle: SessionHandle,
 }
 
+/// Ends the participant when the last [`SessionHandle`] clone goes.
+struct Alive {
+    room: RoomRef,
+    participant: ParticipantId,
+    gone: Arc<AtomicBool>,
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        let leave = self.room.cmd(RoomMsg::Leave {
+            participant: self.participant,
+        });
+        if !self.room.engine.try_send(leave) {
+            // The room's next tick finds it.
+            self.gone.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The commands half of a [`Session`]. Dropping the last clone ends the participant.
 #[derive(Clone)]
 pub struct SessionHandle {
     id: ParticipantId,
-    peer: mpsc::Sender<PeerCmd>,
-    room: mpsc::Sender<RoomMsg>,
+    room: RoomRef,
     links: Arc<links::ParticipantLinks>,
-    _alive: Arc<oneshot::Sender<()>>,
+    _alive: Arc<Alive>,
 }
 
 impl SessionHandle {
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> PeerCmd) -> Result<T> {
-        let (tx, rx) = oneshot::channel();
-        self.peer
-            .send(make(tx))
-            .await
-            .map_err(|_| SfuError::Closed)?;
-        rx.await.map_err(|_| SfuError::Closed)?
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> RoomMsg) -> Result<T> {
+        self.room.ask(make).await.ok_or(SfuError::Closed)?
+    }
+
+    async fn tell_room(&self, msg: RoomMsg) -> Result<()> {
+        if self.room.send(msg).await {
+            Ok(())
+        } else {
+            Err(SfuError::Closed)
+        }
     }
 
     /// Applies the client's publish offer; the answer arrives as a `publish_answer` event.
     pub async fn publish_offer(&self, sdp: String, tracks: Vec<TrackMeta>) -> Result<()> {
-        self.ask(|reply| PeerCmd::PublishOffer { sdp, tracks, reply })
-            .await
+        let participant = self.id;
+        self.ask(|reply| RoomMsg::PublishOffer {
+            participant,
+            sdp,
+            tracks,
+            reply,
+        })
+        .await
     }
 
     pub async fn subscribe_answer(&self, sdp: String) -> Result<()> {
-        self.ask(|reply| PeerCmd::SubscribeAnswer { sdp, reply })
-            .await
+        let participant = self.id;
+        self.ask(|reply| RoomMsg::SubscribeAnswer {
+            participant,
+            sdp,
+            reply,
+        })
+        .await
     }
 
     pub async fn candidate(&self, target: PcTarget, candidate: IceCandidate) -> Result<()> {
-        self.ask(|reply| PeerCmd::Candidate {
+        let participant = self.id;
+        self.ask(|reply| RoomMsg::Candidate {
+            participant,
             target,
             candidate,
             reply,
@@ -511,10 +576,6 @@ impl SessionHandle {
         self.tell_room(RoomMsg::Chat { participant, text }).await
     }
 
-    async fn tell_room(&self, msg: RoomMsg) -> Result<()> {
-        self.room.send(msg).await.map_err(|_| SfuError::Closed)
-    }
-
     /// This participant's talk time in the room so far, by the server's speaker detection.
     pub fn talk_time(&self) -> std::time::Duration {
         self.links.talk_time()
@@ -522,6 +583,7 @@ impl SessionHandle {
 
     /// Leaves the room now.
     pub async fn leave(&self) {
-        let _ = self.peer.send(PeerCmd::Leave).await;
+        let participant = self.id;
+        let _ = self.tell_room(RoomMsg::Leave { participant }).await;
     }
 }

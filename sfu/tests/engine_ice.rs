@@ -97,7 +97,8 @@ impl Client {
 
 #[test]
 fn a_full_ice_agent_connects_to_the_engine_on_its_one_port() {
-    let mut engine = Engine::bind("127.0.0.1:0".parse().unwrap(), None).unwrap();
+    let mut engine =
+        Engine::bind("127.0.0.1:0".parse().unwrap(), None, Default::default()).unwrap();
     let (mut client, offer) = Client::offer();
     let (id, answer) = engine.answer(&offer, Instant::now()).unwrap();
     assert!(
@@ -180,6 +181,6 @@ fn a_full_ice_agent_connects_to_the_engine_on_its_one_port() {
         "an address the client only named receives nothing"
     );
     assert_eq!(engine.refused_sends(), 0, "nor was anything meant for it");
-    engine.remove(id);
+    engine.conns().close(id);
     assert!(engine.demux().addresses(id).is_empty());
 }

@@ -23,11 +23,19 @@ pub struct Cli {
     /// Address and port of the HTTP and WebSocket listener.
     #[arg(long, env = "COHORT_HTTP", default_value = "127.0.0.1:8080")]
     pub http: SocketAddr,
-    /// UDP port range that peer connections bind their media sockets from, as A-B.
-    #[arg(long, env = "COHORT_UDP_PORTS", default_value = "50000-50999", value_parser = parse_port_range)]
-    pub udp_ports: (u16, u16),
-    /// Address advertised in ICE candidates. Defaults to the HTTP listener's address
-    /// (127.0.0.1 when bound to loopback).
+    /// UDP port of media engine 0; engine `i` listens on this port + `i`. Every participant's
+    /// media uses one of these ports, so a firewall opens `--engines` ports from here.
+    #[arg(long, env = "COHORT_UDP_PORT", default_value_t = 7882)]
+    pub udp_port: u16,
+    /// Address the media engines' UDP sockets bind to. Defaults to the HTTP listener's address;
+    /// behind a reverse proxy that is loopback, so set this to the interface clients reach.
+    #[arg(long, env = "COHORT_MEDIA_IP")]
+    pub media_ip: Option<IpAddr>,
+    /// Media engines: one thread and one UDP port each. 0 means one per core.
+    #[arg(long, env = "COHORT_ENGINES", default_value_t = 0)]
+    pub engines: usize,
+    /// Address advertised in ICE candidates. Defaults to the address the media engines bind
+    /// (`--media-ip`, else the HTTP listener's: 127.0.0.1 when bound to loopback).
     #[arg(long, env = "COHORT_PUBLIC_IP")]
     pub public_ip: Option<IpAddr>,
     /// Log level or filter (for example `info` or `sfu=debug,info`).
@@ -155,11 +163,12 @@ pub struct Cli {
 
 impl Cli {
     pub fn sfu_config(&self) -> SfuConfig {
-        let bind_ip = self.http.ip();
+        let bind_ip = self.media_ip.unwrap_or(self.http.ip());
         SfuConfig {
             bind_ip,
             public_ip: self.public_ip,
-            udp_ports: self.udp_ports,
+            udp_port: self.udp_port,
+            engines: self.engines,
             max_participants_per_room: self.max_participants,
             max_rooms: self.max_rooms,
             max_tracks_per_participant: self.max_tracks,
@@ -246,9 +255,13 @@ impl Cli {
         }
     }
 
-    /// Media ports in the range, each a socket (a file descriptor) when in use.
-    pub fn media_ports(&self) -> u64 {
-        u64::from(self.udp_ports.1 - self.udp_ports.0) + 1
+    /// Media engines' sockets and wakers: two file descriptors each.
+    pub fn media_fds(&self) -> u64 {
+        let engines = match self.engines {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        2 * engines as u64
     }
 }
 
@@ -305,36 +318,9 @@ fn positive<T: std::str::FromStr + Default + PartialEq>(s: &str) -> Result<T, St
     Ok(n)
 }
 
-fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
-    let (a, b) = s
-        .split_once('-')
-        .ok_or_else(|| format!("{s:?} is not a range like 50000-50999"))?;
-    let a: u16 = a
-        .trim()
-        .parse()
-        .map_err(|_| format!("{a:?} is not a port"))?;
-    let b: u16 = b
-        .trim()
-        .parse()
-        .map_err(|_| format!("{b:?} is not a port"))?;
-    if a == 0 || a > b {
-        return Err(format!("the range {a}-{b} is empty or starts at 0"));
-    }
-    Ok((a, b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn port_ranges_parse_and_reject_nonsense() {
-        assert_eq!(parse_port_range("50000-50999"), Ok((50000, 50999)));
-        assert!(parse_port_range("5").is_err());
-        assert!(parse_port_range("9-1").is_err());
-        assert!(parse_port_range("0-10").is_err());
-        assert!(parse_port_range("a-b").is_err());
-    }
 
     #[test]
     fn uploads_live_beside_the_database_by_default() {
@@ -358,7 +344,7 @@ mod tests {
     fn defaults_serve_loopback() {
         let cli = Cli::parse_from(["cohort"]);
         assert_eq!(cli.http.to_string(), "127.0.0.1:8080");
-        assert_eq!(cli.udp_ports, (50000, 50999));
+        assert_eq!((cli.udp_port, cli.engines), (7882, 0));
         assert!(cli.sfu_config().bind_ip.is_loopback());
     }
 

@@ -79,7 +79,9 @@ async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
     }
     let listener = TcpListener::bind(cli.http).await?;
     let addr = listener.local_addr()?;
-    let sfu = sfu::Sfu::new(cli.sfu_config());
+    let sfu = sfu::Sfu::new(cli.sfu_config()).map_err(|e| {
+        signaling::error::AppError::Config(format!("--udp-port {}: {e}", cli.udp_port))
+    })?;
     let mut state = AppState::new(sfu.clone(), store, cli.settings(addr), cli.limits());
     if cli.test_hooks {
         warn!("test hooks are on: POST /test/drop-signaling cuts every connection");
@@ -94,7 +96,12 @@ async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
     info!(data_dir = %state.files.dir().display(), "uploads kept here");
     signaling::upkeep::spawn(&state);
     signaling::notes::history::spawn(&state);
-    info!(%addr, udp_ports = ?cli.udp_ports, "cohort listening");
+    let media: Vec<String> = sfu
+        .media_addresses()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    info!(%addr, media = ?media, "cohort listening");
     if cli.metrics_addr.is_none() && cli.metrics_token.is_none() {
         warn!(
             "/metrics is public: it is served on --http without a token, and shows live room \
@@ -139,7 +146,7 @@ async fn serve(cli: Cli) -> Result<(), signaling::error::AppError> {
             warn!("drain deadline passed with sessions still open: closing");
         }
     };
-    let limits = cli.conn_limits().fit_to_fds(fd_limit, cli.media_ports());
+    let limits = cli.conn_limits().fit_to_fds(fd_limit, cli.media_fds());
     info!(
         max_connections = limits.max_connections,
         max_per_ip = limits.max_per_ip,

@@ -142,7 +142,8 @@ async fn a_flood_is_rate_limited_then_cut_off() {
     };
     let server = TestServer::start_with(
         SfuConfig {
-            udp_ports: (42400, 42499),
+            udp_port: 42400,
+            engines: 1,
             ..SfuConfig::default()
         },
         limits,
@@ -176,7 +177,8 @@ async fn a_flood_is_rate_limited_then_cut_off() {
 async fn limits_give_clear_errors() {
     let server = TestServer::start_with(
         SfuConfig {
-            udp_ports: (42500, 42599),
+            udp_port: 42500,
+            engines: 1,
             max_participants_per_room: 2,
             max_rooms: 2,
             ..SfuConfig::default()
@@ -200,23 +202,18 @@ async fn limits_give_clear_errors() {
     d.assert_alive().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_exhausted_port_range_gives_a_clear_error() {
-    // One port: the first publisher's connection takes it.
-    let server = TestServer::start((42950, 42950)).await;
-    let mut cfg = ClientConfig::new(server.ws_url(), "ports", 1);
-    cfg.publish_video = false;
-    let _first = Client::connect(cfg.clone())
-        .await
-        .expect("the first publisher fits");
-    cfg.index = 2;
-    match Client::connect(cfg).await {
-        Err(loadtest::client::ClientError::Server { code, message }) => {
-            assert_eq!(code, ErrorCode::Internal);
-            assert!(message.contains("42950-42950"), "{message}");
-        }
-        Ok(c) => panic!("expected a port error, but {} joined", c.participant_id),
-        Err(e) => panic!("expected a port error, got {e}"),
+#[test]
+fn a_media_port_already_taken_gives_a_clear_error_at_start() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:42950").expect("a free test port");
+    let cfg = SfuConfig {
+        udp_port: 42950,
+        engines: 1,
+        ..SfuConfig::default()
+    };
+    match sfu::Sfu::new(cfg) {
+        Err(sfu::SfuError::Bind(why)) => assert!(why.contains("127.0.0.1:42950"), "{why}"),
+        Err(e) => panic!("expected a bind error, got {e}"),
+        Ok(_) => panic!("two sockets bound the same port"),
     }
-    assert_eq!(server.sfu.ports_in_use(), 1);
+    drop(taken);
 }

@@ -61,6 +61,12 @@ impl Server {
                 "--no-demo",
             ])
             .args(["--admin-key", common::ADMIN_KEY, "--api-rate", "0"])
+            // Servers of their own ports, unless the test names them: several run at once.
+            .args(if extra.contains(&"--udp-port") {
+                &[][..]
+            } else {
+                &["--udp-port", "0"][..]
+            })
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -107,7 +113,7 @@ impl Drop for Server {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_tells_participants_to_leave_and_exits_within_the_deadline() {
-    let mut server = Server::start(&["--udp-ports", "43000-43049", "--drain-seconds", "5"]).await;
+    let mut server = Server::start(&["--udp-port", "43000", "--drain-seconds", "5"]).await;
     assert_eq!(http_status(server.addr, "/healthz").await, 200);
     assert_eq!(http_status(server.addr, "/readyz").await, 200);
     let mut raw = Raw::connect(&format!("ws://{}/api/v1/rtc", server.addr)).await;
@@ -151,8 +157,8 @@ async fn under_a_1024_file_limit_a_flood_from_one_address_leaves_the_server_answ
             "--open-rooms",
             "--db",
             &common::db::sqlite_url(),
-            "--udp-ports",
-            "43060-43069",
+            "--udp-port",
+            "43060",
         ],
         Some(1024),
     )
@@ -202,7 +208,7 @@ async fn under_a_1024_file_limit_a_flood_from_one_address_leaves_the_server_answ
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_server_on_the_same_sqlite_file_refuses_to_start() {
     let db = common::db::sqlite_url();
-    let first = Server::start_on(&["--db", &db, "--udp-ports", "43070-43071"]).await;
+    let first = Server::start_on(&["--db", &db, "--udp-port", "43070"]).await;
     let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
         .args(["--http", "127.0.0.1:0", "--db", &db, "--no-demo"])
         .args(["--admin-key", common::ADMIN_KEY])
@@ -222,8 +228,9 @@ async fn a_second_server_on_the_same_sqlite_file_refuses_to_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nonsensical_flags_are_refused_with_a_clear_message() {
     for args in [
-        &["--udp-ports", "9-1"][..],
-        &["--udp-ports", "many"][..],
+        &["--udp-port", "65536"][..],
+        &["--udp-port", "many"][..],
+        &["--udp-port", "65535", "--engines", "2"][..],
         &["--http", "not-an-address"][..],
         &["--log-format", "xml"][..],
         &["--max-participants", "0"][..],
@@ -454,14 +461,7 @@ async fn start_as_newcomer(db: &str, ports: &str) -> (Server, Vec<String>) {
         .and_then(|l| l.local_addr())
         .expect("a free port");
     let mut child = Command::new(env!("CARGO_BIN_EXE_cohort"))
-        .args([
-            "--http",
-            &addr.to_string(),
-            "--db",
-            db,
-            "--udp-ports",
-            ports,
-        ])
+        .args(["--http", &addr.to_string(), "--db", db, "--udp-port", ports])
         .args(["--log-level", "warn"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -491,7 +491,7 @@ async fn start_as_newcomer(db: &str, ports: &str) -> (Server, Vec<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_run_prints_a_key_and_a_demo_link_that_lets_you_in() {
     let db = common::db::sqlite_url();
-    let (server, lines) = start_as_newcomer(&db, "43100-43149").await;
+    let (server, lines) = start_as_newcomer(&db, "43100").await;
     let key_at = lines
         .iter()
         .position(|l| l.contains("shown only this once"))
@@ -521,7 +521,7 @@ async fn the_first_run_prints_a_key_and_a_demo_link_that_lets_you_in() {
     drop(server);
 
     // The key is shown once: a second start on the same database prints only the link.
-    let (_again, lines) = start_as_newcomer(&db, "43150-43199").await;
+    let (_again, lines) = start_as_newcomer(&db, "43150").await;
     assert!(!lines.iter().any(|l| l.contains("ck_")), "{lines:?}");
     assert!(lines.last().is_some_and(|l| l.contains("Try a room: ")));
 }
@@ -532,7 +532,7 @@ async fn metrics_can_live_on_a_listener_of_their_own() {
         .and_then(|l| l.local_addr())
         .expect("a free port");
     let addr = metrics_addr.to_string();
-    let server = Server::start(&["--udp-ports", "43200-43249", "--metrics-addr", &addr]).await;
+    let server = Server::start(&["--udp-port", "43200", "--metrics-addr", &addr]).await;
     let start = Instant::now();
     while tokio::net::TcpStream::connect(metrics_addr).await.is_err() {
         assert!(

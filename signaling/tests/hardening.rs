@@ -307,7 +307,8 @@ async fn a_signaling_socket_that_never_joins_is_closed_even_when_it_answers_ping
         ..Limits::default()
     };
     let cfg = SfuConfig {
-        udp_ports: (46060, 46069),
+        udp_port: 46060,
+        engines: 1,
         ..SfuConfig::default()
     };
     let s = TestServer::start_with(cfg, limits).await;

@@ -354,7 +354,8 @@ async fn candidates_advertise_the_public_ip() {
     common::init_tracing();
     let server = TestServer::start_with(
         sfu::SfuConfig {
-            udp_ports: (42850, 42899),
+            udp_port: 42850,
+            engines: 1,
             public_ip: Some("127.0.0.2".parse().expect("an address")),
             ..sfu::SfuConfig::default()
         },

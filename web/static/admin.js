@@ -173,7 +173,7 @@ function renderNode(n) {
     ['cpu', isNumber(n.cpu_cores) ? `CPU (${plural(n.cpu_cores, 'core', 'cores')})` : 'CPU', cpu],
     ['memory', 'Memory', isNumber(n.resident_memory_bytes) ? `${integer.format(Math.round(n.resident_memory_bytes / 1048576))} MiB` : '—'],
     ['fds', 'Open files', count(n.open_fds)],
-    ['udp', 'UDP ports in use', count(n.udp_ports_in_use)],
+    ['peers', 'Peer connections', count(n.peer_connections)],
   ];
   paint(ui.node, JSON.stringify(stats), () => stats.map(([id, label, value]) =>
     el('div', { class: 'stat', 'data-stat': id }, el('dt', {}, label), el('dd', {}, value))));

@@ -67,7 +67,7 @@ pub(crate) async fn add_tracks(
         };
         let id = format!("{kind_name}-{}", cfg.index);
         let ssrc = base + n;
-        let t = sfu::rtp_track(&format!("stream-{}", cfg.index), &id, &codec, ssrc);
+        let t = rtp_track(&format!("stream-{}", cfg.index), &id, &codec, ssrc);
         let s = pc
             .add_track(Arc::clone(&t) as Arc<dyn TrackLocal>)
             .await
@@ -110,4 +110,17 @@ pub(crate) async fn start_sending(
         )));
     }
     Ok(tasks)
+}
+
+/// A track that sends ready-made RTP packets as `ssrc` with `codec` (the server's own shape of
+/// a sending track); `stream_id` and `track_id` become its `a=msid`.
+fn rtp_track(
+    stream_id: &str,
+    track_id: &str,
+    codec: &CodecSpec,
+    ssrc: u32,
+) -> Arc<TrackLocalStaticRTP> {
+    Arc::new(TrackLocalStaticRTP::new(sfu::engine::conn::sending_track(
+        stream_id, track_id, codec, ssrc,
+    )))
 }

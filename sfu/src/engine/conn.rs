@@ -1,26 +1,57 @@
-//! One peer connection on an engine: webrtc-rs's sans-IO `RTCPeerConnection`, answering as an
-//! ICE-lite agent with the credentials the engine chose and one host candidate, the engine's
-//! advertised address. The engine feeds it the datagrams its demux routed here, and takes its
-//! datagrams and timers back; nothing here touches a socket.
+//! One peer connection on an engine: webrtc-rs's sans-IO `RTCPeerConnection`, an ICE-lite agent
+//! with the credentials the engine chose and one host candidate, the engine's advertised
+//! address. A publish connection answers the client's offers and reads its tracks; a subscribe
+//! connection offers the tracks the room forwards and writes their packets. The engine feeds it
+//! the datagrams its demux routed here and takes its datagrams and timers back; nothing here
+//! touches a socket, and every call into rtc's peer connection lives in this file.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::BytesMut;
-use rtc::interceptor::Registry;
+use bytes::{Bytes, BytesMut};
+use protocol::TrackKind;
+use rtc::interceptor::{NackGeneratorBuilder, Registry, Slot};
+use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
+};
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
-use rtc::peer_connection::event::RTCPeerConnectionEvent;
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
+};
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp;
+use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{
+    RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit,
+};
 use rtc::sansio::Protocol;
+use rtc::shared::marshal::Unmarshal;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use sfu_core::{RtpMeta, RtpOut, TrackId};
 
 use crate::error::SfuError;
+use crate::links::{LinkState, LinkStats};
+use crate::media::codecs::{as_registered, media_engine, preferences, video_feedback};
+use crate::media::feedback::{is_keyframe_request, nack_pairs};
+use crate::media::quality::{QualityCtx, with_quality_probe};
+use crate::media::{CodecSpec, audio_level_id};
+
+/// Silence from a client (no ICE check) before its connection is disconnected, and as long
+/// again before it has failed.
+const CHECKS_MISSED: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// What a connection is told of its own side.
 #[derive(Debug, Clone)]
@@ -32,25 +63,123 @@ pub struct Local {
     pub pwd: String,
 }
 
+/// What a connection has to tell its room.
+#[derive(Debug)]
+pub enum ConnEvent {
+    /// The connection's state changed.
+    State(LinkState),
+    /// A publisher's track sent its first packet.
+    TrackOpened {
+        track: TrackId,
+        /// The publisher's own `a=msid` track id.
+        msid: String,
+        codec: CodecSpec,
+    },
+    /// A publisher's track is no longer sent (its m-section stopped receiving).
+    TrackEnded { track: TrackId },
+    Rtp {
+        track: TrackId,
+        kind: TrackKind,
+        meta: RtpMeta,
+        payload: Bytes,
+    },
+    /// A subscriber asks for a keyframe of a track it is sent.
+    KeyframeRequest { track: TrackId },
+    /// A subscriber lost packets of a track it is sent: (packet id, bitmask) pairs.
+    Nack {
+        track: TrackId,
+        pairs: Vec<(u16, u16)>,
+    },
+}
+
+/// A track a publisher sends us.
+struct Inbound {
+    track: TrackId,
+    receiver: RTCRtpReceiverId,
+    ssrc: u32,
+    kind: TrackKind,
+}
+
+/// A track we send a subscriber.
+struct Outbound {
+    sender: RTCRtpSenderId,
+    /// rtc's id for the sending track: the wire id the subscriber sees in `a=msid`.
+    name: String,
+    ssrc: u32,
+    mime_type: String,
+    video: bool,
+    /// Negotiated once the subscriber's answer is applied.
+    payload_type: Option<u8>,
+}
+
 pub struct Conn {
     pc: RTCPeerConnection,
     local: SocketAddr,
     state: RTCPeerConnectionState,
+    stats: Arc<LinkStats>,
+    /// The audio level extension's id in the publisher's latest offer; 0 when not offered.
+    audio_level_id: u8,
+    /// By rtc's track id (the publisher's msid track id).
+    inbound: HashMap<String, Inbound>,
+    outbound: HashMap<TrackId, Outbound>,
+    /// Our track for rtc's id of a sending track, for the feedback rtc hands over by that id.
+    outbound_names: HashMap<String, TrackId>,
 }
 
-fn rtc_err(e: impl std::fmt::Display) -> SfuError {
+pub(crate) fn rtc_err(e: impl std::fmt::Display) -> SfuError {
     SfuError::WebRtc(e.to_string())
 }
 
+fn invalid_sdp(e: impl std::fmt::Display) -> SfuError {
+    SfuError::InvalidSdp(e.to_string())
+}
+
+/// The server's interceptor chain: rtc's defaults (NACK generator toward publishers, RTCP
+/// reports, transport-wide congestion feedback, simulcast header extensions) except the NACK
+/// responder, because `sfu-core` answers subscribers' NACKs from its own per-subscription
+/// history; plus our one probe stage, which lets PLI/FIR/NACK reach us and reads the reception
+/// reports for link quality.
+fn interceptors(media: &mut MediaEngine, quality: QualityCtx) -> Result<Registry, SfuError> {
+    let registry = Registry::new().with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
+    configure_simulcast_extension_headers(media).map_err(rtc_err)?;
+    let registry = configure_twcc_receiver_only(registry, media).map_err(rtc_err)?;
+    let registry = configure_rtcp_reports(registry);
+    Ok(with_quality_probe(registry, quality))
+}
+
+fn link_state(state: RTCPeerConnectionState) -> LinkState {
+    match state {
+        RTCPeerConnectionState::New => LinkState::New,
+        RTCPeerConnectionState::Connecting => LinkState::Connecting,
+        RTCPeerConnectionState::Connected => LinkState::Connected,
+        RTCPeerConnectionState::Disconnected => LinkState::Disconnected,
+        RTCPeerConnectionState::Failed => LinkState::Failed,
+        RTCPeerConnectionState::Closed => LinkState::Closed,
+        _ => LinkState::None,
+    }
+}
+
+fn kind_of(codec: &CodecSpec) -> RtpCodecKind {
+    if codec.is_video() {
+        RtpCodecKind::Video
+    } else {
+        RtpCodecKind::Audio
+    }
+}
+
 impl Conn {
-    /// Answers `offer`: the connection and its answer's SDP.
-    pub fn answer(offer: &str, local: &Local, now: Instant) -> Result<(Conn, String), SfuError> {
-        let mut media = MediaEngine::default();
-        media.register_default_codecs().map_err(rtc_err)?;
-        let registry =
-            register_default_interceptors(Registry::new(), &mut media).map_err(rtc_err)?;
+    /// A connection with our codecs and interceptors, its one host candidate added.
+    pub(crate) fn new(local: &Local, quality: QualityCtx, now: Instant) -> Result<Conn, SfuError> {
+        let mut media = media_engine()?;
+        let stats = Arc::clone(&quality.stats);
+        stats.set_state(LinkState::New);
+        let registry = interceptors(&mut media, quality)?;
         let settings = SettingEngineBuilder::new()
             .with_lite(true)
+            // A lite agent hears only the client's checks (rtc counts no other traffic), and
+            // browsers send one every 4-6 s (RFC 7675), so rtc's 5 s would call a healthy
+            // connection disconnected. Consent lapses after 30 s without checks.
+            .with_ice_timeouts(Some(CHECKS_MISSED), Some(CHECKS_MISSED), None)
             .with_ice_credentials(local.ufrag.clone(), local.pwd.clone())
             .build();
         let mut pc = RTCPeerConnectionBuilder::new()
@@ -60,10 +189,6 @@ impl Conn {
             .with_interceptor_registry(registry)
             .build(now)
             .map_err(rtc_err)?;
-        let offer = RTCSessionDescription::offer(offer.to_owned())
-            .map_err(|e| SfuError::InvalidSdp(e.to_string()))?;
-        pc.set_remote_description(now, offer)
-            .map_err(|e| SfuError::InvalidSdp(e.to_string()))?;
         let host = CandidateHostConfig {
             base_config: CandidateConfig {
                 network: "udp".to_owned(),
@@ -78,35 +203,238 @@ impl Conn {
         .map_err(rtc_err)?;
         let init = RTCIceCandidate::from(&host).to_json().map_err(rtc_err)?;
         pc.add_local_candidate(init).map_err(rtc_err)?;
-        let answer = pc.create_answer(None).map_err(rtc_err)?;
-        pc.set_local_description(now, answer).map_err(rtc_err)?;
-        let sdp = pc
+        Ok(Conn {
+            pc,
+            local: local.advertised,
+            state: RTCPeerConnectionState::New,
+            stats,
+            audio_level_id: 0,
+            inbound: HashMap::new(),
+            outbound: HashMap::new(),
+            outbound_names: HashMap::new(),
+        })
+    }
+
+    /// Applies a client's offer and returns our answer. Tracks whose m-section no longer
+    /// sends are reported ended ([`ConnEvent::TrackEnded`] from [`Conn::poll`]).
+    pub fn answer(&mut self, offer: &str, now: Instant) -> Result<String, SfuError> {
+        let desc = RTCSessionDescription::offer(offer.to_owned()).map_err(invalid_sdp)?;
+        self.pc
+            .set_remote_description(now, desc)
+            .map_err(invalid_sdp)?;
+        self.audio_level_id = audio_level_id(offer).unwrap_or(0);
+        let answer = self.pc.create_answer(None).map_err(rtc_err)?;
+        self.pc
+            .set_local_description(now, answer)
+            .map_err(rtc_err)?;
+        self.local_sdp()
+    }
+
+    /// Creates and applies a new offer (the subscribe side).
+    pub fn offer(&mut self, now: Instant) -> Result<String, SfuError> {
+        let offer = self.pc.create_offer(None).map_err(rtc_err)?;
+        self.pc.set_local_description(now, offer).map_err(rtc_err)?;
+        self.local_sdp()
+    }
+
+    /// Applies the client's answer to our latest offer, and learns the payload type each
+    /// sending track was given.
+    pub fn apply_answer(&mut self, answer: &str, now: Instant) -> Result<(), SfuError> {
+        let desc = RTCSessionDescription::answer(answer.to_owned()).map_err(invalid_sdp)?;
+        self.pc
+            .set_remote_description(now, desc)
+            .map_err(invalid_sdp)?;
+        for out in self.outbound.values_mut() {
+            out.payload_type = self.pc.rtp_sender(out.sender).and_then(|mut s| {
+                s.get_parameters()
+                    .rtp_parameters
+                    .codecs
+                    .iter()
+                    .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&out.mime_type))
+                    .map(|c| c.payload_type)
+            });
+        }
+        Ok(())
+    }
+
+    fn local_sdp(&self) -> Result<String, SfuError> {
+        self.pc
             .local_description()
             .map(|d| d.sdp)
-            .ok_or_else(|| SfuError::WebRtc("no local description after answering".into()))?;
-        Ok((
-            Conn {
-                pc,
-                local: local.advertised,
-                state: RTCPeerConnectionState::New,
-            },
-            sdp,
-        ))
+            .ok_or_else(|| SfuError::WebRtc("no local description".into()))
+    }
+
+    /// Whether the client's description names the media section `mid`.
+    pub fn has_mid(&self, mid: &str) -> bool {
+        self.pc.remote_description().is_some_and(|d| {
+            d.sdp
+                .lines()
+                .any(|l| l.trim_end().strip_prefix("a=mid:") == Some(mid))
+        })
+    }
+
+    pub fn has_remote_description(&self) -> bool {
+        self.pc.remote_description().is_some()
     }
 
     /// A candidate the client trickled. An ICE-lite agent sends no checks, so it only tells
     /// the agent what to expect; the engine sends nowhere but to addresses that proved
     /// themselves ([`super::demux`]).
-    pub fn add_remote_candidate(&mut self, candidate: &str) -> Result<(), SfuError> {
-        let init = rtc::peer_connection::transport::RTCIceCandidateInit {
-            candidate: candidate.to_owned(),
-            sdp_mid: None,
-            sdp_mline_index: Some(0),
-            ..Default::default()
-        };
+    pub fn add_remote_candidate(&mut self, init: RTCIceCandidateInit) -> Result<(), SfuError> {
         self.pc
             .add_remote_candidate(init)
             .map_err(|e| SfuError::InvalidCandidate(e.to_string()))
+    }
+
+    /// Adds a sending track for `track`, with its own SSRC and a transceiver of its own;
+    /// `stream_id` and `track_id` become the `a=msid` the subscriber sees. Offered with the
+    /// next [`Conn::offer`].
+    pub fn add_send_track(
+        &mut self,
+        track: TrackId,
+        stream_id: &str,
+        track_id: &str,
+        codec: &CodecSpec,
+    ) -> Result<(), SfuError> {
+        let ssrc = rand_ssrc();
+        let codec = as_registered(codec);
+        let kind = kind_of(&codec);
+        let local = sending_track(stream_id, track_id, &codec, ssrc);
+        let init = RTCRtpTransceiverInit {
+            direction: RTCRtpTransceiverDirection::Sendonly,
+            streams: vec![stream_id.to_owned()],
+            send_encodings: vec![],
+        };
+        let id = self
+            .pc
+            .add_transceiver_from_track(local, Some(init))
+            .map_err(rtc_err)?;
+        // Every codec of the kind, the track's own first (see `preferences`); failing that the
+        // track's own only, and failing that the connection's defaults. If the subscriber can
+        // take none of them, its answer says so and the track stays silent.
+        let all = preferences(&codec, kind);
+        let own: Vec<_> = all.iter().take(1).cloned().collect();
+        let sender = {
+            let mut t = self
+                .pc
+                .rtp_transceiver(id)
+                .ok_or_else(|| SfuError::WebRtc("a new transceiver is missing".into()))?;
+            if t.set_codec_preferences(all).is_err() && t.set_codec_preferences(own).is_err() {
+                tracing::debug!(codec = %codec.mime_type, "keeping the connection's default codecs");
+            }
+            t.sender()
+                .ok_or_else(|| SfuError::WebRtc("a sending transceiver without a sender".into()))?
+        };
+        self.outbound_names.insert(track_id.to_owned(), track);
+        self.outbound.insert(
+            track,
+            Outbound {
+                sender,
+                name: track_id.to_owned(),
+                ssrc,
+                mime_type: codec.mime_type.clone(),
+                video: codec.is_video(),
+                payload_type: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// The SSRC a sending track was given.
+    pub fn send_ssrc(&self, track: TrackId) -> Option<u32> {
+        self.outbound.get(&track).map(|o| o.ssrc)
+    }
+
+    /// Whether the subscriber accepted a codec for the sending track.
+    pub fn payload_type(&self, track: TrackId) -> Option<u8> {
+        self.outbound.get(&track).and_then(|o| o.payload_type)
+    }
+
+    /// The video tracks this connection sends.
+    pub fn video_sends(&self) -> impl Iterator<Item = TrackId> + '_ {
+        self.outbound
+            .iter()
+            .filter(|(_, o)| o.video)
+            .map(|(t, _)| *t)
+    }
+
+    /// Stops a sending track; its m-section is rejected in the next offer.
+    pub fn remove_send_track(&mut self, track: TrackId) -> Result<(), SfuError> {
+        let Some(out) = self.outbound.remove(&track) else {
+            return Ok(());
+        };
+        self.outbound_names.remove(&out.name);
+        self.pc.remove_track(out.sender).map_err(rtc_err)?;
+        if let Some(mut t) = self.pc.rtp_transceiver(out.sender.into()) {
+            t.stop().map_err(rtc_err)?;
+        }
+        Ok(())
+    }
+
+    /// Sends one forwarded packet on a sending track; false when it cannot be sent (no
+    /// negotiated codec yet, or rtc refused it).
+    pub fn send_rtp(
+        &mut self,
+        now: Instant,
+        track: TrackId,
+        header: RtpOut,
+        marker: bool,
+        payload: Bytes,
+    ) -> bool {
+        // Before DTLS has made the keys there is nothing to send with.
+        if self.state != RTCPeerConnectionState::Connected {
+            return false;
+        }
+        let Some(out) = self.outbound.get(&track) else {
+            return false;
+        };
+        let Some(payload_type) = out.payload_type else {
+            return false;
+        };
+        let Some(mut sender) = self.pc.rtp_sender(out.sender) else {
+            return false;
+        };
+        let packet = rtp::Packet {
+            header: rtp::header::Header {
+                version: 2,
+                marker,
+                payload_type,
+                sequence_number: header.seq,
+                timestamp: header.timestamp,
+                ssrc: header.ssrc,
+                ..Default::default()
+            },
+            payload,
+        };
+        match sender.write_rtp(now, packet) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::trace!(track = track.0, "a forwarded packet was refused: {e}");
+                false
+            }
+        }
+    }
+
+    /// Asks the publisher of an incoming track for a keyframe.
+    pub fn request_keyframe(&mut self, now: Instant, track: TrackId) -> bool {
+        let Some(inb) = self.inbound.values().find(|i| i.track == track) else {
+            return false;
+        };
+        let pli = PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc: inb.ssrc,
+        };
+        let ssrc = inb.ssrc;
+        match self.pc.rtp_receiver(inb.receiver) {
+            Some(mut r) => match r.write_rtcp(now, vec![Box::new(pli)]) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::debug!(ssrc, "keyframe request not sent: {e}");
+                    false
+                }
+            },
+            None => false,
+        }
     }
 
     /// A datagram the demux routed here, from `from`.
@@ -133,17 +461,125 @@ impl Conn {
             .map(|m| (m.transport.peer_addr, m.message))
     }
 
-    /// Takes the connection's events; its state, as they left it.
-    pub fn poll_events(&mut self) -> RTCPeerConnectionState {
-        while let Some(event) = self.pc.poll_event() {
-            if let RTCPeerConnectionEvent::OnConnectionStateChangeEvent(s) = event {
-                self.state = s;
+    /// The next thing the connection has to tell its room. Its events come before what it
+    /// read, so a track is known before its first packet.
+    pub fn poll(&mut self) -> Option<ConnEvent> {
+        loop {
+            if let Some(event) = self.pc.poll_event() {
+                if let Some(e) = self.on_event(event) {
+                    return Some(e);
+                }
+                continue;
+            }
+            let msg = self.pc.poll_read()?;
+            if let Some(e) = self.on_message(msg.message) {
+                return Some(e);
             }
         }
-        // What the application reads (RTP, RTCP, data channel messages) is the next step's;
-        // until then it is taken and let go, so that nothing piles up.
-        while self.pc.poll_read().is_some() {}
-        self.state
+    }
+
+    fn on_event(&mut self, event: RTCPeerConnectionEvent) -> Option<ConnEvent> {
+        match event {
+            RTCPeerConnectionEvent::OnConnectionStateChangeEvent(s) => {
+                self.state = s;
+                let state = link_state(s);
+                self.stats.set_state(state);
+                Some(ConnEvent::State(state))
+            }
+            RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                // One stream per track: a simulcast publisher's further layers are not read.
+                if self.inbound.contains_key(&init.track_id) {
+                    return None;
+                }
+                let receiver = self.pc.rtp_receiver(init.receiver_id)?;
+                let track = receiver.track();
+                let codec = track.codec(init.ssrc)?;
+                let spec = CodecSpec {
+                    mime_type: codec.mime_type.clone(),
+                    clock_rate: codec.clock_rate,
+                    channels: codec.channels,
+                    fmtp: codec.sdp_fmtp_line.clone(),
+                };
+                let msid = track.track_id().clone();
+                let id = crate::next_track_id();
+                self.inbound.insert(
+                    msid.clone(),
+                    Inbound {
+                        track: id,
+                        receiver: init.receiver_id,
+                        ssrc: init.ssrc,
+                        kind: spec.kind(),
+                    },
+                );
+                tracing::debug!(track = id.0, ssrc = init.ssrc, codec = ?spec, "track opened");
+                Some(ConnEvent::TrackOpened {
+                    track: id,
+                    msid,
+                    codec: spec,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn on_message(&mut self, message: RTCMessage) -> Option<ConnEvent> {
+        match message {
+            RTCMessage::RtpPacket(track_id, pkt) => {
+                let inb = self.inbound.get(&track_id)?;
+                if pkt.header.ssrc != inb.ssrc {
+                    return None;
+                }
+                let audio_level = match (inb.kind, self.audio_level_id) {
+                    (TrackKind::Audio, id @ 1..) => pkt
+                        .header
+                        .get_extension(id)
+                        .and_then(|mut b| AudioLevelExtension::unmarshal(&mut b).ok())
+                        .map(|e| e.level),
+                    _ => None,
+                };
+                Some(ConnEvent::Rtp {
+                    track: inb.track,
+                    kind: inb.kind,
+                    meta: RtpMeta {
+                        ssrc: pkt.header.ssrc,
+                        seq: pkt.header.sequence_number,
+                        timestamp: pkt.header.timestamp,
+                        marker: pkt.header.marker,
+                        audio_level,
+                    },
+                    payload: pkt.payload,
+                })
+            }
+            RTCMessage::RtcpPacket(track_id, packets) => {
+                let track = *self.outbound_names.get(&track_id)?;
+                if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
+                    return Some(ConnEvent::KeyframeRequest { track });
+                }
+                let pairs: Vec<(u16, u16)> = packets
+                    .iter()
+                    .filter_map(|p| nack_pairs(p.as_ref()))
+                    .flatten()
+                    .collect();
+                (!pairs.is_empty()).then_some(ConnEvent::Nack { track, pairs })
+            }
+            _ => None,
+        }
+    }
+
+    /// Incoming tracks whose m-section no longer receives, after a new offer: forgotten here,
+    /// and returned for the room to end.
+    pub fn ended_tracks(&mut self) -> Vec<TrackId> {
+        let pc = &mut self.pc;
+        let mut ended = Vec::new();
+        self.inbound.retain(|_, i| {
+            // rtc gives a receiver only while its transceiver receives.
+            let receives = pc.rtp_receiver(i.receiver).is_some();
+            if !receives {
+                ended.push(i.track);
+            }
+            receives
+        });
+        ended
     }
 
     /// When the connection next wants [`Conn::handle_timeout`].
@@ -160,4 +596,49 @@ impl Conn {
     pub fn state(&self) -> RTCPeerConnectionState {
         self.state
     }
+
+    pub fn close(&mut self) {
+        let _ = self.pc.close();
+        self.stats.set_state(LinkState::Closed);
+    }
+}
+
+/// A track that sends ready-made RTP packets as `ssrc` with `codec`; `stream_id` and
+/// `track_id` become its `a=msid`. The test clients build their publishing tracks with it too.
+pub fn sending_track(
+    stream_id: &str,
+    track_id: &str,
+    codec: &CodecSpec,
+    ssrc: u32,
+) -> MediaStreamTrack {
+    MediaStreamTrack::new(
+        stream_id.to_owned(),
+        track_id.to_owned(),
+        track_id.to_owned(),
+        kind_of(codec),
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: RTCRtpCodec {
+                mime_type: codec.mime_type.clone(),
+                clock_rate: codec.clock_rate,
+                channels: codec.channels,
+                sdp_fmtp_line: codec.fmtp.clone(),
+                rtcp_feedback: if codec.is_video() {
+                    video_feedback()
+                } else {
+                    vec![]
+                },
+            },
+            ..Default::default()
+        }],
+    )
+}
+
+fn rand_ssrc() -> u32 {
+    let bytes = uuid::Uuid::new_v4();
+    let b = bytes.as_bytes();
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]]).max(1)
 }

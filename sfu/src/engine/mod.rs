@@ -1,156 +1,186 @@
-//! The media engine that replaces the `webrtc` crate's per-connection drivers (issue 14):
-//! webrtc-rs's sans-IO core, the `rtc` crate, driven by one loop per engine thread on one UDP
-//! port. Built up in steps:
+//! The media engine (issue 14): webrtc-rs's sans-IO core, the `rtc` crate, driven by one loop
+//! per engine thread on one UDP port.
 //! - [`demux`]: routing datagrams on the shared port, a security boundary: only a
 //!   connection's verified ICE check teaches the engine an address, and the engine sends only
 //!   to such addresses;
-//! - [`socket`]: batched receive and send;
-//! - [`conn`]: one ICE-lite peer connection, answering an offer;
-//! - [`Engine`]: the loop's turn over them, for now without rooms or media forwarding.
+//! - [`socket`]: batched receive (recvmmsg, GRO) and send (sendmmsg);
+//! - [`conn`]: one ICE-lite peer connection and its tracks;
+//! - [`conns`]: an engine's connections, their owners, the touched set and the timer heap;
+//! - [`Engine`]: one turn's I/O over them;
+//! - `host`: the engine thread, which owns the rooms pinned to it and takes signaling's
+//!   commands.
 
 pub mod conn;
+pub mod conns;
 pub mod demux;
+pub(crate) mod host;
 pub mod socket;
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use protocol::PcTarget;
 use rtc::peer_connection::state::RTCPeerConnectionState;
+use sfu_core::ParticipantId;
 
+use crate::Counters;
 use crate::error::SfuError;
-use conn::{Conn, Local};
-use demux::{ConnId, Demux, Verdict};
+use crate::links::LinkStats;
+use crate::media::quality::QualityCtx;
+use crate::meters::RoomMeters;
+use conns::{Conns, Owner};
+use demux::{ConnId, Demux};
 use socket::EngineSocket;
 
-/// One engine: its socket, its demux and its connections, all owned by the thread that turns it.
+/// One engine's I/O: its socket and its connections, owned by the thread that turns it.
 pub struct Engine {
     socket: EngineSocket,
-    demux: Demux,
-    conns: HashMap<ConnId, Conn>,
-    advertised: SocketAddr,
-    next_id: ConnId,
-    /// Datagrams a connection wanted to send to an address it never proved; not sent.
-    refused_sends: u64,
+    conns: Conns,
+}
+
+/// What one turn did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Turn {
+    /// Whether the waker was readable.
+    pub woken: bool,
+    pub received: usize,
+    pub sent: usize,
 }
 
 impl Engine {
     /// Binds `bind`; clients are told `advertised_ip` (or the bound address) and the bound port.
-    pub fn bind(bind: SocketAddr, advertised_ip: Option<IpAddr>) -> io::Result<Engine> {
+    pub fn bind(
+        bind: SocketAddr,
+        advertised_ip: Option<IpAddr>,
+        counters: Arc<Counters>,
+    ) -> io::Result<Engine> {
         let socket = EngineSocket::bind(bind)?;
         let bound = socket.local_addr()?;
         let crypto = rtc::crypto::default_provider()
             .map_err(|e| io::Error::other(format!("no crypto provider: {e}")))?;
+        let advertised = SocketAddr::new(advertised_ip.unwrap_or(bound.ip()), bound.port());
         Ok(Engine {
             socket,
-            demux: Demux::new(crypto),
-            conns: HashMap::new(),
-            advertised: SocketAddr::new(advertised_ip.unwrap_or(bound.ip()), bound.port()),
-            next_id: 1,
-            refused_sends: 0,
+            conns: Conns::new(Demux::new(crypto), advertised, counters),
         })
     }
 
     /// The address its connections advertise.
     pub fn advertised(&self) -> SocketAddr {
-        self.advertised
+        self.conns.advertised()
     }
 
-    /// Answers an offer on a new connection: its id and the answer's SDP.
+    pub fn conns(&mut self) -> &mut Conns {
+        &mut self.conns
+    }
+
+    pub fn demux(&self) -> &demux::Demux {
+        self.conns.demux()
+    }
+
+    pub fn refused_sends(&self) -> u64 {
+        self.conns.refused_sends()
+    }
+
+    /// Answers an offer on a connection of its own, owned by no room (for tests of the
+    /// engine alone): its id and the answer's SDP.
     pub fn answer(&mut self, offer: &str, now: Instant) -> Result<(ConnId, String), SfuError> {
-        let id = self.next_id;
-        self.next_id += 1;
-        // Random credentials, the ufrag unique on this engine (RFC 8839: 4+ and 22+ characters).
-        let pwd = uuid::Uuid::new_v4().simple().to_string();
-        let ufrag = loop {
-            let u = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
-            if self.demux.set_credentials(id, &u, &pwd).is_ok() {
-                break u;
-            }
+        let owner = Owner {
+            room: 0,
+            participant: ParticipantId(0),
+            target: PcTarget::Publish,
         };
-        let local = Local {
-            advertised: self.advertised,
-            ufrag,
-            pwd,
+        let quality = QualityCtx {
+            stats: Arc::new(LinkStats::default()),
+            room: Arc::new(RoomMeters::default()),
+            observer: None,
         };
-        match Conn::answer(offer, &local, now) {
-            Ok((conn, sdp)) => {
-                self.conns.insert(id, conn);
-                Ok((id, sdp))
-            }
+        let id = self.conns.open(owner, quality, now)?;
+        let conn = self.conns.get(id).ok_or(SfuError::Closed)?;
+        match conn.answer(offer, now) {
+            Ok(sdp) => Ok((id, sdp)),
             Err(e) => {
-                self.demux.remove(id);
+                self.conns.close(id);
                 Err(e)
             }
         }
     }
 
-    /// A candidate the client of `id` trickled (see [`Conn::add_remote_candidate`]).
-    pub fn add_remote_candidate(&mut self, id: ConnId, candidate: &str) -> Result<(), SfuError> {
-        self.conns
-            .get_mut(&id)
-            .ok_or(SfuError::Closed)?
-            .add_remote_candidate(candidate)
-    }
-
-    /// Closes and forgets a connection.
-    pub fn remove(&mut self, id: ConnId) {
-        self.conns.remove(&id);
-        self.demux.remove(id);
-    }
-
     pub fn state(&self, id: ConnId) -> Option<RTCPeerConnectionState> {
-        self.conns.get(&id).map(Conn::state)
+        self.conns.state(id)
     }
 
-    pub fn demux(&self) -> &Demux {
-        &self.demux
+    /// One turn of the loop with nobody listening to the connections: their events are
+    /// taken and let go.
+    pub fn turn(&mut self, wait: Duration) -> io::Result<Turn> {
+        let mut turn = self.turn_with(wait, None, |conns, id| {
+            while conns.get(id).and_then(|c| c.poll()).is_some() {}
+        })?;
+        turn.sent = self.flush()?.sent;
+        Ok(turn)
     }
 
-    pub fn refused_sends(&self) -> u64 {
-        self.refused_sends
+    /// A candidate the client of `id` trickled (see [`conn::Conn::add_remote_candidate`]).
+    pub fn add_remote_candidate(&mut self, id: ConnId, candidate: &str) -> Result<(), SfuError> {
+        let init = rtc::peer_connection::transport::RTCIceCandidateInit {
+            candidate: candidate.to_owned(),
+            sdp_mline_index: Some(0),
+            ..Default::default()
+        };
+        self.conns
+            .get(id)
+            .ok_or(SfuError::Closed)?
+            .add_remote_candidate(init)
     }
 
-    /// One turn of the loop: waits up to `wait` (or the next timer) for datagrams, reads every
-    /// batch waiting and routes each, runs the timers that are due, and sends what the
-    /// connections made, in one flush.
-    pub fn turn(&mut self, wait: Duration) -> io::Result<()> {
+    /// One turn of the loop: waits up to `wait` (or the next timer) for datagrams or the
+    /// waker; reads every batch waiting and routes each datagram, then runs the timers that
+    /// are due, handing each connection that read or woke to `each`; and sends everything
+    /// the touched connections made, in one flush.
+    pub fn turn_with(
+        &mut self,
+        wait: Duration,
+        waker: Option<BorrowedFd<'_>>,
+        mut each: impl FnMut(&mut Conns, ConnId),
+    ) -> io::Result<Turn> {
         let now = Instant::now();
-        let next_timer = self
-            .conns
-            .values_mut()
-            .filter_map(Conn::poll_timeout)
-            .min()
-            .map(|t| t.saturating_duration_since(now));
-        let wait = next_timer.map_or(wait, |t| t.min(wait));
-        if self.socket.wait(wait)? {
-            let (demux, conns) = (&mut self.demux, &mut self.conns);
+        let wait = match self.conns.next_timer() {
+            Some(t) => t.saturating_duration_since(now).min(wait),
+            None => wait,
+        };
+        let (readable, woken) = self.socket.wait(wait, waker)?;
+        let mut turn = Turn {
+            woken,
+            ..Turn::default()
+        };
+        if readable {
+            let (socket, conns) = (&mut self.socket, &mut self.conns);
             let now = Instant::now();
-            while self.socket.recv(|from, datagram| {
-                if let Verdict::To(id) | Verdict::Learnt(id) = demux.route(from, datagram)
-                    && let Some(c) = conns.get_mut(&id)
-                {
-                    c.read(now, from, datagram);
+            loop {
+                let n = socket.recv(|from, datagram| {
+                    if let Some(id) = conns.deliver(now, from, datagram) {
+                        each(conns, id);
+                    }
+                })?;
+                if n == 0 {
+                    break;
                 }
-            })? > 0
-            {}
-        }
-        let now = Instant::now();
-        for (&id, c) in &mut self.conns {
-            if c.poll_timeout().is_some_and(|t| t <= now) {
-                c.handle_timeout(now);
-            }
-            c.poll_events();
-            while let Some((to, datagram)) = c.poll_transmit() {
-                if self.demux.may_send(id, to) {
-                    self.socket.queue(to, &datagram);
-                } else {
-                    self.refused_sends += 1;
-                }
+                turn.received += n;
             }
         }
-        self.socket.flush()?;
-        Ok(())
+        for id in self.conns.run_timers(Instant::now()) {
+            each(&mut self.conns, id);
+        }
+        Ok(turn)
+    }
+
+    /// Sends what the touched connections made.
+    pub fn flush(&mut self) -> io::Result<socket::Flushed> {
+        let socket = &mut self.socket;
+        self.conns.flush(|to, bytes| socket.queue(to, bytes));
+        self.socket.flush()
     }
 }

@@ -75,16 +75,30 @@ impl EngineSocket {
         self.socket.local_addr()
     }
 
-    /// Waits until a datagram can be read, or `timeout` passes; whether one can.
-    pub fn wait(&self, timeout: Duration) -> io::Result<bool> {
-        let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-        let mut fds = [PollFd::new(
+    /// Waits until a datagram can be read, `waker` is readable, or `timeout` passes: whether
+    /// a datagram can be read, and whether the waker was.
+    pub fn wait(
+        &self,
+        timeout: Duration,
+        waker: Option<std::os::fd::BorrowedFd<'_>>,
+    ) -> io::Result<(bool, bool)> {
+        // Rounded up: a timer 0.4 ms away must not turn into a busy loop of zero waits.
+        let ms = timeout.as_micros().div_ceil(1000);
+        let ms = u16::try_from(ms).unwrap_or(u16::MAX);
+        let mut fds = vec![PollFd::new(
             std::os::fd::AsFd::as_fd(&self.socket),
             PollFlags::POLLIN,
         )];
+        if let Some(w) = waker {
+            fds.push(PollFd::new(w, PollFlags::POLLIN));
+        }
         match poll(&mut fds, PollTimeout::from(ms)) {
-            Ok(n) => Ok(n > 0),
-            Err(Errno::EINTR) => Ok(false),
+            Ok(0) => Ok((false, false)),
+            Ok(_) => {
+                let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+                Ok((ready(&fds[0]), fds.get(1).is_some_and(ready)))
+            }
+            Err(Errno::EINTR) => Ok((false, false)),
             Err(e) => Err(e.into()),
         }
     }

@@ -1,12 +1,13 @@
 //! The codecs this server forwards, and matching publishers' codecs to them.
 
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::rtp_transceiver::RTCRtpTransceiverDirection;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
-use webrtc::peer_connection::MediaEngine;
 
-use super::{CodecSpec, webrtc_err};
+use super::CodecSpec;
+use crate::engine::conn::rtc_err;
 use crate::error::Result;
 
 pub(crate) fn video_feedback() -> Vec<RTCPFeedback> {
@@ -75,7 +76,7 @@ pub(crate) fn media_engine() -> Result<MediaEngine> {
     let mut m = MediaEngine::default();
     for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
         for c in codecs(kind) {
-            m.register_codec(c, kind).map_err(webrtc_err)?;
+            m.register_codec(c, kind).map_err(rtc_err)?;
         }
     }
     // Publishers' audio levels, for speaker detection and talk time. Received only: what we
@@ -87,7 +88,7 @@ pub(crate) fn media_engine() -> Result<MediaEngine> {
         RtpCodecKind::Audio,
         Some(RTCRtpTransceiverDirection::Recvonly),
     )
-    .map_err(webrtc_err)?;
+    .map_err(rtc_err)?;
     Ok(m)
 }
 

@@ -1,7 +1,5 @@
 //! SDP text the server reads or rewrites itself.
 
-use std::net::IpAddr;
-
 use crate::error::{Result, SfuError};
 
 /// The RFC 6464 client-to-mixer audio level header extension.
@@ -18,63 +16,6 @@ pub(crate) fn audio_level_id(sdp: &str) -> Option<u8> {
         let id = fields.next()?.split('/').next()?.parse::<u8>().ok()?;
         (fields.next()? == AUDIO_LEVEL_URI && (1..=254).contains(&id)).then_some(id)
     })
-}
-
-/// The address put in our host candidates in place of the one the socket is bound to
-/// (`--public-ip`, for a server behind a 1:1 NAT). webrtc-rs 0.21 stores its own NAT 1:1 setting
-/// but never applies it, so the rewrite is ours.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Advertise {
-    pub(crate) bind: IpAddr,
-    pub(crate) public: Option<IpAddr>,
-}
-
-impl Advertise {
-    /// One candidate attribute value (`candidate:... <address> <port> typ host ...`).
-    pub(crate) fn candidate(&self, cand: &str) -> String {
-        let Some(public) = self.public else {
-            return cand.to_owned();
-        };
-        let fields: Vec<&str> = cand.split(' ').collect();
-        let is_host = fields.get(6) == Some(&"typ") && fields.get(7) == Some(&"host");
-        let ours = fields
-            .get(4)
-            .and_then(|a| a.parse::<IpAddr>().ok())
-            .is_some_and(|a| self.bind.is_unspecified() || a == self.bind);
-        if !(is_host && ours) {
-            return cand.to_owned();
-        }
-        let public = public.to_string();
-        let mut out: Vec<&str> = fields;
-        out[4] = &public;
-        out.join(" ")
-    }
-
-    /// Every `a=candidate:` line of an SDP.
-    pub(crate) fn sdp(&self, sdp: &str) -> String {
-        if self.public.is_none() {
-            return sdp.to_owned();
-        }
-        let mut out = String::with_capacity(sdp.len() + 64);
-        for line in sdp.split_inclusive('\n') {
-            let (body, end) = match line.strip_suffix("\r\n") {
-                Some(b) => (b, "\r\n"),
-                None => match line.strip_suffix('\n') {
-                    Some(b) => (b, "\n"),
-                    None => (line, ""),
-                },
-            };
-            match body.strip_prefix("a=") {
-                Some(c) if c.starts_with("candidate:") => {
-                    out.push_str("a=");
-                    out.push_str(&self.candidate(c));
-                }
-                _ => out.push_str(body),
-            }
-            out.push_str(end);
-        }
-        out
-    }
 }
 
 /// Media sections an offer may have per published track. A browser keeps a section for every
@@ -162,34 +103,6 @@ mod tests {
         ] {
             assert_eq!(audio_level_id(none), None, "{none:?}");
         }
-    }
-
-    #[test]
-    fn host_candidates_advertise_the_public_address() {
-        let a = Advertise {
-            bind: "127.0.0.1".parse().unwrap(),
-            public: Some("203.0.113.7".parse().unwrap()),
-        };
-        assert_eq!(
-            a.candidate("candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host"),
-            "candidate:1 1 udp 2130706431 203.0.113.7 50000 typ host"
-        );
-        // Not ours, not a host candidate, or malformed: unchanged.
-        for other in [
-            "candidate:1 1 udp 2130706431 10.0.0.1 50000 typ host",
-            "candidate:1 1 udp 1694498815 127.0.0.1 50000 typ srflx raddr 0.0.0.0 rport 0",
-            "candidate:1 1 udp",
-            "",
-        ] {
-            assert_eq!(a.candidate(other), other);
-        }
-        let sdp = "v=0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host\r\na=mid:0\r\n";
-        assert_eq!(
-            a.sdp(sdp),
-            "v=0\r\na=candidate:1 1 udp 2130706431 203.0.113.7 50000 typ host\r\na=mid:0\r\n"
-        );
-        let none = Advertise { public: None, ..a };
-        assert_eq!(none.sdp(sdp), sdp);
     }
 
     #[test]

@@ -6,16 +6,28 @@ use std::time::Duration;
 
 use protocol::ParticipantInfo;
 
-use super::{RoomTask, now};
+use super::{Room, now};
 use crate::RoomSnapshot;
 
 /// How often a room samples its participants' bitrates and publishes its counts.
-pub(super) const TICK: Duration = Duration::from_secs(1);
+pub(crate) const TICK: Duration = Duration::from_secs(1);
 /// Ticks of RTCP totals kept for the room's recent loss.
 const LOSS_TICKS: usize = 10;
 
-impl RoomTask {
-    pub(super) fn tick(&mut self) {
+impl Room {
+    /// Once a second: bitrates sampled, counts published, and members whose session ended
+    /// without its leave reaching the room removed.
+    pub(crate) fn tick(&mut self, conns: &mut crate::engine::conns::Conns) {
+        let gone: Vec<_> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.gone.load(Ordering::Relaxed))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            self.leave(id, conns);
+        }
+        self.settle(conns);
         let at = now();
         for m in self.members.values() {
             m.links.sample(at);

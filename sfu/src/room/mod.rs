@@ -1,39 +1,44 @@
-//! A room: one task that solely owns its `sfu_core::Room` and its members' channels. Peers,
-//! ingress readers and egress writers talk to it through one bounded channel of [`RoomMsg`].
+//! A room: the sole owner of its `sfu_core::Room` and of its members' state, living on one
+//! engine thread. Its members' peer connections are the engine's ([`Conns`]); the room reaches
+//! them by id, so forwarding a packet is a function call on the same thread.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use bytes::Bytes;
 use protocol::{ChatMessage, LeaveReason, ParticipantInfo, ServerMessage, TrackInfo, TrackMeta};
 use sfu_core::{Codec, Input, ParticipantId, TrackId};
 use tokio::sync::mpsc;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{debug, info, warn};
 
 use crate::Registry;
-use crate::egress::Egress;
+use crate::engine::conns::Conns;
+use crate::engine::demux::ConnId;
 use crate::error::{Result, SfuError};
 use crate::links::ParticipantLinks;
 use crate::media::CodecSpec;
 use crate::meters::RoomMeters;
-use crate::participant::PeerCmd;
-
-pub(crate) const ROOM_QUEUE: usize = 4096;
 
 mod health;
 mod msg;
 mod outputs;
+mod peer;
+pub(crate) use health::TICK;
 pub(crate) use msg::{JoinOk, RoomMsg};
 
 struct Member {
     wire_id: String,
     name: String,
     events: mpsc::Sender<ServerMessage>,
-    peer: mpsc::Sender<PeerCmd>,
     /// Declared by the publisher for tracks not yet open, by `a=msid` track id.
     meta: HashMap<String, TrackMeta>,
     links: Arc<ParticipantLinks>,
+    gone: Arc<AtomicBool>,
+    publish: Option<ConnId>,
+    subscribe: Option<ConnId>,
+    offers: peer::Offers,
 }
 
 struct Published {
@@ -42,163 +47,146 @@ struct Published {
     msid: String,
     info: TrackInfo,
     codec: CodecSpec,
-    keyframes: mpsc::Sender<()>,
 }
 
-pub(crate) struct RoomTask {
+pub(crate) struct Room {
     name: String,
+    /// The room's generation: its key on its engine, and in its members' connections' owners.
+    key: u64,
     core: sfu_core::Room<Bytes>,
     members: HashMap<ParticipantId, Member>,
     tracks: HashMap<TrackId, Published>,
-    egress: HashMap<(ParticipantId, TrackId), Arc<Egress>>,
+    /// Subscriptions whose subscriber accepted a codec: (subscriber, track).
+    ready: HashSet<(ParticipantId, TrackId)>,
     registry: Arc<Registry>,
     meters: Arc<RoomMeters>,
     /// Members still waiting for their first media packet: when they asked to join, and when a
     /// track first became available to them.
     awaiting_media: HashMap<ParticipantId, (Instant, Option<Instant>)>,
-    generation: u64,
     /// Recent chat, oldest first, handed to whoever joins.
     chat: VecDeque<ChatMessage>,
     /// RTCP (lost, expected) totals at the last few ticks, oldest first.
     loss_window: VecDeque<(u64, u64)>,
+    /// Members whose subscribe side changed since its last offer.
+    unsettled: Vec<ParticipantId>,
+    /// Members whose event queue was found full, to be removed.
+    stuck: Vec<ParticipantId>,
 }
 
 /// Chat messages a room keeps for later joiners.
 const CHAT_HISTORY: usize = 100;
 
-impl RoomTask {
-    /// Starts a room task; it ends, and leaves the registry, when its last member leaves.
-    pub(crate) fn spawn(
+impl Room {
+    pub(crate) fn new(
         name: String,
+        key: u64,
         registry: Arc<Registry>,
-        generation: u64,
         meters: Arc<RoomMeters>,
-    ) -> mpsc::Sender<RoomMsg> {
-        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
-        let task = RoomTask {
+    ) -> Room {
+        info!("room opened");
+        registry.rooms_open_delta(1);
+        Room {
             core: sfu_core::Room::new(registry.config.room.clone()),
-            name: name.clone(),
+            name,
+            key,
             members: HashMap::new(),
             tracks: HashMap::new(),
-            egress: HashMap::new(),
+            ready: HashSet::new(),
             registry,
             meters,
             awaiting_media: HashMap::new(),
-            generation,
             chat: VecDeque::new(),
             loss_window: VecDeque::new(),
-        };
-        tokio::spawn(task.run(rx).instrument(info_span!("room", room = %name)));
-        tx
+            unsettled: Vec::new(),
+            stuck: Vec::new(),
+        }
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<RoomMsg>) {
-        info!("room opened");
-        self.registry.rooms_open_delta(1);
-        let mut ticks = tokio::time::interval(health::TICK);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            let deadline = self.core.poll_timeout();
-            let msg = tokio::select! {
-                msg = rx.recv() => msg,
-                _ = sleep_until(deadline) => {
-                    self.core.handle_input(now(), Input::Timeout);
-                    self.drain_outputs();
-                    continue;
-                }
-                _ = ticks.tick() => {
-                    self.tick();
-                    continue;
-                }
-            };
-            let Some(msg) = msg else { break };
-            self.handle(msg);
-            if self.members.is_empty() && self.tracks.is_empty() {
-                // Leave the registry first, so no new join can find this task, then refuse
-                // whatever joins raced in.
-                self.registry.remove_room(&self.name, self.generation);
-                rx.close();
-                while let Some(msg) = rx.recv().await {
-                    if let RoomMsg::Join { reply, .. } = msg {
-                        let _ = reply.send(Err(SfuError::Closed));
-                    }
-                }
-                break;
-            }
-        }
-        for e in self.egress.values() {
-            e.close();
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// Whether the room has no one and nothing left; it is then closed.
+    pub(crate) fn is_done(&self) -> bool {
+        self.members.is_empty() && self.tracks.is_empty()
+    }
+
+    /// When the core next wants [`Room::timeout`].
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.core.poll_timeout()
+    }
+
+    pub(crate) fn timeout(&mut self, conns: &mut Conns) {
+        self.core.handle_input(now(), Input::Timeout);
+        self.settle(conns);
+    }
+
+    /// Ends the room: every connection closed, the node's counters put back.
+    pub(crate) fn close(mut self, conns: &mut Conns) {
+        let ids: Vec<ParticipantId> = self.members.keys().copied().collect();
+        for id in ids {
+            self.leave(id, conns);
         }
         self.publish_core_drops();
         self.registry.rooms_open_delta(-1);
         info!("room closed");
     }
 
-    fn handle(&mut self, msg: RoomMsg) {
+    pub(crate) fn handle(&mut self, msg: RoomMsg, conns: &mut Conns) {
         match msg {
-            RoomMsg::Rtp {
-                track,
-                kind,
-                mut meta,
-                payload,
-            } => {
-                self.registry.received(&self.meters, kind, payload.len());
-                // A shared screen's sound is not its presenter talking.
-                if meta.audio_level.is_some()
-                    && self
-                        .tracks
-                        .get(&track)
-                        .is_some_and(|t| t.info.source == protocol::TrackSource::ScreenAudio)
-                {
-                    meta.audio_level = None;
-                }
-                self.core.handle_input(
-                    now(),
-                    Input::Rtp {
-                        track,
-                        meta,
-                        payload,
-                    },
-                );
-            }
             RoomMsg::Join {
                 name,
                 capacity,
                 requested_at,
                 events,
-                peer,
                 links,
+                gone,
                 reply,
             } => {
                 let member = Member {
                     wire_id: crate::wire_id(),
                     name,
                     events,
-                    peer,
                     meta: HashMap::new(),
                     links,
+                    gone,
+                    publish: None,
+                    subscribe: None,
+                    offers: peer::Offers::default(),
                 };
                 let _ = reply.send(self.join(member, capacity, requested_at));
             }
-            RoomMsg::Leave { participant } => self.leave(participant),
-            RoomMsg::TrackMeta {
+            RoomMsg::Leave { participant } => self.leave(participant, conns),
+            RoomMsg::PublishOffer {
                 participant,
+                sdp,
                 tracks,
+                reply,
             } => {
-                if let Some(m) = self.members.get_mut(&participant) {
-                    for t in tracks {
-                        m.meta.insert(t.track_id.clone(), t);
-                    }
-                }
+                let r = self.publish_offer(participant, &sdp, tracks, conns);
+                let _ = reply.send(r);
             }
-            RoomMsg::TrackOpened {
-                publisher,
-                track,
-                msid,
-                codec,
-                keyframes,
-            } => self.track_opened(publisher, track, msid, codec, keyframes),
-            RoomMsg::TrackEnded { track } => self.track_ended(track),
+            RoomMsg::SubscribeAnswer {
+                participant,
+                sdp,
+                reply,
+            } => {
+                let r = self.subscribe_answer(participant, &sdp, conns);
+                let _ = reply.send(r);
+            }
+            RoomMsg::Candidate {
+                participant,
+                target,
+                candidate,
+                reply,
+            } => {
+                let r = self.candidate(participant, target, &candidate, conns);
+                let _ = reply.send(r);
+            }
             RoomMsg::Mute {
                 participant,
                 msid,
@@ -223,55 +211,14 @@ impl RoomTask {
                     .find(|(_, t)| t.publisher == participant && t.msid == msid)
                     .map(|(id, _)| *id);
                 if let Some(id) = found {
-                    self.track_ended(id);
+                    self.track_ended(id, conns);
                 }
             }
             RoomMsg::Chat { participant, text } => self.chat(participant, text),
-            RoomMsg::SubscriptionReady {
-                subscriber,
-                track,
-                ssrc,
-                egress,
-            } => {
-                if self.tracks.contains_key(&track) && self.members.contains_key(&subscriber) {
-                    self.egress.insert((subscriber, track), egress);
-                    self.count_subscriptions();
-                    self.core.handle_input(
-                        now(),
-                        Input::SubscriptionReady {
-                            subscriber,
-                            track,
-                            ssrc,
-                        },
-                    );
-                } else {
-                    egress.close();
-                }
-            }
-            RoomMsg::KeyframeRequest { subscriber, track } => {
-                self.registry.count(|c| &c.keyframe_requests_received);
-                self.core
-                    .handle_input(now(), Input::KeyframeRequest { subscriber, track })
-            }
-            RoomMsg::Nack {
-                subscriber,
-                track,
-                pairs,
-            } => {
-                self.registry.count(|c| &c.nacks_received);
-                self.core.handle_input(
-                    now(),
-                    Input::Nack {
-                        subscriber,
-                        track,
-                        pairs,
-                    },
-                )
-            }
             RoomMsg::Close { reason } => {
                 let ids: Vec<ParticipantId> = self.members.keys().copied().collect();
                 for id in ids {
-                    self.kick(id, reason);
+                    self.kick(id, reason, conns);
                 }
             }
             RoomMsg::Snapshot { reply } => {
@@ -285,12 +232,22 @@ impl RoomTask {
                     .map(|(id, _)| *id);
                 if let Some(id) = found {
                     info!(%participant, "removed by an admin");
-                    self.kick(id, LeaveReason::Removed);
+                    self.kick(id, LeaveReason::Removed, conns);
                 }
                 let _ = reply.send(found.is_some());
             }
         }
-        self.drain_outputs();
+        self.settle(conns);
+    }
+
+    /// Forwards what the core decided, then sends the subscribe offers that became due.
+    fn settle(&mut self, conns: &mut Conns) {
+        self.drain_outputs(conns);
+        while let Some(id) = self.stuck.pop() {
+            self.leave(id, conns);
+            self.drain_outputs(conns);
+        }
+        self.send_offers(conns);
     }
 
     fn join(
@@ -374,7 +331,7 @@ impl RoomTask {
         }
     }
 
-    fn leave(&mut self, id: ParticipantId) {
+    fn leave(&mut self, id: ParticipantId, conns: &mut Conns) {
         if !self.members.contains_key(&id) {
             return;
         }
@@ -387,7 +344,7 @@ impl RoomTask {
             .map(|(tid, _)| *tid)
             .collect();
         for t in owned {
-            self.track_ended(t);
+            self.track_ended(t, conns);
         }
         let Some(member) = self.members.remove(&id) else {
             return;
@@ -395,14 +352,12 @@ impl RoomTask {
         self.registry.participants_delta(&self.meters, -1);
         self.awaiting_media.remove(&id);
         self.core.handle_input(now(), Input::Leave(id));
-        self.egress.retain(|(sub, _), e| {
-            if *sub == id {
-                e.close();
-            }
-            *sub != id
-        });
+        self.ready.retain(|(sub, _)| *sub != id);
         self.count_subscriptions();
-        let _ = member.peer.try_send(PeerCmd::RoomGone);
+        for conn in member.conns() {
+            conns.close(conn);
+        }
+        self.unsettled.retain(|p| *p != id);
         self.broadcast(
             None,
             ServerMessage::ParticipantLeft {
@@ -413,11 +368,11 @@ impl RoomTask {
     }
 
     /// Removes a member on the server's initiative, telling it why.
-    fn kick(&mut self, id: ParticipantId, reason: LeaveReason) {
+    fn kick(&mut self, id: ParticipantId, reason: LeaveReason, conns: &mut Conns) {
         if let Some(m) = self.members.get(&id) {
             let _ = m.events.try_send(ServerMessage::Leave { reason });
         }
-        self.leave(id);
+        self.leave(id, conns);
     }
 
     fn track_opened(
@@ -426,7 +381,6 @@ impl RoomTask {
         track: TrackId,
         msid: String,
         codec: CodecSpec,
-        keyframes: mpsc::Sender<()>,
     ) {
         let Some(member) = self.members.get(&publisher) else {
             return;
@@ -463,7 +417,6 @@ impl RoomTask {
                 msid,
                 info: info.clone(),
                 codec,
-                keyframes,
             },
         );
         self.registry.tracks_delta(&self.meters, kind, 1);
@@ -488,18 +441,14 @@ impl RoomTask {
         );
     }
 
-    fn track_ended(&mut self, track: TrackId) {
+    fn track_ended(&mut self, track: TrackId, conns: &mut Conns) {
         let Some(t) = self.tracks.remove(&track) else {
             return;
         };
         self.registry.tracks_delta(&self.meters, t.info.kind, -1);
         self.core.handle_input(now(), Input::Unpublish(track));
-        self.egress.retain(|(_, tid), e| {
-            if *tid == track {
-                e.close();
-            }
-            *tid != track
-        });
+        self.drain_outputs(conns);
+        self.ready.retain(|(_, tid)| *tid != track);
         self.count_subscriptions();
         if let Some(m) = self.members.get(&t.publisher) {
             let msg = ServerMessage::TrackUnpublished {
@@ -558,30 +507,21 @@ impl RoomTask {
 
     /// Sends an event to every member but `except`. A member whose event queue is full is too
     /// far behind to follow the room, and is removed.
+    /// Sends an event to every member but `except`. A member whose event queue is full is too
+    /// far behind to follow the room, and is removed when the room settles.
     fn broadcast(&mut self, except: Option<ParticipantId>, msg: ServerMessage) {
-        let mut stuck = Vec::new();
         for (id, m) in &self.members {
             if Some(*id) == except {
                 continue;
             }
             if let Err(mpsc::error::TrySendError::Full(_)) = m.events.try_send(msg.clone()) {
-                stuck.push(*id);
+                warn!(participant = %m.wire_id, "participant's event queue is full; removing it");
+                self.stuck.push(*id);
             }
-        }
-        for id in stuck {
-            warn!("participant's event queue is full; removing it");
-            self.leave(id);
         }
     }
 }
 
 fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
+    Instant::now()
 }

@@ -1,20 +1,20 @@
-//! What a room task is told, and what it answers to a join.
+//! What a room is told by signaling (through its engine's command queue), and what it answers
+//! to a join.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
-use bytes::Bytes;
-use protocol::{ChatMessage, LeaveReason, ParticipantInfo, ServerMessage, TrackKind, TrackMeta};
-use sfu_core::{ParticipantId, RtpMeta, TrackId};
+use protocol::{
+    ChatMessage, IceCandidate, LeaveReason, ParticipantInfo, PcTarget, ServerMessage, TrackMeta,
+};
+use sfu_core::ParticipantId;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::RoomSnapshot;
-use crate::egress::Egress;
 use crate::error::Result;
 use crate::links::ParticipantLinks;
-use crate::media::CodecSpec;
-use crate::participant::PeerCmd;
 
-/// Messages a room task receives.
+/// Messages a room receives.
 pub(crate) enum RoomMsg {
     Join {
         name: String,
@@ -23,33 +23,30 @@ pub(crate) enum RoomMsg {
         /// When the join was asked for.
         requested_at: std::time::Instant,
         events: mpsc::Sender<ServerMessage>,
-        peer: mpsc::Sender<PeerCmd>,
         links: Arc<ParticipantLinks>,
+        /// Set when the session is dropped and its leave could not be queued.
+        gone: Arc<AtomicBool>,
         reply: oneshot::Sender<Result<JoinOk>>,
     },
     Leave {
         participant: ParticipantId,
     },
-    TrackMeta {
+    PublishOffer {
         participant: ParticipantId,
+        sdp: String,
         tracks: Vec<TrackMeta>,
+        reply: oneshot::Sender<Result<()>>,
     },
-    TrackOpened {
-        publisher: ParticipantId,
-        track: TrackId,
-        msid: String,
-        codec: CodecSpec,
-        keyframes: mpsc::Sender<()>,
+    SubscribeAnswer {
+        participant: ParticipantId,
+        sdp: String,
+        reply: oneshot::Sender<Result<()>>,
     },
-    TrackEnded {
-        track: TrackId,
-    },
-    Rtp {
-        track: TrackId,
-        /// Known to the ingress task, so the room counts the packet without a lookup.
-        kind: TrackKind,
-        meta: RtpMeta,
-        payload: Bytes,
+    Candidate {
+        participant: ParticipantId,
+        target: PcTarget,
+        candidate: IceCandidate,
+        reply: oneshot::Sender<Result<()>>,
     },
     Mute {
         participant: ParticipantId,
@@ -68,21 +65,6 @@ pub(crate) enum RoomMsg {
     Chat {
         participant: ParticipantId,
         text: String,
-    },
-    SubscriptionReady {
-        subscriber: ParticipantId,
-        track: TrackId,
-        ssrc: u32,
-        egress: Arc<Egress>,
-    },
-    KeyframeRequest {
-        subscriber: ParticipantId,
-        track: TrackId,
-    },
-    Nack {
-        subscriber: ParticipantId,
-        track: TrackId,
-        pairs: Vec<(u16, u16)>,
     },
     Close {
         reason: LeaveReason,

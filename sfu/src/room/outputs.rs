@@ -3,15 +3,13 @@
 //! each participant's talk time; and the subscription gauges.
 
 use protocol::{ServerMessage, TrackKind};
-use sfu_core::{Input, Output};
-use tracing::warn;
+use sfu_core::Output;
 
-use super::{RoomTask, now};
-use crate::egress::OutPacket;
-use crate::participant::PeerCmd;
+use super::{Room, now};
+use crate::engine::conns::Conns;
 
-impl RoomTask {
-    pub(super) fn drain_outputs(&mut self) {
+impl Room {
+    pub(super) fn drain_outputs(&mut self, conns: &mut Conns) {
         while let Some(out) = self.core.poll_output() {
             match out {
                 Output::Forward {
@@ -23,30 +21,24 @@ impl RoomTask {
                     payload,
                     retransmission,
                 } => {
-                    let Some(egress) = self.egress.get(&(subscriber, track)) else {
+                    let Some(m) = self.members.get(&subscriber) else {
+                        continue;
+                    };
+                    let Some(conn) = m.subscribe.and_then(|id| conns.get(id)) else {
                         continue;
                     };
                     let bytes = payload.len();
-                    let pushed = egress.push(OutPacket {
-                        header,
-                        marker,
-                        payload,
-                    });
+                    if !conn.send_rtp(now(), track, header, marker, payload) {
+                        continue;
+                    }
+                    m.links.add_out(bytes as u64);
                     if retransmission {
-                        // A lost retransmission needs nothing more: the subscriber asks again
-                        // or, failing that, for a keyframe.
-                        if pushed {
-                            self.registry.retransmitted();
-                        }
-                    } else if pushed {
+                        self.registry.retransmitted();
+                    } else {
                         self.registry.forwarded(&self.meters, kind, bytes);
                         if !self.awaiting_media.is_empty() {
                             self.first_media(subscriber);
                         }
-                    } else {
-                        self.registry.dropped_queue_full(&self.meters);
-                        self.core
-                            .handle_input(now(), Input::QueueFull { subscriber, track });
                     }
                 }
                 Output::Subscribe {
@@ -55,37 +47,26 @@ impl RoomTask {
                     publisher,
                     codec: _,
                 } => {
-                    let (Some(t), Some(p), Some(s)) = (
-                        self.tracks.get(&track),
-                        self.members.get(&publisher),
-                        self.members.get(&subscriber),
-                    ) else {
+                    let (Some(t), Some(p)) =
+                        (self.tracks.get(&track), self.members.get(&publisher))
+                    else {
                         continue;
                     };
+                    if !self.members.contains_key(&subscriber) {
+                        continue;
+                    }
                     // For someone who joined before this track existed, media could only
                     // start once it was published.
                     if let Some((asked, available)) = self.awaiting_media.get_mut(&subscriber) {
                         let since = t.published_at.max(*asked);
                         *available = Some(available.map_or(since, |a| a.min(since)));
                     }
-                    let cmd = PeerCmd::AddTrack {
-                        track,
-                        stream_id: p.wire_id.clone(),
-                        track_id: t.info.id.clone(),
-                        codec: t.codec.clone(),
-                    };
-                    if s.peer.try_send(cmd).is_err() {
-                        warn!("participant task is not keeping up; subscription not offered");
-                    }
+                    let stream_id = p.wire_id.clone();
+                    self.add_subscription(subscriber, track, stream_id, conns);
                 }
                 Output::Unsubscribe { subscriber, track } => {
-                    if let Some(e) = self.egress.remove(&(subscriber, track)) {
-                        e.close();
-                        self.count_subscriptions();
-                    }
-                    if let Some(s) = self.members.get(&subscriber) {
-                        let _ = s.peer.try_send(PeerCmd::RemoveTrack { track });
-                    }
+                    self.remove_subscription(subscriber, track, conns);
+                    self.count_subscriptions();
                 }
                 Output::ActiveSpeakers(speakers) => {
                     let participant_ids = self.wire_ids(&speakers);
@@ -97,8 +78,12 @@ impl RoomTask {
                     }
                 }
                 Output::RequestKeyframe { track } => {
-                    if let Some(t) = self.tracks.get(&track)
-                        && t.keyframes.try_send(()).is_ok()
+                    let Some(t) = self.tracks.get(&track) else {
+                        continue;
+                    };
+                    let publish = self.members.get(&t.publisher).and_then(|m| m.publish);
+                    if let Some(conn) = publish.and_then(|id| conns.get(id))
+                        && conn.request_keyframe(now(), track)
                     {
                         self.registry.count(|c| &c.keyframe_requests_sent);
                     }
@@ -140,7 +125,7 @@ impl RoomTask {
     /// messages only; never per packet).
     pub(super) fn count_subscriptions(&self) {
         let mut by_kind = [0i64; 2];
-        for (_, track) in self.egress.keys() {
+        for (_, track) in &self.ready {
             if let Some(t) = self.tracks.get(track) {
                 by_kind[usize::from(t.info.kind == TrackKind::Video)] += 1;
             }

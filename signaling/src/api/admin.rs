@@ -22,7 +22,8 @@ pub struct NodeView {
     pub rooms: i64,
     pub participants: i64,
     pub websocket_sessions: i64,
-    pub udp_ports_in_use: usize,
+    /// Peer connections open on the media engines (two per publishing participant).
+    pub peer_connections: usize,
     /// Shutting down: no new joins.
     pub draining: bool,
     /// CPU time the process has used, user and system.
@@ -133,7 +134,7 @@ pub async fn node(
         rooms: c.rooms.load(std::sync::atomic::Ordering::Relaxed),
         participants: c.participants.load(std::sync::atomic::Ordering::Relaxed),
         websocket_sessions: state.metrics.ws_sessions.get(),
-        udp_ports_in_use: state.sfu.ports_in_use(),
+        peer_connections: state.sfu.peer_connections(),
         draining: state.sfu.is_draining(),
         cpu_seconds,
         cpu_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -64,7 +64,7 @@ struct Reading {
     nacks_received: u64,
     keyframes_received: u64,
     keyframes_sent: u64,
-    ports_in_use: i64,
+    peer_connections: i64,
     per_room: Vec<(String, RoomReading)>,
 }
 
@@ -91,7 +91,7 @@ impl Reading {
             nacks_received: u(&c.nacks_received),
             keyframes_received: u(&c.keyframe_requests_received),
             keyframes_sent: u(&c.keyframe_requests_sent),
-            ports_in_use: i64::try_from(sfu.ports_in_use()).unwrap_or(i64::MAX),
+            peer_connections: i64::try_from(sfu.peer_connections()).unwrap_or(i64::MAX),
             per_room: sfu.room_readings(),
         }
     }
@@ -195,9 +195,9 @@ fn build(r: &Reading, cap: usize) -> Vec<Box<dyn Collector>> {
             r.participants,
         ),
         gauge(
-            "cohort_udp_ports_in_use",
-            "UDP ports leased by open peer connections.",
-            r.ports_in_use,
+            "cohort_peer_connections",
+            "Peer connections open on the media engines.",
+            r.peer_connections,
         ),
         gauge_vec(
             "cohort_published_tracks",

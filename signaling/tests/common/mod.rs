@@ -23,6 +23,16 @@ pub mod routes;
 /// The admin key of every in-process test server.
 pub const ADMIN_KEY: &str = "ck_test_admin_key_0123456789abcdef";
 
+/// The media settings of a test server given its port range: one engine, on the range's
+/// first port (a test that wants more engines sets them, on the ports that follow).
+pub fn media_config(ports: (u16, u16)) -> SfuConfig {
+    SfuConfig {
+        udp_port: ports.0,
+        engines: 1,
+        ..SfuConfig::default()
+    }
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub sfu: Sfu,
@@ -34,16 +44,10 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Starts a server whose media ports come from `ports`; each test uses its own range.
+    /// Starts a server whose media ports come from `ports`; each test uses its own range (see
+    /// [`media_config`]).
     pub async fn start(ports: (u16, u16)) -> TestServer {
-        Self::start_with(
-            SfuConfig {
-                udp_ports: ports,
-                ..SfuConfig::default()
-            },
-            Limits::default(),
-        )
-        .await
+        Self::start_with(media_config(ports), Limits::default()).await
     }
 
     /// A server whose rooms need no invite (`--open-rooms`), on a fresh SQLite file.
@@ -58,10 +62,7 @@ impl TestServer {
 
     /// [`TestServer::start_api`] with these limits.
     pub async fn start_api_with(db_url: &str, ports: (u16, u16), limits: Limits) -> TestServer {
-        let cfg = SfuConfig {
-            udp_ports: ports,
-            ..SfuConfig::default()
-        };
+        let cfg = media_config(ports);
         Self::serve(cfg, limits, db_url, false, (Rate::OFF, Rate::OFF)).await
     }
 
@@ -72,10 +73,7 @@ impl TestServer {
         api: Rate,
         join: Rate,
     ) -> TestServer {
-        let cfg = SfuConfig {
-            udp_ports: ports,
-            ..SfuConfig::default()
-        };
+        let cfg = media_config(ports);
         Self::serve(cfg, Limits::default(), db_url, false, (api, join)).await
     }
 
@@ -100,10 +98,7 @@ impl TestServer {
 
     /// A server with open rooms whose settings `tweak` adjusts.
     pub async fn start_tweaked(ports: (u16, u16), tweak: impl FnOnce(&mut Settings)) -> TestServer {
-        let cfg = SfuConfig {
-            udp_ports: ports,
-            ..SfuConfig::default()
-        };
+        let cfg = media_config(ports);
         let rates = (Rate::OFF, Rate::OFF);
         Self::serve_tweaked(
             cfg,
@@ -123,10 +118,7 @@ impl TestServer {
         ports: (u16, u16),
         conn: ConnLimits,
     ) -> TestServer {
-        let cfg = SfuConfig {
-            udp_ports: ports,
-            ..SfuConfig::default()
-        };
+        let cfg = media_config(ports);
         let rates = (Rate::OFF, Rate::OFF);
         Self::serve_tweaked(cfg, Limits::default(), db_url, false, rates, |_| {}, conn).await
     }
@@ -163,7 +155,7 @@ impl TestServer {
         };
         tweak(&mut settings);
         let data_dir = settings.data_dir.clone();
-        let sfu = Sfu::new(cfg);
+        let sfu = Sfu::new(cfg).expect("the test's media port is free");
         let state = AppState::new(sfu.clone(), store.clone(), settings, limits);
         let notes = state.notes.clone();
         tokio::spawn(async move {

@@ -9,7 +9,7 @@ fn drain(rx: &mut EngineSocket, want: usize, secs: u64) -> Vec<(SocketAddr, Vec<
     let until = std::time::Instant::now() + Duration::from_secs(secs);
     let mut got = Vec::new();
     while got.len() < want && std::time::Instant::now() < until {
-        if rx.wait(Duration::from_millis(100)).unwrap() {
+        if rx.wait(Duration::from_millis(100), None).unwrap().0 {
             rx.recv(|from, d| got.push((from, d.to_vec()))).unwrap();
         }
     }
@@ -83,7 +83,7 @@ fn the_queue_is_bounded_and_an_idle_socket_has_nothing() {
     assert_eq!(tx.queued(), MAX_QUEUED);
     let mut idle = EngineSocket::bind(local()).unwrap();
     assert_eq!(idle.recv(|_, _| ()).unwrap(), 0, "nothing waits");
-    assert!(!idle.wait(Duration::from_millis(10)).unwrap());
+    assert!(!idle.wait(Duration::from_millis(10), None).unwrap().0);
     // The 10 oldest were pushed out, and say so at the next flush.
     let done = tx.flush().unwrap();
     assert_eq!(done.dropped, 10);

@@ -1,0 +1,228 @@
+//! An engine's connections, with the demux that routes datagrams to them, whom each belongs to,
+//! which ones were touched this turn (their datagrams are collected at its end), and the timer
+//! heap that wakes each when rtc asks to be.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use protocol::PcTarget;
+use sfu_core::ParticipantId;
+
+use super::conn::{Conn, Local};
+use super::demux::{ConnId, Demux, Verdict};
+use crate::Counters;
+use crate::error::SfuError;
+use crate::media::quality::QualityCtx;
+
+/// Whose a connection is: a room's member's publish or subscribe side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// The room's key on its engine (its generation).
+    pub room: u64,
+    pub participant: ParticipantId,
+    pub target: PcTarget,
+}
+
+struct Entry {
+    conn: Conn,
+    owner: Owner,
+    touched: bool,
+    /// The earliest wake-up in the heap for this connection, if any.
+    scheduled: Option<Instant>,
+}
+
+pub struct Conns {
+    demux: Demux,
+    map: HashMap<ConnId, Entry>,
+    advertised: SocketAddr,
+    next_id: ConnId,
+    touched: Vec<ConnId>,
+    timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
+    counters: Arc<Counters>,
+    /// Datagrams a connection wanted to send to an address it never proved; not sent.
+    refused_sends: u64,
+}
+
+impl Conns {
+    pub fn new(demux: Demux, advertised: SocketAddr, counters: Arc<Counters>) -> Conns {
+        Conns {
+            demux,
+            map: HashMap::new(),
+            advertised,
+            next_id: 1,
+            touched: Vec::new(),
+            timers: BinaryHeap::new(),
+            counters,
+            refused_sends: 0,
+        }
+    }
+
+    pub fn advertised(&self) -> SocketAddr {
+        self.advertised
+    }
+
+    /// Opens a connection for `owner`, with fresh credentials whose ufrag is unique on this
+    /// engine (RFC 8839: 4+ and 22+ characters).
+    pub(crate) fn open(
+        &mut self,
+        owner: Owner,
+        quality: QualityCtx,
+        now: Instant,
+    ) -> Result<ConnId, SfuError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let pwd = uuid::Uuid::new_v4().simple().to_string();
+        let ufrag = loop {
+            let u = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
+            if self.demux.set_credentials(id, &u, &pwd).is_ok() {
+                break u;
+            }
+        };
+        let local = Local {
+            advertised: self.advertised,
+            ufrag,
+            pwd,
+        };
+        match Conn::new(&local, quality, now) {
+            Ok(conn) => {
+                self.map.insert(
+                    id,
+                    Entry {
+                        conn,
+                        owner,
+                        touched: false,
+                        scheduled: None,
+                    },
+                );
+                self.counters.live_peers.fetch_add(1, Ordering::Relaxed);
+                self.touch(id);
+                Ok(id)
+            }
+            Err(e) => {
+                self.demux.remove(id);
+                Err(e)
+            }
+        }
+    }
+
+    /// A connection, marked touched: what it makes is collected at the end of the turn.
+    pub fn get(&mut self, id: ConnId) -> Option<&mut Conn> {
+        self.touch(id);
+        self.map.get_mut(&id).map(|e| &mut e.conn)
+    }
+
+    fn touch(&mut self, id: ConnId) {
+        if let Some(e) = self.map.get_mut(&id)
+            && !e.touched
+        {
+            e.touched = true;
+            self.touched.push(id);
+        }
+    }
+
+    pub fn owner(&self, id: ConnId) -> Option<&Owner> {
+        self.map.get(&id).map(|e| &e.owner)
+    }
+
+    /// Closes and forgets a connection. What it still had to send goes out with the turn's
+    /// flush only if it was touched before; a closed connection sends nothing more.
+    pub fn close(&mut self, id: ConnId) {
+        if let Some(mut e) = self.map.remove(&id) {
+            e.conn.close();
+            self.counters.live_peers.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.demux.remove(id);
+    }
+
+    pub fn state(&self, id: ConnId) -> Option<rtc::peer_connection::state::RTCPeerConnectionState> {
+        self.map.get(&id).map(|e| e.conn.state())
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn demux(&self) -> &Demux {
+        &self.demux
+    }
+
+    pub fn refused_sends(&self) -> u64 {
+        self.refused_sends
+    }
+
+    /// Routes one datagram and hands it to its connection; which one, if any.
+    pub fn deliver(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Option<ConnId> {
+        let id = match self.demux.route(from, datagram) {
+            Verdict::To(id) | Verdict::Learnt(id) => id,
+            Verdict::Dropped(why) => {
+                tracing::trace!(%from, why = why.as_str(), "a datagram dropped");
+                return None;
+            }
+        };
+        self.get(id)?.read(now, from, datagram);
+        Some(id)
+    }
+
+    /// The earliest time a connection asked to be woken at.
+    pub fn next_timer(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Runs the timers due by `now`; the connections they woke.
+    pub fn run_timers(&mut self, now: Instant) -> Vec<ConnId> {
+        let mut woke = Vec::new();
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(e) = self.map.get_mut(&id) else {
+                continue;
+            };
+            // A later entry of an earlier wake-up: that one already ran.
+            if e.scheduled != Some(at) {
+                continue;
+            }
+            e.scheduled = None;
+            if e.conn.poll_timeout().is_some_and(|t| t <= now) {
+                e.conn.handle_timeout(now);
+            }
+            self.touch(id);
+            woke.push(id);
+        }
+        woke
+    }
+
+    /// Collects what the touched connections made: each datagram to an address its
+    /// connection proved goes to `send`, any other is refused and counted. Their next
+    /// wake-ups go in the heap.
+    pub fn flush(&mut self, mut send: impl FnMut(SocketAddr, &[u8])) {
+        for id in std::mem::take(&mut self.touched) {
+            let Some(e) = self.map.get_mut(&id) else {
+                continue;
+            };
+            e.touched = false;
+            while let Some((to, datagram)) = e.conn.poll_transmit() {
+                if self.demux.may_send(id, to) {
+                    send(to, &datagram);
+                } else {
+                    self.refused_sends += 1;
+                }
+            }
+            if let Some(at) = e.conn.poll_timeout()
+                && e.scheduled.is_none_or(|s| at < s)
+            {
+                e.scheduled = Some(at);
+                self.timers.push(Reverse((at, id)));
+            }
+        }
+    }
+}
