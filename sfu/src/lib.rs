@@ -83,6 +83,16 @@ pub struct Counters {
     pub retransmitted_packets: AtomicU64,
     /// Peer connections open on the engines.
     pub live_peers: AtomicUsize,
+    /// The engines' I/O: datagrams received and the recvmmsg calls that returned them,
+    /// datagrams sent and the sendmmsg calls that sent them.
+    pub datagrams_received: AtomicU64,
+    pub receive_calls: AtomicU64,
+    pub datagrams_sent: AtomicU64,
+    pub send_calls: AtomicU64,
+    /// Datagrams the engines' demuxes dropped, by reason, in `engine::demux::Drop::ALL` order.
+    pub datagrams_dropped: [AtomicU64; engine::demux::Drop::ALL.len()],
+    /// Datagrams a connection made for an address it never proved: not sent.
+    pub sends_refused: AtomicU64,
 }
 
 /// State shared by the rooms and participants of one server.

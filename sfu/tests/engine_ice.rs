@@ -16,7 +16,7 @@ use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use sfu::engine::Engine;
-use sfu::engine::demux::Drop;
+use sfu::engine::demux::{Drop, signed_binding_request as binding};
 
 struct Client {
     pc: RTCPeerConnection,
@@ -116,7 +116,7 @@ fn a_full_ice_agent_connects_to_the_engine_on_its_one_port() {
         .pc
         .set_remote_description(
             Instant::now(),
-            RTCSessionDescription::answer(answer).unwrap(),
+            RTCSessionDescription::answer(answer.clone()).unwrap(),
         )
         .unwrap();
 
@@ -140,6 +140,24 @@ fn a_full_ice_agent_connects_to_the_engine_on_its_one_port() {
     let to = engine.advertised();
     stranger.send_to(&[0x80, 96, 0, 1, 0, 0, 0, 0], to).unwrap();
     stranger.send_to(&[22, 254, 253, 0, 0], to).unwrap();
+    // Before its first check, even the client's own address is nobody's: media from it (or
+    // from someone spoofing it) reaches nothing.
+    client
+        .socket
+        .send_to(&[0x80, 96, 0, 2, 0, 0, 0, 0], to)
+        .unwrap();
+    // Checks that name no connection, or that fail integrity, teach nothing.
+    let ufrag = answer
+        .lines()
+        .find_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:"))
+        .unwrap()
+        .to_owned();
+    stranger
+        .send_to(&binding("nosuchufrag00000:theirs", "any-password"), to)
+        .unwrap();
+    stranger
+        .send_to(&binding(&format!("{ufrag}:theirs"), "not-the-password"), to)
+        .unwrap();
 
     let until = Instant::now() + Duration::from_secs(10);
     while Instant::now() < until
@@ -166,8 +184,18 @@ fn a_full_ice_agent_connects_to_the_engine_on_its_one_port() {
     );
     assert_eq!(
         engine.demux().dropped(Drop::UnknownAddress),
-        2,
-        "the stranger's datagrams reached nothing"
+        3,
+        "the stranger's datagrams, and the client's before its check, reached nothing"
+    );
+    assert_eq!(
+        engine.demux().dropped(Drop::UnknownUfrag),
+        1,
+        "a check for nobody"
+    );
+    assert_eq!(
+        engine.demux().dropped(Drop::BadIntegrity),
+        1,
+        "a forged check"
     );
     // A little longer connected, then: the named address got nothing.
     let settle = Instant::now() + Duration::from_millis(500);

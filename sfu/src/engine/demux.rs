@@ -277,5 +277,31 @@ impl Demux {
     }
 }
 
+/// A STUN Binding request as a client's ICE check is: this USERNAME (`ours:theirs`), signed
+/// with `pwd`, fingerprinted (for tests of the demux and of the engine).
+pub fn signed_binding_request(username: &str, pwd: &str) -> Vec<u8> {
+    use rtc::stun::fingerprint::FINGERPRINT;
+    use rtc::stun::message::{Setter, TransactionId};
+    use rtc::stun::textattrs::TextAttribute;
+    let Ok(crypto) = rtc::crypto::default_provider() else {
+        return Vec::new();
+    };
+    let mut m = Message::new();
+    let setters: Vec<Box<dyn Setter + '_>> = vec![
+        Box::new(BINDING_REQUEST),
+        Box::new(TransactionId::new()),
+        Box::new(TextAttribute::new(ATTR_USERNAME, username.to_owned())),
+        Box::new(MessageIntegrity::new_short_term_integrity_with_provider(
+            pwd.to_owned(),
+            crypto.crypto(),
+        )),
+        Box::new(FINGERPRINT),
+    ];
+    match m.build(&setters) {
+        Ok(()) => m.raw,
+        Err(_) => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests;

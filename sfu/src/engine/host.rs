@@ -7,6 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
@@ -15,6 +16,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tracing::{error, info_span, warn};
 
 use super::Engine;
+use super::demux::Drop as Dropped;
 use crate::Registry;
 use crate::room::{Room, RoomMsg, TICK};
 
@@ -117,6 +119,7 @@ pub(crate) fn spawn(
                 registry,
                 rx,
                 waker: thread_waker,
+                published: Published::default(),
             }
             .run();
         })?;
@@ -139,6 +142,14 @@ struct Host {
     registry: Arc<Registry>,
     rx: mpsc::Receiver<Cmd>,
     waker: Arc<EventFd>,
+    /// The engine's own counts as last added to the node's.
+    published: Published,
+}
+
+#[derive(Default)]
+struct Published {
+    dropped: [u64; Dropped::ALL.len()],
+    refused: u64,
 }
 
 impl Host {
@@ -163,10 +174,16 @@ impl Host {
                 }
             });
             match turn {
-                Ok(t) if t.woken => {
-                    let _ = self.waker.read();
+                Ok(t) => {
+                    if t.woken {
+                        let _ = self.waker.read();
+                    }
+                    let c = &self.registry.counters;
+                    c.datagrams_received
+                        .fetch_add(t.received as u64, Ordering::Relaxed);
+                    c.receive_calls
+                        .fetch_add(t.receive_calls as u64, Ordering::Relaxed);
                 }
-                Ok(_) => {}
                 Err(e) => {
                     error!("the engine's socket failed: {e}");
                     std::thread::sleep(Duration::from_millis(10));
@@ -184,16 +201,19 @@ impl Host {
                 for room in self.rooms.values_mut() {
                     room.tick(conns);
                 }
+                self.publish_drops();
                 next_tick = now + TICK;
             }
             self.close_finished(!open);
             match self.engine.flush() {
-                // Refused by the kernel, or pushed out of a full send queue.
-                Ok(f) if f.dropped > 0 => {
-                    let dropped = &self.registry.counters.dropped_queue_full;
-                    dropped.fetch_add(f.dropped as u64, std::sync::atomic::Ordering::Relaxed);
+                Ok(f) => {
+                    let c = &self.registry.counters;
+                    c.datagrams_sent.fetch_add(f.sent as u64, Ordering::Relaxed);
+                    c.send_calls.fetch_add(f.calls as u64, Ordering::Relaxed);
+                    // Refused by the kernel, or pushed out of a full send queue.
+                    c.dropped_queue_full
+                        .fetch_add(f.dropped as u64, Ordering::Relaxed);
                 }
-                Ok(_) => {}
                 Err(e) => warn!("the engine could not send: {e}"),
             }
             if !open {
@@ -235,6 +255,21 @@ impl Host {
             room.handle(cmd.msg, conns);
             self.rooms.insert(cmd.key, room);
         }
+    }
+
+    /// Adds what the demux dropped and the connections were refused since the last time to the
+    /// node's counters.
+    fn publish_drops(&mut self) {
+        let c = &self.registry.counters;
+        for (i, why) in Dropped::ALL.into_iter().enumerate() {
+            let now = self.engine.demux().dropped(why);
+            let was = std::mem::replace(&mut self.published.dropped[i], now);
+            c.datagrams_dropped[i].fetch_add(now.saturating_sub(was), Ordering::Relaxed);
+        }
+        let now = self.engine.refused_sends();
+        let was = std::mem::replace(&mut self.published.refused, now);
+        c.sends_refused
+            .fetch_add(now.saturating_sub(was), Ordering::Relaxed);
     }
 
     /// Closes the rooms left empty, or all of them when `all`.

@@ -47,6 +47,8 @@ pub struct Turn {
     /// Whether the waker was readable.
     pub woken: bool,
     pub received: usize,
+    /// recvmmsg calls that returned datagrams.
+    pub receive_calls: usize,
     pub sent: usize,
 }
 
@@ -169,6 +171,7 @@ impl Engine {
                     break;
                 }
                 turn.received += n;
+                turn.receive_calls += 1;
             }
         }
         for id in self.conns.run_timers(Instant::now()) {

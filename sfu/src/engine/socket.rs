@@ -28,6 +28,8 @@ const RECV_BUFFER: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flushed {
     pub sent: usize,
+    /// sendmmsg calls made.
+    pub calls: usize,
     /// Refused by the kernel for themselves, or pushed out of a full queue.
     pub dropped: usize,
     /// Still queued: the socket's buffer was full.
@@ -175,6 +177,7 @@ impl EngineSocket {
                 MsgFlags::empty(),
             )
             .map(|r| r.count());
+            done.calls += 1;
             match result {
                 Ok(sent) => {
                     done.sent += sent;

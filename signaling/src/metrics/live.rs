@@ -65,6 +65,12 @@ struct Reading {
     keyframes_received: u64,
     keyframes_sent: u64,
     peer_connections: i64,
+    /// The engines' I/O: (datagrams, system calls) received and sent.
+    received_datagrams: (u64, u64),
+    sent_datagrams: (u64, u64),
+    /// By `sfu::engine::demux::Drop::ALL`.
+    datagrams_dropped: Vec<(&'static str, u64)>,
+    sends_refused: u64,
     per_room: Vec<(String, RoomReading)>,
 }
 
@@ -92,6 +98,14 @@ impl Reading {
             keyframes_received: u(&c.keyframe_requests_received),
             keyframes_sent: u(&c.keyframe_requests_sent),
             peer_connections: i64::try_from(sfu.peer_connections()).unwrap_or(i64::MAX),
+            received_datagrams: (u(&c.datagrams_received), u(&c.receive_calls)),
+            sent_datagrams: (u(&c.datagrams_sent), u(&c.send_calls)),
+            datagrams_dropped: sfu::engine::demux::Drop::ALL
+                .iter()
+                .zip(&c.datagrams_dropped)
+                .map(|(why, n)| (why.as_str(), u(n)))
+                .collect(),
+            sends_refused: u(&c.sends_refused),
             per_room: sfu.room_readings(),
         }
     }
@@ -244,6 +258,40 @@ fn build(r: &Reading, cap: usize) -> Vec<Box<dyn Collector>> {
                 (vec!["no_route"], r.dropped_no_route),
                 (vec!["too_old"], r.dropped_too_old),
             ],
+        ),
+        counter(
+            "cohort_engine_datagrams_received_total",
+            "Datagrams the media engines received.",
+            r.received_datagrams.0,
+        ),
+        counter(
+            "cohort_engine_receive_calls_total",
+            "recvmmsg calls that returned datagrams (datagrams per call: the batch size).",
+            r.received_datagrams.1,
+        ),
+        counter(
+            "cohort_engine_datagrams_sent_total",
+            "Datagrams the media engines sent.",
+            r.sent_datagrams.0,
+        ),
+        counter(
+            "cohort_engine_send_calls_total",
+            "sendmmsg calls (datagrams per call: the batch size).",
+            r.sent_datagrams.1,
+        ),
+        counter_vec(
+            "cohort_engine_datagrams_dropped_total",
+            "Datagrams the media engines dropped before any connection saw them, by reason.",
+            &["reason"],
+            &r.datagrams_dropped
+                .iter()
+                .map(|(why, n)| (vec![*why], *n))
+                .collect::<Vec<_>>(),
+        ),
+        counter(
+            "cohort_engine_sends_refused_total",
+            "Datagrams a connection made for an address it never proved: not sent.",
+            r.sends_refused,
         ),
         gauge(
             "cohort_cpu_cores",

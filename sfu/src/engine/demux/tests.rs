@@ -1,8 +1,6 @@
 use super::*;
 use proptest::prelude::*;
-use rtc::stun::fingerprint::FINGERPRINT;
-use rtc::stun::message::{BINDING_SUCCESS, Setter, TransactionId};
-use rtc::stun::textattrs::TextAttribute;
+use rtc::stun::message::{BINDING_SUCCESS, TransactionId};
 
 fn crypto() -> Arc<dyn RTCCryptoProvider> {
     // Invariant: the crate is built with rtc's ring provider (Cargo.toml).
@@ -15,20 +13,7 @@ fn addr(port: u16) -> SocketAddr {
 
 /// A Binding request as a browser sends it, `USERNAME` and all.
 fn binding(username: &str, pwd: &str) -> Vec<u8> {
-    let c = crypto();
-    let mut m = Message::new();
-    let setters: Vec<Box<dyn Setter + '_>> = vec![
-        Box::new(BINDING_REQUEST),
-        Box::new(TransactionId::new()),
-        Box::new(TextAttribute::new(ATTR_USERNAME, username.to_owned())),
-        Box::new(MessageIntegrity::new_short_term_integrity_with_provider(
-            pwd.to_owned(),
-            c.crypto(),
-        )),
-        Box::new(FINGERPRINT),
-    ];
-    m.build(&setters).unwrap();
-    m.raw.clone()
+    signed_binding_request(username, pwd)
 }
 
 fn demux() -> Demux {

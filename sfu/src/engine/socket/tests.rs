@@ -42,6 +42,7 @@ fn a_flush_sends_every_queued_datagram_in_order() {
             done,
             Flushed {
                 sent: 70,
+                calls: 2,
                 dropped: 0,
                 pending: 0
             }
