@@ -85,6 +85,10 @@ while read -r name rooms participants publishers; do
       --rooms "$rooms" --participants "$participants" --publishers "$publishers" \
       --ramp 20 --duration "$duration" --video-kbps 500 --room-prefix "$name" \
       --server-pid "$server" --json "$out/$name-$target.json" --quiet 2>&1 | tee -a "$out/run.txt" || true
+    if [ "$target" = cohort ]; then
+      # The engine's own I/O counts (batch sizes: datagrams per system call), for the write-up.
+      curl -fsS http://127.0.0.1:18600/metrics | grep '^cohort_engine_' >"$out/$name-cohort.engine.txt" || true
+    fi
     stop_server
     rm -rf "$data"
   done

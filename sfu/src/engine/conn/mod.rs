@@ -20,8 +20,6 @@ use rtc::peer_connection::configuration::interceptor_registry::{
 };
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
-use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
-use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::peer_connection::transport::{
@@ -30,7 +28,6 @@ use rtc::peer_connection::transport::{
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
-use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
@@ -38,16 +35,15 @@ use rtc::rtp_transceiver::{
     RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit,
 };
 use rtc::sansio::Protocol;
-use rtc::shared::marshal::Unmarshal;
-use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use sfu_core::{RtpMeta, RtpOut, TrackId};
 
 use crate::error::SfuError;
 use crate::links::{LinkState, LinkStats};
 use crate::media::codecs::{as_registered, media_engine, preferences, video_feedback};
-use crate::media::feedback::{is_keyframe_request, nack_pairs};
 use crate::media::quality::{QualityCtx, with_quality_probe};
 use crate::media::{CodecSpec, audio_level_id};
+
+mod read;
 
 /// Silence from a client (no ICE check) before its connection is disconnected, and as long
 /// again before it has failed.
@@ -124,7 +120,15 @@ pub struct Conn {
     outbound: HashMap<TrackId, Outbound>,
     /// Our track for rtc's id of a sending track, for the feedback rtc hands over by that id.
     outbound_names: HashMap<String, TrackId>,
+    /// ICE checks that came before the client's description: the client starts checking as
+    /// soon as it has our offer, before its answer reaches us, and rtc can verify nothing
+    /// until it has the client's credentials. Kept (at most [`EARLY_CHECKS`]) and read once
+    /// the answer is applied, so the first connection waits for no retransmission.
+    early: Vec<(Instant, SocketAddr, BytesMut)>,
 }
+
+/// ICE checks kept for a connection whose client's description has not come yet.
+const EARLY_CHECKS: usize = 16;
 
 pub(crate) fn rtc_err(e: impl std::fmt::Display) -> SfuError {
     SfuError::WebRtc(e.to_string())
@@ -212,6 +216,7 @@ impl Conn {
             inbound: HashMap::new(),
             outbound: HashMap::new(),
             outbound_names: HashMap::new(),
+            early: Vec::new(),
         })
     }
 
@@ -223,6 +228,7 @@ impl Conn {
             .set_remote_description(now, desc)
             .map_err(invalid_sdp)?;
         self.audio_level_id = audio_level_id(offer).unwrap_or(0);
+        self.read_early();
         let answer = self.pc.create_answer(None).map_err(rtc_err)?;
         self.pc
             .set_local_description(now, answer)
@@ -244,6 +250,7 @@ impl Conn {
         self.pc
             .set_remote_description(now, desc)
             .map_err(invalid_sdp)?;
+        self.read_early();
         for out in self.outbound.values_mut() {
             out.payload_type = self.pc.rtp_sender(out.sender).and_then(|mut s| {
                 s.get_parameters()
@@ -437,149 +444,11 @@ impl Conn {
         }
     }
 
-    /// A datagram the demux routed here, from `from`.
-    pub fn read(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        let msg = TaggedBytesMut {
-            now,
-            transport: TransportContext {
-                local_addr: self.local,
-                peer_addr: from,
-                ecn: None,
-                transport_protocol: TransportProtocol::UDP,
-            },
-            message: BytesMut::from(datagram),
-        };
-        if let Err(e) = self.pc.handle_read(msg) {
-            tracing::debug!(error = %e, "a datagram the connection could not use");
-        }
-    }
-
     /// The next datagram the connection sends, and where to.
     pub fn poll_transmit(&mut self) -> Option<(SocketAddr, BytesMut)> {
         self.pc
             .poll_write()
             .map(|m| (m.transport.peer_addr, m.message))
-    }
-
-    /// The next thing the connection has to tell its room. Its events come before what it
-    /// read, so a track is known before its first packet.
-    pub fn poll(&mut self) -> Option<ConnEvent> {
-        loop {
-            if let Some(event) = self.pc.poll_event() {
-                if let Some(e) = self.on_event(event) {
-                    return Some(e);
-                }
-                continue;
-            }
-            let msg = self.pc.poll_read()?;
-            if let Some(e) = self.on_message(msg.message) {
-                return Some(e);
-            }
-        }
-    }
-
-    fn on_event(&mut self, event: RTCPeerConnectionEvent) -> Option<ConnEvent> {
-        match event {
-            RTCPeerConnectionEvent::OnConnectionStateChangeEvent(s) => {
-                self.state = s;
-                let state = link_state(s);
-                self.stats.set_state(state);
-                Some(ConnEvent::State(state))
-            }
-            RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
-                // One stream per track: a simulcast publisher's further layers are not read.
-                if self.inbound.contains_key(&init.track_id) {
-                    return None;
-                }
-                let receiver = self.pc.rtp_receiver(init.receiver_id)?;
-                let track = receiver.track();
-                let codec = track.codec(init.ssrc)?;
-                let spec = CodecSpec {
-                    mime_type: codec.mime_type.clone(),
-                    clock_rate: codec.clock_rate,
-                    channels: codec.channels,
-                    fmtp: codec.sdp_fmtp_line.clone(),
-                };
-                let msid = track.track_id().clone();
-                let id = crate::next_track_id();
-                self.inbound.insert(
-                    msid.clone(),
-                    Inbound {
-                        track: id,
-                        receiver: init.receiver_id,
-                        ssrc: init.ssrc,
-                        kind: spec.kind(),
-                    },
-                );
-                tracing::debug!(track = id.0, ssrc = init.ssrc, codec = ?spec, "track opened");
-                Some(ConnEvent::TrackOpened {
-                    track: id,
-                    msid,
-                    codec: spec,
-                })
-            }
-            _ => None,
-        }
-    }
-
-    fn on_message(&mut self, message: RTCMessage) -> Option<ConnEvent> {
-        match message {
-            RTCMessage::RtpPacket(track_id, pkt) => {
-                let inb = self.inbound.get(&track_id)?;
-                if pkt.header.ssrc != inb.ssrc {
-                    return None;
-                }
-                let audio_level = match (inb.kind, self.audio_level_id) {
-                    (TrackKind::Audio, id @ 1..) => pkt
-                        .header
-                        .get_extension(id)
-                        .and_then(|mut b| AudioLevelExtension::unmarshal(&mut b).ok())
-                        .map(|e| e.level),
-                    _ => None,
-                };
-                Some(ConnEvent::Rtp {
-                    track: inb.track,
-                    kind: inb.kind,
-                    meta: RtpMeta {
-                        ssrc: pkt.header.ssrc,
-                        seq: pkt.header.sequence_number,
-                        timestamp: pkt.header.timestamp,
-                        marker: pkt.header.marker,
-                        audio_level,
-                    },
-                    payload: pkt.payload,
-                })
-            }
-            RTCMessage::RtcpPacket(track_id, packets) => {
-                let track = *self.outbound_names.get(&track_id)?;
-                if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
-                    return Some(ConnEvent::KeyframeRequest { track });
-                }
-                let pairs: Vec<(u16, u16)> = packets
-                    .iter()
-                    .filter_map(|p| nack_pairs(p.as_ref()))
-                    .flatten()
-                    .collect();
-                (!pairs.is_empty()).then_some(ConnEvent::Nack { track, pairs })
-            }
-            _ => None,
-        }
-    }
-
-    /// Incoming tracks whose m-section no longer receives, after a new offer: forgotten here,
-    /// and returned for the room to end.
-    pub fn ended_tracks(&mut self) -> Vec<TrackId> {
-        let pc = &mut self.pc;
-        let mut ended = Vec::new();
-        self.inbound.retain(|_, i| {
-            // rtc gives a receiver only while its transceiver receives.
-            let receives = pc.rtp_receiver(i.receiver).is_some();
-            if !receives {
-                ended.push(i.track);
-            }
-            receives
-        });
-        ended
     }
 
     /// When the connection next wants [`Conn::handle_timeout`].

@@ -1,0 +1,177 @@
+//! What a connection reads: datagrams in (ICE checks that come before the client's
+//! description kept until it does), and what rtc made of them out, as [`ConnEvent`]s.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use protocol::TrackKind;
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::RTCMessage;
+use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
+use rtc::sansio::Protocol;
+use rtc::shared::marshal::Unmarshal;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use sfu_core::{RtpMeta, TrackId};
+
+use super::{Conn, ConnEvent, EARLY_CHECKS, Inbound, link_state};
+use crate::media::CodecSpec;
+use crate::media::feedback::{is_keyframe_request, nack_pairs};
+
+impl Conn {
+    /// A datagram the demux routed here, from `from`.
+    pub fn read(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        let is_stun = datagram.first().is_some_and(|b| *b < 4);
+        if is_stun && self.pc.remote_description().is_none() {
+            if self.early.len() < EARLY_CHECKS {
+                self.early.push((now, from, BytesMut::from(datagram)));
+            }
+            return;
+        }
+        self.hand_over(now, from, BytesMut::from(datagram));
+    }
+
+    /// The ICE checks kept from before the client's description, now that it is here.
+    pub(super) fn read_early(&mut self) {
+        for (at, from, datagram) in std::mem::take(&mut self.early) {
+            self.hand_over(at, from, datagram);
+        }
+    }
+
+    fn hand_over(&mut self, now: Instant, from: SocketAddr, message: BytesMut) {
+        let msg = TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: self.local,
+                peer_addr: from,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message,
+        };
+        if let Err(e) = self.pc.handle_read(msg) {
+            tracing::debug!(error = %e, "a datagram the connection could not use");
+        }
+    }
+
+    /// The next thing the connection has to tell its room. Its events come before what it
+    /// read, so a track is known before its first packet.
+    pub fn poll(&mut self) -> Option<ConnEvent> {
+        loop {
+            if let Some(event) = self.pc.poll_event() {
+                if let Some(e) = self.on_event(event) {
+                    return Some(e);
+                }
+                continue;
+            }
+            let msg = self.pc.poll_read()?;
+            if let Some(e) = self.on_message(msg.message) {
+                return Some(e);
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: RTCPeerConnectionEvent) -> Option<ConnEvent> {
+        match event {
+            RTCPeerConnectionEvent::OnConnectionStateChangeEvent(s) => {
+                self.state = s;
+                let state = link_state(s);
+                self.stats.set_state(state);
+                Some(ConnEvent::State(state))
+            }
+            RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                // One stream per track: a simulcast publisher's further layers are not read.
+                if self.inbound.contains_key(&init.track_id) {
+                    return None;
+                }
+                let receiver = self.pc.rtp_receiver(init.receiver_id)?;
+                let track = receiver.track();
+                let codec = track.codec(init.ssrc)?;
+                let spec = CodecSpec {
+                    mime_type: codec.mime_type.clone(),
+                    clock_rate: codec.clock_rate,
+                    channels: codec.channels,
+                    fmtp: codec.sdp_fmtp_line.clone(),
+                };
+                let msid = track.track_id().clone();
+                let id = crate::next_track_id();
+                self.inbound.insert(
+                    msid.clone(),
+                    Inbound {
+                        track: id,
+                        receiver: init.receiver_id,
+                        ssrc: init.ssrc,
+                        kind: spec.kind(),
+                    },
+                );
+                tracing::debug!(track = id.0, ssrc = init.ssrc, codec = ?spec, "track opened");
+                Some(ConnEvent::TrackOpened {
+                    track: id,
+                    msid,
+                    codec: spec,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn on_message(&mut self, message: RTCMessage) -> Option<ConnEvent> {
+        match message {
+            RTCMessage::RtpPacket(track_id, pkt) => {
+                let inb = self.inbound.get(&track_id)?;
+                if pkt.header.ssrc != inb.ssrc {
+                    return None;
+                }
+                let audio_level = match (inb.kind, self.audio_level_id) {
+                    (TrackKind::Audio, id @ 1..) => pkt
+                        .header
+                        .get_extension(id)
+                        .and_then(|mut b| AudioLevelExtension::unmarshal(&mut b).ok())
+                        .map(|e| e.level),
+                    _ => None,
+                };
+                Some(ConnEvent::Rtp {
+                    track: inb.track,
+                    kind: inb.kind,
+                    meta: RtpMeta {
+                        ssrc: pkt.header.ssrc,
+                        seq: pkt.header.sequence_number,
+                        timestamp: pkt.header.timestamp,
+                        marker: pkt.header.marker,
+                        audio_level,
+                    },
+                    payload: pkt.payload,
+                })
+            }
+            RTCMessage::RtcpPacket(track_id, packets) => {
+                let track = *self.outbound_names.get(&track_id)?;
+                if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
+                    return Some(ConnEvent::KeyframeRequest { track });
+                }
+                let pairs: Vec<(u16, u16)> = packets
+                    .iter()
+                    .filter_map(|p| nack_pairs(p.as_ref()))
+                    .flatten()
+                    .collect();
+                (!pairs.is_empty()).then_some(ConnEvent::Nack { track, pairs })
+            }
+            _ => None,
+        }
+    }
+
+    /// Incoming tracks whose m-section no longer receives, after a new offer: forgotten here,
+    /// and returned for the room to end.
+    pub fn ended_tracks(&mut self) -> Vec<TrackId> {
+        let pc = &mut self.pc;
+        let mut ended = Vec::new();
+        self.inbound.retain(|_, i| {
+            // rtc gives a receiver only while its transceiver receives.
+            let receives = pc.rtp_receiver(i.receiver).is_some();
+            if !receives {
+                ended.push(i.track);
+            }
+            receives
+        });
+        ended
+    }
+}
