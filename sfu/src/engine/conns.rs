@@ -16,7 +16,9 @@ use super::conn::{Conn, Local};
 use super::demux::{ConnId, Demux, Verdict};
 use crate::Counters;
 use crate::error::SfuError;
+use crate::links::LinkStats;
 use crate::media::quality::QualityCtx;
+use crate::meters::RoomMeters;
 
 /// Whose a connection is: a room's member's publish or subscribe side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +106,30 @@ impl Conns {
             }
             Err(e) => {
                 self.demux.remove(id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Answers an offer on a connection of its own, owned by no room (for tests and benchmarks
+    /// of the engine alone): its id and the answer's SDP.
+    pub fn answer(&mut self, offer: &str, now: Instant) -> Result<(ConnId, String), SfuError> {
+        let owner = Owner {
+            room: 0,
+            participant: ParticipantId(0),
+            target: PcTarget::Publish,
+        };
+        let quality = QualityCtx {
+            stats: Arc::new(LinkStats::default()),
+            room: Arc::new(RoomMeters::default()),
+            observer: None,
+        };
+        let id = self.open(owner, quality, now)?;
+        let conn = self.get(id).ok_or(SfuError::Closed)?;
+        match conn.answer(offer, now) {
+            Ok(sdp) => Ok((id, sdp)),
+            Err(e) => {
+                self.close(id);
                 Err(e)
             }
         }

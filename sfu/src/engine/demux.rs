@@ -55,6 +55,11 @@ pub fn classify(first: u8) -> Kind {
     }
 }
 
+/// Whether a datagram is STUN (RFC 7983 §7; an empty one is not).
+pub fn is_stun(datagram: &[u8]) -> bool {
+    datagram.first().is_some_and(|b| classify(*b) == Kind::Stun)
+}
+
 /// Why a datagram was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Drop {

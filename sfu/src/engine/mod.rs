@@ -22,16 +22,11 @@ use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use protocol::PcTarget;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use sfu_core::ParticipantId;
 
 use crate::Counters;
 use crate::error::SfuError;
-use crate::links::LinkStats;
-use crate::media::quality::QualityCtx;
-use crate::meters::RoomMeters;
-use conns::{Conns, Owner};
+use conns::Conns;
 use demux::{ConnId, Demux};
 use socket::EngineSocket;
 
@@ -87,28 +82,9 @@ impl Engine {
         self.conns.refused_sends()
     }
 
-    /// Answers an offer on a connection of its own, owned by no room (for tests of the
-    /// engine alone): its id and the answer's SDP.
+    /// Answers an offer on a connection owned by no room (see [`Conns::answer`]).
     pub fn answer(&mut self, offer: &str, now: Instant) -> Result<(ConnId, String), SfuError> {
-        let owner = Owner {
-            room: 0,
-            participant: ParticipantId(0),
-            target: PcTarget::Publish,
-        };
-        let quality = QualityCtx {
-            stats: Arc::new(LinkStats::default()),
-            room: Arc::new(RoomMeters::default()),
-            observer: None,
-        };
-        let id = self.conns.open(owner, quality, now)?;
-        let conn = self.conns.get(id).ok_or(SfuError::Closed)?;
-        match conn.answer(offer, now) {
-            Ok(sdp) => Ok((id, sdp)),
-            Err(e) => {
-                self.conns.close(id);
-                Err(e)
-            }
-        }
+        self.conns.answer(offer, now)
     }
 
     pub fn state(&self, id: ConnId) -> Option<RTCPeerConnectionState> {

@@ -5,7 +5,7 @@
 //! the datagrams its demux routed here and takes its datagrams and timers back; nothing here
 //! touches a socket, and every call into rtc's peer connection lives in this file.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,6 +37,7 @@ use rtc::rtp_transceiver::{
 use rtc::sansio::Protocol;
 use sfu_core::{RtpMeta, RtpOut, TrackId};
 
+use super::demux;
 use crate::error::SfuError;
 use crate::links::{LinkState, LinkStats};
 use crate::media::codecs::{as_registered, media_engine, preferences, video_feedback};
@@ -125,6 +126,9 @@ pub struct Conn {
     /// until it has the client's credentials. Kept (at most [`EARLY_CHECKS`]) and read once
     /// the answer is applied, so the first connection waits for no retransmission.
     early: Vec<(Instant, SocketAddr, BytesMut)>,
+    /// What rtc wrote while the connection is being set up, answers to ICE checks first
+    /// (see [`Conn::poll_transmit`]).
+    setup_out: VecDeque<(SocketAddr, BytesMut)>,
 }
 
 /// ICE checks kept for a connection whose client's description has not come yet.
@@ -217,6 +221,7 @@ impl Conn {
             outbound: HashMap::new(),
             outbound_names: HashMap::new(),
             early: Vec::new(),
+            setup_out: VecDeque::new(),
         })
     }
 
@@ -445,10 +450,28 @@ impl Conn {
     }
 
     /// The next datagram the connection sends, and where to.
+    ///
+    /// Until the connection is up, the answers to ICE checks go before anything else made in
+    /// the same turn. The check that nominates the pair also starts our DTLS handshake when we
+    /// are the DTLS client, and rtc writes the ClientHello ahead of the check's answer. A client
+    /// drops non-STUN datagrams until that answer has selected its pair, so the ClientHello
+    /// would be lost and the handshake would wait a whole DTLS retransmission (1 s).
     pub fn poll_transmit(&mut self) -> Option<(SocketAddr, BytesMut)> {
-        self.pc
-            .poll_write()
-            .map(|m| (m.transport.peer_addr, m.message))
+        if self.state == RTCPeerConnectionState::Connected && self.setup_out.is_empty() {
+            return self
+                .pc
+                .poll_write()
+                .map(|m| (m.transport.peer_addr, m.message));
+        }
+        if self.setup_out.is_empty() {
+            while let Some(m) = self.pc.poll_write() {
+                self.setup_out.push_back((m.transport.peer_addr, m.message));
+            }
+            self.setup_out
+                .make_contiguous()
+                .sort_by_key(|(_, d)| !demux::is_stun(d));
+        }
+        self.setup_out.pop_front()
     }
 
     /// When the connection next wants [`Conn::handle_timeout`].

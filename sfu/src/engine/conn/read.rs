@@ -14,6 +14,7 @@ use rtc::shared::marshal::Unmarshal;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use sfu_core::{RtpMeta, TrackId};
 
+use super::super::demux;
 use super::{Conn, ConnEvent, EARLY_CHECKS, Inbound, link_state};
 use crate::media::CodecSpec;
 use crate::media::feedback::{is_keyframe_request, nack_pairs};
@@ -21,8 +22,7 @@ use crate::media::feedback::{is_keyframe_request, nack_pairs};
 impl Conn {
     /// A datagram the demux routed here, from `from`.
     pub fn read(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        let is_stun = datagram.first().is_some_and(|b| *b < 4);
-        if is_stun && self.pc.remote_description().is_none() {
+        if demux::is_stun(datagram) && self.pc.remote_description().is_none() {
             if self.early.len() < EARLY_CHECKS {
                 self.early.push((now, from, BytesMut::from(datagram)));
             }
