@@ -244,8 +244,6 @@ impl Host {
             let Some(meters) = self.registry.room_meters(&cmd.room, cmd.key) else {
                 continue;
             };
-            let span = info_span!("room", room = %cmd.room);
-            let _entered = span.enter();
             let mut room = Room::new(
                 cmd.room.to_string(),
                 cmd.key,
@@ -282,6 +280,8 @@ impl Host {
             .collect();
         for key in done {
             if let Some(room) = self.rooms.remove(&key) {
+                let span = room.span().clone();
+                let _entered = span.enter();
                 // Leave the registry first, so no new join can find this room.
                 self.registry.remove_room(room.name(), room.key());
                 room.close(self.engine.conns());

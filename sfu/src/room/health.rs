@@ -18,6 +18,7 @@ impl Room {
     /// Once a second: bitrates sampled, counts published, and members whose session ended
     /// without its leave reaching the room removed.
     pub(crate) fn tick(&mut self, conns: &mut crate::engine::conns::Conns) {
+        let _entered = self.span.clone().entered();
         let gone: Vec<_> = self
             .members
             .iter()

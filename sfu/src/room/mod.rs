@@ -71,6 +71,8 @@ pub(crate) struct Room {
     unsettled: Vec<ParticipantId>,
     /// Members whose event queue was found full, to be removed.
     stuck: Vec<ParticipantId>,
+    /// Entered whenever the room works, so that what it logs names it.
+    span: tracing::Span,
 }
 
 /// Chat messages a room keeps for later joiners.
@@ -83,9 +85,11 @@ impl Room {
         registry: Arc<Registry>,
         meters: Arc<RoomMeters>,
     ) -> Room {
-        info!("room opened");
+        let span = tracing::info_span!("room", room = %name);
+        span.in_scope(|| info!("room opened"));
         registry.rooms_open_delta(1);
         Room {
+            span,
             core: sfu_core::Room::new(registry.config.room.clone()),
             name,
             key,
@@ -110,6 +114,10 @@ impl Room {
         self.key
     }
 
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
     /// Whether the room has no one and nothing left; it is then closed.
     pub(crate) fn is_done(&self) -> bool {
         self.members.is_empty() && self.tracks.is_empty()
@@ -121,6 +129,7 @@ impl Room {
     }
 
     pub(crate) fn timeout(&mut self, conns: &mut Conns) {
+        let _entered = self.span.clone().entered();
         self.core.handle_input(now(), Input::Timeout);
         self.settle(conns);
     }
@@ -137,6 +146,7 @@ impl Room {
     }
 
     pub(crate) fn handle(&mut self, msg: RoomMsg, conns: &mut Conns) {
+        let _entered = self.span.clone().entered();
         match msg {
             RoomMsg::Join {
                 name,

@@ -285,6 +285,7 @@ impl Room {
         id: ConnId,
         conns: &mut Conns,
     ) {
+        let _entered = self.span.clone().entered();
         while let Some(event) = conns.get(id).and_then(|c| c.poll()) {
             if !self.members.contains_key(&participant) {
                 break;
