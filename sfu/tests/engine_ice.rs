@@ -7,16 +7,16 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
-use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use sfu::engine::Engine;
 use sfu::engine::demux::{Drop, signed_binding_request as binding};
+
+mod common;
 
 struct Client {
     pc: RTCPeerConnection,
@@ -27,32 +27,10 @@ struct Client {
 
 impl Client {
     fn offer() -> (Client, String) {
-        let now = Instant::now();
-        let mut pc = RTCPeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .build(now)
-            .unwrap();
-        let _ = pc.create_data_channel("data", None).unwrap();
-        let offer = pc.create_offer(None).unwrap();
-        pc.set_local_description(now, offer).unwrap();
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_nonblocking(true).unwrap();
         let addr = socket.local_addr().unwrap();
-        let host = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: addr.ip().to_string(),
-                port: addr.port(),
-                component: 1,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .new_candidate_host()
-        .unwrap();
-        pc.add_local_candidate(RTCIceCandidate::from(&host).to_json().unwrap())
-            .unwrap();
-        let sdp = pc.local_description().unwrap().sdp;
+        let (pc, sdp) = common::offering_client(Instant::now(), addr);
         (
             Client {
                 pc,

@@ -7,16 +7,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
-use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use sfu::engine::conns::Conns;
 use sfu::engine::demux::{ConnId, Demux};
+
+mod common;
 
 /// Addresses only in name: nothing is bound or sent.
 fn server() -> SocketAddr {
@@ -45,29 +45,7 @@ impl Memory {
     fn connect_offer() -> Memory {
         let start = Instant::now();
         let client_addr = client();
-        let mut client = RTCPeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .build(start)
-            .unwrap();
-        let _ = client.create_data_channel("data", None).unwrap();
-        let offer = client.create_offer(None).unwrap();
-        client.set_local_description(start, offer).unwrap();
-        let host = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: client_addr.ip().to_string(),
-                port: client_addr.port(),
-                component: 1,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .new_candidate_host()
-        .unwrap();
-        client
-            .add_local_candidate(RTCIceCandidate::from(&host).to_json().unwrap())
-            .unwrap();
-        let offer = client.local_description().unwrap().sdp;
+        let (mut client, offer) = common::offering_client(start, client_addr);
 
         let crypto = rtc::crypto::default_provider().unwrap();
         let mut conns = Conns::new(Demux::new(crypto), server(), Arc::default());

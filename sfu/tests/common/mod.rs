@@ -1,0 +1,38 @@
+//! What the engine's tests share: a full ICE agent (webrtc-rs's `rtc`, as browsers are) that
+//! offers a data channel from one host candidate.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use rtc::peer_connection::RTCPeerConnection;
+use rtc::peer_connection::RTCPeerConnectionBuilder;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
+
+/// A client's peer connection offering a data channel, with `addr` as its one host
+/// candidate, and its offer's SDP.
+pub fn offering_client(now: Instant, addr: SocketAddr) -> (RTCPeerConnection, String) {
+    let mut pc = RTCPeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .build(now)
+        .unwrap();
+    let _ = pc.create_data_channel("data", None).unwrap();
+    let offer = pc.create_offer(None).unwrap();
+    pc.set_local_description(now, offer).unwrap();
+    let host = CandidateHostConfig {
+        base_config: CandidateConfig {
+            network: "udp".to_owned(),
+            address: addr.ip().to_string(),
+            port: addr.port(),
+            component: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .new_candidate_host()
+    .unwrap();
+    pc.add_local_candidate(RTCIceCandidate::from(&host).to_json().unwrap())
+        .unwrap();
+    let sdp = pc.local_description().unwrap().sdp;
+    (pc, sdp)
+}
