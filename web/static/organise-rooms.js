@@ -187,12 +187,18 @@ async function removeRoom(room, from) {
   }
 }
 
-/** Back from a room's schedule or class list: the list again, focus on that room's button. */
+/** Back from a room's schedule or class list: the list again, focus on that room's button.
+ *  Focus moves at once, to the button already listed, so it never rests on the hidden view
+ *  while the list reloads; after the reload it goes to the new button, unless the user has
+ *  moved it meanwhile. */
 async function showRooms(id, action = 'schedule') {
+  const button = () => (id && ui.list.querySelector(`[data-room="${CSS.escape(id)}"] [data-action="${action}"]`)) || ui.title;
   ui.view.hidden = false;
+  const first = button();
+  first.focus();
   await loadRooms().catch((e) => ctx.say(`Could not list the rooms: ${e.message}`));
-  const back = id && ui.list.querySelector(`[data-room="${CSS.escape(id)}"] [data-action="${action}"]`);
-  (back ?? ui.title).focus();
+  const dropped = !first.isConnected && [null, document.body].includes(document.activeElement);
+  if (dropped || document.activeElement === first) button().focus();
 }
 
 export function initRooms(context) {
