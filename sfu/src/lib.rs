@@ -232,6 +232,24 @@ impl Sfu {
     /// port `config.udp_port + i`, or on a port of the system's choosing each when
     /// `udp_port` is 0.
     pub fn new(config: SfuConfig) -> Result<Self> {
+        Sfu::start(config, "UDP", |bind| {
+            engine::socket::EngineSocket::bind(bind)
+        })
+    }
+
+    /// [`Sfu::new`] on `net`, a network in memory, instead of UDP sockets: for tests and
+    /// benchmarks of the whole server without the kernel's network.
+    pub fn in_memory(config: SfuConfig, net: &engine::memnet::MemoryNet) -> Result<Self> {
+        let net = net.clone();
+        Sfu::start(config, "memory", move |bind| net.bind(&[bind]))
+    }
+
+    /// Starts the engines, each on the transport `open` makes for its address.
+    fn start<T: engine::transport::Transport + 'static>(
+        config: SfuConfig,
+        what: &str,
+        open: impl Fn(std::net::SocketAddr) -> std::io::Result<T> + Clone + Send + 'static,
+    ) -> Result<Self> {
         let count = match config.engines {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -253,8 +271,9 @@ impl Sfu {
                 })?,
             };
             let bind = std::net::SocketAddr::new(registry.config.bind_ip, port);
-            let engine = host::spawn(i, bind, Arc::clone(&registry))
-                .map_err(|e| SfuError::Bind(format!("UDP {bind}: {e}")))?;
+            let open = open.clone();
+            let engine = host::spawn(i, move || open(bind), Arc::clone(&registry))
+                .map_err(|e| SfuError::Bind(format!("{what} {bind}: {e}")))?;
             engines.push(engine);
         }
         Ok(Sfu {

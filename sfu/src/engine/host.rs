@@ -15,8 +15,13 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 use tracing::{error, info_span, warn};
 
+use protocol::PcTarget;
+use sfu_core::ParticipantId;
+
 use super::Engine;
-use super::demux::Drop as Dropped;
+use super::conns::Conns;
+use super::demux::{ConnId, Drop as Dropped};
+use super::transport::Transport;
 use crate::Registry;
 use crate::room::{Room, RoomMsg, TICK};
 
@@ -81,12 +86,12 @@ impl EngineHandle {
     }
 }
 
-/// Starts an engine thread and binds its socket on `bind`, waiting for the bind to succeed
-/// or fail. The socket is made on the thread that owns it (its batch buffers hold pointers and
-/// never leave it).
-pub(crate) fn spawn(
+/// Starts an engine thread on the transport `make` opens (its UDP socket, bound there), waiting
+/// for it to open or fail. The transport is made on the thread that owns it (a socket's batch
+/// buffers hold pointers and never leave it).
+pub(crate) fn spawn<T: Transport + 'static>(
     index: usize,
-    bind: SocketAddr,
+    make: impl FnOnce() -> io::Result<T> + Send + 'static,
     registry: Arc<Registry>,
 ) -> io::Result<EngineHandle> {
     let waker = Arc::new(EventFd::from_value_and_flags(
@@ -100,7 +105,9 @@ pub(crate) fn spawn(
         .name(format!("cohort-engine-{index}"))
         .spawn(move || {
             let public_ip = registry.config.public_ip;
-            let engine = match Engine::bind(bind, public_ip, Arc::clone(&registry.counters)) {
+            let engine = match make()
+                .and_then(|t| Engine::new(t, public_ip, Arc::clone(&registry.counters)))
+            {
                 Ok(engine) => engine,
                 Err(e) => {
                     let _ = bound_tx.send(Err(e));
@@ -120,6 +127,7 @@ pub(crate) fn spawn(
                 rx,
                 waker: thread_waker,
                 published: Published::default(),
+                ready: Vec::new(),
             }
             .run();
         })?;
@@ -135,8 +143,11 @@ pub(crate) fn spawn(
     })
 }
 
-struct Host {
-    engine: Engine,
+/// A connection with something to tell its room: (room key, participant, side, connection).
+type Ready = (u64, ParticipantId, PcTarget, ConnId);
+
+struct Host<T: Transport> {
+    engine: Engine<T>,
     /// By key (generation).
     rooms: HashMap<u64, Room>,
     registry: Arc<Registry>,
@@ -144,6 +155,8 @@ struct Host {
     waker: Arc<EventFd>,
     /// The engine's own counts as last added to the node's.
     published: Published,
+    /// Kept between batches for its allocation.
+    ready: Vec<Ready>,
 }
 
 #[derive(Default)]
@@ -152,7 +165,30 @@ struct Published {
     refused: u64,
 }
 
-impl Host {
+/// Hands the connections `ids` to their rooms: each room once, with its connections in the
+/// order read, so that a room settles once per batch however many of its members spoke.
+fn dispatch(
+    rooms: &mut HashMap<u64, Room>,
+    ready: &mut Vec<Ready>,
+    conns: &mut Conns,
+    ids: &[ConnId],
+) {
+    ready.clear();
+    ready.extend(ids.iter().filter_map(|&id| {
+        conns
+            .owner(id)
+            .map(|o| (o.room, o.participant, o.target, id))
+    }));
+    // Stable: each room's connections stay in the order they were read.
+    ready.sort_by_key(|r| r.0);
+    for run in ready.chunk_by(|a, b| a.0 == b.0) {
+        if let Some(room) = rooms.get_mut(&run[0].0) {
+            room.on_conns(run.iter().map(|r| (r.1, r.2, r.3)), conns);
+        }
+    }
+}
+
+impl<T: Transport> Host<T> {
     fn run(mut self) {
         let mut next_tick = Instant::now() + TICK;
         loop {
@@ -164,14 +200,10 @@ impl Host {
                 .chain([next_tick, now + IDLE])
                 .min()
                 .map_or(IDLE, |t| t.saturating_duration_since(now));
-            let (engine, rooms) = (&mut self.engine, &mut self.rooms);
+            let (engine, rooms, ready) = (&mut self.engine, &mut self.rooms, &mut self.ready);
             let waker = Arc::clone(&self.waker);
-            let turn = engine.turn_with(wait, Some(waker.as_fd()), |conns, id| {
-                if let Some(o) = conns.owner(id).cloned()
-                    && let Some(room) = rooms.get_mut(&o.room)
-                {
-                    room.on_conn(o.participant, o.target, id, conns);
-                }
+            let turn = engine.turn_with(wait, Some(waker.as_fd()), |conns, ids| {
+                dispatch(rooms, ready, conns, ids);
             });
             match turn {
                 Ok(t) => {

@@ -4,6 +4,8 @@
 //!   connection's verified ICE check teaches the engine an address, and the engine sends only
 //!   to such addresses;
 //! - [`socket`]: batched receive (recvmmsg, GRO) and send (sendmmsg);
+//! - [`transport`]: what the engine does I/O with, its socket or [`memnet`], a network in
+//!   memory for tests and benchmarks without the kernel;
 //! - [`conn`]: one ICE-lite peer connection and its tracks;
 //! - [`conns`]: an engine's connections, their owners, the touched set and the timer heap;
 //! - [`Engine`]: one turn's I/O over them;
@@ -14,7 +16,9 @@ pub mod conn;
 pub mod conns;
 pub mod demux;
 pub(crate) mod host;
+pub mod memnet;
 pub mod socket;
+pub mod transport;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -29,10 +33,12 @@ use crate::error::SfuError;
 use conns::Conns;
 use demux::{ConnId, Demux};
 use socket::EngineSocket;
+use transport::Transport;
 
-/// One engine's I/O: its socket and its connections, owned by the thread that turns it.
-pub struct Engine {
-    socket: EngineSocket,
+/// One engine's I/O: its socket (or another [`Transport`]) and its connections, owned by the
+/// thread that turns it.
+pub struct Engine<T: Transport = EngineSocket> {
+    socket: T,
     conns: Conns,
 }
 
@@ -54,7 +60,18 @@ impl Engine {
         advertised_ip: Option<IpAddr>,
         counters: Arc<Counters>,
     ) -> io::Result<Engine> {
-        let socket = EngineSocket::bind(bind)?;
+        Engine::new(EngineSocket::bind(bind)?, advertised_ip, counters)
+    }
+}
+
+impl<T: Transport> Engine<T> {
+    /// An engine on `socket`; clients are told `advertised_ip` (or the socket's address) and
+    /// the socket's port.
+    pub fn new(
+        socket: T,
+        advertised_ip: Option<IpAddr>,
+        counters: Arc<Counters>,
+    ) -> io::Result<Engine<T>> {
         let bound = socket.local_addr()?;
         let crypto = rtc::crypto::default_provider()
             .map_err(|e| io::Error::other(format!("no crypto provider: {e}")))?;
@@ -94,8 +111,10 @@ impl Engine {
     /// One turn of the loop with nobody listening to the connections: their events are
     /// taken and let go.
     pub fn turn(&mut self, wait: Duration) -> io::Result<Turn> {
-        let mut turn = self.turn_with(wait, None, |conns, id| {
-            while conns.get(id).and_then(|c| c.poll()).is_some() {}
+        let mut turn = self.turn_with(wait, None, |conns, ids| {
+            for &id in ids {
+                while conns.get(id).and_then(|c| c.poll()).is_some() {}
+            }
         })?;
         turn.sent = self.flush()?.sent;
         Ok(turn)
@@ -116,13 +135,14 @@ impl Engine {
 
     /// One turn of the loop: waits up to `wait` (or the next timer) for datagrams or the
     /// waker; reads every batch waiting and routes each datagram, then runs the timers that
-    /// are due, handing each connection that read or woke to `each`; and sends everything
-    /// the touched connections made, in one flush.
+    /// are due. After each batch, and after the timers, `each` is handed the connections that
+    /// read or woke, each once, so that what a connection made of a whole batch is taken in
+    /// one go. Everything the touched connections made is sent by [`Engine::flush`].
     pub fn turn_with(
         &mut self,
         wait: Duration,
         waker: Option<BorrowedFd<'_>>,
-        mut each: impl FnMut(&mut Conns, ConnId),
+        mut each: impl FnMut(&mut Conns, &[ConnId]),
     ) -> io::Result<Turn> {
         let now = Instant::now();
         let wait = match self.conns.next_timer() {
@@ -137,12 +157,19 @@ impl Engine {
         if readable {
             let (socket, conns) = (&mut self.socket, &mut self.conns);
             let now = Instant::now();
+            let mut read: Vec<ConnId> = Vec::new();
             loop {
                 let n = socket.recv(|from, datagram| {
-                    if let Some(id) = conns.deliver(now, from, datagram) {
-                        each(conns, id);
+                    if let Some(id) = conns.deliver(now, from, datagram)
+                        && !read.contains(&id)
+                    {
+                        read.push(id);
                     }
                 })?;
+                if !read.is_empty() {
+                    each(conns, &read);
+                    read.clear();
+                }
                 if n == 0 {
                     break;
                 }
@@ -150,8 +177,9 @@ impl Engine {
                 turn.receive_calls += 1;
             }
         }
-        for id in self.conns.run_timers(Instant::now()) {
-            each(&mut self.conns, id);
+        let woke = self.conns.run_timers(Instant::now());
+        if !woke.is_empty() {
+            each(&mut self.conns, &woke);
         }
         Ok(turn)
     }

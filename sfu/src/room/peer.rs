@@ -277,20 +277,21 @@ impl Room {
         }
     }
 
-    /// Takes in what one of `participant`'s connections has to tell.
-    pub(crate) fn on_conn(
+    /// Takes in what its members' connections `ready` have to tell, each
+    /// `(participant, side, connection)`, then settles once.
+    pub(crate) fn on_conns(
         &mut self,
-        participant: ParticipantId,
-        target: PcTarget,
-        id: ConnId,
+        ready: impl IntoIterator<Item = (ParticipantId, PcTarget, ConnId)>,
         conns: &mut Conns,
     ) {
         let _entered = self.span.clone().entered();
-        while let Some(event) = conns.get(id).and_then(|c| c.poll()) {
-            if !self.members.contains_key(&participant) {
-                break;
+        for (participant, target, id) in ready {
+            while let Some(event) = conns.get(id).and_then(|c| c.poll()) {
+                if !self.members.contains_key(&participant) {
+                    break;
+                }
+                self.conn_event(participant, target, id, event, conns);
             }
-            self.conn_event(participant, target, id, event, conns);
         }
         self.settle(conns);
     }
