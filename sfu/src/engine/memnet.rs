@@ -55,6 +55,8 @@ struct Net {
 
 struct Inbox {
     queue: Mutex<VecDeque<Datagram>>,
+    /// Datagrams ever put in it.
+    arrived: AtomicU64,
     /// Readable while datagrams may wait.
     ready: EventFd,
 }
@@ -82,6 +84,7 @@ impl MemoryNet {
         }
         let inbox = Arc::new(Inbox {
             queue: Mutex::new(VecDeque::new()),
+            arrived: AtomicU64::new(0),
             ready: EventFd::from_value_and_flags(
                 0,
                 EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC,
@@ -111,6 +114,7 @@ impl MemoryNet {
             inbox,
             addrs,
             out: Vec::new(),
+            sent: 0,
         })
     }
 
@@ -132,6 +136,8 @@ pub struct MemorySocket {
     addrs: Vec<SocketAddr>,
     /// Queued by `send`, delivered by `flush`.
     out: Vec<Datagram>,
+    /// Datagrams it delivered into an inbox.
+    sent: u64,
 }
 
 impl Drop for MemorySocket {
@@ -184,6 +190,17 @@ impl MemorySocket {
         q.drain(..n).collect()
     }
 
+    /// Datagrams that ever reached its inbox, counted before a receiver can take them: once
+    /// a datagram is read, it is in this count.
+    pub fn arrived(&self) -> u64 {
+        self.inbox.arrived.load(Ordering::Relaxed)
+    }
+
+    /// Datagrams it delivered into an inbox (its own included).
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
     /// Whether datagrams wait, without waiting.
     pub fn pending(&self) -> usize {
         lock(&self.inbox.queue).len()
@@ -213,6 +230,8 @@ impl MemorySocket {
                     continue;
                 }
                 q.push_back(d);
+                inbox.arrived.fetch_add(1, Ordering::Relaxed);
+                self.sent += 1;
                 done.sent += 1;
                 if !woken.iter().any(|w| Arc::ptr_eq(w, inbox)) {
                     woken.push(Arc::clone(inbox));
@@ -303,6 +322,7 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!((got[0].to, got[0].bytes.as_slice()), (addr(2), &b"one"[..]));
         assert_eq!((got[1].to, got[1].from), (addr(3), addr(1)));
+        assert_eq!((a.sent(), b.arrived(), a.arrived()), (2, 2, 0));
         // Drained: the next empty take resets its readiness.
         assert!(b.take().is_empty());
         assert_eq!(b.wait(Duration::ZERO, None).unwrap(), (false, false));
