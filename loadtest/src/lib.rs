@@ -10,6 +10,7 @@
 pub mod bench;
 pub mod chat;
 pub mod client;
+pub mod engine;
 pub mod janus;
 pub mod notes;
 pub mod payload;

@@ -3,6 +3,7 @@
 //!
 //!     cohort-loadtest --participants 16 --rooms 1 --duration 30 --server-pid $(pgrep ...)
 
+mod engine_cli;
 mod notes_cli;
 
 use std::path::PathBuf;
@@ -214,11 +215,22 @@ fn scenario(a: &Args) -> Result<Scenario, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     if std::env::args().nth(1).as_deref() == Some("report") {
         return report(ReportArgs::parse_from(std::env::args().skip(1)));
     }
     match std::env::args().nth(1).as_deref() {
         Some("chat") => return chat(ChatArgs::parse_from(std::env::args().skip(1))).await,
+        Some("engine") => {
+            let a = engine_cli::EngineArgs::parse_from(std::env::args().skip(1));
+            return engine_cli::engine(a).await;
+        }
         Some("notes") => {
             let a = notes_cli::NotesArgs::parse_from(std::env::args().skip(1));
             return notes_cli::notes(a).await;
@@ -233,13 +245,6 @@ async fn main() -> ExitCode {
         _ => {}
     }
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let s = match scenario(&args).and_then(|s| s.validate().map(|()| s)) {
         Ok(s) => s,
         Err(e) => {
