@@ -16,12 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
 use super::socket::Flushed;
-use super::transport::Transport;
+use super::transport::{Transport, wait_readable};
 
 /// Most datagrams waiting in one inbox.
 pub const INBOX: usize = 64 * 1024;
@@ -260,20 +258,7 @@ impl Transport for MemorySocket {
     }
 
     fn wait(&self, timeout: Duration, waker: Option<BorrowedFd<'_>>) -> io::Result<(bool, bool)> {
-        let ms = u16::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
-        let mut fds = vec![PollFd::new(self.ready_fd(), PollFlags::POLLIN)];
-        if let Some(w) = waker {
-            fds.push(PollFd::new(w, PollFlags::POLLIN));
-        }
-        match poll(&mut fds, PollTimeout::from(ms)) {
-            Ok(0) => Ok((false, false)),
-            Ok(_) => {
-                let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
-                Ok((ready(&fds[0]), fds.get(1).is_some_and(ready)))
-            }
-            Err(Errno::EINTR) => Ok((false, false)),
-            Err(e) => Err(e.into()),
-        }
+        wait_readable(self.ready_fd(), timeout, waker)
     }
 
     fn recv(&mut self, mut each: impl FnMut(SocketAddr, &[u8])) -> io::Result<usize> {

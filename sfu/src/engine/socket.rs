@@ -13,7 +13,6 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
 use quinn_udp::{RecvMeta, UdpSockRef, UdpSocketState};
 
@@ -84,25 +83,8 @@ impl EngineSocket {
         timeout: Duration,
         waker: Option<std::os::fd::BorrowedFd<'_>>,
     ) -> io::Result<(bool, bool)> {
-        // Rounded up: a timer 0.4 ms away must not turn into a busy loop of zero waits.
-        let ms = timeout.as_micros().div_ceil(1000);
-        let ms = u16::try_from(ms).unwrap_or(u16::MAX);
-        let mut fds = vec![PollFd::new(
-            std::os::fd::AsFd::as_fd(&self.socket),
-            PollFlags::POLLIN,
-        )];
-        if let Some(w) = waker {
-            fds.push(PollFd::new(w, PollFlags::POLLIN));
-        }
-        match poll(&mut fds, PollTimeout::from(ms)) {
-            Ok(0) => Ok((false, false)),
-            Ok(_) => {
-                let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
-                Ok((ready(&fds[0]), fds.get(1).is_some_and(ready)))
-            }
-            Err(Errno::EINTR) => Ok((false, false)),
-            Err(e) => Err(e.into()),
-        }
+        // Rounded up there: a timer 0.4 ms away must not turn into a busy loop of zero waits.
+        super::transport::wait_readable(std::os::fd::AsFd::as_fd(&self.socket), timeout, waker)
     }
 
     /// Reads one batch of what waits (one recvmmsg), and gives `each` every datagram in it,

@@ -7,7 +7,6 @@ use std::time::Instant;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::RTCPeerConnectionBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
 
 /// A client's peer connection offering a data channel, with `addr` as its one host
 /// candidate, and its offer's SDP.
@@ -19,19 +18,7 @@ pub fn offering_client(now: Instant, addr: SocketAddr) -> (RTCPeerConnection, St
     let _ = pc.create_data_channel("data", None).unwrap();
     let offer = pc.create_offer(None).unwrap();
     pc.set_local_description(now, offer).unwrap();
-    let host = CandidateHostConfig {
-        base_config: CandidateConfig {
-            network: "udp".to_owned(),
-            address: addr.ip().to_string(),
-            port: addr.port(),
-            component: 1,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-    .new_candidate_host()
-    .unwrap();
-    pc.add_local_candidate(RTCIceCandidate::from(&host).to_json().unwrap())
+    pc.add_local_candidate(sfu::engine::conn::host_candidate(addr).unwrap())
         .unwrap();
     let sdp = pc.local_description().unwrap().sdp;
     (pc, sdp)

@@ -138,6 +138,24 @@ pub(crate) fn rtc_err(e: impl std::fmt::Display) -> SfuError {
     SfuError::WebRtc(e.to_string())
 }
 
+/// The UDP host candidate at `addr`, as rtc takes a local candidate (the engine's, and a test
+/// or benchmark client's).
+pub fn host_candidate(addr: SocketAddr) -> Result<RTCIceCandidateInit, SfuError> {
+    let host = CandidateHostConfig {
+        base_config: CandidateConfig {
+            network: "udp".to_owned(),
+            address: addr.ip().to_string(),
+            port: addr.port(),
+            component: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .new_candidate_host()
+    .map_err(rtc_err)?;
+    RTCIceCandidate::from(&host).to_json().map_err(rtc_err)
+}
+
 fn invalid_sdp(e: impl std::fmt::Display) -> SfuError {
     SfuError::InvalidSdp(e.to_string())
 }
@@ -197,20 +215,8 @@ impl Conn {
             .with_interceptor_registry(registry)
             .build(now)
             .map_err(rtc_err)?;
-        let host = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: local.advertised.ip().to_string(),
-                port: local.advertised.port(),
-                component: 1,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .new_candidate_host()
-        .map_err(rtc_err)?;
-        let init = RTCIceCandidate::from(&host).to_json().map_err(rtc_err)?;
-        pc.add_local_candidate(init).map_err(rtc_err)?;
+        pc.add_local_candidate(host_candidate(local.advertised)?)
+            .map_err(rtc_err)?;
         Ok(Conn {
             pc,
             local: local.advertised,
