@@ -15,7 +15,6 @@ use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::RTCRtpSenderId;
@@ -86,21 +85,7 @@ impl Peer {
     }
 
     fn add_host_candidate(&mut self) -> Result<(), Error> {
-        let host = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: self.addr.ip().to_string(),
-                port: self.addr.port(),
-                component: 1,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .new_candidate_host()
-        .map_err(|e| err("candidate", e))?;
-        let init = RTCIceCandidate::from(&host)
-            .to_json()
-            .map_err(|e| err("candidate", e))?;
+        let init = sfu::engine::conn::host_candidate(self.addr)?;
         self.pc
             .add_local_candidate(init)
             .map_err(|e| err("candidate", e))
