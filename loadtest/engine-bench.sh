@@ -31,6 +31,7 @@ members() {
 }
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 
+failed=0
 summary="$out/summary.md"
 {
   echo "| case | forwarded | engine ns / fwd pkt | fwd pkt / core-s | clients ms CPU | datagrams per receive call | engine instructions / fwd pkt |"
@@ -47,16 +48,21 @@ for c in $cases; do
     echo "== $c under callgrind: $cg_rounds rounds"
     rm -f "$out/callgrind/$c".*
     # shellcheck disable=SC2086
-    COHORT_BENCH_CALLGRIND=1 timeout 1800 valgrind --tool=callgrind --separate-threads=yes \
+    if COHORT_BENCH_CALLGRIND=1 timeout 1800 valgrind --tool=callgrind --separate-threads=yes \
       --callgrind-out-file="$out/callgrind/$c.%p" "$lt" engine $m --rounds "$cg_rounds" \
-      --warmup 20 --json "$out/$c.callgrind.json" > "$out/$c.callgrind.txt" 2> "$out/$c.valgrind.log"
-    # The first dump (the measured rounds), the file of the thread that ran the engine.
-    engine_file=$(grep -l 'sfu::engine::conns::Conns' "$out/callgrind/$c".*.1-* | head -1)
-    [ -n "$engine_file" ] || { echo "no engine thread in the callgrind dump of $c" >&2; exit 1; }
-    instructions=$(sed -nE 's/^(summary|totals): ([0-9]+).*/\2/p' "$engine_file" | head -1)
-    fwd=$(field "$out/$c.callgrind.json" forwarded)
-    ir=$(( instructions / (fwd > 0 ? fwd : 1) ))
-    echo "$c: $instructions engine instructions over $fwd forwarded packets: $ir per packet"
+      --warmup 20 --json "$out/$c.callgrind.json" > "$out/$c.callgrind.txt" 2> "$out/$c.valgrind.log"; then
+      # The first dump (the measured rounds), the file of the thread that ran the engine.
+      engine_file=$(grep -l 'sfu::engine::conns::Conns' "$out/callgrind/$c".*.1-* | head -1)
+      [ -n "$engine_file" ] || { echo "no engine thread in the callgrind dump of $c" >&2; exit 1; }
+      instructions=$(sed -nE 's/^(summary|totals): ([0-9]+).*/\2/p' "$engine_file" | head -1)
+      fwd=$(field "$out/$c.callgrind.json" forwarded)
+      ir=$(( instructions / (fwd > 0 ? fwd : 1) ))
+      echo "$c: $instructions engine instructions over $fwd forwarded packets: $ir per packet"
+    else
+      ir="failed"
+      failed=1
+      echo "$c under callgrind failed: $(grep -v '^==' "$out/$c.valgrind.log" | tail -1 | cut -c1-300)" >&2
+    fi
   fi
   j="$out/$c.json"
   python3 - "$j" "$c" "$ir" >> "$summary" <<'EOF'
@@ -69,3 +75,4 @@ EOF
 done
 echo
 cat "$summary"
+exit "$failed"

@@ -27,6 +27,9 @@ pub struct EngineArgs {
     video_bytes: usize,
     #[arg(long, default_value_t = 120)]
     audio_bytes: usize,
+    /// Milliseconds the clients run between one member's join and the next (0: all at once).
+    #[arg(long, default_value_t = 0)]
+    join_gap_ms: u64,
     /// Also write the figures here, as one JSON object.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -95,6 +98,7 @@ pub async fn engine(a: EngineArgs) -> ExitCode {
         warmup: a.warmup,
         video_bytes: a.video_bytes.clamp(32, 1200),
         audio_bytes: a.audio_bytes.clamp(32, 1200),
+        join_gap: std::time::Duration::from_millis(a.join_gap_ms.min(10_000)),
     };
     let rt = tokio::runtime::Handle::current();
     let run = tokio::task::spawn_blocking(move || loadtest::engine::run(&cfg, rt));

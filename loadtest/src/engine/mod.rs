@@ -44,6 +44,8 @@ pub struct EngineBench {
     pub warmup: usize,
     pub video_bytes: usize,
     pub audio_bytes: usize,
+    /// How long the clients run between one member's join and the next (0: all join at once).
+    pub join_gap: Duration,
 }
 
 /// What one run measured.
@@ -175,6 +177,9 @@ pub fn run(cfg: &EngineBench, rt: tokio::runtime::Handle) -> Result<EngineReport
     };
     for i in 0..members {
         clients.join(&sfu, i, i < cfg.publishers)?;
+        if !cfg.join_gap.is_zero() {
+            clients.spin_for(cfg.join_gap);
+        }
     }
     // Everyone connected both ways, and then rounds delivered whole, to everyone, three in a
     // row: every subscriber has every other publisher's audio and video (a video stream is
@@ -222,7 +227,7 @@ pub fn run(cfg: &EngineBench, rt: tokio::runtime::Handle) -> Result<EngineReport
     }
     clients.base = (clients.sent, clients.delivered());
     for _ in 0..cfg.warmup {
-        clients.send_round();
+        clients.send_whole_round()?;
         clients.spin_until_within(WINDOW)?;
     }
     // Nothing in flight as the measured rounds start, nor once they end, however slowly the
@@ -242,7 +247,7 @@ pub fn run(cfg: &EngineBench, rt: tokio::runtime::Handle) -> Result<EngineReport
     let (own0, wall0) = (own_cpu(), Instant::now());
     let mut sent = 0;
     for _ in 0..cfg.rounds {
-        sent += clients.send_round();
+        sent += clients.send_whole_round()?;
         clients.spin_until_within(WINDOW)?;
     }
     clients.spin_until_within(0)?;
@@ -342,6 +347,16 @@ impl Clients {
             .filter_map(|m| m.subscribe.as_ref())
             .map(|p| p.rtp)
             .sum()
+    }
+
+    /// [`Clients::send_round`], failing unless every publisher sent both packets (one whose
+    /// connection dropped sends nothing, and the run would measure less than it says).
+    fn send_whole_round(&mut self) -> Result<u64, Error> {
+        let sent = self.send_round();
+        if sent != 2 * self.cfg.publishers as u64 {
+            return Err(self.stuck("sending (a publisher could not send)").into());
+        }
+        Ok(sent)
     }
 
     /// Each publisher sends one audio and one video packet; how many were sent.
