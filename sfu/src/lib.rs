@@ -16,22 +16,22 @@ pub mod links;
 mod media;
 pub mod meters;
 mod room;
+mod session;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use dashmap::DashMap;
-use protocol::{
-    ChatMessage, IceCandidate, LeaveReason, ParticipantInfo, PcTarget, ServerMessage, TrackKind,
-    TrackMeta,
-};
+use protocol::{LeaveReason, ParticipantInfo, TrackKind};
 use sfu_core::{MediaKind, ParticipantId, RoomStats, TrackId};
 use tokio::sync::{mpsc, oneshot};
 
 pub use config::SfuConfig;
 pub use error::SfuError;
 pub use media::{CodecSpec, feedback};
+use session::Alive;
+pub use session::{Session, SessionHandle};
 
 use crate::engine::host::{self, Cmd, EngineHandle};
 use crate::error::Result;
@@ -491,128 +491,5 @@ impl Sfu {
             })
             .await;
         }
-    }
-}
-
-/// A participant's place in a room, as its signaling connection holds it.
-pub struct Session {
-    pub participant_id: String,
-    pub room: String,
-    /// Who was there at the moment of joining, with their tracks.
-    pub others: Vec<ParticipantInfo>,
-    /// The room's recent chat.
-    pub chat: Vec<ChatMessage>,
-    /// Everything the server has to tell this client.
-    pub events: mpsc::Receiver<ServerMessage>,
-    pub handle: SessionHandle,
-}
-
-/// Ends the participant when the last [`SessionHandle`] clone goes.
-struct Alive {
-    room: RoomRef,
-    participant: ParticipantId,
-    gone: Arc<AtomicBool>,
-}
-
-impl Drop for Alive {
-    fn drop(&mut self) {
-        let leave = self.room.cmd(RoomMsg::Leave {
-            participant: self.participant,
-        });
-        if !self.room.engine.try_send(leave) {
-            // The room's next tick finds it.
-            self.gone.store(true, Ordering::Relaxed);
-        }
-    }
-}
-
-/// The commands half of a [`Session`]. Dropping the last clone ends the participant.
-#[derive(Clone)]
-pub struct SessionHandle {
-    id: ParticipantId,
-    room: RoomRef,
-    links: Arc<links::ParticipantLinks>,
-    _alive: Arc<Alive>,
-}
-
-impl SessionHandle {
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> RoomMsg) -> Result<T> {
-        self.room.ask(make).await.ok_or(SfuError::Closed)?
-    }
-
-    async fn tell_room(&self, msg: RoomMsg) -> Result<()> {
-        if self.room.send(msg).await {
-            Ok(())
-        } else {
-            Err(SfuError::Closed)
-        }
-    }
-
-    /// Applies the client's publish offer; the answer arrives as a `publish_answer` event.
-    pub async fn publish_offer(&self, sdp: String, tracks: Vec<TrackMeta>) -> Result<()> {
-        let participant = self.id;
-        self.ask(|reply| RoomMsg::PublishOffer {
-            participant,
-            sdp,
-            tracks,
-            reply,
-        })
-        .await
-    }
-
-    pub async fn subscribe_answer(&self, sdp: String) -> Result<()> {
-        let participant = self.id;
-        self.ask(|reply| RoomMsg::SubscribeAnswer {
-            participant,
-            sdp,
-            reply,
-        })
-        .await
-    }
-
-    pub async fn candidate(&self, target: PcTarget, candidate: IceCandidate) -> Result<()> {
-        let participant = self.id;
-        self.ask(|reply| RoomMsg::Candidate {
-            participant,
-            target,
-            candidate,
-            reply,
-        })
-        .await
-    }
-
-    /// Mutes or unmutes one of this participant's tracks, by its `a=msid` track id.
-    pub async fn mute(&self, msid: String, muted: bool) -> Result<()> {
-        let participant = self.id;
-        self.tell_room(RoomMsg::Mute {
-            participant,
-            msid,
-            muted,
-        })
-        .await
-    }
-
-    /// Stops publishing one of this participant's tracks, by its `a=msid` track id.
-    pub async fn unpublish(&self, msid: String) -> Result<()> {
-        let participant = self.id;
-        self.tell_room(RoomMsg::Unpublish { participant, msid })
-            .await
-    }
-
-    /// Sends a chat message (already checked) to the room.
-    pub async fn chat(&self, text: String) -> Result<()> {
-        let participant = self.id;
-        self.tell_room(RoomMsg::Chat { participant, text }).await
-    }
-
-    /// This participant's talk time in the room so far, by the server's speaker detection.
-    pub fn talk_time(&self) -> std::time::Duration {
-        self.links.talk_time()
-    }
-
-    /// Leaves the room now.
-    pub async fn leave(&self) {
-        let participant = self.id;
-        let _ = self.tell_room(RoomMsg::Leave { participant }).await;
     }
 }
