@@ -40,6 +40,8 @@ use transport::Transport;
 pub struct Engine<T: Transport = EngineSocket> {
     socket: T,
     conns: Conns,
+    /// The connections one batch reached, each once; kept between turns for its allocation.
+    read: Vec<ConnId>,
 }
 
 /// What one turn did.
@@ -79,6 +81,7 @@ impl<T: Transport> Engine<T> {
         Ok(Engine {
             socket,
             conns: Conns::new(Demux::new(crypto), advertised, counters),
+            read: Vec::new(),
         })
     }
 
@@ -155,9 +158,8 @@ impl<T: Transport> Engine<T> {
             ..Turn::default()
         };
         if readable {
-            let (socket, conns) = (&mut self.socket, &mut self.conns);
+            let (socket, conns, read) = (&mut self.socket, &mut self.conns, &mut self.read);
             let now = Instant::now();
-            let mut read: Vec<ConnId> = Vec::new();
             loop {
                 let n = socket.recv(|from, datagram| {
                     if let Some(id) = conns.deliver(now, from, datagram)
@@ -167,7 +169,7 @@ impl<T: Transport> Engine<T> {
                     }
                 })?;
                 if !read.is_empty() {
-                    each(conns, &read);
+                    each(conns, read);
                     read.clear();
                 }
                 if n == 0 {
