@@ -16,6 +16,9 @@ pub struct SfuConfig {
     pub udp_port: u16,
     /// Media engines, one thread and one port each; 0 means one per core.
     pub engines: usize,
+    /// Whether each engine also listens for ICE-TCP (RFC 6544) on its port number over TCP,
+    /// for clients whose UDP is blocked.
+    pub ice_tcp: bool,
     pub max_participants_per_room: usize,
     pub max_rooms: usize,
     pub max_tracks_per_participant: usize,
@@ -29,6 +32,7 @@ impl Default for SfuConfig {
             public_ip: None,
             udp_port: 7882,
             engines: 0,
+            ice_tcp: true,
             max_participants_per_room: 50,
             max_rooms: 200,
             max_tracks_per_participant: 4,

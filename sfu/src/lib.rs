@@ -93,6 +93,8 @@ pub struct Counters {
     pub datagrams_dropped: [AtomicU64; engine::demux::Drop::ALL.len()],
     /// Datagrams a connection made for an address it never proved: not sent.
     pub sends_refused: AtomicU64,
+    /// ICE-TCP connections accepted, refused (over a limit) and closed, in that order.
+    pub tcp_connections: [AtomicU64; 3],
 }
 
 /// State shared by the rooms and participants of one server.
@@ -230,10 +232,12 @@ impl RoomRef {
 impl Sfu {
     /// Starts the engines: `config.engines` of them (one per core when 0), engine `i` on UDP
     /// port `config.udp_port + i`, or on a port of the system's choosing each when
-    /// `udp_port` is 0.
+    /// `udp_port` is 0; with `config.ice_tcp`, each listens for ICE-TCP on the same port
+    /// number.
     pub fn new(config: SfuConfig) -> Result<Self> {
-        Sfu::start(config, "UDP", |bind| {
-            engine::socket::EngineSocket::bind(bind)
+        let tcp = config.ice_tcp.then(engine::tcp::TcpLimits::default);
+        Sfu::start(config, "UDP", move |bind| {
+            engine::transport::ServerIo::bind(bind, tcp)
         })
     }
 

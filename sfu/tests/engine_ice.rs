@@ -1,9 +1,11 @@
 //! The engine answers a peer connection on its one port, as an ICE-lite agent: a full ICE
 //! agent (webrtc-rs's `rtc`, as browsers are) connects to it, ICE and DTLS complete, and
 //! the data channel it offered opens. Datagrams from an address that never passed a check
-//! reach no connection. Loopback only.
+//! reach no connection. A client that has only TCP connects over ICE-TCP on the same port
+//! number. Loopback only.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -15,6 +17,7 @@ use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use sfu::engine::Engine;
 use sfu::engine::demux::{Drop, signed_binding_request as binding};
+use sfu::engine::transport::Peer;
 
 mod common;
 
@@ -23,6 +26,9 @@ struct Client {
     socket: UdpSocket,
     addr: SocketAddr,
     state: RTCPeerConnectionState,
+    /// A client whose UDP is blocked: everything goes over this ICE-TCP connection to the
+    /// engine, as RFC 4571 frames, with the bytes not yet framed.
+    tcp: Option<(TcpStream, Vec<u8>)>,
 }
 
 impl Client {
@@ -37,25 +43,68 @@ impl Client {
                 socket,
                 addr,
                 state: RTCPeerConnectionState::New,
+                tcp: None,
             },
             sdp,
         )
+    }
+
+    /// A client that reaches the engine only over TCP, at `engine`. Its ICE agent is told of
+    /// a UDP path, which this harness carries over the TCP connection: the engine's side is
+    /// what is under test.
+    fn offer_over_tcp(engine: SocketAddr) -> (Client, String) {
+        let stream = TcpStream::connect(engine).unwrap();
+        stream.set_nonblocking(true).unwrap();
+        let addr = stream.local_addr().unwrap();
+        let (pc, sdp) = common::offering_client(Instant::now(), addr);
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        (
+            Client {
+                pc,
+                socket,
+                addr,
+                state: RTCPeerConnectionState::New,
+                tcp: Some((stream, Vec::new())),
+            },
+            sdp,
+        )
+    }
+
+    fn hand_in(&mut self, from: SocketAddr, bytes: &[u8]) {
+        let _ = self.pc.handle_read(TaggedBytesMut {
+            now: Instant::now(),
+            transport: TransportContext {
+                local_addr: self.addr,
+                peer_addr: from,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: BytesMut::from(bytes),
+        });
     }
 
     /// Reads what came, runs timers, sends what the connection made.
     fn turn(&mut self) {
         let mut buf = [0u8; 2048];
         while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
-            let _ = self.pc.handle_read(TaggedBytesMut {
-                now: Instant::now(),
-                transport: TransportContext {
-                    local_addr: self.addr,
-                    peer_addr: from,
-                    ecn: None,
-                    transport_protocol: TransportProtocol::UDP,
-                },
-                message: BytesMut::from(&buf[..n]),
-            });
+            self.hand_in(from, &buf[..n]);
+        }
+        if let Some((mut stream, mut pending)) = self.tcp.take() {
+            let from = stream.peer_addr().unwrap();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stream.read(&mut chunk) {
+                pending.extend_from_slice(&chunk[..n]);
+            }
+            while pending.len() >= 2 {
+                let len = usize::from(u16::from_be_bytes([pending[0], pending[1]]));
+                if pending.len() < 2 + len {
+                    break;
+                }
+                let frame: Vec<u8> = pending.drain(..2 + len).skip(2).collect();
+                self.hand_in(from, &frame);
+            }
+            self.tcp = Some((stream, pending));
         }
         let now = Instant::now();
         if self.pc.poll_timeout().is_some_and(|t| t <= now) {
@@ -68,9 +117,82 @@ impl Client {
         }
         while self.pc.poll_read().is_some() {}
         while let Some(out) = self.pc.poll_write() {
-            let _ = self.socket.send_to(&out.message, out.transport.peer_addr);
+            match &mut self.tcp {
+                Some((stream, _)) => {
+                    let len = u16::try_from(out.message.len()).unwrap().to_be_bytes();
+                    stream.set_nonblocking(false).unwrap();
+                    stream.write_all(&len).unwrap();
+                    stream.write_all(&out.message).unwrap();
+                    stream.set_nonblocking(true).unwrap();
+                }
+                None => {
+                    let _ = self.socket.send_to(&out.message, out.transport.peer_addr);
+                }
+            }
         }
     }
+}
+
+#[test]
+fn a_client_without_udp_connects_over_ice_tcp_on_the_same_port_number() {
+    let mut engine =
+        Engine::bind("127.0.0.1:0".parse().unwrap(), None, Default::default()).unwrap();
+    let at = engine.advertised();
+    let (mut client, offer) = Client::offer_over_tcp(at);
+    let (id, answer) = engine.answer(&offer, Instant::now()).unwrap();
+    assert!(
+        answer.lines().any(|l| {
+            l.starts_with("a=candidate")
+                && l.contains(&format!(
+                    " {} {} typ host tcptype passive",
+                    at.ip(),
+                    at.port()
+                ))
+                && l.contains(" tcp ")
+        }),
+        "a passive TCP candidate on the engine's port:\n{answer}"
+    );
+    client
+        .pc
+        .set_remote_description(
+            Instant::now(),
+            RTCSessionDescription::answer(answer).unwrap(),
+        )
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until
+        && !(client.state == RTCPeerConnectionState::Connected
+            && engine.state(id) == Some(RTCPeerConnectionState::Connected))
+    {
+        client.turn();
+        engine.turn(Duration::from_millis(5)).unwrap();
+    }
+    assert_eq!(
+        client.state,
+        RTCPeerConnectionState::Connected,
+        "the client"
+    );
+    assert_eq!(
+        engine.state(id),
+        Some(RTCPeerConnectionState::Connected),
+        "the engine's connection"
+    );
+    assert_eq!(
+        engine.demux().addresses(id),
+        [Peer::tcp(client.addr)],
+        "the TCP connection's address, learnt from its check, is the only one"
+    );
+    let tcp = engine.transport().tcp().unwrap().counts();
+    assert_eq!(tcp.accepted, 1);
+    assert!(tcp.frames_in > 0 && tcp.frames_out > 0, "{tcp:?}");
+    // The client goes: the engine closes its side and forgets the address.
+    client.tcp = None;
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until && !engine.demux().addresses(id).is_empty() {
+        engine.turn(Duration::from_millis(5)).unwrap();
+    }
+    assert!(engine.demux().addresses(id).is_empty());
+    assert_eq!(engine.transport().tcp().unwrap().open(), 0);
 }
 
 #[test]
@@ -157,7 +279,7 @@ fn a_full_ice_agent_connects_to_the_engine_on_its_one_port() {
     );
     assert_eq!(
         engine.demux().addresses(id),
-        [client.addr],
+        [Peer::udp(client.addr)],
         "learnt from its check"
     );
     assert_eq!(

@@ -15,6 +15,7 @@ use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use sfu::engine::conns::Conns;
 use sfu::engine::demux::{ConnId, Demux};
+use sfu::engine::transport::Peer;
 
 mod common;
 
@@ -48,7 +49,7 @@ impl Memory {
         let (mut client, offer) = common::offering_client(start, client_addr);
 
         let crypto = rtc::crypto::default_provider().unwrap();
-        let mut conns = Conns::new(Demux::new(crypto), server(), Arc::default());
+        let mut conns = Conns::new(Demux::new(crypto), server(), false, Arc::default());
         let (id, answer) = conns.answer(&offer, start).unwrap();
         client
             .set_remote_description(start, RTCSessionDescription::answer(answer).unwrap())
@@ -80,7 +81,10 @@ impl Memory {
         while let Some(out) = self.client.poll_write() {
             assert_eq!(out.transport.peer_addr, server());
             moved += 1;
-            if let Some(id) = self.conns.deliver(self.now, self.client_addr, &out.message) {
+            if let Some(id) =
+                self.conns
+                    .deliver(self.now, Peer::udp(self.client_addr), &out.message)
+            {
                 while self.conns.get(id).and_then(|c| c.poll()).is_some() {}
             }
         }
@@ -91,7 +95,11 @@ impl Memory {
         self.conns
             .flush(|to, bytes| back.push((to, BytesMut::from(bytes))));
         for (to, message) in back {
-            assert_eq!(to, self.client_addr, "the engine sends only to the client");
+            assert_eq!(
+                to,
+                Peer::udp(self.client_addr),
+                "the engine sends only to the client"
+            );
             // A DTLS handshake record (22) whose message is a ClientHello (1, after the
             // 13-byte record header).
             if message.first() == Some(&22) && message.get(13) == Some(&1) {

@@ -34,6 +34,10 @@ pub struct Cli {
     /// Media engines: one thread and one UDP port each. 0 means one per core.
     #[arg(long, env = "COHORT_ENGINES", default_value_t = 0)]
     pub engines: usize,
+    /// Whether each engine also takes ICE-TCP connections on its port number over TCP, for
+    /// participants whose network blocks UDP (`--ice-tcp false` turns it off).
+    #[arg(long, env = "COHORT_ICE_TCP", default_value_t = true, action = clap::ArgAction::Set)]
+    pub ice_tcp: bool,
     /// Address advertised in ICE candidates. Defaults to the address the media engines bind
     /// (`--media-ip`, else the HTTP listener's: 127.0.0.1 when bound to loopback).
     #[arg(long, env = "COHORT_PUBLIC_IP")]
@@ -169,6 +173,7 @@ impl Cli {
             public_ip: self.public_ip,
             udp_port: self.udp_port,
             engines: self.engines,
+            ice_tcp: self.ice_tcp,
             max_participants_per_room: self.max_participants,
             max_rooms: self.max_rooms,
             max_tracks_per_participant: self.max_tracks,

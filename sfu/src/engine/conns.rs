@@ -14,6 +14,7 @@ use sfu_core::ParticipantId;
 
 use super::conn::{Conn, Local};
 use super::demux::{ConnId, Demux, Verdict};
+use super::transport::Peer;
 use crate::Counters;
 use crate::error::SfuError;
 use crate::links::LinkStats;
@@ -41,6 +42,8 @@ pub struct Conns {
     demux: Demux,
     map: HashMap<ConnId, Entry>,
     advertised: SocketAddr,
+    /// Whether the engine listens for ICE-TCP, so that its connections offer a TCP candidate.
+    tcp: bool,
     next_id: ConnId,
     touched: Vec<ConnId>,
     timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
@@ -50,11 +53,12 @@ pub struct Conns {
 }
 
 impl Conns {
-    pub fn new(demux: Demux, advertised: SocketAddr, counters: Arc<Counters>) -> Conns {
+    pub fn new(demux: Demux, advertised: SocketAddr, tcp: bool, counters: Arc<Counters>) -> Conns {
         Conns {
             demux,
             map: HashMap::new(),
             advertised,
+            tcp,
             next_id: 1,
             touched: Vec::new(),
             timers: BinaryHeap::new(),
@@ -86,6 +90,7 @@ impl Conns {
         };
         let local = Local {
             advertised: self.advertised,
+            tcp: self.tcp,
             ufrag,
             pwd,
         };
@@ -184,8 +189,13 @@ impl Conns {
         self.refused_sends
     }
 
+    /// Forgets an address whose flow ended (see [`Demux::forget_address`]).
+    pub fn forget_address(&mut self, peer: Peer) {
+        self.demux.forget_address(peer);
+    }
+
     /// Routes one datagram and hands it to its connection; which one, if any.
-    pub fn deliver(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Option<ConnId> {
+    pub fn deliver(&mut self, now: Instant, from: Peer, datagram: &[u8]) -> Option<ConnId> {
         let id = match self.demux.route(from, datagram) {
             Verdict::To(id) | Verdict::Learnt(id) => id,
             Verdict::Dropped(why) => {
@@ -230,7 +240,7 @@ impl Conns {
     /// Collects what the touched connections made: each datagram to an address its
     /// connection proved goes to `send`, any other is refused and counted. Their next
     /// wake-ups go in the heap.
-    pub fn flush(&mut self, mut send: impl FnMut(SocketAddr, &[u8])) {
+    pub fn flush(&mut self, mut send: impl FnMut(Peer, &[u8])) {
         for id in std::mem::take(&mut self.touched) {
             let Some(e) = self.map.get_mut(&id) else {
                 continue;

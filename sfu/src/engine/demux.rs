@@ -15,15 +15,19 @@
 //!
 //! The server never sends to an address a client only named in a candidate: it sends only to
 //! the addresses this demux learnt.
+//!
+//! An address is a [`Peer`], the transport included: a client's ICE-TCP connection is a path
+//! of its own, proved by a check of its own, even from an address that proved a UDP flow.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use rtc::crypto::RTCCryptoProvider;
 use rtc::stun::attributes::{ATTR_MESSAGE_INTEGRITY, ATTR_USERNAME};
 use rtc::stun::integrity::MessageIntegrity;
 use rtc::stun::message::{BINDING_REQUEST, Message};
+
+use super::transport::Peer;
 
 /// A connection, as the engine numbers them.
 pub type ConnId = u64;
@@ -124,9 +128,9 @@ pub struct Demux {
     crypto: Arc<dyn RTCCryptoProvider>,
     by_ufrag: HashMap<String, Credentials>,
     ufrag_of: HashMap<ConnId, String>,
-    by_address: HashMap<SocketAddr, ConnId>,
+    by_address: HashMap<Peer, ConnId>,
     /// Each connection's addresses, oldest first.
-    addresses: HashMap<ConnId, Vec<SocketAddr>>,
+    addresses: HashMap<ConnId, Vec<Peer>>,
     drops: HashMap<Drop, u64>,
 }
 
@@ -182,13 +186,23 @@ impl Demux {
     }
 
     /// The addresses `conn` has proved, oldest first: the only ones the engine sends it to.
-    pub fn addresses(&self, conn: ConnId) -> &[SocketAddr] {
+    pub fn addresses(&self, conn: ConnId) -> &[Peer] {
         self.addresses.get(&conn).map_or(&[], Vec::as_slice)
     }
 
     /// Whether the engine may send to `to` for `conn`.
-    pub fn may_send(&self, conn: ConnId, to: SocketAddr) -> bool {
-        self.by_address.get(&to) == Some(&conn)
+    pub fn may_send(&self, conn: ConnId, to: impl Into<Peer>) -> bool {
+        self.by_address.get(&to.into()) == Some(&conn)
+    }
+
+    /// Forgets an address whose flow ended (a closed TCP connection): a new flow from it
+    /// proves itself again.
+    pub fn forget_address(&mut self, peer: Peer) {
+        if let Some(conn) = self.by_address.remove(&peer)
+            && let Some(list) = self.addresses.get_mut(&conn)
+        {
+            list.retain(|a| *a != peer);
+        }
     }
 
     /// Datagrams dropped so far, by why.
@@ -197,15 +211,15 @@ impl Demux {
     }
 
     /// Routes one datagram from `from`.
-    pub fn route(&mut self, from: SocketAddr, datagram: &[u8]) -> Verdict {
-        let verdict = self.judge(from, datagram);
+    pub fn route(&mut self, from: impl Into<Peer>, datagram: &[u8]) -> Verdict {
+        let verdict = self.judge(from.into(), datagram);
         if let Verdict::Dropped(why) = verdict {
             *self.drops.entry(why).or_default() += 1;
         }
         verdict
     }
 
-    fn judge(&mut self, from: SocketAddr, datagram: &[u8]) -> Verdict {
+    fn judge(&mut self, from: Peer, datagram: &[u8]) -> Verdict {
         let Some(&first) = datagram.first() else {
             return Verdict::Dropped(Drop::Garbage);
         };
@@ -228,7 +242,7 @@ impl Demux {
         }
     }
 
-    fn known(&self, from: SocketAddr) -> Verdict {
+    fn known(&self, from: Peer) -> Verdict {
         match self.by_address.get(&from) {
             Some(&conn) => Verdict::To(conn),
             None => Verdict::Dropped(Drop::UnknownAddress),
@@ -267,7 +281,7 @@ impl Demux {
         Ok(Some(creds.conn))
     }
 
-    fn learn(&mut self, conn: ConnId, from: SocketAddr) {
+    fn learn(&mut self, conn: ConnId, from: Peer) {
         if let Some(previous) = self.by_address.insert(from, conn)
             && let Some(list) = self.addresses.get_mut(&previous)
         {

@@ -21,6 +21,7 @@ use sfu_core::ParticipantId;
 use super::Engine;
 use super::conns::Conns;
 use super::demux::{ConnId, Drop as Dropped};
+use super::tcp::TcpCounts;
 use super::transport::Transport;
 use crate::Registry;
 use crate::room::{Room, RoomMsg, TICK};
@@ -163,6 +164,7 @@ struct Host<T: Transport> {
 struct Published {
     dropped: [u64; Dropped::ALL.len()],
     refused: u64,
+    tcp: TcpCounts,
 }
 
 /// Hands the connections `ids` to their rooms: each room once, with its connections in the
@@ -300,6 +302,16 @@ impl<T: Transport> Host<T> {
         let was = std::mem::replace(&mut self.published.refused, now);
         c.sends_refused
             .fetch_add(now.saturating_sub(was), Ordering::Relaxed);
+        if let Some(now) = self.engine.transport().tcp_counts() {
+            let was = std::mem::replace(&mut self.published.tcp, now);
+            for (counter, (now, was)) in c.tcp_connections.iter().zip([
+                (now.accepted, was.accepted),
+                (now.refused, was.refused),
+                (now.closed, was.closed),
+            ]) {
+                counter.fetch_add(now.saturating_sub(was), Ordering::Relaxed);
+            }
+        }
     }
 
     /// Closes the rooms left empty, or all of them when `all`.

@@ -19,7 +19,7 @@ use std::time::Duration;
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
 use super::socket::Flushed;
-use super::transport::{Transport, wait_readable};
+use super::transport::{Peer, Proto, Transport, wait_readable};
 
 /// Most datagrams waiting in one inbox.
 pub const INBOX: usize = 64 * 1024;
@@ -257,24 +257,32 @@ impl Transport for MemorySocket {
         Ok(self.addrs[0])
     }
 
-    fn wait(&self, timeout: Duration, waker: Option<BorrowedFd<'_>>) -> io::Result<(bool, bool)> {
+    fn wait(
+        &mut self,
+        timeout: Duration,
+        waker: Option<BorrowedFd<'_>>,
+    ) -> io::Result<(bool, bool)> {
         wait_readable(self.ready_fd(), timeout, waker)
     }
 
-    fn recv(&mut self, mut each: impl FnMut(SocketAddr, &[u8])) -> io::Result<usize> {
+    fn recv(&mut self, mut each: impl FnMut(Peer, &[u8])) -> io::Result<usize> {
         let batch = self.take();
         for d in &batch {
-            each(d.from, &d.bytes);
+            each(Peer::udp(d.from), &d.bytes);
         }
         Ok(batch.len())
     }
 
-    fn queue(&mut self, to: SocketAddr, bytes: &[u8]) {
+    /// A datagram network only: nothing can have proved a TCP address on it.
+    fn queue(&mut self, to: Peer, bytes: &[u8]) {
+        if to.proto != Proto::Udp {
+            return;
+        }
         // Never empty: `bind` refuses an empty list; the first is its own address.
         let from = self.addrs[0];
         self.out.push(Datagram {
             from,
-            to,
+            to: to.addr,
             bytes: bytes.to_vec(),
         });
     }
@@ -321,7 +329,7 @@ mod tests {
             let _b = net.bind(&[addr(2)]).unwrap();
         }
         // Dropping a socket frees its addresses: they can be bound again, and are unheld now.
-        a.queue(addr(2), b"lost");
+        a.queue(addr(2).into(), b"lost");
         a.flush().unwrap();
         assert_eq!(net.unroutable(), 1);
         assert!(net.bind(&[addr(2)]).is_ok());
@@ -351,7 +359,7 @@ mod tests {
         let mut a = net.bind(&[addr(1)]).unwrap();
         let mut b = net.bind(&[addr(2)]).unwrap();
         for i in 0..(RECV_BATCH + 5) {
-            a.queue(addr(2), &[i as u8]);
+            a.queue(addr(2).into(), &[i as u8]);
         }
         a.flush().unwrap();
         let mut seen = Vec::new();
@@ -368,7 +376,7 @@ mod tests {
         let mut a = net.bind(&[addr(1)]).unwrap();
         let b = net.bind(&[addr(2)]).unwrap();
         for _ in 0..(INBOX + 3) {
-            a.queue(addr(2), b"x");
+            a.queue(addr(2).into(), b"x");
         }
         let f = a.flush().unwrap();
         assert_eq!((f.sent, f.dropped), (INBOX, 3));

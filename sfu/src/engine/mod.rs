@@ -4,8 +4,10 @@
 //!   connection's verified ICE check teaches the engine an address, and the engine sends only
 //!   to such addresses;
 //! - [`socket`]: batched receive (recvmmsg, GRO) and send (sendmmsg);
-//! - [`transport`]: what the engine does I/O with, its socket or [`memnet`], a network in
-//!   memory for tests and benchmarks without the kernel;
+//! - [`tcp`]: ICE-TCP, the passive side, on the same port number, for clients whose UDP is
+//!   blocked;
+//! - [`transport`]: what the engine does I/O with, its socket and listener or [`memnet`], a
+//!   network in memory for tests and benchmarks without the kernel;
 //! - [`conn`]: one ICE-lite peer connection and its tracks;
 //! - [`conns`]: an engine's connections, their owners, the touched set and the timer heap;
 //! - [`Engine`]: one turn's I/O over them;
@@ -18,6 +20,7 @@ pub mod demux;
 pub(crate) mod host;
 pub mod memnet;
 pub mod socket;
+pub mod tcp;
 pub mod transport;
 
 use std::io;
@@ -32,12 +35,11 @@ use crate::Counters;
 use crate::error::SfuError;
 use conns::Conns;
 use demux::{ConnId, Demux};
-use socket::EngineSocket;
-use transport::Transport;
+use transport::{Peer, ServerIo, Transport};
 
 /// One engine's I/O: its socket (or another [`Transport`]) and its connections, owned by the
 /// thread that turns it.
-pub struct Engine<T: Transport = EngineSocket> {
+pub struct Engine<T: Transport = ServerIo> {
     socket: T,
     conns: Conns,
     /// The connections one batch reached, each once; kept between turns for its allocation.
@@ -56,13 +58,15 @@ pub struct Turn {
 }
 
 impl Engine {
-    /// Binds `bind`; clients are told `advertised_ip` (or the bound address) and the bound port.
+    /// Binds `bind` on UDP, and on TCP for ICE-TCP; clients are told `advertised_ip` (or the
+    /// bound address) and the bound port.
     pub fn bind(
         bind: SocketAddr,
         advertised_ip: Option<IpAddr>,
         counters: Arc<Counters>,
     ) -> io::Result<Engine> {
-        Engine::new(EngineSocket::bind(bind)?, advertised_ip, counters)
+        let io = ServerIo::bind(bind, Some(tcp::TcpLimits::default()))?;
+        Engine::new(io, advertised_ip, counters)
     }
 }
 
@@ -78,9 +82,11 @@ impl<T: Transport> Engine<T> {
         let crypto = rtc::crypto::default_provider()
             .map_err(|e| io::Error::other(format!("no crypto provider: {e}")))?;
         let advertised = SocketAddr::new(advertised_ip.unwrap_or(bound.ip()), bound.port());
+        // Connections offer a TCP candidate where something listens for it.
+        let tcp = socket.tcp_counts().is_some();
         Ok(Engine {
             socket,
-            conns: Conns::new(Demux::new(crypto), advertised, counters),
+            conns: Conns::new(Demux::new(crypto), advertised, tcp, counters),
             read: Vec::new(),
         })
     }
@@ -100,6 +106,11 @@ impl<T: Transport> Engine<T> {
 
     pub fn refused_sends(&self) -> u64 {
         self.conns.refused_sends()
+    }
+
+    /// The transport, to read what it counted.
+    pub fn transport(&self) -> &T {
+        &self.socket
     }
 
     /// Answers an offer on a connection owned by no room (see [`Conns::answer`]).
@@ -161,7 +172,7 @@ impl<T: Transport> Engine<T> {
             let (socket, conns, read) = (&mut self.socket, &mut self.conns, &mut self.read);
             let now = Instant::now();
             loop {
-                let n = socket.recv(|from, datagram| {
+                let n = socket.recv(|from: Peer, datagram| {
                     if let Some(id) = conns.deliver(now, from, datagram)
                         && !read.contains(&id)
                     {
@@ -178,6 +189,8 @@ impl<T: Transport> Engine<T> {
                 turn.received += n;
                 turn.receive_calls += 1;
             }
+            // A closed TCP connection's address proves nothing any more.
+            socket.take_closed(|peer| conns.forget_address(peer));
         }
         let woke = self.conns.run_timers(Instant::now());
         if !woke.is_empty() {

@@ -194,5 +194,11 @@ impl EngineSocket {
     }
 }
 
+impl std::os::fd::AsFd for EngineSocket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
 #[cfg(test)]
 mod tests;

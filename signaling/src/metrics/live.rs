@@ -71,6 +71,8 @@ struct Reading {
     /// By `sfu::engine::demux::Drop::ALL`.
     datagrams_dropped: Vec<(&'static str, u64)>,
     sends_refused: u64,
+    /// ICE-TCP connections: accepted, refused, closed.
+    tcp_connections: [u64; 3],
     per_room: Vec<(String, RoomReading)>,
 }
 
@@ -106,6 +108,11 @@ impl Reading {
                 .map(|(why, n)| (why.as_str(), u(n)))
                 .collect(),
             sends_refused: u(&c.sends_refused),
+            tcp_connections: [
+                u(&c.tcp_connections[0]),
+                u(&c.tcp_connections[1]),
+                u(&c.tcp_connections[2]),
+            ],
             per_room: sfu.room_readings(),
         }
     }
@@ -292,6 +299,22 @@ fn build(r: &Reading, cap: usize) -> Vec<Box<dyn Collector>> {
             "cohort_engine_sends_refused_total",
             "Datagrams a connection made for an address it never proved: not sent.",
             r.sends_refused,
+        ),
+        counter_vec(
+            "cohort_engine_tcp_connections_total",
+            "ICE-TCP connections to the media engines: accepted, refused over a limit, closed.",
+            &["event"],
+            &[
+                (vec!["accepted"], r.tcp_connections[0]),
+                (vec!["refused"], r.tcp_connections[1]),
+                (vec!["closed"], r.tcp_connections[2]),
+            ],
+        ),
+        gauge(
+            "cohort_engine_tcp_connections_open",
+            "ICE-TCP connections open on the media engines.",
+            i64::try_from(r.tcp_connections[0].saturating_sub(r.tcp_connections[2]))
+                .unwrap_or(i64::MAX),
         ),
         gauge(
             "cohort_cpu_cores",

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use protocol::TrackKind;
+use rtc::ice::tcp_type::TcpType;
 use rtc::interceptor::{NackGeneratorBuilder, Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
@@ -35,9 +36,11 @@ use rtc::rtp_transceiver::{
     RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit,
 };
 use rtc::sansio::Protocol;
+use rtc::shared::{TransportContext, TransportProtocol};
 use sfu_core::{RtpMeta, RtpOut, TrackId};
 
 use super::demux;
+use super::transport::{Peer, Proto};
 use crate::error::SfuError;
 use crate::links::{LinkState, LinkStats};
 use crate::media::codecs::{as_registered, media_engine, preferences, video_feedback};
@@ -56,6 +59,9 @@ pub struct Local {
     /// The address clients reach the engine at (`--public-ip` and the engine's port): the one
     /// host candidate, and the local address of everything it reads.
     pub advertised: SocketAddr,
+    /// Whether the engine listens for ICE-TCP there too: then a `tcptype passive` host
+    /// candidate at the same address and port is offered beside the UDP one.
+    pub tcp: bool,
     pub ufrag: String,
     pub pwd: String,
 }
@@ -125,10 +131,10 @@ pub struct Conn {
     /// soon as it has our offer, before its answer reaches us, and rtc can verify nothing
     /// until it has the client's credentials. Kept (at most [`EARLY_CHECKS`]) and read once
     /// the answer is applied, so the first connection waits for no retransmission.
-    early: Vec<(Instant, SocketAddr, BytesMut)>,
+    early: Vec<(Instant, Peer, BytesMut)>,
     /// What rtc wrote while the connection is being set up, answers to ICE checks first
     /// (see [`Conn::poll_transmit`]).
-    setup_out: VecDeque<(SocketAddr, BytesMut)>,
+    setup_out: VecDeque<(Peer, BytesMut)>,
 }
 
 /// ICE checks kept for a connection whose client's description has not come yet.
@@ -141,19 +147,40 @@ pub(crate) fn rtc_err(e: impl std::fmt::Display) -> SfuError {
 /// The UDP host candidate at `addr`, as rtc takes a local candidate (the engine's, and a test
 /// or benchmark client's).
 pub fn host_candidate(addr: SocketAddr) -> Result<RTCIceCandidateInit, SfuError> {
+    candidate(addr, Proto::Udp)
+}
+
+/// The host candidate at `addr` over `proto`: a TCP one is `tcptype passive` (RFC 6544), the
+/// engine only accepting connections.
+fn candidate(addr: SocketAddr, proto: Proto) -> Result<RTCIceCandidateInit, SfuError> {
+    let (network, tcp_type) = match proto {
+        Proto::Udp => ("udp", TcpType::Unspecified),
+        Proto::Tcp => ("tcp", TcpType::Passive),
+    };
     let host = CandidateHostConfig {
         base_config: CandidateConfig {
-            network: "udp".to_owned(),
+            network: network.to_owned(),
             address: addr.ip().to_string(),
             port: addr.port(),
             component: 1,
             ..Default::default()
         },
-        ..Default::default()
+        tcp_type,
     }
     .new_candidate_host()
     .map_err(rtc_err)?;
     RTCIceCandidate::from(&host).to_json().map_err(rtc_err)
+}
+
+/// Where rtc sends a datagram.
+fn peer_of(t: &TransportContext) -> Peer {
+    Peer {
+        proto: match t.transport_protocol {
+            TransportProtocol::TCP => Proto::Tcp,
+            _ => Proto::Udp,
+        },
+        addr: t.peer_addr,
+    }
 }
 
 fn invalid_sdp(e: impl std::fmt::Display) -> SfuError {
@@ -217,6 +244,10 @@ impl Conn {
             .map_err(rtc_err)?;
         pc.add_local_candidate(host_candidate(local.advertised)?)
             .map_err(rtc_err)?;
+        if local.tcp {
+            pc.add_local_candidate(candidate(local.advertised, Proto::Tcp)?)
+                .map_err(rtc_err)?;
+        }
         Ok(Conn {
             pc,
             local: local.advertised,
@@ -462,16 +493,16 @@ impl Conn {
     /// are the DTLS client, and rtc writes the ClientHello ahead of the check's answer. A client
     /// drops non-STUN datagrams until that answer has selected its pair, so the ClientHello
     /// would be lost and the handshake would wait a whole DTLS retransmission (1 s).
-    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, BytesMut)> {
+    pub fn poll_transmit(&mut self) -> Option<(Peer, BytesMut)> {
         if self.state == RTCPeerConnectionState::Connected && self.setup_out.is_empty() {
             return self
                 .pc
                 .poll_write()
-                .map(|m| (m.transport.peer_addr, m.message));
+                .map(|m| (peer_of(&m.transport), m.message));
         }
         if self.setup_out.is_empty() {
             while let Some(m) = self.pc.poll_write() {
-                self.setup_out.push_back((m.transport.peer_addr, m.message));
+                self.setup_out.push_back((peer_of(&m.transport), m.message));
             }
             self.setup_out
                 .make_contiguous()

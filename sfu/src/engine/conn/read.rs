@@ -1,7 +1,6 @@
 //! What a connection reads: datagrams in (ICE checks that come before the client's
 //! description kept until it does), and what rtc made of them out, as [`ConnEvent`]s.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -15,13 +14,14 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use sfu_core::{RtpMeta, TrackId};
 
 use super::super::demux;
+use super::super::transport::{Peer, Proto};
 use super::{Conn, ConnEvent, EARLY_CHECKS, Inbound, link_state};
 use crate::media::CodecSpec;
 use crate::media::feedback::{is_keyframe_request, nack_pairs};
 
 impl Conn {
     /// A datagram the demux routed here, from `from`.
-    pub fn read(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+    pub fn read(&mut self, now: Instant, from: Peer, datagram: &[u8]) {
         if demux::is_stun(datagram) && self.pc.remote_description().is_none() {
             if self.early.len() < EARLY_CHECKS {
                 self.early.push((now, from, BytesMut::from(datagram)));
@@ -38,14 +38,18 @@ impl Conn {
         }
     }
 
-    fn hand_over(&mut self, now: Instant, from: SocketAddr, message: BytesMut) {
+    fn hand_over(&mut self, now: Instant, from: Peer, message: BytesMut) {
         let msg = TaggedBytesMut {
             now,
             transport: TransportContext {
+                // The TCP candidate has the same address and port as the UDP one.
                 local_addr: self.local,
-                peer_addr: from,
+                peer_addr: from.addr,
                 ecn: None,
-                transport_protocol: TransportProtocol::UDP,
+                transport_protocol: match from.proto {
+                    Proto::Udp => TransportProtocol::UDP,
+                    Proto::Tcp => TransportProtocol::TCP,
+                },
             },
             message,
         };

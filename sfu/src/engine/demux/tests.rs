@@ -7,8 +7,9 @@ fn crypto() -> Arc<dyn RTCCryptoProvider> {
     rtc::crypto::default_provider().expect("the ring provider is built in")
 }
 
-fn addr(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
+/// A UDP peer on loopback.
+fn addr(port: u16) -> Peer {
+    Peer::udp(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
 /// A Binding request as a browser sends it, `USERNAME` and all.
@@ -153,6 +154,29 @@ fn an_address_moves_only_with_a_verified_check_and_restarts_change_the_ufrag() {
         d.route(addr(42002), &restarted),
         Verdict::Dropped(Drop::UnknownUfrag)
     );
+}
+
+#[test]
+fn a_tcp_flow_proves_itself_apart_from_udp_from_the_same_address_and_is_forgotten_when_closed() {
+    let mut d = demux();
+    let udp = addr(42100);
+    let tcp = Peer::tcp(udp.addr);
+    let check = binding("ufragAAAAAAAAAAA:r1", "password-of-connection-one");
+    assert_eq!(d.route(udp, &check), Verdict::Learnt(1));
+    assert_eq!(
+        d.route(tcp, &RTP),
+        Verdict::Dropped(Drop::UnknownAddress),
+        "a proved UDP address proves nothing over TCP"
+    );
+    assert!(!d.may_send(1, tcp));
+    assert_eq!(d.route(tcp, &check), Verdict::Learnt(1));
+    assert_eq!(d.route(tcp, &DTLS), Verdict::To(1));
+    assert_eq!(d.addresses(1), [udp, tcp]);
+    // The TCP connection closed: its address must prove itself again.
+    d.forget_address(tcp);
+    assert_eq!(d.addresses(1), [udp]);
+    assert_eq!(d.route(tcp, &DTLS), Verdict::Dropped(Drop::UnknownAddress));
+    assert_eq!(d.route(udp, &RTP), Verdict::To(1));
 }
 
 #[test]
