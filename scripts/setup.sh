@@ -14,6 +14,8 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v janus >/dev/null 2>&1 || need+=(janus)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+# The ICE-TCP browser test blocks UDP inside its own namespace with it.
+command -v nft >/dev/null 2>&1 || need+=(nftables)
 
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
