@@ -84,6 +84,16 @@ pub struct TrackMeta {
     pub muted: bool,
 }
 
+/// One of a publisher's tracks, by both of its ids: `track_id`, the publisher's own (the track id
+/// of its offer's `a=msid` line, which `mute`, `unpublish` and `muted_by_admin` use), and `id`,
+/// the server's, which everyone else sees (in `track_published`, `track_muted`,
+/// `track_unpublished`, and as the track id of the subscribe offer's `a=msid`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct TrackIds {
+    pub track_id: String,
+    pub id: String,
+}
+
 /// A track as other participants see it. `id` is the server's id for the track; the subscribe
 /// offer carries it as the track id of the `a=msid` line, with the publisher's participant id as
 /// the stream id.
@@ -329,8 +339,12 @@ pub enum ServerMessage {
     MutedByAdmin {
         track_id: String,
     },
+    /// The answer to `publish_offer`, with the server's id for each track the offer sends
+    /// that has an `a=msid` track id.
     PublishAnswer {
         sdp: String,
+        #[serde(default)]
+        tracks: Vec<TrackIds>,
     },
     /// A new offer for the subscribe connection; answer with `subscribe_answer`.
     SubscribeOffer {

@@ -25,7 +25,7 @@ fn ports_seen(c: &Client) -> BTreeSet<u16> {
     c.events()
         .iter()
         .filter_map(|(_, m)| match m {
-            ServerMessage::PublishAnswer { sdp } | ServerMessage::SubscribeOffer { sdp } => {
+            ServerMessage::PublishAnswer { sdp, .. } | ServerMessage::SubscribeOffer { sdp } => {
                 Some(candidate_ports(sdp))
             }
             _ => None,

@@ -369,7 +369,7 @@ async fn candidates_advertise_the_public_ip() {
         .events()
         .into_iter()
         .find_map(|(_, m)| match m {
-            ServerMessage::PublishAnswer { sdp } => Some(sdp),
+            ServerMessage::PublishAnswer { sdp, .. } => Some(sdp),
             _ => None,
         })
         .expect("a publish answer");
@@ -410,4 +410,62 @@ async fn a_vp8_only_subscriber_keeps_receiving_new_vp8_publishers() {
             .map(|t| (t.codec.clone(), t.packets))
             .collect::<Vec<_>>()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_publish_answer_tells_the_publisher_the_id_others_see_for_each_track() {
+    common::init_tracing();
+    let server = TestServer::start((43300, 43300)).await;
+    let publisher = Client::connect(config(&server, "ids", 1))
+        .await
+        .expect("the publisher joins");
+    let mut watcher_cfg = config(&server, "ids", 2);
+    watcher_cfg.publish_audio = false;
+    watcher_cfg.publish_video = false;
+    let watcher = Client::connect(watcher_cfg)
+        .await
+        .expect("the watcher joins");
+    let mut told: Vec<(String, String)> = publisher
+        .events()
+        .into_iter()
+        .find_map(|(_, m)| match m {
+            ServerMessage::PublishAnswer { tracks, .. } => Some(tracks),
+            _ => None,
+        })
+        .expect("a publish answer")
+        .into_iter()
+        .map(|t| (t.track_id, t.id))
+        .collect();
+    told.sort();
+    // The load generator names its tracks `<kind>-<index>` in its offer's a=msid lines.
+    let own: Vec<&str> = told.iter().map(|(own, _)| own.as_str()).collect();
+    assert_eq!(own, ["audio-1", "video-1"], "{told:?}");
+    assert!(told.iter().all(|(own, id)| own != id), "{told:?}");
+    let seen = || {
+        let mut ids: Vec<String> = watcher
+            .events()
+            .into_iter()
+            .filter_map(|(_, m)| match m {
+                ServerMessage::TrackPublished {
+                    participant_id,
+                    track,
+                } if participant_id == publisher.participant_id => Some(track.id),
+                _ => None,
+            })
+            .chain(
+                watcher
+                    .others_at_join
+                    .iter()
+                    .filter(|p| p.id == publisher.participant_id)
+                    .flat_map(|p| p.tracks.iter().map(|t| t.id.clone())),
+            )
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    let mut expected: Vec<String> = told.iter().map(|(_, id)| id.clone()).collect();
+    expected.sort();
+    eventually(Duration::from_secs(10), || seen() == expected).await;
+    assert_eq!(seen(), expected, "{}", explain(&watcher));
 }

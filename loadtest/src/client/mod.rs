@@ -227,7 +227,7 @@ impl Client {
                     // Recorded first, so that whoever is woken by what follows already sees it.
                     lock(&shared.events).push((Instant::now(), msg.clone()));
                     match &msg {
-                        ServerMessage::PublishAnswer { sdp } => {
+                        ServerMessage::PublishAnswer { sdp, .. } => {
                             if let Some(tx) = lock(&shared.publish_answer).take() {
                                 let _ = tx.send(Ok(sdp.clone()));
                             }

@@ -454,7 +454,7 @@ impl Clients {
             busy = true;
             let m = &mut self.members[i];
             match msg {
-                ServerMessage::PublishAnswer { sdp } => {
+                ServerMessage::PublishAnswer { sdp, .. } => {
                     if let Some((pc, senders)) = m.publish.as_mut() {
                         pc.apply_answer(sdp, now)?;
                         for s in senders.iter_mut() {

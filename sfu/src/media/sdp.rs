@@ -18,6 +18,35 @@ pub(crate) fn audio_level_id(sdp: &str) -> Option<u8> {
     })
 }
 
+/// The `a=msid` track ids of the sections an offer sends on (`sendonly` or `sendrecv`), in
+/// order, each once.
+pub(crate) fn sending_track_ids(sdp: &str) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    let mut section: Option<(bool, Option<&str>)> = None;
+    let close = |section: Option<(bool, Option<&str>)>, ids: &mut Vec<String>| {
+        if let Some((true, Some(id))) = section
+            && !ids.iter().any(|known| known == id)
+        {
+            ids.push(id.to_owned());
+        }
+    };
+    for line in sdp.lines().map(str::trim_end) {
+        if line.starts_with("m=") {
+            close(section.take(), &mut ids);
+            section = Some((false, None));
+        } else if let Some((sending, msid)) = section.as_mut() {
+            if line == "a=sendonly" || line == "a=sendrecv" {
+                *sending = true;
+            } else if let Some(value) = line.strip_prefix("a=msid:") {
+                // `a=msid:<stream id> <track id>`; the track id is what browsers name a track by.
+                *msid = value.split_whitespace().nth(1).filter(|t| !t.is_empty());
+            }
+        }
+    }
+    close(section, &mut ids);
+    ids
+}
+
 /// Media sections an offer may have per published track. A browser keeps a section for every
 /// track it ever sent on the connection (a transceiver whose sender was used is not reused), so a
 /// long class with a screen shared and stopped many times grows its offer; this bounds it.
@@ -103,6 +132,20 @@ mod tests {
         ] {
             assert_eq!(audio_level_id(none), None, "{none:?}");
         }
+    }
+
+    #[test]
+    fn the_sending_track_ids_of_an_offer_are_read_in_order_once_each() {
+        let offer = "v=0\r\na=msid-semantic: WMS *\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendrecv\r\na=msid:s1 mic-1\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=msid:s1 cam-1\r\na=sendonly\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=inactive\r\na=msid:s2 old-screen\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=sendonly\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendonly\r\na=msid:s1 mic-1\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=sendonly\r\na=msid:-\r\n";
+        assert_eq!(sending_track_ids(offer), ["mic-1", "cam-1"]);
+        assert!(sending_track_ids("").is_empty());
+        assert!(sending_track_ids("a=msid:s x\na=sendonly").is_empty());
     }
 
     #[test]

@@ -34,6 +34,9 @@ struct Member {
     events: mpsc::Sender<ServerMessage>,
     /// Declared by the publisher for tracks not yet open, by `a=msid` track id.
     meta: HashMap<String, TrackMeta>,
+    /// The server's id for each track the publisher's offers sent, by `a=msid` track id: told
+    /// to the publisher in `publish_answer`, and the id others see once the track opens.
+    ids: HashMap<String, String>,
     links: Arc<ParticipantLinks>,
     gone: Arc<AtomicBool>,
     publish: Option<ConnId>,
@@ -162,6 +165,7 @@ impl Room {
                     name,
                     events,
                     meta: HashMap::new(),
+                    ids: HashMap::new(),
                     links,
                     gone,
                     publish: None,
@@ -411,7 +415,11 @@ impl Room {
         let meta = member.meta.get(&msid).cloned();
         let kind = codec.kind();
         let info = TrackInfo {
-            id: crate::wire_id(),
+            id: member
+                .ids
+                .get(&msid)
+                .cloned()
+                .unwrap_or_else(crate::wire_id),
             kind,
             source: meta.as_ref().map(|m| m.source).unwrap_or_default(),
             muted: meta.as_ref().is_some_and(|m| m.muted),
@@ -456,6 +464,10 @@ impl Room {
             return;
         };
         self.registry.tracks_delta(&self.meters, t.info.kind, -1);
+        if let Some(m) = self.members.get_mut(&t.publisher) {
+            // A track published again under the same msid is a new track to the others.
+            m.ids.remove(&t.msid);
+        }
         self.core.handle_input(now(), Input::Unpublish(track));
         self.drain_outputs(conns);
         self.ready.retain(|(_, tid)| *tid != track);

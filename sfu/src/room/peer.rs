@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use protocol::{IceCandidate, PcTarget, ServerMessage, TrackMeta};
+use protocol::{IceCandidate, PcTarget, ServerMessage, TrackIds, TrackMeta};
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use sfu_core::{Input, ParticipantId, TrackId};
 use tracing::{debug, warn};
@@ -16,7 +16,7 @@ use crate::engine::demux::ConnId;
 use crate::error::{Result, SfuError};
 use crate::links::{LinkState, LinkStats};
 use crate::media::quality::QualityCtx;
-use crate::media::{check_codecs, check_sections};
+use crate::media::{check_codecs, check_sections, sending_track_ids};
 
 /// The subscribe side's negotiation.
 #[derive(Debug, Default)]
@@ -82,9 +82,14 @@ impl Room {
         check_sections(sdp, self.registry.config.max_tracks_per_participant)?;
         check_codecs(sdp)?;
         let id = self.conn_of(participant, PcTarget::Publish, conns)?;
+        let sending = sending_track_ids(sdp);
         if let Some(m) = self.members.get_mut(&participant) {
             for t in tracks {
                 m.meta.insert(t.track_id.clone(), t);
+            }
+            m.ids.retain(|msid, _| sending.contains(msid));
+            for msid in &sending {
+                m.ids.entry(msid.clone()).or_insert_with(crate::wire_id);
             }
         }
         let conn = conns.get(id).ok_or(SfuError::Closed)?;
@@ -94,8 +99,18 @@ impl Room {
             self.track_ended(track, conns);
         }
         let m = self.members.get(&participant).ok_or(SfuError::Closed)?;
+        let tracks = sending
+            .into_iter()
+            .filter_map(|track_id| {
+                let id = m.ids.get(&track_id)?.clone();
+                Some(TrackIds { track_id, id })
+            })
+            .collect();
         m.events
-            .try_send(ServerMessage::PublishAnswer { sdp: answer })
+            .try_send(ServerMessage::PublishAnswer {
+                sdp: answer,
+                tracks,
+            })
             .map_err(|_| SfuError::Closed)
     }
 
