@@ -178,4 +178,35 @@ mod tests {
         let vp8 = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n";
         assert!(check_codecs(vp8).is_ok());
     }
+
+    proptest::proptest! {
+        /// Any text, made of SDP-like lines: the ids come once each, each from an `a=msid:` line.
+        #[test]
+        fn sending_track_ids_come_from_msid_lines_once_each(
+            lines in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("m=audio 9 UDP/TLS/RTP/SAVPF 111".to_owned()),
+                    proptest::strategy::Just("a=sendonly".to_owned()),
+                    proptest::strategy::Just("a=recvonly".to_owned()),
+                    "a=msid:[a-z]{0,3}( [a-z0-9-]{0,4}){0,2}",
+                    "\\PC{0,12}",
+                ],
+                0..24,
+            ),
+            crlf in proptest::bool::ANY,
+        ) {
+            let sdp = lines.join(if crlf { "\r\n" } else { "\n" });
+            let ids = sending_track_ids(&sdp);
+            for (i, id) in ids.iter().enumerate() {
+                proptest::prop_assert!(!ids[..i].contains(id), "{id} twice in {ids:?}");
+                let from_msid = sdp.lines().any(|l| {
+                    l.trim_end()
+                        .strip_prefix("a=msid:")
+                        .and_then(|v| v.split_whitespace().nth(1))
+                        == Some(id.as_str())
+                });
+                proptest::prop_assert!(from_msid, "{id} is on no a=msid line of {sdp:?}");
+            }
+        }
+    }
 }
