@@ -36,9 +36,12 @@ step "building tests"
 cargo test --workspace --locked --no-run
 
 # Runs a command in a network namespace of its own with only loopback, when this user may.
+# The tests' servers listen on fixed ports in 40000-46999 (UDP, and TCP for ICE-TCP); the
+# namespace's ephemeral ports start above them, so that no client connection of another test
+# holds a port a server is about to listen on (that once failed a bind: EADDRINUSE).
 isolated() {
   if unshare -n true 2>/dev/null; then
-    unshare -n sh -c 'ip link set lo up && exec "$@"' sh "$@"
+    unshare -n sh -c 'ip link set lo up && sysctl -qw net.ipv4.ip_local_port_range="47000 60999" && exec "$@"' sh "$@"
   elif [ "${CI:-}" = "true" ]; then
     echo "CI needs unshare -n (root) to keep test traffic on loopback" >&2
     return 1
