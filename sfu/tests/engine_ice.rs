@@ -16,7 +16,7 @@ use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use sfu::engine::Engine;
-use sfu::engine::demux::{Drop, signed_binding_request as binding};
+use sfu::engine::demux::{ConnId, Drop, signed_binding_request as binding};
 use sfu::engine::transport::Peer;
 
 mod common;
@@ -133,6 +133,29 @@ impl Client {
     }
 }
 
+/// Turns the client and the engine until both sides of connection `id` are connected (ICE
+/// and DTLS done), for at most 10 s, and asserts that they are.
+fn connect(client: &mut Client, engine: &mut Engine, id: ConnId) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until
+        && !(client.state == RTCPeerConnectionState::Connected
+            && engine.state(id) == Some(RTCPeerConnectionState::Connected))
+    {
+        client.turn();
+        engine.turn(Duration::from_millis(5)).unwrap();
+    }
+    assert_eq!(
+        client.state,
+        RTCPeerConnectionState::Connected,
+        "the client"
+    );
+    assert_eq!(
+        engine.state(id),
+        Some(RTCPeerConnectionState::Connected),
+        "the engine's connection"
+    );
+}
+
 #[test]
 fn a_client_without_udp_connects_over_ice_tcp_on_the_same_port_number() {
     let mut engine =
@@ -159,24 +182,7 @@ fn a_client_without_udp_connects_over_ice_tcp_on_the_same_port_number() {
             RTCSessionDescription::answer(answer).unwrap(),
         )
         .unwrap();
-    let until = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < until
-        && !(client.state == RTCPeerConnectionState::Connected
-            && engine.state(id) == Some(RTCPeerConnectionState::Connected))
-    {
-        client.turn();
-        engine.turn(Duration::from_millis(5)).unwrap();
-    }
-    assert_eq!(
-        client.state,
-        RTCPeerConnectionState::Connected,
-        "the client"
-    );
-    assert_eq!(
-        engine.state(id),
-        Some(RTCPeerConnectionState::Connected),
-        "the engine's connection"
-    );
+    connect(&mut client, &mut engine, id);
     assert_eq!(
         engine.demux().addresses(id),
         [Peer::tcp(client.addr)],
@@ -259,24 +265,7 @@ fn a_full_ice_agent_connects_to_the_engine_on_its_one_port() {
         .send_to(&binding(&format!("{ufrag}:theirs"), "not-the-password"), to)
         .unwrap();
 
-    let until = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < until
-        && !(client.state == RTCPeerConnectionState::Connected
-            && engine.state(id) == Some(RTCPeerConnectionState::Connected))
-    {
-        client.turn();
-        engine.turn(Duration::from_millis(5)).unwrap();
-    }
-    assert_eq!(
-        client.state,
-        RTCPeerConnectionState::Connected,
-        "the client"
-    );
-    assert_eq!(
-        engine.state(id),
-        Some(RTCPeerConnectionState::Connected),
-        "the engine's connection"
-    );
+    connect(&mut client, &mut engine, id);
     assert_eq!(
         engine.demux().addresses(id),
         [Peer::udp(client.addr)],
