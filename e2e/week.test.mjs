@@ -105,8 +105,11 @@ try {
   page.on('pageerror', (e) => console.log(`[Bea] page error: ${e.message}`));
   await page.goto(`${base}/r/${room.slug}?t=${bea}`);
   await page.waitForSelector('#home-chat-log');
-  const said = await until(() => page.evaluate(() => [...document.querySelectorAll('#home-chat-log li[data-id] .text')].map((n) => n.textContent)), 5000, 'chat')
-    .catch(() => []);
+  // The home loads its chat after the page: wait for the messages themselves (an empty list is
+  // truthy, and reading it at once once failed this check before the history had arrived).
+  const texts = () => page.evaluate(() => [...document.querySelectorAll('#home-chat-log li[data-id] .text')].map((n) => n.textContent));
+  const said = await until(async () => { const t = await texts(); return t.length > 0 && t; }, 5000, 'chat')
+    .catch(() => texts());
   check(said.includes('Read chapter 4 for next week'), `the message is there after the restart (${JSON.stringify(said)})`);
   const heads = await page.evaluate(() => [...document.querySelectorAll('#home-chat-log .chat-day, #home-chat-log .chat-meeting')].map((n) => n.textContent));
   check(heads.length === 2 && heads[1].startsWith(`${heads[0]} meeting, `), `under its day and its meeting (${JSON.stringify(heads)})`);
