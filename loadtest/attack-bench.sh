@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Replays the attack campaign's costly requests (issue 11) against a cohort binary and prints
 # what each cost: wall time of the request, and the longest /healthz answer while it ran.
-# Everything runs on 127.0.0.1 inside a private network namespace (unshare -n); the server is
+# Everything runs on 127.0.0.1 inside a private network namespace (scripts/netns.sh); the server is
 # stopped by its PID at the end. Bounded: a few dozen requests, each with a 30 s limit.
 #   loadtest/attack-bench.sh [path/to/cohort]     (default: the debug build)
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 bin="${1:-${CARGO_TARGET_DIR:-/var/tmp/cohort-target}/debug/cohort}"
 [ -x "$bin" ] || { echo "no cohort binary at $bin (cargo build)" >&2; exit 1; }
 if [ "${ATTACK_BENCH_INSIDE:-}" != 1 ]; then
-  exec unshare -n env ATTACK_BENCH_INSIDE=1 sh -c 'ip link set lo up && exec "$0" "$@"' "$0" "$bin"
+  exec scripts/netns.sh env ATTACK_BENCH_INSIDE=1 "$0" "$bin"
 fi
 
 dir=$(mktemp -d)

@@ -19,7 +19,7 @@ for b in "$bin" "$lt"; do
 done
 command -v sqlite3 >/dev/null || { echo "sqlite3 is missing (scripts/setup.sh installs it)" >&2; exit 1; }
 if [ "${NOTES_BENCH_INSIDE:-}" != 1 ]; then
-  exec unshare -n env NOTES_BENCH_INSIDE=1 SECONDS_EDITING="$seconds" sh -c 'ip link set lo up && exec scripts/with-postgres.sh "$0" "$@"' "$0" "$bin" "$lt"
+  exec scripts/netns.sh env NOTES_BENCH_INSIDE=1 SECONDS_EDITING="$seconds" scripts/with-postgres.sh "$0" "$bin" "$lt"
 fi
 
 dir=$(mktemp -d)
