@@ -74,6 +74,13 @@ pub enum Input<P> {
         track: TrackId,
         pairs: Vec<(u16, u16)>,
     },
+    /// A participant's sending path is up: at first, or again after a gap (an ICE restart, a
+    /// lapse of consent) that lost what it sent. Its subscribers' video waits for a keyframe,
+    /// asked of it (and asked again) until one comes.
+    PublisherConnected(ParticipantId),
+    /// A participant's receiving path is up, at first or again after a gap: each of its video
+    /// subscriptions waits for a keyframe, asked for until one comes.
+    SubscriberConnected(ParticipantId),
     /// A forwarded packet found the subscriber's queue full and was dropped.
     QueueFull {
         subscriber: ParticipantId,
@@ -241,6 +248,8 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                 track,
                 pairs,
             } => self.nack(subscriber, track, &pairs),
+            Input::PublisherConnected(p) => self.resync(now, |t, _| t.publisher == p),
+            Input::SubscriberConnected(p) => self.resync(now, |_, s| s.subscriber == p),
             Input::QueueFull { subscriber, track } => self.queue_full(now, subscriber, track),
             Input::Timeout => self.timeout(now),
         }
@@ -539,6 +548,30 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                     });
                 }
             }
+        }
+    }
+
+    /// Every ready video subscription `which` picks waits for a keyframe, and its track asks
+    /// for one: after a gap the stream is undecodable until then.
+    fn resync(&mut self, now: Instant, which: impl Fn(&Track<P>, &Subscription<P>) -> bool) {
+        let mut asks = Vec::new();
+        for (id, track) in &mut self.tracks {
+            if !track.codec.is_video() {
+                continue;
+            }
+            let mut any = false;
+            for i in 0..track.subs.len() {
+                if track.subs[i].rewriter.is_some() && which(track, &track.subs[i]) {
+                    track.subs[i].waiting_keyframe = true;
+                    any = true;
+                }
+            }
+            if any {
+                asks.push(*id);
+            }
+        }
+        for id in asks {
+            self.request_keyframe(now, id);
         }
     }
 

@@ -556,3 +556,89 @@ fn nacks_are_answered_from_the_subscriptions_own_history() {
     assert!(forwards(&drain(&mut r)).is_empty());
     assert_eq!(r.stats().retransmitted_packets, 2);
 }
+
+#[test]
+fn a_publisher_back_after_a_gap_is_asked_for_a_keyframe_until_one_comes() {
+    let t0 = Instant::now();
+    let mut r = three_with_a_publishing(t0);
+    r.handle_input(
+        t0,
+        Input::Rtp {
+            track: A_VIDEO,
+            meta: meta(7, 1, 0),
+            payload: VP8_KEY.to_vec(),
+        },
+    );
+    assert_eq!(forwards(&drain(&mut r)).len(), 2, "B and C see the picture");
+    // A's path was down (an ICE restart); it is back.
+    let t1 = t0 + Duration::from_secs(5);
+    r.handle_input(t1, Input::PublisherConnected(A));
+    assert_eq!(
+        keyframe_requests(&drain(&mut r)),
+        1,
+        "one request for A's video"
+    );
+    // What A sends before the keyframe is held back from everyone, and the request repeats.
+    r.handle_input(
+        t1,
+        Input::Rtp {
+            track: A_VIDEO,
+            meta: meta(7, 90, 9000),
+            payload: VP8_DELTA.to_vec(),
+        },
+    );
+    assert!(forwards(&drain(&mut r)).is_empty(), "an undecodable delta");
+    let retry = t1 + RoomConfig::default().keyframe_retry_interval;
+    assert_eq!(r.poll_timeout(), Some(retry));
+    r.handle_input(retry, Input::Timeout);
+    assert_eq!(keyframe_requests(&drain(&mut r)), 1, "asked again");
+    r.handle_input(
+        retry,
+        Input::Rtp {
+            track: A_VIDEO,
+            meta: meta(7, 91, 9900),
+            payload: VP8_KEY.to_vec(),
+        },
+    );
+    assert_eq!(
+        forwards(&drain(&mut r)).len(),
+        2,
+        "the keyframe reaches both"
+    );
+    assert_eq!(r.poll_timeout(), None, "and the asking stops");
+    // Audio and other participants are not asked anything.
+    r.handle_input(retry, Input::PublisherConnected(B));
+    assert_eq!(keyframe_requests(&drain(&mut r)), 0, "B publishes nothing");
+}
+
+#[test]
+fn a_subscriber_back_after_a_gap_waits_for_a_keyframe_alone() {
+    let t0 = Instant::now();
+    let mut r = three_with_a_publishing(t0);
+    r.handle_input(
+        t0,
+        Input::Rtp {
+            track: A_VIDEO,
+            meta: meta(7, 1, 0),
+            payload: VP8_KEY.to_vec(),
+        },
+    );
+    drain(&mut r);
+    let t1 = t0 + Duration::from_secs(5);
+    r.handle_input(t1, Input::SubscriberConnected(B));
+    assert_eq!(keyframe_requests(&drain(&mut r)), 1, "asked for B");
+    r.handle_input(
+        t1,
+        Input::Rtp {
+            track: A_VIDEO,
+            meta: meta(7, 2, 90),
+            payload: VP8_DELTA.to_vec(),
+        },
+    );
+    let to: Vec<ParticipantId> = forwards(&drain(&mut r)).iter().map(|f| f.0).collect();
+    assert_eq!(
+        to,
+        [C],
+        "C, who lost nothing, goes on; B waits for the keyframe"
+    );
+}
