@@ -13,10 +13,14 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 pub mod board;
 pub mod chat;
+pub mod media;
 pub mod text;
 
 pub use board::{BoardFile, BoardItem};
 pub use chat::ChatMessage;
+pub use media::{
+    IceCandidate, ParticipantInfo, PcTarget, TrackIds, TrackInfo, TrackKind, TrackMeta, TrackSource,
+};
 
 /// Room names: 1 to 64 characters from `a-z`, `0-9`, `-` and `_`, starting with a letter or digit.
 pub const ROOM_NAME_MAX: usize = 64;
@@ -24,96 +28,6 @@ pub const ROOM_NAME_MAX: usize = 64;
 pub const DISPLAY_NAME_MAX: usize = 64;
 /// Chat messages: 1 to 2000 characters after trimming.
 pub const CHAT_TEXT_MAX: usize = 2000;
-
-/// Which of a participant's two peer connections a message is about.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum PcTarget {
-    /// The connection the participant sends media on (the client offers).
-    Publish,
-    /// The connection the participant receives media on (the server offers).
-    Subscribe,
-}
-
-/// An ICE candidate exactly as a browser's `RTCIceCandidate.toJSON()` gives it.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct IceCandidate {
-    pub candidate: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sdp_mid: Option<String>,
-    #[serde(
-        default,
-        rename = "sdpMLineIndex",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub sdp_m_line_index: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username_fragment: Option<String>,
-}
-
-/// Media kind of a track.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum TrackKind {
-    Audio,
-    Video,
-}
-
-/// What a published track carries, as its publisher declares it.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum TrackSource {
-    #[default]
-    Unknown,
-    Camera,
-    Microphone,
-    Screen,
-    ScreenAudio,
-}
-
-/// A publisher's description of one track in its offer, keyed by the track id that appears in the
-/// offer's `a=msid` line (the browser's `MediaStreamTrack.id`).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct TrackMeta {
-    pub track_id: String,
-    #[serde(default)]
-    pub source: TrackSource,
-    #[serde(default)]
-    pub muted: bool,
-}
-
-/// One of a publisher's tracks, by both of its ids: `track_id`, the publisher's own (the track id
-/// of its offer's `a=msid` line, which `mute`, `unpublish` and `muted_by_admin` use), and `id`,
-/// the server's, which everyone else sees (in `track_published`, `track_muted`,
-/// `track_unpublished`, and as the track id of the subscribe offer's `a=msid`).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct TrackIds {
-    pub track_id: String,
-    pub id: String,
-}
-
-/// A track as other participants see it. `id` is the server's id for the track; the subscribe
-/// offer carries it as the track id of the `a=msid` line, with the publisher's participant id as
-/// the stream id.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct TrackInfo {
-    pub id: String,
-    pub kind: TrackKind,
-    pub source: TrackSource,
-    pub muted: bool,
-    /// The codec's MIME type, for example `video/VP8`.
-    pub codec: String,
-}
-
-/// A participant as the others see it.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct ParticipantInfo {
-    pub id: String,
-    pub name: String,
-    pub tracks: Vec<TrackInfo>,
-}
 
 /// Messages from a client to the server.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -141,6 +55,10 @@ pub enum ClientMessage {
     },
     /// The answer to the server's latest `subscribe_offer`.
     SubscribeAnswer { sdp: String },
+    /// Restart ICE on the subscribe connection (after a network change): the server answers
+    /// with a `subscribe_offer` that carries new ICE credentials. The publish connection
+    /// restarts by the client's own `publish_offer` with new credentials.
+    RestartIce {},
     /// A trickled ICE candidate for one of the two connections.
     Candidate {
         target: PcTarget,
@@ -189,6 +107,7 @@ impl ClientMessage {
         "join",
         "publish_offer",
         "subscribe_answer",
+        "restart_ice",
         "candidate",
         "mute",
         "unpublish",

@@ -95,6 +95,8 @@ pub struct Counters {
     pub sends_refused: AtomicU64,
     /// ICE-TCP connections accepted, refused (over a limit) and closed, in that order.
     pub tcp_connections: [AtomicU64; 3],
+    /// ICE restarts: a connection's local description brought new credentials.
+    pub ice_restarts: AtomicU64,
 }
 
 /// State shared by the rooms and participants of one server.

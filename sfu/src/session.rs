@@ -88,6 +88,14 @@ impl SessionHandle {
         .await
     }
 
+    /// Restarts ICE on the subscribe connection: the next `subscribe_offer` carries new
+    /// credentials.
+    pub async fn restart_ice(&self) -> Result<()> {
+        let participant = self.id;
+        self.ask(|reply| RoomMsg::RestartIce { participant, reply })
+            .await
+    }
+
     pub async fn candidate(&self, target: PcTarget, candidate: IceCandidate) -> Result<()> {
         let participant = self.id;
         self.ask(|reply| RoomMsg::Candidate {

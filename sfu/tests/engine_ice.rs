@@ -2,7 +2,7 @@
 //! agent (webrtc-rs's `rtc`, as browsers are) connects to it, ICE and DTLS complete, and
 //! the data channel it offered opens. Datagrams from an address that never passed a check
 //! reach no connection. A client that has only TCP connects over ICE-TCP on the same port
-//! number. Loopback only.
+//! number. An ICE restart moves a connection to new credentials in place. Loopback only.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -300,4 +300,97 @@ fn a_full_ice_agent_connects_to_the_engine_on_its_one_port() {
     assert_eq!(engine.refused_sends(), 0, "nor was anything meant for it");
     engine.conns().close(id);
     assert!(engine.demux().addresses(id).is_empty());
+}
+
+/// The value of `a=<name>:` in an SDP.
+fn attr(sdp: &str, name: &str) -> String {
+    let prefix = format!("a={name}:");
+    sdp.lines()
+        .find_map(|l| l.trim_end().strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("no {prefix} in\n{sdp}"))
+        .to_owned()
+}
+
+#[test]
+fn an_ice_restart_gives_the_connection_new_credentials_in_place() {
+    let counters = std::sync::Arc::new(sfu::Counters::default());
+    let mut engine = Engine::bind("127.0.0.1:0".parse().unwrap(), None, counters.clone()).unwrap();
+    let (mut client, client_sdp) = Client::offer();
+    let (id, answer) = engine.answer(&client_sdp, Instant::now()).unwrap();
+    client
+        .pc
+        .set_remote_description(
+            Instant::now(),
+            RTCSessionDescription::answer(answer.clone()).unwrap(),
+        )
+        .unwrap();
+    connect(&mut client, &mut engine, id);
+    let (old_ufrag, old_pwd) = (attr(&answer, "ice-ufrag"), attr(&answer, "ice-pwd"));
+
+    // The client's network changed: it offers new credentials on the same connection.
+    client.pc.restart_ice();
+    let offer = client.pc.create_offer(None).unwrap();
+    client
+        .pc
+        .set_local_description(Instant::now(), offer.clone())
+        .unwrap();
+    assert_ne!(
+        attr(&offer.sdp, "ice-ufrag"),
+        attr(&client_sdp, "ice-ufrag"),
+        "the client's restart offer has new credentials"
+    );
+    let answer = engine
+        .conns()
+        .answer_on(id, &offer.sdp, Instant::now())
+        .unwrap();
+    let ufrag = attr(&answer, "ice-ufrag");
+    assert_ne!(
+        ufrag, old_ufrag,
+        "the answer to a restart carries a new ufrag"
+    );
+    assert_ne!(attr(&answer, "ice-pwd"), old_pwd, "and a new password");
+    assert_eq!(
+        engine.demux().ufrag(id),
+        Some(ufrag.as_str()),
+        "routed by the new ufrag"
+    );
+    assert_eq!(
+        counters
+            .ice_restarts
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    // Its agent starts the session over: checking again, until the client's new checks.
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until && engine.state(id) == Some(RTCPeerConnectionState::Connected) {
+        engine.turn(Duration::from_millis(5)).unwrap();
+    }
+    assert_eq!(engine.state(id), Some(RTCPeerConnectionState::Connecting));
+
+    // A check with the old credentials names nothing now, even with the right password.
+    let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+    stranger
+        .send_to(
+            &binding(&format!("{old_ufrag}:theirs"), &old_pwd),
+            engine.advertised(),
+        )
+        .unwrap();
+    client
+        .pc
+        .set_remote_description(
+            Instant::now(),
+            RTCSessionDescription::answer(answer).unwrap(),
+        )
+        .unwrap();
+    connect(&mut client, &mut engine, id);
+    assert_eq!(
+        engine.demux().dropped(Drop::UnknownUfrag),
+        1,
+        "the old ufrag's check"
+    );
+    assert_eq!(
+        engine.demux().addresses(id),
+        [Peer::udp(client.addr)],
+        "the same path, proved again"
+    );
 }

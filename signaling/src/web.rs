@@ -35,6 +35,7 @@ const ASSETS: &[Asset] = &[
     asset!("room.js", JS),
     asset!("signaling.js", JS),
     asset!("media.js", JS),
+    asset!("recovery.js", JS),
     asset!("prejoin.js", JS),
     asset!("call.js", JS),
     asset!("chat.js", JS),

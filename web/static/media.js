@@ -38,7 +38,8 @@ function preferCodecs(transceiver) {
 }
 
 export class Publisher {
-  constructor(signaling, onFailed) {
+  /** onState(connectionState) hears every change of the connection's state. */
+  constructor(signaling, onState) {
     this.sig = signaling;
     this.pc = new RTCPeerConnection();
     this.queue = new CandidateQueue(this.pc);
@@ -52,9 +53,7 @@ export class Publisher {
     this.pc.addEventListener('icecandidate', (e) => {
       if (e.candidate) this.sig.send({ type: 'candidate', target: 'publish', candidate: e.candidate.toJSON() });
     });
-    this.pc.addEventListener('connectionstatechange', () => {
-      if (this.pc.connectionState === 'failed') onFailed?.();
-    });
+    this.pc.addEventListener('connectionstatechange', () => onState?.(this.pc.connectionState));
     this.onAnswer = async (e) => {
       await this.pc.setRemoteDescription({ type: 'answer', sdp: e.detail.sdp });
       await this.queue.flush();
@@ -107,6 +106,13 @@ export class Publisher {
     }
   }
 
+  /** Restarts ICE: an offer with new credentials, on the same connection and tracks. */
+  restartIce() {
+    if (!this.pc.remoteDescription) return;
+    this.pc.restartIce();
+    this.negotiate().catch(() => {});
+  }
+
   negotiate() {
     const run = this.chain.then(() => this.negotiateNow());
     this.chain = run.catch(() => {});
@@ -132,8 +138,9 @@ export class Publisher {
 }
 
 export class Subscriber {
-  /** onTrack(track, participantId) is called for every remote track. */
-  constructor(signaling, onTrack, onFailed) {
+  /** onTrack(track, participantId) is called for every remote track; onState as for the
+   *  Publisher. */
+  constructor(signaling, onTrack, onState) {
     this.sig = signaling;
     this.pc = new RTCPeerConnection();
     this.queue = new CandidateQueue(this.pc);
@@ -142,9 +149,7 @@ export class Subscriber {
     this.pc.addEventListener('icecandidate', (e) => {
       if (e.candidate) this.sig.send({ type: 'candidate', target: 'subscribe', candidate: e.candidate.toJSON() });
     });
-    this.pc.addEventListener('connectionstatechange', () => {
-      if (this.pc.connectionState === 'failed') onFailed?.();
-    });
+    this.pc.addEventListener('connectionstatechange', () => onState?.(this.pc.connectionState));
     this.onOffer = (e) => {
       this.chain = this.chain.then(() => this.answer(e.detail.sdp)).catch(() => {});
     };
@@ -153,6 +158,11 @@ export class Subscriber {
     };
     this.sig.addEventListener('subscribe_offer', this.onOffer);
     this.sig.addEventListener('candidate', this.onCandidate);
+  }
+
+  /** Asks the server, which offers this connection, for an offer with new ICE credentials. */
+  restartIce() {
+    if (this.pc.remoteDescription) this.sig.send({ type: 'restart_ice' });
   }
 
   async answer(sdp) {

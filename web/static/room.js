@@ -4,6 +4,7 @@
 import { el, $, announce } from './dom.js';
 import { Signaling, PROTOCOL_VERSION } from './signaling.js';
 import { Publisher, Subscriber } from './media.js';
+import { IceRecovery } from './recovery.js';
 import { Prejoin } from './prejoin.js';
 import { Call } from './call.js';
 import { Chat, fetchEarlier } from './chat.js';
@@ -58,7 +59,7 @@ const LEAVE_REASONS = {
 
 const state = {
   name: '', mic: null, cam: null, screen: null, msid: {},
-  sig: null, pub: null, sub: null, call: null, chat: null, joined: null, lobby: null, notes: null,
+  sig: null, pub: null, sub: null, recovery: null, call: null, chat: null, joined: null, lobby: null, notes: null,
   leaving: false, reconnecting: false, ended: false,
 };
 
@@ -132,8 +133,10 @@ async function startSession(sig, joined) {
   state.chat.reset(joined.chat ?? [], joined.more_chat);
   roomPanels(joined);
   wire(sig);
-  state.sub = new Subscriber(sig, (track, pid) => state.call.attach(track, pid), () => reconnect());
-  state.pub = new Publisher(sig, () => reconnect());
+  const onState = (s) => state.recovery?.state(s);
+  state.sub = new Subscriber(sig, (track, pid) => state.call.attach(track, pid), onState);
+  state.pub = new Publisher(sig, onState);
+  state.recovery = new IceRecovery(state.pub, state.sub, () => reconnect(), (text) => state.call.banner(text));
   const list = [];
   if (state.mic) list.push({ track: state.mic, source: 'microphone', key: 'mic' });
   if (state.cam) list.push({ track: state.cam, source: 'camera', key: 'cam' });
@@ -166,10 +169,11 @@ function showLocal() {
 }
 
 function teardown() {
+  state.recovery?.close();
   state.sig?.close();
   state.pub?.close();
   state.sub?.close();
-  state.sig = state.pub = state.sub = null;
+  state.sig = state.pub = state.sub = state.recovery = null;
 }
 
 async function reconnect() {

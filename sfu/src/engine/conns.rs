@@ -13,7 +13,7 @@ use protocol::PcTarget;
 use sfu_core::ParticipantId;
 
 use super::conn::{Conn, Local};
-use super::demux::{ConnId, Demux, Verdict};
+use super::demux::{ConnId, Demux, UfragTaken, Verdict};
 use super::transport::Peer;
 use crate::Counters;
 use crate::error::SfuError;
@@ -71,8 +71,8 @@ impl Conns {
         self.advertised
     }
 
-    /// Opens a connection for `owner`, with fresh credentials whose ufrag is unique on this
-    /// engine (RFC 8839: 4+ and 22+ characters).
+    /// Opens a connection for `owner`. It is routed to once its first local description gives
+    /// it credentials ([`Conns::answer_on`], [`Conns::offer_on`]).
     pub(crate) fn open(
         &mut self,
         owner: Owner,
@@ -81,18 +81,9 @@ impl Conns {
     ) -> Result<ConnId, SfuError> {
         let id = self.next_id;
         self.next_id += 1;
-        let pwd = uuid::Uuid::new_v4().simple().to_string();
-        let ufrag = loop {
-            let u = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
-            if self.demux.set_credentials(id, &u, &pwd).is_ok() {
-                break u;
-            }
-        };
         let local = Local {
             advertised: self.advertised,
             tcp: self.tcp,
-            ufrag,
-            pwd,
         };
         match Conn::new(&local, quality, now) {
             Ok(conn) => {
@@ -109,11 +100,49 @@ impl Conns {
                 self.touch(id);
                 Ok(id)
             }
-            Err(e) => {
-                self.demux.remove(id);
-                Err(e)
-            }
+            Err(e) => Err(e),
         }
+    }
+
+    /// Applies a client's offer to connection `id` and answers it (see [`Conn::answer`]);
+    /// from then on `id` is routed by the answer's credentials.
+    pub fn answer_on(&mut self, id: ConnId, offer: &str, now: Instant) -> Result<String, SfuError> {
+        let sdp = self.get(id).ok_or(SfuError::Closed)?.answer(offer, now)?;
+        self.described(id)?;
+        Ok(sdp)
+    }
+
+    /// Makes and applies a new offer on connection `id` (see [`Conn::offer`]); from then on
+    /// `id` is routed by its credentials.
+    pub fn offer_on(&mut self, id: ConnId, now: Instant) -> Result<String, SfuError> {
+        let sdp = self.get(id).ok_or(SfuError::Closed)?.offer(now)?;
+        self.described(id)?;
+        Ok(sdp)
+    }
+
+    /// Routes to `id` by the credentials of its latest local description. New credentials on a connection that had some are an ICE restart
+    /// (counted): its old ufrag names nothing from then on, and the addresses it proved stay
+    /// until new checks prove others.
+    fn described(&mut self, id: ConnId) -> Result<(), SfuError> {
+        let Some((ufrag, pwd)) = self.map.get(&id).and_then(|e| e.conn.local_credentials()) else {
+            return Ok(());
+        };
+        let restart = match self.demux.ufrag(id) {
+            Some(old) if old == ufrag => return Ok(()),
+            Some(_) => true,
+            None => false,
+        };
+        // rtc's ufrags are 16 random letters: two alike on one engine would be a fault of
+        // its random source, and the connection could not be told apart from the other.
+        self.demux
+            .set_credentials(id, &ufrag, &pwd)
+            .map_err(|UfragTaken| {
+                SfuError::WebRtc("an ICE ufrag used twice on one engine".into())
+            })?;
+        if restart {
+            self.counters.ice_restarts.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// Answers an offer on a connection of its own, owned by no room (for tests and benchmarks
@@ -130,8 +159,7 @@ impl Conns {
             observer: None,
         };
         let id = self.open(owner, quality, now)?;
-        let conn = self.get(id).ok_or(SfuError::Closed)?;
-        match conn.answer(offer, now) {
+        match self.answer_on(id, offer, now) {
             Ok(sdp) => Ok((id, sdp)),
             Err(e) => {
                 self.close(id);

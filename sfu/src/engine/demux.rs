@@ -2,8 +2,9 @@
 //! address in, a verdict out.
 //!
 //! Every peer connection of an engine shares its socket, so the engine routes each datagram
-//! itself. A connection's local ICE ufrag is chosen by the engine and unique on it; the remote
-//! 5-tuple is learnt, never taken on trust:
+//! itself. A connection's local ICE ufrag is drawn at random for each ICE session (16 letters
+//! from rtc's crypto source, again at each restart) and checked unique on the engine; the
+//! remote 5-tuple is learnt, never taken on trust:
 //! - A STUN Binding request names its connection by the local half of its USERNAME
 //!   (`<our ufrag>:<their ufrag>`, RFC 8445 §7.2.2), and counts only if its MESSAGE-INTEGRITY
 //!   verifies with that connection's local password (RFC 8489 §14.5). Such a request teaches
@@ -173,6 +174,11 @@ impl Demux {
             },
         );
         Ok(())
+    }
+
+    /// The local ufrag `conn` is routed by, if it has one yet.
+    pub fn ufrag(&self, conn: ConnId) -> Option<&str> {
+        self.ufrag_of.get(&conn).map(String::as_str)
     }
 
     /// Forgets `conn`: its ufrag and its addresses.

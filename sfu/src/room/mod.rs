@@ -192,6 +192,10 @@ impl Room {
                 let r = self.subscribe_answer(participant, &sdp, conns);
                 let _ = reply.send(r);
             }
+            RoomMsg::RestartIce { participant, reply } => {
+                let r = self.restart_ice(participant, conns);
+                let _ = reply.send(r);
+            }
             RoomMsg::Candidate {
                 participant,
                 target,

@@ -42,6 +42,10 @@ pub(crate) enum RoomMsg {
         sdp: String,
         reply: oneshot::Sender<Result<()>>,
     },
+    RestartIce {
+        participant: ParticipantId,
+        reply: oneshot::Sender<Result<()>>,
+    },
     Candidate {
         participant: ParticipantId,
         target: PcTarget,

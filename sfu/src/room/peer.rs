@@ -31,6 +31,7 @@ pub(super) struct Offers {
 }
 
 const NO_OFFER: &str = "no subscribe offer is awaiting an answer";
+const NO_SUBSCRIBE: &str = "no subscribe connection to restart yet";
 
 impl Room {
     fn quality(&self, stats: &Arc<LinkStats>) -> QualityCtx {
@@ -92,9 +93,8 @@ impl Room {
                 m.ids.entry(msid.clone()).or_insert_with(crate::wire_id);
             }
         }
-        let conn = conns.get(id).ok_or(SfuError::Closed)?;
-        let answer = conn.answer(sdp, now())?;
-        let ended = conn.ended_tracks();
+        let answer = conns.answer_on(id, sdp, now())?;
+        let ended = conns.get(id).ok_or(SfuError::Closed)?.ended_tracks();
         for track in ended {
             self.track_ended(track, conns);
         }
@@ -112,6 +112,20 @@ impl Room {
                 tracks,
             })
             .map_err(|_| SfuError::Closed)
+    }
+
+    /// The client restarts ICE on its subscribe connection (its network changed): the next
+    /// subscribe offer, sent as the room settles, carries new credentials.
+    pub(super) fn restart_ice(
+        &mut self,
+        participant: ParticipantId,
+        conns: &mut Conns,
+    ) -> Result<()> {
+        let m = self.members.get(&participant).ok_or(SfuError::Closed)?;
+        let id = m.subscribe.ok_or(SfuError::OutOfOrder(NO_SUBSCRIBE))?;
+        conns.get(id).ok_or(SfuError::Closed)?.restart_ice();
+        self.changed(participant, |_| {});
+        Ok(())
     }
 
     pub(super) fn subscribe_answer(
@@ -264,11 +278,11 @@ impl Room {
             if !m.offers.dirty || m.offers.awaiting_answer {
                 continue;
             }
-            let Some(conn) = m.subscribe.and_then(|id| conns.get(id)) else {
+            let Some(id) = m.subscribe.filter(|id| conns.owner(*id).is_some()) else {
                 m.offers.dirty = false;
                 continue;
             };
-            match conn.offer(now()) {
+            match conns.offer_on(id, now()) {
                 Ok(sdp) => {
                     let o = &mut m.offers;
                     o.offered.append(&mut o.pending);
@@ -305,7 +319,7 @@ impl Room {
                 if !self.members.contains_key(&participant) {
                     break;
                 }
-                self.conn_event(participant, target, id, event, conns);
+                self.conn_event(participant, target, event, conns);
             }
         }
         self.settle(conns);
@@ -315,7 +329,6 @@ impl Room {
         &mut self,
         participant: ParticipantId,
         target: PcTarget,
-        id: ConnId,
         event: ConnEvent,
         conns: &mut Conns,
     ) {
@@ -367,17 +380,15 @@ impl Room {
             }
             ConnEvent::State(LinkState::Connected) => {
                 debug!(?target, "connected");
-                if target == PcTarget::Subscribe {
-                    // Packets sent before the connection's keys were ready are lost, the first
-                    // keyframe among them: ask for fresh ones now that it can receive.
-                    let videos: Vec<TrackId> = conns
-                        .get(id)
-                        .map(|c| c.video_sends().collect())
-                        .unwrap_or_default();
-                    for track in videos {
-                        self.wants_keyframe(participant, track);
-                    }
-                }
+                // What was sent before the path was up (before the keys were ready, or during
+                // the gap an ICE restart mended) is lost, keyframes among it: video waits for,
+                // and asks for, fresh ones.
+                let input = match target {
+                    PcTarget::Publish => Input::PublisherConnected(participant),
+                    PcTarget::Subscribe => Input::SubscriberConnected(participant),
+                };
+                self.core.handle_input(now(), input);
+                self.drain_outputs(conns);
             }
             ConnEvent::State(LinkState::Failed | LinkState::Closed) => {
                 debug!(?target, "connection down");

@@ -73,6 +73,7 @@ struct Reading {
     sends_refused: u64,
     /// ICE-TCP connections: accepted, refused, closed.
     tcp_connections: [u64; 3],
+    ice_restarts: u64,
     per_room: Vec<(String, RoomReading)>,
 }
 
@@ -113,6 +114,7 @@ impl Reading {
                 u(&c.tcp_connections[1]),
                 u(&c.tcp_connections[2]),
             ],
+            ice_restarts: u(&c.ice_restarts),
             per_room: sfu.room_readings(),
         }
     }
@@ -315,6 +317,11 @@ fn build(r: &Reading, cap: usize) -> Vec<Box<dyn Collector>> {
             "ICE-TCP connections open on the media engines.",
             i64::try_from(r.tcp_connections[0].saturating_sub(r.tcp_connections[2]))
                 .unwrap_or(i64::MAX),
+        ),
+        counter(
+            "cohort_engine_ice_restarts_total",
+            "ICE restarts of peer connections on the media engines (new local credentials).",
+            r.ice_restarts,
         ),
         gauge(
             "cohort_cpu_cores",

@@ -327,6 +327,7 @@ impl Session {
                         handle.publish_offer(sdp, tracks).await
                     }
                     ClientMessage::SubscribeAnswer { sdp } => handle.subscribe_answer(sdp).await,
+                    ClientMessage::RestartIce {} => handle.restart_ice().await,
                     ClientMessage::Candidate { target, candidate } => {
                         handle.candidate(target, candidate).await
                     }

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use protocol::TrackKind;
+use rtc::ice::mdns::MulticastDnsMode;
 use rtc::ice::tcp_type::TcpType;
 use rtc::interceptor::{NackGeneratorBuilder, Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
@@ -62,8 +63,6 @@ pub struct Local {
     /// Whether the engine listens for ICE-TCP there too: then a `tcptype passive` host
     /// candidate at the same address and port is offered beside the UDP one.
     pub tcp: bool,
-    pub ufrag: String,
-    pub pwd: String,
 }
 
 /// What a connection has to tell its room.
@@ -110,7 +109,6 @@ struct Outbound {
     name: String,
     ssrc: u32,
     mime_type: String,
-    video: bool,
     /// Negotiated once the subscriber's answer is applied.
     payload_type: Option<u8>,
 }
@@ -233,7 +231,13 @@ impl Conn {
             // browsers send one every 4-6 s (RFC 7675), so rtc's 5 s would call a healthy
             // connection disconnected. Consent lapses after 30 s without checks.
             .with_ice_timeouts(Some(CHECKS_MISSED), Some(CHECKS_MISSED), None)
-            .with_ice_credentials(local.ufrag.clone(), local.pwd.clone())
+            // A lite agent learns its paths from the checks that reach it: a client's `.local`
+            // candidates are dropped, not resolved by multicast queries it may not send.
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            // No fixed credentials (`with_ice_credentials`): rtc would reuse them on an ICE
+            // restart, which must change them (RFC 8839 §4.4.1.1.1). rtc draws random ones at
+            // each start and restart; the engine reads them from each local description
+            // ([`Conn::local_credentials`]) and routes by them.
             .build();
         let mut pc = RTCPeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
@@ -304,6 +308,26 @@ impl Conn {
             });
         }
         Ok(())
+    }
+
+    /// Restarts ICE at the next offer ([`Conn::offer`]): it carries new credentials, and the
+    /// agent forgets its pairs once it is applied (the subscribe side, which the server offers).
+    /// The publish side restarts when the client's offer brings new credentials.
+    pub fn restart_ice(&mut self) {
+        self.pc.restart_ice();
+    }
+
+    /// The ICE ufrag and password of the local description (every m-section shares them
+    /// under BUNDLE), once there is one.
+    pub fn local_credentials(&self) -> Option<(String, String)> {
+        let desc = self.pc.local_description()?;
+        let attr = |name: &str| {
+            desc.sdp
+                .lines()
+                .find_map(|l| l.trim_end().strip_prefix(name))
+                .map(str::to_owned)
+        };
+        Some((attr("a=ice-ufrag:")?, attr("a=ice-pwd:")?))
     }
 
     fn local_sdp(&self) -> Result<String, SfuError> {
@@ -382,7 +406,6 @@ impl Conn {
                 name: track_id.to_owned(),
                 ssrc,
                 mime_type: codec.mime_type.clone(),
-                video: codec.is_video(),
                 payload_type: None,
             },
         );
@@ -397,14 +420,6 @@ impl Conn {
     /// Whether the subscriber accepted a codec for the sending track.
     pub fn payload_type(&self, track: TrackId) -> Option<u8> {
         self.outbound.get(&track).and_then(|o| o.payload_type)
-    }
-
-    /// The video tracks this connection sends.
-    pub fn video_sends(&self) -> impl Iterator<Item = TrackId> + '_ {
-        self.outbound
-            .iter()
-            .filter(|(_, o)| o.video)
-            .map(|(t, _)| *t)
     }
 
     /// Stops a sending track; its m-section is rejected in the next offer.
