@@ -119,17 +119,31 @@ export class Notes {
     this.bind();
   }
 
+  /** The page learnt who it is (a room home's channel opened after the notes did): others
+   *  see the new name on this page's cursor and in the list from now on. */
+  selfChanged() {
+    if (!this.sync || (this.ctx.self().name || 'Guest') === this.boundName) return;
+    const { selectionStart, selectionEnd } = this.area;
+    this.bind();
+    this.area.setSelectionRange(selectionStart, selectionEnd);
+  }
+
   /** Binds the textarea to the current yjs document, with this page's name and colour. */
   bind() {
+    // What the last binding hung on the document goes with it: observers run in the order
+    // they were added, and keepCaret's must follow the binding's.
+    for (const off of this.unbinds ?? []) off();
     this.binding?.destroy();
     this.area.value = '';
     const sync = this.sync;
     const name = this.ctx.self().name || 'Guest';
+    this.boundName = name;
     const color = COLORS[sync.doc.clientID % COLORS.length];
     sync.awareness.setLocalStateField('user', { name, color });
     this.binding = new TextAreaBinding(sync.text, this.area, { awareness: sync.awareness, clientName: name, color });
-    this.keepCaret(sync);
-    sync.text.observe(() => this.renderPreview());
+    const preview = () => this.renderPreview();
+    sync.text.observe(preview);
+    this.unbinds = [this.keepCaret(sync), () => sync.text.unobserve(preview)];
     this.renderPreview();
     this.showState(sync.state());
     this.showPeople();
@@ -141,22 +155,28 @@ export class Notes {
    * character on its right, so a remote insert at the caret pushed it along, and two people
    * typing at one spot had their letters interleaved. Tied to the character on the left
    * instead (assoc -1), each person's typing stays together. This runs after y-textarea's own
-   * observer (registered first) and corrects what it set.
+   * observer (registered first) and corrects what it set. Returns what removes it.
    */
   keepCaret(sync) {
     const { doc, text } = sync;
     let caret = null;
-    doc.on('beforeTransaction', (tr) => {
+    const before = (tr) => {
       caret = !tr.local && document.activeElement === this.area
         ? [this.area.selectionStart, this.area.selectionEnd, this.area.selectionDirection]
           .map((v, i) => (i < 2 ? Y.createRelativePositionFromTypeIndex(text, v, -1) : v))
         : null;
-    });
-    text.observe((_, tr) => {
+    };
+    const after = (_, tr) => {
       if (tr.local || !caret) return;
       const [start, end] = caret.slice(0, 2).map((r) => Y.createAbsolutePositionFromRelativePosition(r, doc));
       if (start && end) this.area.setSelectionRange(start.index, end.index, caret[2]);
-    });
+    };
+    doc.on('beforeTransaction', before);
+    text.observe(after);
+    return () => {
+      doc.off('beforeTransaction', before);
+      text.unobserve(after);
+    };
   }
 
   showState(state) {

@@ -179,6 +179,7 @@ export class RoomHome {
       delay = 1000;
       this.sig = sig;
       this.opened = answer.msg;
+      this.notes.selfChanged();
       this.root.querySelector('#export-room').hidden = !this.opened.host;
       this.nameBox.hidden = Boolean(this.opened.name);
       this.chat.reset(this.opened.chat, this.opened.more_chat);
