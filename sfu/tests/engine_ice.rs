@@ -71,6 +71,16 @@ impl Client {
         )
     }
 
+    /// Applies the engine's answer.
+    fn answered(&mut self, answer: impl Into<String>) {
+        self.pc
+            .set_remote_description(
+                Instant::now(),
+                RTCSessionDescription::answer(answer.into()).unwrap(),
+            )
+            .unwrap();
+    }
+
     fn hand_in(&mut self, from: SocketAddr, bytes: &[u8]) {
         let _ = self.pc.handle_read(TaggedBytesMut {
             now: Instant::now(),
@@ -175,13 +185,7 @@ fn a_client_without_udp_connects_over_ice_tcp_on_the_same_port_number() {
         }),
         "a passive TCP candidate on the engine's port:\n{answer}"
     );
-    client
-        .pc
-        .set_remote_description(
-            Instant::now(),
-            RTCSessionDescription::answer(answer).unwrap(),
-        )
-        .unwrap();
+    client.answered(answer);
     connect(&mut client, &mut engine, id);
     assert_eq!(
         engine.demux().addresses(id),
@@ -218,13 +222,7 @@ fn a_full_ice_agent_connects_to_the_engine_on_its_one_port() {
             .any(|l| l.starts_with("a=candidate") && l.contains(&port)),
         "one host candidate, the engine's port:\n{answer}"
     );
-    client
-        .pc
-        .set_remote_description(
-            Instant::now(),
-            RTCSessionDescription::answer(answer.clone()).unwrap(),
-        )
-        .unwrap();
+    client.answered(answer.clone());
 
     // The client names a candidate at another address in the namespace: a socket that must
     // receive nothing from the engine (no checks, no media: a reflection or SSRF path).
@@ -317,13 +315,7 @@ fn an_ice_restart_gives_the_connection_new_credentials_in_place() {
     let mut engine = Engine::bind("127.0.0.1:0".parse().unwrap(), None, counters.clone()).unwrap();
     let (mut client, client_sdp) = Client::offer();
     let (id, answer) = engine.answer(&client_sdp, Instant::now()).unwrap();
-    client
-        .pc
-        .set_remote_description(
-            Instant::now(),
-            RTCSessionDescription::answer(answer.clone()).unwrap(),
-        )
-        .unwrap();
+    client.answered(answer.clone());
     connect(&mut client, &mut engine, id);
     let (old_ufrag, old_pwd) = (attr(&answer, "ice-ufrag"), attr(&answer, "ice-pwd"));
 
@@ -375,13 +367,7 @@ fn an_ice_restart_gives_the_connection_new_credentials_in_place() {
             engine.advertised(),
         )
         .unwrap();
-    client
-        .pc
-        .set_remote_description(
-            Instant::now(),
-            RTCSessionDescription::answer(answer).unwrap(),
-        )
-        .unwrap();
+    client.answered(answer);
     connect(&mut client, &mut engine, id);
     assert_eq!(
         engine.demux().dropped(Drop::UnknownUfrag),

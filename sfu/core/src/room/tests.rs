@@ -1,7 +1,7 @@
 //! Whole-room tests on a virtual clock: no sockets, no tasks.
 
 use super::*;
-use crate::Codec;
+use crate::{Codec, RtpOut};
 
 type Payload = Vec<u8>;
 
@@ -62,6 +62,18 @@ fn keyframe_requests(out: &[Output<Payload>]) -> usize {
     out.iter()
         .filter(|o| matches!(o, Output::RequestKeyframe { .. }))
         .count()
+}
+
+/// A's video packet `seq` (SSRC 7) at `at`.
+fn a_video(r: &mut Room<Payload>, at: Instant, seq: u16, ts: u32, payload: &[u8]) {
+    r.handle_input(
+        at,
+        Input::Rtp {
+            track: A_VIDEO,
+            meta: meta(7, seq, ts),
+            payload: payload.to_vec(),
+        },
+    );
 }
 
 /// A, B and C in the room; A publishes audio and video; every subscription made ready.
@@ -260,14 +272,7 @@ fn keyframe_requests_from_many_subscribers_merge() {
     // The keyframe comes; a request right after it (a subscriber that missed it) is held until
     // the minimum interval has passed since the last one, then goes.
     let kf = t0 + Duration::from_millis(40);
-    r.handle_input(
-        kf,
-        Input::Rtp {
-            track: A_VIDEO,
-            meta: meta(7, 1, 0),
-            payload: VP8_KEY.to_vec(),
-        },
-    );
+    a_video(&mut r, kf, 1, 0, &VP8_KEY);
     drain(&mut r);
     assert_eq!(r.poll_timeout(), None, "nobody waits any more");
     r.handle_input(
@@ -299,14 +304,7 @@ fn a_keyframe_stops_repeated_requests() {
     );
     let again = retry + RoomConfig::default().keyframe_retry_interval;
     assert_eq!(r.poll_timeout(), Some(again));
-    r.handle_input(
-        again,
-        Input::Rtp {
-            track: A_VIDEO,
-            meta: meta(7, 1, 0),
-            payload: VP8_KEY.to_vec(),
-        },
-    );
+    a_video(&mut r, again, 1, 0, &VP8_KEY);
     drain(&mut r);
     assert_eq!(r.poll_timeout(), None);
 }
@@ -315,14 +313,7 @@ fn a_keyframe_stops_repeated_requests() {
 fn a_full_queue_drops_counts_and_resyncs_video() {
     let t0 = Instant::now();
     let mut r = three_with_a_publishing(t0);
-    r.handle_input(
-        t0,
-        Input::Rtp {
-            track: A_VIDEO,
-            meta: meta(7, 1, 0),
-            payload: VP8_KEY.to_vec(),
-        },
-    );
+    a_video(&mut r, t0, 1, 0, &VP8_KEY);
     drain(&mut r);
     let later = t0 + Duration::from_secs(2);
     r.handle_input(
@@ -335,14 +326,7 @@ fn a_full_queue_drops_counts_and_resyncs_video() {
     assert_eq!(r.stats().dropped_queue_full, 1);
     assert_eq!(keyframe_requests(&drain(&mut r)), 1);
     // B now waits for a keyframe; C keeps receiving.
-    r.handle_input(
-        later,
-        Input::Rtp {
-            track: A_VIDEO,
-            meta: meta(7, 2, 3000),
-            payload: VP8_DELTA.to_vec(),
-        },
-    );
+    a_video(&mut r, later, 2, 3000, &VP8_DELTA);
     let f = forwards(&drain(&mut r));
     assert_eq!(f.iter().map(|(s, _, _)| *s).collect::<Vec<_>>(), vec![C]);
 }
@@ -351,14 +335,7 @@ fn a_full_queue_drops_counts_and_resyncs_video() {
 fn muting_holds_packets_and_unmuting_asks_for_a_keyframe() {
     let t0 = Instant::now();
     let mut r = three_with_a_publishing(t0);
-    r.handle_input(
-        t0,
-        Input::Rtp {
-            track: A_VIDEO,
-            meta: meta(7, 1, 0),
-            payload: VP8_KEY.to_vec(),
-        },
-    );
+    a_video(&mut r, t0, 1, 0, &VP8_KEY);
     let first = forwards(&drain(&mut r));
     r.handle_input(
         t0,
@@ -387,14 +364,7 @@ fn muting_holds_packets_and_unmuting_asks_for_a_keyframe() {
         },
     );
     assert_eq!(keyframe_requests(&drain(&mut r)), 1);
-    r.handle_input(
-        later,
-        Input::Rtp {
-            track: A_VIDEO,
-            meta: meta(7, 50, 150_000),
-            payload: VP8_KEY.to_vec(),
-        },
-    );
+    a_video(&mut r, later, 50, 150_000, &VP8_KEY);
     let after = forwards(&drain(&mut r));
     for sub in [B, C] {
         let before = first.iter().find(|(s, _, _)| *s == sub).unwrap().2;
@@ -561,14 +531,7 @@ fn nacks_are_answered_from_the_subscriptions_own_history() {
 fn a_publisher_back_after_a_gap_is_asked_for_a_keyframe_until_one_comes() {
     let t0 = Instant::now();
     let mut r = three_with_a_publishing(t0);
-    r.handle_input(
-        t0,
-        Input::Rtp {
-            track: A_VIDEO,
-            meta: meta(7, 1, 0),
-            payload: VP8_KEY.to_vec(),
-        },
-    );
+    a_video(&mut r, t0, 1, 0, &VP8_KEY);
     assert_eq!(forwards(&drain(&mut r)).len(), 2, "B and C see the picture");
     // A's path was down (an ICE restart); it is back.
     let t1 = t0 + Duration::from_secs(5);
@@ -579,27 +542,13 @@ fn a_publisher_back_after_a_gap_is_asked_for_a_keyframe_until_one_comes() {
         "one request for A's video"
     );
     // What A sends before the keyframe is held back from everyone, and the request repeats.
-    r.handle_input(
-        t1,
-        Input::Rtp {
-            track: A_VIDEO,
-            meta: meta(7, 90, 9000),
-            payload: VP8_DELTA.to_vec(),
-        },
-    );
+    a_video(&mut r, t1, 90, 9000, &VP8_DELTA);
     assert!(forwards(&drain(&mut r)).is_empty(), "an undecodable delta");
     let retry = t1 + RoomConfig::default().keyframe_retry_interval;
     assert_eq!(r.poll_timeout(), Some(retry));
     r.handle_input(retry, Input::Timeout);
     assert_eq!(keyframe_requests(&drain(&mut r)), 1, "asked again");
-    r.handle_input(
-        retry,
-        Input::Rtp {
-            track: A_VIDEO,
-            meta: meta(7, 91, 9900),
-            payload: VP8_KEY.to_vec(),
-        },
-    );
+    a_video(&mut r, retry, 91, 9900, &VP8_KEY);
     assert_eq!(
         forwards(&drain(&mut r)).len(),
         2,
@@ -615,26 +564,12 @@ fn a_publisher_back_after_a_gap_is_asked_for_a_keyframe_until_one_comes() {
 fn a_subscriber_back_after_a_gap_waits_for_a_keyframe_alone() {
     let t0 = Instant::now();
     let mut r = three_with_a_publishing(t0);
-    r.handle_input(
-        t0,
-        Input::Rtp {
-            track: A_VIDEO,
-            meta: meta(7, 1, 0),
-            payload: VP8_KEY.to_vec(),
-        },
-    );
+    a_video(&mut r, t0, 1, 0, &VP8_KEY);
     drain(&mut r);
     let t1 = t0 + Duration::from_secs(5);
     r.handle_input(t1, Input::SubscriberConnected(B));
     assert_eq!(keyframe_requests(&drain(&mut r)), 1, "asked for B");
-    r.handle_input(
-        t1,
-        Input::Rtp {
-            track: A_VIDEO,
-            meta: meta(7, 2, 90),
-            payload: VP8_DELTA.to_vec(),
-        },
-    );
+    a_video(&mut r, t1, 2, 90, &VP8_DELTA);
     let to: Vec<ParticipantId> = forwards(&drain(&mut r)).iter().map(|f| f.0).collect();
     assert_eq!(
         to,
