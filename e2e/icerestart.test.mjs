@@ -5,19 +5,13 @@
 // restart finds. It must come back within 3 s, on the same connections, as the same
 // participants: no rejoin.
 //   node icerestart.test.mjs   (COHORT_BIN: the cohort binary; run as root inside the namespace)
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { ownServer, nft } from './server.mjs';
 import { launchChromium, until, remoteVideos, joinRoom, describePcs, reporter } from './lib.mjs';
 
 const { check, finish } = reporter('icerestart');
 const port = 18095;
 const media = 53310;
-const base = `http://127.0.0.1:${port}`;
-const dir = mkdtempSync(join(tmpdir(), 'cohort-icerestart-'));
 const table = 'cohort_e2e_network_change';
-const nft = (...args) => execFileSync('nft', args, { encoding: 'utf8' });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Each connection of a page: its state, ICE ufrags (ours, the server's), the selected pair's
@@ -42,17 +36,14 @@ const connections = (page) => page.evaluate(async () => {
   return out;
 });
 const received = (conns) => conns.reduce((a, c) => ({ audio: a.audio + c.audio, frames: a.frames + c.frames }), { audio: 0, frames: 0 });
-const restarts = async () => Number((await (await fetch(`${base}/metrics`)).text()).match(/^cohort_engine_ice_restarts_total (\d+)/m)?.[1] ?? NaN);
+const restarts = async (base) => Number((await (await fetch(`${base}/metrics`)).text()).match(/^cohort_engine_ice_restarts_total (\d+)/m)?.[1] ?? NaN);
 const othersIds = async (page) => (await remoteVideos(page)).map((v) => v.participant).sort();
 
 let server;
 let browser;
 try {
-  server = spawn(process.env.COHORT_BIN, [
-    '--http', `127.0.0.1:${port}`, '--udp-port', String(media), '--engines', '1', '--log-level', 'warn',
-    '--db', `sqlite://${dir}/icerestart.db`, '--data-dir', join(dir, 'files'), '--no-demo', '--open-rooms', '--join-rate', '0',
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await until(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok, 15000, 'the server answers');
+  server = await ownServer('icerestart', port, media);
+  const { base } = server;
 
   browser = await launchChromium();
   const room = `restart-${Date.now()}`;
@@ -63,7 +54,7 @@ try {
   }
   const before = new Map();
   for (const p of pages) before.set(p.name, { conns: await connections(p.page), others: await othersIds(p.page) });
-  const restartsBefore = await restarts();
+  const restartsBefore = await restarts(base);
   const oldPorts = [...new Set([...before.values()].flatMap((b) => b.conns.map((c) => c.port)))];
 
   // The network goes: nothing reaches the engine's port, and the pages are offline.
@@ -112,18 +103,13 @@ try {
     const others = await othersIds(p.page);
     check(JSON.stringify(others) === JSON.stringify(was.others), `${p.name} still sees the same participant ids: ${JSON.stringify(others)}`);
   }
-  const counted = (await restarts()) - restartsBefore;
+  const counted = (await restarts(base)) - restartsBefore;
   check(counted >= 4, `the engine counted the restarts of the 4 connections: ${counted}`);
 } catch (e) {
   check(false, `the test ran to its end: ${e.stack ?? e}`);
 } finally {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   try { nft('delete', 'table', 'inet', table); } catch { /* never made */ }
-  rmSync(dir, { recursive: true, force: true });
 }
 finish();

@@ -2,19 +2,13 @@
 // packet to a server's media port, as a school firewall would. Chromium then reaches the
 // engine over ICE-TCP on the same port number, and two participants see and hear each other.
 //   node icetcp.test.mjs   (COHORT_BIN: the cohort binary; run as root inside the namespace)
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { ownServer, nft } from './server.mjs';
 import { launchChromium, until, remoteVideos, inboundAudioPackets, joinRoom, describePcs, reporter } from './lib.mjs';
 
 const { check, finish } = reporter('icetcp');
 const port = 18094;
 const media = 53300;
-const base = `http://127.0.0.1:${port}`;
-const dir = mkdtempSync(join(tmpdir(), 'cohort-icetcp-'));
 const table = 'cohort_e2e_udp_blocked';
-const nft = (...args) => execFileSync('nft', args, { encoding: 'utf8' });
 
 // What each page's connections selected: the local candidate's protocol of each selected pair.
 const selectedProtocols = (page) => page.evaluate(async () => {
@@ -42,11 +36,8 @@ try {
   nft('add', 'table', 'inet', table);
   nft('add', 'chain', 'inet', table, 'out', '{ type filter hook output priority 0; }');
   nft('add', 'rule', 'inet', table, 'out', 'udp', 'dport', String(media), 'counter', 'drop');
-  server = spawn(process.env.COHORT_BIN, [
-    '--http', `127.0.0.1:${port}`, '--udp-port', String(media), '--engines', '1', '--log-level', 'warn',
-    '--db', `sqlite://${dir}/icetcp.db`, '--data-dir', join(dir, 'files'), '--no-demo', '--open-rooms', '--join-rate', '0',
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await until(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok, 15000, 'the server answers');
+  server = await ownServer('icetcp', port, media);
+  const { base } = server;
 
   browser = await launchChromium();
   const room = `tcp-${Date.now()}`;
@@ -72,12 +63,7 @@ try {
   check(false, `the test ran to its end: ${e.stack ?? e}`);
 } finally {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   try { nft('delete', 'table', 'inet', table); } catch { /* never made */ }
-  rmSync(dir, { recursive: true, force: true });
 }
 finish();
