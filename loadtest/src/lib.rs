@@ -5,10 +5,12 @@
 //! - [`client`]: one participant: WebSocket signaling plus publish and subscribe connections.
 //! - [`scenario`]: many participants over many rooms, ramped up, measured, and reported.
 //! - [`chat`]: the chat benchmark (fan-out to room-channel listeners, history and search).
+//! - [`churn`]: the soak: joins and leaves for an hour, the server's memory and descriptors.
 //! - [`stats`]: percentiles, loss and jitter. [`resources`]: a process's CPU time and memory.
 
 pub mod bench;
 pub mod chat;
+pub mod churn;
 pub mod client;
 pub mod engine;
 pub mod janus;

@@ -3,6 +3,7 @@
 //!
 //!     cohort-loadtest --participants 16 --rooms 1 --duration 30 --server-pid $(pgrep ...)
 
+mod churn_cli;
 mod engine_cli;
 mod notes_cli;
 
@@ -230,6 +231,10 @@ async fn main() -> ExitCode {
         Some("engine") => {
             let a = engine_cli::EngineArgs::parse_from(std::env::args().skip(1));
             return engine_cli::engine(a).await;
+        }
+        Some("churn") => {
+            let a = churn_cli::ChurnArgs::parse_from(std::env::args().skip(1));
+            return churn_cli::churn(a).await;
         }
         Some("notes") => {
             let a = notes_cli::NotesArgs::parse_from(std::env::args().skip(1));
