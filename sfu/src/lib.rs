@@ -89,6 +89,8 @@ pub struct Counters {
     pub receive_calls: AtomicU64,
     pub datagrams_sent: AtomicU64,
     pub send_calls: AtomicU64,
+    /// Of the datagrams sent, those that went as segments of GSO sends.
+    pub datagrams_segmented: AtomicU64,
     /// Datagrams the engines' demuxes dropped, by reason, in `engine::demux::Drop::ALL` order.
     pub datagrams_dropped: [AtomicU64; engine::demux::Drop::ALL.len()],
     /// Datagrams a connection made for an address it never proved: not sent.

@@ -244,6 +244,8 @@ impl<T: Transport> Host<T> {
                     let c = &self.registry.counters;
                     c.datagrams_sent.fetch_add(f.sent as u64, Ordering::Relaxed);
                     c.send_calls.fetch_add(f.calls as u64, Ordering::Relaxed);
+                    c.datagrams_segmented
+                        .fetch_add(f.segmented as u64, Ordering::Relaxed);
                     // Refused by the kernel, or pushed out of a full send queue.
                     c.dropped_queue_full
                         .fetch_add(f.dropped as u64, Ordering::Relaxed);

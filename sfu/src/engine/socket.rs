@@ -3,6 +3,13 @@
 //! [`EngineSocket::flush`] hands them to the kernel with sendmmsg (nix's safe wrapper), up to
 //! [`SEND_BATCH`] per system call, once per turn, after all input is drained.
 //!
+//! Where the kernel has UDP GSO (`UDP_SEGMENT`, Linux 4.18), a flush first groups each
+//! destination's datagrams together (each destination's own order kept, the order between
+//! destinations rotated every flush, so that none is always first or last), and sends a run
+//! of equal-sized datagrams to one destination (the last may be shorter) as one GSO send
+//! through quinn-udp; the rest go by sendmmsg. A kernel or device that refuses GSO turns it
+//! off for the socket, and the run goes by sendmmsg instead.
+//!
 //! A datagram the kernel refuses for itself (too big, an unreachable destination) is dropped
 //! and counted, and the rest go on; a full socket buffer leaves the rest queued for the next
 //! turn, up to [`MAX_QUEUED`] datagrams, beyond which the oldest are dropped and counted.
@@ -22,6 +29,8 @@ pub const SEND_BATCH: usize = 64;
 pub const MAX_QUEUED: usize = 16 * 1024;
 /// Room for one receive buffer: a GRO batch of full-size datagrams.
 const RECV_BUFFER: usize = 64 * 1024;
+/// Most bytes in one GSO send: the largest UDP payload, less headroom for the headers.
+const GSO_MAX_BYTES: usize = 65_000;
 
 /// What a flush did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,11 +42,14 @@ pub struct Flushed {
     pub dropped: usize,
     /// Still queued: the socket's buffer was full.
     pub pending: usize,
+    /// Of `sent`, those that went as segments of a GSO send (each such send is one of
+    /// `calls`).
+    pub segmented: usize,
 }
 
 /// One queued datagram: where to, and its bytes in the queue's arena.
 struct Queued {
-    to: SockaddrStorage,
+    to: SocketAddr,
     start: usize,
     len: usize,
 }
@@ -51,6 +63,10 @@ pub struct EngineSocket {
     queue: std::collections::VecDeque<Queued>,
     headers: MultiHeaders<SockaddrStorage>,
     dropped_on_queue: usize,
+    /// One GSO run's bytes, gathered from the arena.
+    run: Vec<u8>,
+    /// Turned every flush: the order in which destinations go.
+    salt: u64,
 }
 
 impl EngineSocket {
@@ -69,6 +85,8 @@ impl EngineSocket {
             queue: std::collections::VecDeque::new(),
             headers: MultiHeaders::preallocate(SEND_BATCH, None),
             dropped_on_queue: 0,
+            run: Vec::new(),
+            salt: 0,
         })
     }
 
@@ -124,7 +142,7 @@ impl EngineSocket {
         let start = self.arena.len();
         self.arena.extend_from_slice(bytes);
         self.queue.push_back(Queued {
-            to: SockaddrStorage::from(to),
+            to,
             start,
             len: bytes.len(),
         });
@@ -135,52 +153,67 @@ impl EngineSocket {
         self.queue.len()
     }
 
-    /// Sends what is queued, [`SEND_BATCH`] datagrams per system call, until the queue is
-    /// empty or the socket's buffer is full.
+    /// Whether the kernel takes GSO sends on this socket (as far as it has shown so far).
+    pub fn gso(&self) -> bool {
+        self.state.max_gso_segments() > 1
+    }
+
+    /// Sends what is queued, GSO runs as one send each and the rest [`SEND_BATCH`]
+    /// datagrams per sendmmsg, until the queue is empty or the socket's buffer is full.
     pub fn flush(&mut self) -> io::Result<Flushed> {
         let mut done = Flushed {
             dropped: std::mem::take(&mut self.dropped_on_queue),
             ..Flushed::default()
         };
+        if self.gso() && self.queue.len() > 1 {
+            self.salt = self.salt.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let salt = self.salt;
+            // A stable sort: each destination's datagrams keep their order.
+            self.queue
+                .make_contiguous()
+                .sort_by_key(|q| destination_order(q.to, salt));
+        }
         while !self.queue.is_empty() {
-            let take = self.queue.len().min(SEND_BATCH);
-            let batch = self.queue.range(..take);
-            let slices: Vec<[IoSlice<'_>; 1]> = batch
-                .clone()
-                .map(|q| [IoSlice::new(&self.arena[q.start..q.start + q.len])])
-                .collect();
-            let addrs: Vec<Option<SockaddrStorage>> = batch.map(|q| Some(q.to)).collect();
-            let result = sendmmsg(
-                self.socket.as_raw_fd(),
-                &mut self.headers,
-                &slices,
-                &addrs,
-                [],
-                MsgFlags::empty(),
-            )
-            .map(|r| r.count());
-            done.calls += 1;
-            match result {
-                Ok(sent) => {
-                    done.sent += sent;
-                    self.queue.drain(..sent);
-                    if sent < take {
-                        // The kernel stopped at a datagram: the next call reports why.
-                        continue;
+            let run = self.run_at_front();
+            if run > 1 {
+                match self.send_run(run) {
+                    Sent::All => {
+                        done.calls += 1;
+                        done.sent += run;
+                        done.segmented += run;
+                        self.queue.drain(..run);
+                    }
+                    Sent::Full => break,
+                    // GSO is off now: the run goes by sendmmsg.
+                    Sent::NoGso => {}
+                    Sent::Refused => {
+                        done.calls += 1;
+                        done.dropped += run;
+                        self.queue.drain(..run);
                     }
                 }
+                continue;
+            }
+            match self.send_batch() {
+                Ok(sent) => {
+                    done.calls += 1;
+                    done.sent += sent;
+                    self.queue.drain(..sent);
+                }
                 Err(Errno::EAGAIN | Errno::ENOBUFS) => break,
-                Err(Errno::EINTR) => continue,
+                Err(Errno::EINTR) => {}
                 // The first datagram of the batch is refused for itself (EMSGSIZE, an
                 // unreachable destination the kernel already knows of): drop it, go on.
                 Err(_) => {
+                    done.calls += 1;
                     self.queue.pop_front();
                     done.dropped += 1;
                 }
             }
         }
         // What was sent leaves the arena, so that a socket that stays full keeps it bounded.
-        match self.queue.front().map(|q| q.start) {
+        // (After the sort, the earliest bytes still queued need not be the front's.)
+        match self.queue.iter().map(|q| q.start).min() {
             None => self.arena.clear(),
             Some(base) => {
                 self.arena.drain(..base);
@@ -192,6 +225,112 @@ impl EngineSocket {
         done.pending = self.queue.len();
         Ok(done)
     }
+
+    /// How many datagrams from the front of the queue make one GSO send: to one
+    /// destination, all of the first one's size but the last, which may be shorter; 1 when
+    /// GSO is off or there is no such run.
+    fn run_at_front(&self) -> usize {
+        let Some(first) = self.queue.front() else {
+            return 0;
+        };
+        let max = self.state.max_gso_segments();
+        let mut n = 1;
+        let mut bytes = first.len;
+        for q in self.queue.iter().skip(1) {
+            if n >= max || q.to != first.to || q.len > first.len || bytes + q.len > GSO_MAX_BYTES {
+                break;
+            }
+            n += 1;
+            bytes += q.len;
+            if q.len < first.len {
+                break;
+            }
+        }
+        n
+    }
+
+    /// One GSO send of the `n` datagrams at the front of the queue.
+    fn send_run(&mut self, n: usize) -> Sent {
+        self.run.clear();
+        for q in self.queue.range(..n) {
+            self.run
+                .extend_from_slice(&self.arena[q.start..q.start + q.len]);
+        }
+        let first = &self.queue[0];
+        let transmit = quinn_udp::Transmit {
+            destination: first.to,
+            ecn: None,
+            contents: &self.run,
+            segment_size: Some(first.len),
+            src_ip: None,
+        };
+        match self
+            .state
+            .try_send(UdpSockRef::from(&self.socket), &transmit)
+        {
+            Ok(()) => Sent::All,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Sent::Full,
+            // (quinn-udp retries an interrupted send itself.)
+            Err(_) if !self.gso() => Sent::NoGso,
+            Err(_) => Sent::Refused,
+        }
+    }
+
+    /// One sendmmsg of up to [`SEND_BATCH`] datagrams from the front of the queue, up to the
+    /// next GSO run: how many the kernel took.
+    fn send_batch(&mut self) -> Result<usize, Errno> {
+        let mut take = 1;
+        while take < self.queue.len().min(SEND_BATCH) && !self.starts_run(take) {
+            take += 1;
+        }
+        let batch = self.queue.range(..take);
+        let slices: Vec<[IoSlice<'_>; 1]> = batch
+            .clone()
+            .map(|q| [IoSlice::new(&self.arena[q.start..q.start + q.len])])
+            .collect();
+        let addrs: Vec<Option<SockaddrStorage>> =
+            batch.map(|q| Some(SockaddrStorage::from(q.to))).collect();
+        sendmmsg(
+            self.socket.as_raw_fd(),
+            &mut self.headers,
+            &slices,
+            &addrs,
+            [],
+            MsgFlags::empty(),
+        )
+        .map(|r| r.count())
+    }
+
+    /// Whether the datagram at `i` and the next one begin a GSO run.
+    fn starts_run(&self, i: usize) -> bool {
+        let (Some(a), Some(b)) = (self.queue.get(i), self.queue.get(i + 1)) else {
+            return false;
+        };
+        self.gso() && a.to == b.to && b.len <= a.len && a.len + b.len <= GSO_MAX_BYTES
+    }
+}
+
+/// What one GSO send did.
+enum Sent {
+    All,
+    /// The socket's buffer is full.
+    Full,
+    /// The kernel or the device refused GSO, and it is off now for this socket.
+    NoGso,
+    /// The kernel refused these datagrams for themselves.
+    Refused,
+}
+
+/// Where a destination goes in a flush's order: its address mixed with the flush's salt.
+fn destination_order(to: SocketAddr, salt: u64) -> u64 {
+    let ip = match to.ip() {
+        std::net::IpAddr::V4(v4) => u64::from(v4.to_bits()),
+        std::net::IpAddr::V6(v6) => {
+            let b = v6.to_bits();
+            (b as u64) ^ ((b >> 64) as u64)
+        }
+    };
+    ((ip << 16) ^ u64::from(to.port()) ^ salt).wrapping_mul(0xBF58_476D_1CE4_E5B9)
 }
 
 impl std::os::fd::AsFd for EngineSocket {

@@ -68,6 +68,7 @@ struct Reading {
     /// The engines' I/O: (datagrams, system calls) received and sent.
     received_datagrams: (u64, u64),
     sent_datagrams: (u64, u64),
+    segmented_datagrams: u64,
     /// By `sfu::engine::demux::Drop::ALL`.
     datagrams_dropped: Vec<(&'static str, u64)>,
     sends_refused: u64,
@@ -103,6 +104,7 @@ impl Reading {
             peer_connections: i64::try_from(sfu.peer_connections()).unwrap_or(i64::MAX),
             received_datagrams: (u(&c.datagrams_received), u(&c.receive_calls)),
             sent_datagrams: (u(&c.datagrams_sent), u(&c.send_calls)),
+            segmented_datagrams: u(&c.datagrams_segmented),
             datagrams_dropped: sfu::engine::demux::Drop::ALL
                 .iter()
                 .zip(&c.datagrams_dropped)
@@ -285,8 +287,13 @@ fn build(r: &Reading, cap: usize) -> Vec<Box<dyn Collector>> {
         ),
         counter(
             "cohort_engine_send_calls_total",
-            "sendmmsg calls (datagrams per call: the batch size).",
+            "Send system calls: sendmmsg batches and GSO sends (datagrams per call: the batch size).",
             r.sent_datagrams.1,
+        ),
+        counter(
+            "cohort_engine_datagrams_segmented_total",
+            "Datagrams the media engines sent as segments of GSO sends (UDP_SEGMENT).",
+            r.segmented_datagrams,
         ),
         counter_vec(
             "cohort_engine_datagrams_dropped_total",
