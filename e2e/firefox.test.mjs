@@ -2,56 +2,22 @@
 // (driven through geckodriver) each see the other two's video playing and receive their audio.
 // Then Firefox and Chromium edit one shared-notes document together.
 //   node firefox.test.mjs http://127.0.0.1:18080   (inside the namespace scripts/e2e.sh makes)
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { launchChromium, newPage, until, remoteVideos, inboundAudioPackets, joinRoom, REMOTE_VIDEOS, INBOUND_AUDIO, INIT, reporter, api } from './lib.mjs';
-import { WebDriver } from './webdriver.mjs';
+import { launchChromium, newPage, until, remoteVideos, inboundAudioPackets, joinRoom, reporter, api } from './lib.mjs';
+import { startFirefox, firefoxProbes, firefoxJoins } from './firefox.mjs';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18080';
 const room = `mixed-${Date.now()}`;
 const { check, finish } = reporter('firefox');
 
-const port = 4444;
-const gecko = spawn(process.env.GECKODRIVER ?? 'geckodriver', ['--host', '127.0.0.1', '--port', String(port)], { stdio: 'ignore' });
 const browser = await launchChromium();
-const ff = new WebDriver(`http://127.0.0.1:${port}`);
+const { ff, quit } = await startFirefox(4444);
+const firefox = firefoxProbes(ff, 'Fiona (Firefox)');
 
-// Firefox, seen through the same probes as the Chromium pages.
-const firefox = {
-  name: 'Fiona (Firefox)',
-  videos: () => ff.exec(`return ${REMOTE_VIDEOS};`),
-  audio: () => ff.execAsync(`const done = arguments[arguments.length - 1]; ${INBOUND_AUDIO}.then(done, () => done(-1));`),
-};
-
-const profile = mkdtempSync(join(tmpdir(), 'cohort-firefox-'));
 try {
-  await until(() => fetch(`http://127.0.0.1:${port}/status`).then((r) => r.ok).catch(() => false), 10000, 'geckodriver');
-  await ff.start({
-    browserName: 'firefox',
-    'moz:firefoxOptions': {
-      binary: '/usr/bin/firefox-esr',
-      args: ['-headless', '-profile', profile],
-      prefs: {
-        'media.navigator.streams.fake': true,
-        'media.navigator.permission.disabled': true,
-        'media.peerconnection.ice.obfuscate_host_addresses': false,
-        'media.peerconnection.ice.loopback': true,
-        'network.manage-offline-status': false,
-        'media.autoplay.default': 0,
-        'media.autoplay.blocking_policy': 0,
-      },
-    },
-  });
   const ada = await joinRoom(browser, base, room, 'Ada');
   const bea = await joinRoom(browser, base, room, 'Bea');
 
-  await ff.goto(`${base}/r/${room}`);
-  await until(() => ff.exec("const b = document.querySelector('#join'); return Boolean(b && !b.disabled);"), 15000, 'Firefox pre-join ready');
-  await ff.type('#name', firefox.name);
-  await ff.exec(`(${INIT.toString()})();`);
-  await ff.click('#join');
+  await firefoxJoins(ff, base, room, firefox.name);
 
   const playing = (vids) => vids.filter((v) => v.kind === 'camera' && v.width > 0 && !v.noVideo).length;
   const everyone = [
@@ -108,9 +74,7 @@ try {
 } catch (e) {
   check(false, e.message);
 } finally {
-  await ff.quit();
+  await quit();
   await browser.close();
-  gecko.kill();
-  rmSync(profile, { recursive: true, force: true });
 }
 finish();
