@@ -58,21 +58,5 @@ pub async fn churn(a: ChurnArgs) -> ExitCode {
         room_prefix: "churn".to_owned(),
     };
     let limit = c.duration + Duration::from_secs(120);
-    match tokio::time::timeout(limit, churn::run(&c)).await {
-        Ok(Ok(report)) => {
-            print!("{report}");
-            if a.json {
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
-            }
-            ExitCode::SUCCESS
-        }
-        Ok(Err(e)) => {
-            eprintln!("cohort-loadtest churn: {e}");
-            ExitCode::FAILURE
-        }
-        Err(_) => {
-            eprintln!("cohort-loadtest churn: did not finish in {limit:?}; stopped");
-            ExitCode::FAILURE
-        }
-    }
+    crate::bounded("churn", limit, a.json, churn::run(&c)).await
 }

@@ -129,17 +129,41 @@ async fn chat(a: ChatArgs) -> ExitCode {
         requests: a.requests.clamp(1, 10_000),
     };
     // Bounded: every part has its own deadline, and the whole run this one.
-    match tokio::time::timeout(Duration::from_secs(600), loadtest::chat::run(&bench)).await {
+    bounded(
+        "chat",
+        Duration::from_secs(600),
+        false,
+        loadtest::chat::run(&bench),
+    )
+    .await
+}
+
+/// Runs one bench to its end within `limit`: prints its report (and the report as JSON
+/// too, on `json`), or its error, or that it was stopped.
+async fn bounded<R, E>(
+    name: &str,
+    limit: Duration,
+    json: bool,
+    run: impl std::future::Future<Output = Result<R, E>>,
+) -> ExitCode
+where
+    R: std::fmt::Display + serde::Serialize,
+    E: std::fmt::Display,
+{
+    match tokio::time::timeout(limit, run).await {
         Ok(Ok(report)) => {
             print!("{report}");
+            if json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            }
             ExitCode::SUCCESS
         }
         Ok(Err(e)) => {
-            eprintln!("cohort-loadtest chat: {e}");
+            eprintln!("cohort-loadtest {name}: {e}");
             ExitCode::FAILURE
         }
         Err(_) => {
-            eprintln!("cohort-loadtest chat: did not finish within 600 s; stopped");
+            eprintln!("cohort-loadtest {name}: did not finish within {limit:?}; stopped");
             ExitCode::FAILURE
         }
     }

@@ -50,23 +50,7 @@ pub async fn notes(a: NotesArgs) -> ExitCode {
         in_step: a.in_step,
     };
     let limit = Duration::from_secs(bench.seconds + 120);
-    match tokio::time::timeout(limit, loadtest::notes::run(&bench)).await {
-        Ok(Ok(report)) => {
-            print!("{report}");
-            if a.json {
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
-            }
-            ExitCode::SUCCESS
-        }
-        Ok(Err(e)) => {
-            eprintln!("cohort-loadtest notes: {e}");
-            ExitCode::FAILURE
-        }
-        Err(_) => {
-            eprintln!("cohort-loadtest notes: did not finish within {limit:?}; stopped");
-            ExitCode::FAILURE
-        }
-    }
+    crate::bounded("notes", limit, a.json, loadtest::notes::run(&bench)).await
 }
 
 /// `cohort-loadtest notes-seed`: prints SQL that puts `--updates` typing updates in a
