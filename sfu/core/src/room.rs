@@ -20,8 +20,11 @@ pub struct RoomConfig {
     pub keyframe_min_interval: Duration,
     /// While a subscriber still waits for a keyframe, the request is repeated this often.
     pub keyframe_retry_interval: Duration,
-    /// Packets each video subscription keeps for answering NACKs.
+    /// Packets each video subscription keeps at most for answering NACKs.
     pub nack_history: usize,
+    /// How long a sent video packet is kept for a NACK. Later, the subscriber's jitter buffer
+    /// has given its frame up (and asked for a keyframe), so a resend would only cost bandwidth.
+    pub nack_max_age: Duration,
     pub speakers: SpeakerConfig,
 }
 
@@ -31,6 +34,7 @@ impl Default for RoomConfig {
             keyframe_min_interval: Duration::from_millis(100),
             keyframe_retry_interval: Duration::from_millis(1000),
             nack_history: 512,
+            nack_max_age: Duration::from_secs(1),
             speakers: SpeakerConfig::default(),
         }
     }
@@ -155,7 +159,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                 subscriber,
                 track,
                 pairs,
-            } => self.nack(subscriber, track, &pairs),
+            } => self.nack(now, subscriber, track, &pairs),
             Input::PublisherConnected(p) => self.resync(now, |t, _| t.publisher == p),
             Input::SubscriberConnected(p) => self.resync(now, |_, s| s.subscriber == p),
             Input::QueueFull { subscriber, track } => self.queue_full(now, subscriber, track),
@@ -343,7 +347,8 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
         };
         sub.rewriter = Some(RtpRewriter::new(ssrc, clock_rate));
         sub.waiting_keyframe = video;
-        sub.history = video.then(|| SentHistory::new(self.config.nack_history));
+        sub.history =
+            video.then(|| SentHistory::new(self.config.nack_history, self.config.nack_max_age));
         if video {
             self.request_keyframe(now, id);
         }
@@ -399,7 +404,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                     self.stats.forwarded_packets[k] += 1;
                     self.stats.forwarded_bytes[k] += len;
                     if let Some(h) = sub.history.as_mut() {
-                        h.record(header, meta.marker, &payload);
+                        h.record(now, header, meta.marker, &payload);
                     }
                     self.outputs.push_back(Output::Forward {
                         subscriber: sub.subscriber,
@@ -427,7 +432,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
         self.request_keyframe(now, id);
     }
 
-    fn nack(&mut self, subscriber: ParticipantId, id: TrackId, pairs: &[(u16, u16)]) {
+    fn nack(&mut self, now: Instant, subscriber: ParticipantId, id: TrackId, pairs: &[(u16, u16)]) {
         let Some(track) = self.tracks.get_mut(&id) else {
             return;
         };
@@ -443,7 +448,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
         for &(packet_id, bitmask) in pairs {
             for seq in nack_seqs(packet_id, bitmask) {
                 self.stats.nacked_packets += 1;
-                if let Some((header, marker, payload)) = history.resend(seq) {
+                if let Some((header, marker, payload)) = history.resend(now, seq) {
                     self.stats.retransmitted_packets += 1;
                     self.outputs.push_back(Output::Forward {
                         subscriber,

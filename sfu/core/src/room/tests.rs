@@ -525,6 +525,21 @@ fn nacks_are_answered_from_the_subscriptions_own_history() {
     );
     assert!(forwards(&drain(&mut r)).is_empty());
     assert_eq!(r.stats().retransmitted_packets, 2);
+
+    // B's first packet is held up to the history's age, and no longer.
+    let age = RoomConfig::default().nack_max_age;
+    for (at, answered) in [(age, 1), (age + Duration::from_millis(1), 0)] {
+        r.handle_input(
+            t0 + at,
+            Input::Nack {
+                subscriber: B,
+                track: A_VIDEO,
+                pairs: vec![(sent[0].seq, 0)],
+            },
+        );
+        assert_eq!(forwards(&drain(&mut r)).len(), answered, "{at:?} after");
+    }
+    assert_eq!(r.stats().retransmitted_packets, 3);
 }
 
 #[test]
