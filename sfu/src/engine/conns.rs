@@ -3,7 +3,7 @@
 //! heap that wakes each when rtc asks to be.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,6 +31,8 @@ pub struct Owner {
 }
 
 struct Entry {
+    /// Its full id: the generation that tells it from earlier holders of its slot.
+    id: ConnId,
     conn: Conn,
     owner: Owner,
     touched: bool,
@@ -38,13 +40,21 @@ struct Entry {
     scheduled: Option<Instant>,
 }
 
+/// A connection's id is its slot in the slab (the low 32 bits) and the generation it was opened
+/// in (the high 32): timers, rooms and the demux may hold an id after its connection closed and
+/// another took the slot, and the generation tells them apart without a hash lookup.
+fn slot(id: ConnId) -> usize {
+    (id & u64::from(u32::MAX)) as usize
+}
+
 pub struct Conns {
     demux: Demux,
-    map: HashMap<ConnId, Entry>,
+    map: slab::Slab<Entry>,
     advertised: SocketAddr,
     /// Whether the engine listens for ICE-TCP, so that its connections offer a TCP candidate.
     tcp: bool,
-    next_id: ConnId,
+    /// The generation of the next connection opened (never 0, so no id is 0).
+    generation: u32,
     touched: Vec<ConnId>,
     timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
     counters: Arc<Counters>,
@@ -56,15 +66,23 @@ impl Conns {
     pub fn new(demux: Demux, advertised: SocketAddr, tcp: bool, counters: Arc<Counters>) -> Conns {
         Conns {
             demux,
-            map: HashMap::new(),
+            map: slab::Slab::new(),
             advertised,
             tcp,
-            next_id: 1,
+            generation: 1,
             touched: Vec::new(),
             timers: BinaryHeap::new(),
             counters,
             refused_sends: 0,
         }
+    }
+
+    fn entry(&self, id: ConnId) -> Option<&Entry> {
+        self.map.get(slot(id)).filter(|e| e.id == id)
+    }
+
+    fn entry_mut(&mut self, id: ConnId) -> Option<&mut Entry> {
+        self.map.get_mut(slot(id)).filter(|e| e.id == id)
     }
 
     pub fn advertised(&self) -> SocketAddr {
@@ -79,23 +97,22 @@ impl Conns {
         quality: QualityCtx,
         now: Instant,
     ) -> Result<ConnId, SfuError> {
-        let id = self.next_id;
-        self.next_id += 1;
+        let vacant = self.map.vacant_entry();
+        let id = u64::from(self.generation) << 32 | vacant.key() as u64;
         let local = Local {
             advertised: self.advertised,
             tcp: self.tcp,
         };
         match Conn::new(&local, quality, now) {
             Ok(conn) => {
-                self.map.insert(
+                vacant.insert(Entry {
                     id,
-                    Entry {
-                        conn,
-                        owner,
-                        touched: false,
-                        scheduled: None,
-                    },
-                );
+                    conn,
+                    owner,
+                    touched: false,
+                    scheduled: None,
+                });
+                self.generation = self.generation.checked_add(1).unwrap_or(1);
                 self.counters.live_peers.fetch_add(1, Ordering::Relaxed);
                 self.touch(id);
                 Ok(id)
@@ -124,7 +141,7 @@ impl Conns {
     /// (counted): its old ufrag names nothing from then on, and the addresses it proved stay
     /// until new checks prove others.
     fn described(&mut self, id: ConnId) -> Result<(), SfuError> {
-        let Some((ufrag, pwd)) = self.map.get(&id).and_then(|e| e.conn.local_credentials()) else {
+        let Some((ufrag, pwd)) = self.entry(id).and_then(|e| e.conn.local_credentials()) else {
             return Ok(());
         };
         let restart = match self.demux.ufrag(id) {
@@ -171,11 +188,11 @@ impl Conns {
     /// A connection, marked touched: what it makes is collected at the end of the turn.
     pub fn get(&mut self, id: ConnId) -> Option<&mut Conn> {
         self.touch(id);
-        self.map.get_mut(&id).map(|e| &mut e.conn)
+        self.entry_mut(id).map(|e| &mut e.conn)
     }
 
     fn touch(&mut self, id: ConnId) {
-        if let Some(e) = self.map.get_mut(&id)
+        if let Some(e) = self.map.get_mut(slot(id)).filter(|e| e.id == id)
             && !e.touched
         {
             e.touched = true;
@@ -184,13 +201,14 @@ impl Conns {
     }
 
     pub fn owner(&self, id: ConnId) -> Option<&Owner> {
-        self.map.get(&id).map(|e| &e.owner)
+        self.entry(id).map(|e| &e.owner)
     }
 
     /// Closes and forgets a connection. What it still had to send goes out with the turn's
     /// flush only if it was touched before; a closed connection sends nothing more.
     pub fn close(&mut self, id: ConnId) {
-        if let Some(mut e) = self.map.remove(&id) {
+        if self.entry(id).is_some() {
+            let mut e = self.map.remove(slot(id));
             e.conn.close();
             self.counters.live_peers.fetch_sub(1, Ordering::Relaxed);
         }
@@ -198,7 +216,7 @@ impl Conns {
     }
 
     pub fn state(&self, id: ConnId) -> Option<rtc::peer_connection::state::RTCPeerConnectionState> {
-        self.map.get(&id).map(|e| e.conn.state())
+        self.entry(id).map(|e| e.conn.state())
     }
 
     pub fn len(&self) -> usize {
@@ -248,7 +266,7 @@ impl Conns {
                 break;
             }
             self.timers.pop();
-            let Some(e) = self.map.get_mut(&id) else {
+            let Some(e) = self.entry_mut(id) else {
                 continue;
             };
             // A later entry of an earlier wake-up: that one already ran.
@@ -270,7 +288,7 @@ impl Conns {
     /// wake-ups go in the heap.
     pub fn flush(&mut self, mut send: impl FnMut(Peer, &[u8])) {
         for id in std::mem::take(&mut self.touched) {
-            let Some(e) = self.map.get_mut(&id) else {
+            let Some(e) = self.map.get_mut(slot(id)).filter(|e| e.id == id) else {
                 continue;
             };
             e.touched = false;

@@ -23,6 +23,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use rtc::crypto::RTCCryptoProvider;
 use rtc::stun::attributes::{ATTR_MESSAGE_INTEGRITY, ATTR_USERNAME};
 use rtc::stun::integrity::MessageIntegrity;
@@ -127,11 +129,15 @@ struct Credentials {
 /// connections.
 pub struct Demux {
     crypto: Arc<dyn RTCCryptoProvider>,
+    /// Keyed by what clients send (a ufrag, a source address): hashed with std's seeded
+    /// SipHash, so that nobody can pick keys that collide.
     by_ufrag: HashMap<String, Credentials>,
-    ufrag_of: HashMap<ConnId, String>,
     by_address: HashMap<Peer, ConnId>,
-    /// Each connection's addresses, oldest first.
-    addresses: HashMap<ConnId, Vec<Peer>>,
+    /// Keyed by the ids the engine chose: a fast hash is safe here. `addresses` is the
+    /// inverse of `by_address` (an address is in its connection's list exactly when
+    /// `by_address` maps it there), oldest first; every datagram sent is checked against it.
+    ufrag_of: FxHashMap<ConnId, String>,
+    addresses: FxHashMap<ConnId, Vec<Peer>>,
     drops: HashMap<Drop, u64>,
 }
 
@@ -144,9 +150,9 @@ impl Demux {
         Demux {
             crypto,
             by_ufrag: HashMap::new(),
-            ufrag_of: HashMap::new(),
+            ufrag_of: FxHashMap::default(),
             by_address: HashMap::new(),
-            addresses: HashMap::new(),
+            addresses: FxHashMap::default(),
             drops: HashMap::new(),
         }
     }
@@ -198,7 +204,8 @@ impl Demux {
 
     /// Whether the engine may send to `to` for `conn`.
     pub fn may_send(&self, conn: ConnId, to: impl Into<Peer>) -> bool {
-        self.by_address.get(&to.into()) == Some(&conn)
+        let to = to.into();
+        self.addresses(conn).contains(&to)
     }
 
     /// Forgets an address whose flow ended (a closed TCP connection): a new flow from it

@@ -221,4 +221,48 @@ proptest! {
         let harmless = at >= good.len() - 8;
         prop_assert!(harmless || matches!(v, Verdict::Dropped(_)), "byte {at} bit {bit}: {v:?}");
     }
+
+    /// Whatever mix of checks, restarts, closed flows and closed connections: the engine may
+    /// send to an address for a connection exactly when that address routes to it.
+    #[test]
+    fn a_connection_may_send_exactly_where_it_is_routed(
+        ops in proptest::collection::vec((0u8..4, 1u64..4, 0u16..12), 1..200),
+    ) {
+        let mut d = Demux::new(crypto());
+        let creds = |c: u64, epoch: u8| (format!("ufrag{c}x{epoch:0>10}"), format!("pwd-of-{c}-{epoch}-padded-out"));
+        let mut epoch = [0u8; 4];
+        for c in 1..4u64 {
+            let (u, p) = creds(c, 0);
+            d.set_credentials(c, &u, &p).unwrap();
+        }
+        for (op, c, port) in ops {
+            let from = addr(40000 + port);
+            match op {
+                0 | 1 => {
+                    let (u, p) = creds(c, epoch[c as usize]);
+                    let _ = d.route(from, &binding(&format!("{u}:remote"), &p));
+                }
+                2 => d.forget_address(from),
+                _ if port % 2 == 0 => {
+                    epoch[c as usize] += 1;
+                    let (u, p) = creds(c, epoch[c as usize]);
+                    d.set_credentials(c, &u, &p).unwrap();
+                }
+                _ => {
+                    d.remove(c);
+                    epoch[c as usize] += 1;
+                    let (u, p) = creds(c, epoch[c as usize]);
+                    d.set_credentials(c, &u, &p).unwrap();
+                }
+            }
+            for c in 1..4u64 {
+                prop_assert!(d.addresses(c).len() <= MAX_ADDRESSES);
+                for port in 0..12u16 {
+                    let a = addr(40000 + port);
+                    let routed = d.by_address.get(&a) == Some(&c);
+                    prop_assert_eq!(d.may_send(c, a), routed, "conn {} port {}", c, port);
+                }
+            }
+        }
+    }
 }
