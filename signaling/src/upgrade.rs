@@ -111,6 +111,9 @@ fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
+/// Bytes each WebSocket reads at a time.
+const READ_BUFFER: usize = 8 * 1024;
+
 /// Answers a WebSocket upgrade request (101) and runs `session` on the socket once the upgrade
 /// is through; a request that is not a valid upgrade gets a 400 saying why.
 pub fn accept<F, Fut>(mut req: Request, config: WebSocketConfig, session: F) -> Response
@@ -157,6 +160,9 @@ where
             }
         };
         let io = Lingering::new(TokioIo::new(upgraded));
+        // tungstenite reserves its read buffer up front (128 KiB by default), per socket: a
+        // room's signaling messages are small, and a larger one is read in several chunks.
+        let config = config.read_buffer_size(READ_BUFFER);
         let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
         session(socket).await;
     });

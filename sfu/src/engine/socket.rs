@@ -54,6 +54,9 @@ struct Queued {
     len: usize,
 }
 
+/// The bytes the send queue's arena keeps once it empties (a turn of a busy room fits).
+const ARENA_KEEP: usize = 1 << 20;
+
 pub struct EngineSocket {
     socket: UdpSocket,
     state: UdpSocketState,
@@ -214,7 +217,14 @@ impl EngineSocket {
         // What was sent leaves the arena, so that a socket that stays full keeps it bounded.
         // (After the sort, the earliest bytes still queued need not be the front's.)
         match self.queue.iter().map(|q| q.start).min() {
-            None => self.arena.clear(),
+            None => {
+                self.arena.clear();
+                // A burst's bytes are given back; a usual turn's fit without growing again.
+                if self.arena.capacity() > ARENA_KEEP {
+                    self.arena.shrink_to(ARENA_KEEP);
+                    self.queue.shrink_to(ARENA_KEEP / 1024);
+                }
+            }
             Some(base) => {
                 self.arena.drain(..base);
                 for q in &mut self.queue {

@@ -130,10 +130,21 @@ pub struct Conn {
     /// until it has the client's credentials. Kept (at most [`EARLY_CHECKS`]) and read once
     /// the answer is applied, so the first connection waits for no retransmission.
     early: Vec<(Instant, Peer, BytesMut)>,
-    /// What rtc wrote while the connection is being set up, answers to ICE checks first
-    /// (see [`Conn::poll_transmit`]).
-    setup_out: VecDeque<(Peer, BytesMut)>,
+    /// What rtc wrote and the engine has not collected yet: while the connection is being set
+    /// up, answers to ICE checks first (see [`Conn::poll_transmit`]); once it is up, what a
+    /// burst of forwarded packets made (see [`Conn::send_rtp`]).
+    out: VecDeque<(Peer, BytesMut)>,
+    /// Packets written to rtc since its writes were last taken out.
+    unflushed: usize,
 }
+
+/// How many packets a connection takes into rtc before it takes what they made out. Each of
+/// rtc's pipeline stages queues what passes it, and its queues keep the largest size they ever
+/// reached: taken out every few packets, a burst (a keyframe to many subscribers, a slow
+/// turn) grows our one queue of datagrams, which shrinks again, not a dozen of rtc's.
+const DRAIN_EVERY: usize = 16;
+/// The queue of datagrams keeps this many slots when it empties; a burst's are given back.
+const OUT_KEEP: usize = 64;
 
 /// ICE checks kept for a connection whose client's description has not come yet.
 const EARLY_CHECKS: usize = 16;
@@ -262,7 +273,8 @@ impl Conn {
             outbound: HashMap::new(),
             outbound_names: HashMap::new(),
             early: Vec::new(),
-            setup_out: VecDeque::new(),
+            out: VecDeque::new(),
+            unflushed: 0,
         })
     }
 
@@ -471,7 +483,13 @@ impl Conn {
             payload,
         };
         match sender.write_rtp(now, packet) {
-            Ok(()) => true,
+            Ok(()) => {
+                self.unflushed += 1;
+                if self.unflushed >= DRAIN_EVERY {
+                    self.take_writes();
+                }
+                true
+            }
             Err(e) => {
                 tracing::trace!(track = track.0, "a forwarded packet was refused: {e}");
                 false
@@ -509,21 +527,31 @@ impl Conn {
     /// drops non-STUN datagrams until that answer has selected its pair, so the ClientHello
     /// would be lost and the handshake would wait a whole DTLS retransmission (1 s).
     pub fn poll_transmit(&mut self) -> Option<(Peer, BytesMut)> {
-        if self.state == RTCPeerConnectionState::Connected && self.setup_out.is_empty() {
+        if self.state == RTCPeerConnectionState::Connected && self.out.is_empty() {
+            self.unflushed = 0;
+            if self.out.capacity() > OUT_KEEP {
+                self.out.shrink_to(OUT_KEEP);
+            }
             return self
                 .pc
                 .poll_write()
                 .map(|m| (peer_of(&m.transport), m.message));
         }
-        if self.setup_out.is_empty() {
-            while let Some(m) = self.pc.poll_write() {
-                self.setup_out.push_back((peer_of(&m.transport), m.message));
-            }
-            self.setup_out
+        if self.out.is_empty() {
+            self.take_writes();
+            self.out
                 .make_contiguous()
                 .sort_by_key(|(_, d)| !demux::is_stun(d));
         }
-        self.setup_out.pop_front()
+        self.out.pop_front()
+    }
+
+    /// Takes everything rtc has written so far into our own queue, in order.
+    fn take_writes(&mut self) {
+        while let Some(m) = self.pc.poll_write() {
+            self.out.push_back((peer_of(&m.transport), m.message));
+        }
+        self.unflushed = 0;
     }
 
     /// When the connection next wants [`Conn::handle_timeout`].
