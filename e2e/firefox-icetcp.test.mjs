@@ -2,7 +2,7 @@
 // port inside this test's namespace. Firefox (through geckodriver) and a Chromium page reach the
 // engine over ICE-TCP on the same port number, and see and hear each other.
 //   node firefox-icetcp.test.mjs   (COHORT_BIN: the cohort binary; run as root inside the namespace)
-import { ownServer, nft, blockUdp, droppedUdp, tcpConnections, checkMediaOverTcp } from './server.mjs';
+import { ownServer, nft, blockUdp, checkMediaOverTcp, checkFellBackToTcp } from './server.mjs';
 import { startFirefox, firefoxProbes, firefoxJoins, SELECTED_PROTOCOLS } from './firefox.mjs';
 import { launchChromium, remoteVideos, inboundAudioPackets, joinRoom, reporter } from './lib.mjs';
 
@@ -34,10 +34,7 @@ try {
     { ...fiona, protocols: () => ff.execAsync(`const done = arguments[arguments.length - 1]; ${SELECTED_PROTOCOLS}.then(done, (e) => done([String(e)]));`), since: clicked },
   ];
   for (const p of everyone) await checkMediaOverTcp(check, p);
-  const dropped = droppedUdp(table);
-  check(dropped > 0, `the browsers tried UDP first, and nft dropped it (${dropped} packets)`);
-  const { accepted, open } = await tcpConnections(base);
-  check(accepted >= 4 && open >= 4, `the engine counts the TCP connections: ${accepted} accepted, ${open} open`);
+  await checkFellBackToTcp(check, table, base);
 } catch (e) {
   check(false, `the test ran to its end: ${e.stack ?? e}`);
 } finally {

@@ -2,7 +2,7 @@
 // packet to a server's media port, as a school firewall would. Chromium then reaches the
 // engine over ICE-TCP on the same port number, and two participants see and hear each other.
 //   node icetcp.test.mjs   (COHORT_BIN: the cohort binary; run as root inside the namespace)
-import { ownServer, nft, blockUdp, droppedUdp, tcpConnections, checkMediaOverTcp } from './server.mjs';
+import { ownServer, nft, blockUdp, checkMediaOverTcp, checkFellBackToTcp } from './server.mjs';
 import { SELECTED_PROTOCOLS } from './firefox.mjs';
 import { launchChromium, remoteVideos, inboundAudioPackets, joinRoom, describePcs, reporter } from './lib.mjs';
 
@@ -32,10 +32,7 @@ try {
       describe: () => describePcs(p.page),
     });
   }
-  const dropped = droppedUdp(table);
-  check(dropped > 0, `the browsers tried UDP first, and nft dropped it (${dropped} packets)`);
-  const { accepted, open } = await tcpConnections(base);
-  check(accepted >= 4 && open >= 4, `the engine counts the TCP connections: ${accepted} accepted, ${open} open`);
+  await checkFellBackToTcp(check, table, base);
 } catch (e) {
   check(false, `the test ran to its end: ${e.stack ?? e}`);
 } finally {

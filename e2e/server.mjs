@@ -30,6 +30,15 @@ export async function tcpConnections(base) {
   return { accepted, open };
 }
 
+/** With UDP blocked: the browsers tried UDP first (nft dropped it), and reached the engine over
+ * TCP, at least `conns` connections of it. */
+export async function checkFellBackToTcp(check, table, base, conns = 4) {
+  const dropped = droppedUdp(table);
+  check(dropped > 0, `the browsers tried UDP first, and nft dropped it (${dropped} packets)`);
+  const { accepted, open } = await tcpConnections(base);
+  check(accepted >= conns && open >= conns, `the engine counts the TCP connections: ${accepted} accepted, ${open} open`);
+}
+
 /**
  * Starts the server (with `extra` arguments) and waits until it answers; `stop()` ends it and
  * removes its files.
