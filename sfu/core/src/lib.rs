@@ -15,13 +15,19 @@
 //! - [`history::SentHistory`]: what each video subscription sent recently, to answer its NACKs.
 //! - [`speakers::Speakers`]: who is speaking, from the audio levels in publishers' packets, and
 //!   each participant's talk time.
+//! - [`layers`]: simulcast layers, their measured bitrates, and what a subscriber shows of a
+//!   track ([`layers::View`]).
+//! - [`allocator`]: fits a subscriber's tracks into its bandwidth estimate, by priority and with
+//!   hysteresis.
 //!
 //! Nothing here panics on input: malformed payloads are simply "not a keyframe", unknown ids are
 //! ignored and counted.
 
+pub mod allocator;
 pub mod codec;
 pub mod history;
 pub mod keyframe;
+pub mod layers;
 pub mod quality;
 pub mod queue;
 pub mod rewriter;
@@ -30,6 +36,7 @@ mod seq;
 pub mod speakers;
 
 pub use codec::Codec;
+pub use layers::{LayerSpec, Source, View};
 pub use room::{Input, Output, Room, RoomConfig, RoomStats};
 
 /// A participant, as numbered by the room's owner.
@@ -67,6 +74,9 @@ pub struct RtpMeta {
     /// The audio level the publisher wrote (RFC 6464: −dBov, 0 loudest, 127 silence), when it
     /// negotiated the extension.
     pub audio_level: Option<u8>,
+    /// The simulcast layer the packet belongs to (0 lowest), from its RID or SSRC; 0 for a
+    /// track that is not simulcast.
+    pub layer: u8,
 }
 
 /// The rewritten header fields for one forwarded packet.

@@ -175,6 +175,7 @@ mod tests {
             timestamp: ts,
             marker: false,
             audio_level: None,
+            layer: 0,
         }
     }
 

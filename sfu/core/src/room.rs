@@ -3,14 +3,19 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use crate::allocator::{AllocConfig, AllocState};
 use crate::codec::Codec;
 use crate::history::{SentHistory, nack_seqs};
 use crate::keyframe::KeyframeThrottle;
-use crate::rewriter::{Rewrite, RtpRewriter};
+use crate::layers::{Layer, LayerSpec, MAX_LAYERS, Source, View};
+use crate::rewriter::RtpRewriter;
 use crate::speakers::{SpeakerChange, SpeakerConfig, Speakers};
-use crate::{MediaKind, ParticipantId, RtpMeta, TrackId};
+use crate::{MediaKind, ParticipantId, TrackId};
 
+mod alloc;
+mod forward;
 mod io;
+pub use alloc::{LinkReport, Reception};
 pub use io::{Input, Output};
 
 /// Tunables of a room's forwarding.
@@ -26,6 +31,18 @@ pub struct RoomConfig {
     /// has given its frame up (and asked for a keyframe), so a resend would only cost bandwidth.
     pub nack_max_age: Duration,
     pub speakers: SpeakerConfig,
+    /// How subscribers' tracks are fitted into their estimates.
+    pub alloc: AllocConfig,
+    /// A simulcast layer that carried no packet for this long is taken to have stopped.
+    pub layer_timeout: Duration,
+    /// After asking a publisher to encode a layer again, how long it is given to come back.
+    pub layer_resume_timeout: Duration,
+    /// Dynacast: a layer nobody has received for this long is no longer encoded. `None`
+    /// keeps every layer encoded.
+    pub dynacast_delay: Option<Duration>,
+    /// While a room has simulcast tracks or estimates, allocations are redone this often (the
+    /// layers' measured bitrates move).
+    pub realloc_interval: Duration,
 }
 
 impl Default for RoomConfig {
@@ -36,6 +53,11 @@ impl Default for RoomConfig {
             nack_history: 512,
             nack_max_age: Duration::from_secs(1),
             speakers: SpeakerConfig::default(),
+            alloc: AllocConfig::default(),
+            layer_timeout: Duration::from_secs(1),
+            layer_resume_timeout: Duration::from_secs(2),
+            dynacast_delay: Some(Duration::from_secs(3)),
+            realloc_interval: Duration::from_millis(500),
         }
     }
 }
@@ -54,6 +76,13 @@ pub struct RoomStats {
     pub dropped_queue_full: u64,
     /// Packets held back from a subscriber that is waiting for a keyframe.
     pub skipped_waiting_keyframe: u64,
+    /// Packets of a simulcast layer a subscriber does not receive (counted once per packet).
+    pub skipped_other_layer: u64,
+    /// Subscriptions that moved from one simulcast layer to another.
+    pub layer_switches: u64,
+    /// What the video subscriptions would have carried at the track's top flowing layer, in
+    /// bytes: less `forwarded_bytes[1]`, what layer selection and pausing saved.
+    pub video_bytes_at_full: u64,
     /// Packets not sent because the track is muted.
     pub skipped_muted: u64,
     /// Padding-only packets, which are never forwarded.
@@ -68,12 +97,21 @@ pub struct RoomStats {
     pub retransmitted_packets: u64,
 }
 
+/// One subscriber's reception of one track.
+///
+/// `target` is the layer chosen for it (by its view and its link); `current` is the layer it
+/// receives. They differ while a switch waits for a keyframe of the target layer, during which
+/// the current layer goes on. A video subscription with no current layer but a target waits for
+/// a keyframe (at first, and after a gap: a full queue, a reconnect, an unmute); one with no
+/// target is paused.
 #[derive(Debug)]
 struct Subscription<P> {
     subscriber: ParticipantId,
     rewriter: Option<RtpRewriter>,
-    waiting_keyframe: bool,
     history: Option<SentHistory<P>>,
+    view: View,
+    current: Option<u8>,
+    target: Option<u8>,
 }
 
 impl<P> Subscription<P> {
@@ -81,9 +119,16 @@ impl<P> Subscription<P> {
         Subscription {
             subscriber,
             rewriter: None,
-            waiting_keyframe: false,
             history: None,
+            view: View::Unknown,
+            current: None,
+            target: None,
         }
+    }
+
+    /// Waits for a keyframe of its target layer (it has a target it does not receive yet).
+    fn waiting(&self) -> bool {
+        self.target.is_some() && self.current != self.target
     }
 }
 
@@ -91,9 +136,11 @@ impl<P> Subscription<P> {
 struct Track<P> {
     publisher: ParticipantId,
     codec: Codec,
+    source: Source,
     muted: bool,
     subs: Vec<Subscription<P>>,
-    keyframes: KeyframeThrottle,
+    /// At least one; one unless the publisher sends simulcast.
+    layers: Vec<Layer>,
 }
 
 impl<P> Track<P> {
@@ -116,6 +163,42 @@ pub struct Room<P> {
     outputs: VecDeque<Output<P>>,
     stats: RoomStats,
     speakers: Speakers,
+    /// Each subscriber's link: its estimate and the allocator's memory.
+    links: BTreeMap<ParticipantId, Link>,
+    /// Something changed that allocations depend on: redo them before the input returns.
+    realloc_due: Due,
+    /// The next periodic allocation, while the room has simulcast tracks or estimates.
+    next_realloc: Option<Instant>,
+}
+
+/// Whose allocations are to be redone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Due {
+    #[default]
+    Nothing,
+    One(ParticipantId),
+    All,
+}
+
+impl Due {
+    fn add(&mut self, p: ParticipantId) {
+        *self = match *self {
+            Due::Nothing => Due::One(p),
+            Due::One(q) if q == p => Due::One(q),
+            _ => Due::All,
+        };
+    }
+}
+
+/// What the room knows of one subscriber's downlink.
+#[derive(Debug, Clone, Default)]
+struct Link {
+    /// Its bandwidth estimate in bits per second, once there is one.
+    estimate: Option<u64>,
+    alloc: AllocState,
+    /// What its last allocation cost, and what it would have cost with no limit.
+    used: u64,
+    wanted: u64,
 }
 
 impl<P: Clone + AsRef<[u8]>> Room<P> {
@@ -127,6 +210,9 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             tracks: BTreeMap::new(),
             outputs: VecDeque::new(),
             stats: RoomStats::default(),
+            links: BTreeMap::new(),
+            realloc_due: Due::Nothing,
+            next_realloc: None,
         }
     }
 
@@ -139,14 +225,16 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                 publisher,
                 track,
                 codec,
-            } => self.publish(publisher, track, codec),
+                source,
+                layers,
+            } => self.publish(publisher, track, codec, source, layers),
             Input::Unpublish(track) => self.unpublish(track),
             Input::SetMuted { track, muted } => self.set_muted(now, track, muted),
             Input::SubscriptionReady {
                 subscriber,
                 track,
                 ssrc,
-            } => self.subscription_ready(now, subscriber, track, ssrc),
+            } => self.subscription_ready(subscriber, track, ssrc),
             Input::Rtp {
                 track,
                 meta,
@@ -163,15 +251,29 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             Input::PublisherConnected(p) => self.resync(now, |t, _| t.publisher == p),
             Input::SubscriberConnected(p) => self.resync(now, |_, s| s.subscriber == p),
             Input::QueueFull { subscriber, track } => self.queue_full(now, subscriber, track),
+            Input::Layout { subscriber, views } => self.layout(subscriber, &views),
+            Input::Estimate {
+                subscriber,
+                bitrate,
+            } => self.set_estimate(subscriber, bitrate),
             Input::Timeout => self.timeout(now),
         }
         for change in self.speakers.changes() {
+            // Speakers' videos come before the rest.
+            if matches!(change, SpeakerChange::Active(_)) {
+                self.realloc_due = Due::All;
+            }
             self.outputs.push_back(match change {
                 SpeakerChange::Active(speakers) => Output::ActiveSpeakers(speakers),
                 SpeakerChange::TalkTime(participant, talk) => {
                     Output::TalkTime { participant, talk }
                 }
             });
+        }
+        match std::mem::take(&mut self.realloc_due) {
+            Due::Nothing => {}
+            Due::One(p) => self.reallocate(now, Some(p)),
+            Due::All => self.reallocate(now, None),
         }
     }
 
@@ -184,8 +286,9 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.tracks
             .values()
-            .filter_map(|t| t.keyframes.poll_timeout())
+            .flat_map(|t| t.layers.iter().filter_map(|l| l.keyframes.poll_timeout()))
             .chain(self.speakers.poll_timeout())
+            .chain(self.next_realloc)
             .min()
     }
 
@@ -263,22 +366,41 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
         for track in self.tracks.values_mut() {
             track.subs.retain(|s| s.subscriber != p);
         }
+        self.links.remove(&p);
         self.speakers.remove(p);
+        // What it received is no longer wanted (dynacast).
+        self.realloc_due = Due::All;
     }
 
-    fn publish(&mut self, publisher: ParticipantId, id: TrackId, codec: Codec) {
+    fn publish(
+        &mut self,
+        publisher: ParticipantId,
+        id: TrackId,
+        codec: Codec,
+        source: Source,
+        mut specs: Vec<LayerSpec>,
+    ) {
         if !self.participants.contains(&publisher) || self.tracks.contains_key(&id) {
             return;
         }
+        if specs.is_empty() || !codec.is_video() {
+            specs = vec![specs.first().copied().unwrap_or_default()];
+        }
+        specs.truncate(MAX_LAYERS);
+        let keyframes = KeyframeThrottle::new(
+            self.config.keyframe_min_interval,
+            self.config.keyframe_retry_interval,
+        );
         let mut track = Track {
             publisher,
             codec,
+            source,
             muted: false,
             subs: Vec::new(),
-            keyframes: KeyframeThrottle::new(
-                self.config.keyframe_min_interval,
-                self.config.keyframe_retry_interval,
-            ),
+            layers: specs
+                .into_iter()
+                .map(|spec| Layer::new(spec, keyframes.clone()))
+                .collect(),
         };
         for &p in self.participants.iter().filter(|&&p| p != publisher) {
             track.subs.push(Subscription::new(p));
@@ -305,6 +427,8 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                 track: id,
             });
         }
+        // Its subscribers' budgets are freed for the rest.
+        self.realloc_due = Due::All;
     }
 
     fn set_muted(&mut self, now: Instant, id: TrackId, muted: bool) {
@@ -319,24 +443,16 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             self.speakers.silence(track.publisher);
         }
         if !muted && track.codec.is_video() {
-            let mut any = false;
+            // What is sent after an unmute starts with a keyframe.
             for sub in track.subs.iter_mut().filter(|s| s.rewriter.is_some()) {
-                sub.waiting_keyframe = true;
-                any = true;
+                sub.current = None;
             }
-            if any {
-                self.request_keyframe(now, id);
-            }
+            self.request_waited_keyframes(now, id);
         }
+        self.realloc_due = Due::All;
     }
 
-    fn subscription_ready(
-        &mut self,
-        now: Instant,
-        subscriber: ParticipantId,
-        id: TrackId,
-        ssrc: u32,
-    ) {
+    fn subscription_ready(&mut self, subscriber: ParticipantId, id: TrackId, ssrc: u32) {
         let Some(track) = self.tracks.get_mut(&id) else {
             return;
         };
@@ -346,78 +462,15 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             return;
         };
         sub.rewriter = Some(RtpRewriter::new(ssrc, clock_rate));
-        sub.waiting_keyframe = video;
         sub.history =
             video.then(|| SentHistory::new(self.config.nack_history, self.config.nack_max_age));
+        // Audio flows at once; video waits for the allocation to choose its layer, and for a
+        // keyframe of it.
+        sub.current = (!video).then_some(0);
+        sub.target = sub.current;
+        self.links.entry(subscriber).or_default();
         if video {
-            self.request_keyframe(now, id);
-        }
-    }
-
-    fn rtp(&mut self, now: Instant, id: TrackId, meta: RtpMeta, payload: P) {
-        let Some(track) = self.tracks.get_mut(&id) else {
-            self.stats.dropped_no_route += 1;
-            return;
-        };
-        let kind = track.kind();
-        let k = kind.index();
-        self.stats.received_packets[k] += 1;
-        let keyframe = kind == MediaKind::Video && track.codec.is_keyframe_start(payload.as_ref());
-        if keyframe {
-            track.keyframes.keyframe_received();
-        }
-        if let (MediaKind::Audio, Some(level), false) = (kind, meta.audio_level, track.muted) {
-            self.speakers.level(now, track.publisher, level);
-        }
-        if track.muted {
-            for rw in track.subs.iter_mut().filter_map(|s| s.rewriter.as_mut()) {
-                rw.skip(&meta);
-                self.stats.skipped_muted += 1;
-            }
-            return;
-        }
-        let len = payload.as_ref().len() as u64;
-        if len == 0 {
-            // Padding only (bandwidth probes): nothing to decode, so nothing to send, and no gap.
-            for rw in track.subs.iter_mut().filter_map(|s| s.rewriter.as_mut()) {
-                rw.skip(&meta);
-            }
-            self.stats.skipped_padding += 1;
-            return;
-        }
-        for sub in track.subs.iter_mut() {
-            let Some(rw) = sub.rewriter.as_mut() else {
-                self.stats.skipped_not_ready += 1;
-                continue;
-            };
-            if sub.waiting_keyframe {
-                if keyframe {
-                    sub.waiting_keyframe = false;
-                } else {
-                    rw.skip(&meta);
-                    self.stats.skipped_waiting_keyframe += 1;
-                    continue;
-                }
-            }
-            match rw.rewrite(now, &meta) {
-                Rewrite::Forward(header) => {
-                    self.stats.forwarded_packets[k] += 1;
-                    self.stats.forwarded_bytes[k] += len;
-                    if let Some(h) = sub.history.as_mut() {
-                        h.record(now, header, meta.marker, &payload);
-                    }
-                    self.outputs.push_back(Output::Forward {
-                        subscriber: sub.subscriber,
-                        track: id,
-                        kind,
-                        header,
-                        marker: meta.marker,
-                        payload: payload.clone(),
-                        retransmission: false,
-                    });
-                }
-                Rewrite::TooOld => self.stats.dropped_too_old += 1,
-            }
+            self.realloc_due.add(subscriber);
         }
     }
 
@@ -425,11 +478,16 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
         let Some(track) = self.tracks.get(&id) else {
             return;
         };
-        if !track.codec.is_video() || !track.subs.iter().any(|s| s.subscriber == subscriber) {
+        if !track.codec.is_video() {
             return;
         }
+        let Some(sub) = track.subs.iter().find(|s| s.subscriber == subscriber) else {
+            return;
+        };
         self.stats.keyframe_requests_received += 1;
-        self.request_keyframe(now, id);
+        if let Some(layer) = sub.current.or(sub.target) {
+            self.request_keyframe(now, id, layer);
+        }
     }
 
     fn nack(&mut self, now: Instant, subscriber: ParticipantId, id: TrackId, pairs: &[(u16, u16)]) {
@@ -475,7 +533,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             let mut any = false;
             for i in 0..track.subs.len() {
                 if track.subs[i].rewriter.is_some() && which(track, &track.subs[i]) {
-                    track.subs[i].waiting_keyframe = true;
+                    track.subs[i].current = None;
                     any = true;
                 }
             }
@@ -484,7 +542,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             }
         }
         for id in asks {
-            self.request_keyframe(now, id);
+            self.request_waited_keyframes(now, id);
         }
     }
 
@@ -498,38 +556,72 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
         }
         // A video stream with a hole in it is undecodable until the next keyframe.
         if let Some(sub) = track.subs.iter_mut().find(|s| s.subscriber == subscriber)
-            && !sub.waiting_keyframe
+            && sub.current.is_some()
         {
-            sub.waiting_keyframe = true;
-            self.request_keyframe(now, id);
+            sub.current = None;
+            if let Some(layer) = sub.target {
+                self.request_keyframe(now, id, layer);
+            }
         }
     }
 
-    fn request_keyframe(&mut self, now: Instant, id: TrackId) {
+    /// Asks for a keyframe of every layer of `id` that a subscription waits for.
+    fn request_waited_keyframes(&mut self, now: Instant, id: TrackId) {
+        let Some(track) = self.tracks.get(&id) else {
+            return;
+        };
+        let mut layers: Vec<u8> = track
+            .subs
+            .iter()
+            .filter(|s| s.waiting())
+            .filter_map(|s| s.target)
+            .collect();
+        layers.sort_unstable();
+        layers.dedup();
+        for layer in layers {
+            self.request_keyframe(now, id, layer);
+        }
+    }
+
+    fn request_keyframe(&mut self, now: Instant, id: TrackId, layer: u8) {
         if let Some(track) = self.tracks.get_mut(&id)
-            && track.keyframes.request(now)
+            && let Some(l) = track.layers.get_mut(usize::from(layer))
+            && l.keyframes.request(now)
         {
             self.stats.keyframe_requests_sent += 1;
             self.outputs
-                .push_back(Output::RequestKeyframe { track: id });
+                .push_back(Output::RequestKeyframe { track: id, layer });
         }
     }
 
     fn timeout(&mut self, now: Instant) {
         self.speakers.handle_timeout(now);
         for (id, track) in self.tracks.iter_mut() {
-            let waiting = track.subs.iter().any(|s| s.waiting_keyframe);
-            if !waiting {
-                track.keyframes.stop_waiting();
+            for (i, layer) in track.layers.iter_mut().enumerate() {
+                let i = i as u8;
+                if !track
+                    .subs
+                    .iter()
+                    .any(|s| s.waiting() && s.target == Some(i))
+                {
+                    layer.keyframes.stop_waiting();
+                }
+                if layer.keyframes.handle_timeout(now) {
+                    self.stats.keyframe_requests_sent += 1;
+                    self.outputs.push_back(Output::RequestKeyframe {
+                        track: *id,
+                        layer: i,
+                    });
+                }
             }
-            if track.keyframes.handle_timeout(now) {
-                self.stats.keyframe_requests_sent += 1;
-                self.outputs
-                    .push_back(Output::RequestKeyframe { track: *id });
-            }
+        }
+        if self.next_realloc.is_some_and(|t| now >= t) {
+            self.realloc_due = Due::All;
         }
     }
 }
 
+#[cfg(test)]
+mod simulcast_tests;
 #[cfg(test)]
 mod tests;

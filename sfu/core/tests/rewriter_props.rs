@@ -43,6 +43,7 @@ impl Source {
             timestamp: self.ts,
             marker: false,
             audio_level: None,
+            layer: 0,
         };
         self.seq = self.seq.wrapping_add(1);
         self.ts = self.ts.wrapping_add(960);
@@ -110,6 +111,7 @@ proptest! {
                 timestamp: 3000 * u32::from(k),
                 marker: false,
                 audio_level: None,
+                layer: 0,
             };
             if skip.contains(&n) {
                 rw.skip(&m);

@@ -8,7 +8,9 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use bytes::Bytes;
-use protocol::{ChatMessage, LeaveReason, ParticipantInfo, ServerMessage, TrackInfo, TrackMeta};
+use protocol::{
+    ChatMessage, LeaveReason, ParticipantInfo, ServerMessage, TrackInfo, TrackMeta, TrackSource,
+};
 use sfu_core::{Codec, Input, ParticipantId, TrackId};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -448,6 +450,15 @@ impl Room {
                 publisher,
                 track,
                 codec: core_codec,
+                source: match info.source {
+                    TrackSource::Screen => sfu_core::Source::Screen,
+                    TrackSource::Microphone | TrackSource::ScreenAudio => {
+                        sfu_core::Source::Microphone
+                    }
+                    TrackSource::Camera | TrackSource::Unknown => sfu_core::Source::Camera,
+                },
+                // One layer: simulcast is not negotiated yet.
+                layers: Vec::new(),
             },
         );
         if info.muted {

@@ -72,12 +72,15 @@ impl Room {
                     let participant_ids = self.wire_ids(&speakers);
                     self.broadcast(None, ServerMessage::ActiveSpeakers { participant_ids });
                 }
+                // Only simulcast tracks, which are not negotiated yet, have layers to pause.
+                Output::PublisherLayers { .. } => {}
                 Output::TalkTime { participant, talk } => {
                     if let Some(m) = self.members.get(&participant) {
                         m.links.set_talk_time(talk);
                     }
                 }
-                Output::RequestKeyframe { track } => {
+                // Every track has one layer until simulcast is negotiated, so the layer is 0.
+                Output::RequestKeyframe { track, layer: _ } => {
                     let Some(t) = self.tracks.get(&track) else {
                         continue;
                     };

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::codec::Codec;
+use crate::layers::{LayerSpec, Source, View};
 use crate::{MediaKind, ParticipantId, RtpMeta, RtpOut, TrackId};
 
 /// Something that happened, handed to [`Room::handle_input`](super::Room::handle_input).
@@ -12,11 +13,14 @@ pub enum Input<P> {
     Join(ParticipantId),
     /// A participant left; its tracks are withdrawn from everyone.
     Leave(ParticipantId),
-    /// A participant published a track.
+    /// A participant published a track. A simulcast video declares its layers, lowest first
+    /// (at most [`MAX_LAYERS`](crate::layers::MAX_LAYERS)); anything else declares one or none.
     Publish {
         publisher: ParticipantId,
         track: TrackId,
         codec: Codec,
+        source: Source,
+        layers: Vec<LayerSpec>,
     },
     /// A track ended.
     Unpublish(TrackId),
@@ -58,6 +62,19 @@ pub enum Input<P> {
         subscriber: ParticipantId,
         track: TrackId,
     },
+    /// What a subscriber shows of its video tracks (its client reports each change of layout).
+    /// A hidden track is paused for it; a small one gets a low layer. Tracks not named keep
+    /// their view.
+    Layout {
+        subscriber: ParticipantId,
+        views: Vec<(TrackId, View)>,
+    },
+    /// A subscriber's downlink estimate, in bits per second (from send-side bandwidth
+    /// estimation on its connection).
+    Estimate {
+        subscriber: ParticipantId,
+        bitrate: u64,
+    },
     /// The time given by [`Room::poll_timeout`](super::Room::poll_timeout) has come.
     Timeout,
 }
@@ -89,8 +106,11 @@ pub enum Output<P> {
         subscriber: ParticipantId,
         track: TrackId,
     },
-    /// Ask the publisher of this track for a keyframe.
-    RequestKeyframe { track: TrackId },
+    /// Ask the publisher of this track for a keyframe of this layer (0 when not simulcast).
+    RequestKeyframe { track: TrackId, layer: u8 },
+    /// Dynacast: tell the publisher of this simulcast track which layers to encode (the others
+    /// nobody receives). Indexed by layer.
+    PublisherLayers { track: TrackId, active: Vec<bool> },
     /// Who is speaking now, loudest first (see [`crate::speakers`]).
     ActiveSpeakers(Vec<ParticipantId>),
     /// A participant's talk time in this room so far.

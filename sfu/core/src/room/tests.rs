@@ -1,7 +1,7 @@
 //! Whole-room tests on a virtual clock: no sockets, no tasks.
 
 use super::*;
-use crate::{Codec, RtpOut};
+use crate::{Codec, RtpMeta, RtpOut};
 
 type Payload = Vec<u8>;
 
@@ -26,6 +26,7 @@ fn meta(ssrc: u32, seq: u16, ts: u32) -> RtpMeta {
         timestamp: ts,
         marker: false,
         audio_level: None,
+        layer: 0,
     }
 }
 
@@ -88,6 +89,8 @@ fn three_with_a_publishing(now: Instant) -> Room<Payload> {
             publisher: A,
             track: A_AUDIO,
             codec: Codec::Opus,
+            source: Source::default(),
+            layers: Vec::new(),
         },
     );
     r.handle_input(
@@ -96,6 +99,8 @@ fn three_with_a_publishing(now: Instant) -> Room<Payload> {
             publisher: A,
             track: A_VIDEO,
             codec: Codec::Vp8,
+            source: Source::default(),
+            layers: Vec::new(),
         },
     );
     let out = drain(&mut r);
@@ -124,6 +129,8 @@ fn forwarding_table_follows_joins_and_leaves() {
             publisher: A,
             track: A_AUDIO,
             codec: Codec::Opus,
+            source: Source::default(),
+            layers: Vec::new(),
         },
     );
     assert!(subscribes(&drain(&mut r)).is_empty(), "nobody to send to");
@@ -137,6 +144,8 @@ fn forwarding_table_follows_joins_and_leaves() {
             publisher: B,
             track: TrackId(20),
             codec: Codec::Vp8,
+            source: Source::default(),
+            layers: Vec::new(),
         },
     );
     assert_eq!(subscribes(&drain(&mut r)), vec![(A, TrackId(20))]);
@@ -398,6 +407,8 @@ fn packets_for_unknown_tracks_are_counted() {
             publisher: A,
             track: A_AUDIO,
             codec: Codec::Opus,
+            source: Source::default(),
+            layers: Vec::new(),
         },
     );
     assert_eq!(r.track_count(), 0);

@@ -254,6 +254,8 @@ fn a_room_reports_speakers_and_talk_time_and_mute_silences() {
             publisher: A,
             track,
             codec: Codec::Opus,
+            source: crate::Source::Microphone,
+            layers: Vec::new(),
         },
     );
     let mut outs = Vec::new();
@@ -268,6 +270,7 @@ fn a_room_reports_speakers_and_talk_time_and_mute_silences() {
             timestamp: 0,
             marker: false,
             audio_level: level,
+            layer: 0,
         };
         room.handle_input(
             t,

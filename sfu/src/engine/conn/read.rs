@@ -143,6 +143,8 @@ impl Conn {
                         timestamp: pkt.header.timestamp,
                         marker: pkt.header.marker,
                         audio_level,
+                        // The engine negotiates no simulcast yet: one layer per track.
+                        layer: 0,
                     },
                     payload: pkt.payload,
                 })
