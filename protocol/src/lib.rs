@@ -19,7 +19,8 @@ pub mod text;
 pub use board::{BoardFile, BoardItem};
 pub use chat::ChatMessage;
 pub use media::{
-    IceCandidate, ParticipantInfo, PcTarget, TrackIds, TrackInfo, TrackKind, TrackMeta, TrackSource,
+    IceCandidate, LAYOUT_TRACKS_MAX, ParticipantInfo, PcTarget, TrackIds, TrackInfo, TrackKind,
+    TrackMeta, TrackSource, TrackView,
 };
 
 /// Room names: 1 to 64 characters from `a-z`, `0-9`, `-` and `_`, starting with a letter or digit.
@@ -68,6 +69,10 @@ pub enum ClientMessage {
     Mute { track_id: String, muted: bool },
     /// Stop publishing one track (for example a screen share), by its `a=msid` track id.
     Unpublish { track_id: String },
+    /// What this client shows of the remote videos, whenever its layout changes. A hidden one
+    /// is sent nothing (it stays subscribed); a small one may get a lower quality. Tracks not
+    /// named keep what was said of them last. At most [`LAYOUT_TRACKS_MAX`] entries.
+    Layout { tracks: Vec<TrackView> },
     /// Say something to everyone in the room.
     Chat { text: String },
     /// Change the text of one of your own messages in a stored room.
@@ -111,6 +116,7 @@ impl ClientMessage {
         "candidate",
         "mute",
         "unpublish",
+        "layout",
         "chat",
         "chat_edit",
         "chat_delete",

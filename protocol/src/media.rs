@@ -85,6 +85,24 @@ pub struct TrackInfo {
     pub codec: String,
 }
 
+/// At most this many entries in one `layout` message.
+pub const LAYOUT_TRACKS_MAX: usize = 256;
+
+/// What a subscriber shows of one remote video, in a `layout` message.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TrackView {
+    /// The server's id of the track, as in `track_published`.
+    pub track_id: String,
+    /// On screen at all: false for a hidden tile, one scrolled out of view, a name-only tile.
+    pub visible: bool,
+    /// Rendered size in device pixels (CSS pixels times `devicePixelRatio`); 0 when unknown.
+    #[serde(default)]
+    pub width: u32,
+    #[serde(default)]
+    pub height: u32,
+}
+
 /// A participant as the others see it.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct ParticipantInfo {

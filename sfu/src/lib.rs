@@ -189,6 +189,8 @@ pub struct RoomSnapshot {
     /// Packet loss over the last few seconds, both directions, from RTCP reports.
     pub loss: Option<f64>,
     pub subscriptions: usize,
+    /// Video subscriptions sent nothing by choice (hidden by the subscriber's layout).
+    pub paused_subscriptions: usize,
     pub stats: RoomStats,
     /// Who is speaking now (participant ids), loudest first.
     pub speakers: Vec<String>,

@@ -60,6 +60,12 @@ pub struct RoomMeters {
     pub rtcp_lost: AtomicU64,
     /// The most participants the room admits.
     pub capacity: AtomicU64,
+    /// Video subscriptions sent nothing by choice (hidden, or no room in the link), and the
+    /// core's layer counters (published by the room task once a second).
+    pub paused_subscriptions: AtomicI64,
+    pub layer_switches: AtomicU64,
+    /// Video bytes the top flowing layers would have cost the subscriptions, less those sent.
+    pub video_bytes_saved: AtomicU64,
 }
 
 /// A plain copy of [`RoomMeters`] at one moment.
@@ -78,6 +84,9 @@ pub struct RoomReading {
     pub rtcp_expected: u64,
     pub rtcp_lost: u64,
     pub capacity: u64,
+    pub paused_subscriptions: i64,
+    pub layer_switches: u64,
+    pub video_bytes_saved: u64,
 }
 
 fn pair<T, A>(a: &[A; 2], load: impl Fn(&A) -> T) -> [T; 2] {
@@ -102,6 +111,9 @@ impl RoomMeters {
             rtcp_expected: u(&self.rtcp_expected),
             rtcp_lost: u(&self.rtcp_lost),
             capacity: u(&self.capacity),
+            paused_subscriptions: i(&self.paused_subscriptions),
+            layer_switches: u(&self.layer_switches),
+            video_bytes_saved: u(&self.video_bytes_saved),
         }
     }
 }
@@ -124,6 +136,9 @@ impl RoomReading {
         self.rtcp_expected += o.rtcp_expected;
         self.rtcp_lost += o.rtcp_lost;
         self.capacity += o.capacity;
+        self.paused_subscriptions += o.paused_subscriptions;
+        self.layer_switches += o.layer_switches;
+        self.video_bytes_saved += o.video_bytes_saved;
     }
 
     /// Packets dropped for any reason.

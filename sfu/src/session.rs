@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use protocol::{ChatMessage, IceCandidate, ParticipantInfo, PcTarget, ServerMessage, TrackMeta};
+use protocol::{
+    ChatMessage, IceCandidate, ParticipantInfo, PcTarget, ServerMessage, TrackMeta, TrackView,
+};
 use sfu_core::ParticipantId;
 use tokio::sync::{mpsc, oneshot};
 
@@ -123,6 +125,12 @@ impl SessionHandle {
         let participant = self.id;
         self.tell_room(RoomMsg::Unpublish { participant, msid })
             .await
+    }
+
+    /// What this participant shows of its remote videos (by the server's track ids).
+    pub async fn layout(&self, views: Vec<TrackView>) -> Result<()> {
+        let participant = self.id;
+        self.tell_room(RoomMsg::Layout { participant, views }).await
     }
 
     /// Sends a chat message (already checked) to the room.

@@ -38,6 +38,7 @@ const ASSETS: &[Asset] = &[
     asset!("recovery.js", JS),
     asset!("prejoin.js", JS),
     asset!("call.js", JS),
+    asset!("layout.js", JS),
     asset!("chat.js", JS),
     asset!("roomhome.js", JS),
     asset!("board.js", JS),

@@ -2,6 +2,7 @@
 // keyboard-shortcut help, and the reconnection banner. All names enter as text.
 
 import { el, $, initials, announce } from './dom.js';
+import { Layout } from './layout.js';
 
 const SCREEN_SOURCES = new Set(['screen', 'screen_audio']);
 
@@ -25,6 +26,8 @@ export class Call {
     this.people = new Map();
     this.selfId = null;
     this.speaking = new Set(); // participant ids the server hears speaking
+    // What we show of each remote video goes to the server (hidden ones are sent nothing).
+    this.layout = new Layout((tracks) => this.h.layout?.(tracks));
     this.build();
   }
 
@@ -141,6 +144,7 @@ export class Call {
     p.cam.tile.remove();
     for (const s of p.screens.values()) s.tile.remove();
     for (const a of p.audio.values()) a.remove();
+    for (const tid of p.tracks.keys()) this.layout.unwatch(tid);
     this.people.delete(id);
     this.renderList();
     if (!p.self) announce(`${p.name} left`);
@@ -157,6 +161,7 @@ export class Call {
     const p = this.people.get(pid);
     if (!p) return;
     p.tracks.delete(tid);
+    this.layout.unwatch(tid);
     p.screens.get(tid)?.tile.remove();
     p.screens.delete(tid);
     p.audio.get(tid)?.remove();
@@ -193,9 +198,12 @@ export class Call {
       screen.video.srcObject = stream;
       p.screens.set(track.id, screen);
       p.cam.tile.after(screen.tile);
+      this.layout.watch(track.id, screen.video);
     } else {
+      if (p.camTrackId && p.camTrackId !== track.id) this.layout.unwatch(p.camTrackId);
       p.cam.video.srcObject = stream;
       p.camTrackId = track.id;
+      this.layout.watch(track.id, p.cam.video);
     }
     track.addEventListener('ended', () => this.trackUnpublished(pid, track.id));
     this.refresh(p);
@@ -278,5 +286,6 @@ export class Call {
 
   destroy() {
     document.removeEventListener('keydown', this.onKey);
+    this.layout.close();
   }
 }

@@ -378,6 +378,7 @@ async function main() {
         toggleCam: () => toggle('cam'),
         toggleShare,
         leave,
+        layout: (tracks) => state.sig?.send({ type: 'layout', tracks }),
         chatVisible: (v) => state.chat.setVisible(v),
         panelShown: (which) => {
           if (which === 'meetings') state.meetings?.load();

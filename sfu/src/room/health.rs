@@ -72,6 +72,15 @@ impl Room {
             let was = room.swap(total, Ordering::Relaxed);
             node.fetch_add(total.saturating_sub(was), Ordering::Relaxed);
         }
+        let m = &self.meters;
+        let paused = i64::try_from(self.core.paused_subscriptions()).unwrap_or(i64::MAX);
+        m.paused_subscriptions.store(paused, Ordering::Relaxed);
+        m.layer_switches
+            .store(stats.layer_switches, Ordering::Relaxed);
+        let saved = stats
+            .video_bytes_at_full
+            .saturating_sub(stats.forwarded_bytes[1]);
+        m.video_bytes_saved.store(saved, Ordering::Relaxed);
     }
 
     pub(super) fn snapshot(&self) -> RoomSnapshot {
@@ -93,6 +102,7 @@ impl Room {
             capacity: self.meters.capacity.load(Ordering::Relaxed) as usize,
             loss: self.recent_loss(),
             subscriptions: self.core.subscription_count(),
+            paused_subscriptions: self.core.paused_subscriptions(),
             stats: self.core.stats().clone(),
             speakers: self.wire_ids(&self.core.speakers()),
         }

@@ -27,6 +27,7 @@ mod health;
 mod msg;
 mod outputs;
 mod peer;
+mod views;
 pub(crate) use health::TICK;
 pub(crate) use msg::{JoinOk, RoomMsg};
 
@@ -224,6 +225,7 @@ impl Room {
                 }
                 let _ = reply.send(found.is_some());
             }
+            RoomMsg::Layout { participant, views } => self.layout(participant, &views),
             RoomMsg::Unpublish { participant, msid } => {
                 let found = self
                     .tracks

@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicBool;
 
 use protocol::{
     ChatMessage, IceCandidate, LeaveReason, ParticipantInfo, PcTarget, ServerMessage, TrackMeta,
+    TrackView,
 };
 use sfu_core::ParticipantId;
 use tokio::sync::{mpsc, oneshot};
@@ -65,6 +66,10 @@ pub(crate) enum RoomMsg {
     Unpublish {
         participant: ParticipantId,
         msid: String,
+    },
+    Layout {
+        participant: ParticipantId,
+        views: Vec<TrackView>,
     },
     Chat {
         participant: ParticipantId,

@@ -409,6 +409,24 @@ fn build(r: &Reading, cap: usize) -> Vec<Box<dyn Collector>> {
             &["room"],
             &per_room_u(&|x| x.rtcp_expected),
         ),
+        gauge_vec(
+            "cohort_room_paused_subscriptions",
+            "Video subscriptions sent nothing by choice: hidden in the subscriber's layout, or no room in its link.",
+            &["room"],
+            &per_room(&|x| x.paused_subscriptions),
+        ),
+        counter_vec(
+            "cohort_room_layer_switches_total",
+            "Video subscriptions moved from one simulcast layer to another.",
+            &["room"],
+            &per_room_u(&|x| x.layer_switches),
+        ),
+        counter_vec(
+            "cohort_room_video_bytes_saved_total",
+            "Video payload bytes not sent thanks to layer choice and pausing: what the top flowing layers would have cost, less what was sent.",
+            &["room"],
+            &per_room_u(&|x| x.video_bytes_saved),
+        ),
     ]
 }
 

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use protocol::{
-    ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage, normalize_chat_text,
-    normalize_display_name, parse_client_message, validate_room_name,
+    ClientMessage, ErrorCode, LAYOUT_TRACKS_MAX, PROTOCOL_VERSION, ServerMessage,
+    normalize_chat_text, normalize_display_name, parse_client_message, validate_room_name,
 };
 use sfu::{SessionHandle, SfuError};
 use tokio::sync::mpsc;
@@ -333,6 +333,13 @@ impl Session {
                     }
                     ClientMessage::Mute { track_id, muted } => handle.mute(track_id, muted).await,
                     ClientMessage::Unpublish { track_id } => handle.unpublish(track_id).await,
+                    ClientMessage::Layout { tracks } if tracks.len() > LAYOUT_TRACKS_MAX => {
+                        return Reply::Send(ServerMessage::error(
+                            ErrorCode::InvalidMessage,
+                            format!("a layout names at most {LAYOUT_TRACKS_MAX} tracks"),
+                        ));
+                    }
+                    ClientMessage::Layout { tracks } => handle.layout(tracks).await,
                     // An ad hoc room of `--open-rooms`: the call relays it, nothing keeps it.
                     ClientMessage::Chat { text } => match normalize_chat_text(&text) {
                         Ok(text) => handle.chat(text).await,
