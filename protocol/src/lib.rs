@@ -19,8 +19,8 @@ pub mod text;
 pub use board::{BoardFile, BoardItem};
 pub use chat::ChatMessage;
 pub use media::{
-    IceCandidate, LAYOUT_TRACKS_MAX, ParticipantInfo, PcTarget, TrackIds, TrackInfo, TrackKind,
-    TrackMeta, TrackSource, TrackView,
+    IceCandidate, LAYOUT_TRACKS_MAX, LayerMeta, ParticipantInfo, PcTarget, TrackIds, TrackInfo,
+    TrackKind, TrackMeta, TrackSource, TrackView,
 };
 
 /// Room names: 1 to 64 characters from `a-z`, `0-9`, `-` and `_`, starting with a letter or digit.
@@ -219,6 +219,9 @@ pub enum ServerMessage {
         /// Older messages than `chat` exist (a stored room's, paged over HTTP).
         #[serde(default)]
         more_chat: bool,
+        /// Send cameras as simulcast (see `publish_offer`).
+        #[serde(default)]
+        simulcast: bool,
     },
     /// The reply to `open`: who you are in the room, and its latest chat.
     Opened {
@@ -263,6 +266,13 @@ pub enum ServerMessage {
     /// id). Turn it off on your side; you may turn it on again.
     MutedByAdmin {
         track_id: String,
+    },
+    /// Dynacast: encode only the layers of this simulcast track marked active (nobody receives
+    /// the others); `track_id` is your own id for it, `active` is by layer, lowest first, as
+    /// declared in `publish_offer`. Sent again whenever it changes.
+    SetEncodings {
+        track_id: String,
+        active: Vec<bool>,
     },
     /// The answer to `publish_offer`, with the server's id for each track the offer sends
     /// that has an `a=msid` track id.

@@ -60,6 +60,23 @@ pub struct TrackMeta {
     pub source: TrackSource,
     #[serde(default)]
     pub muted: bool,
+    /// A simulcast video's encodings, lowest first, by the RIDs of its offer (at most 4).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<LayerMeta>,
+}
+
+/// One encoding of a simulcast video, as its publisher declares it in `publish_offer`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LayerMeta {
+    /// Its RID (`a=rid` of the offer, `sendEncodings[].rid`).
+    pub rid: String,
+    /// The picture height it is encoded at, in pixels; 0 when not known.
+    #[serde(default)]
+    pub height: u32,
+    /// Its `maxBitrate`, in bits per second; 0 when not known.
+    #[serde(default)]
+    pub max_bitrate: u64,
 }
 
 /// One of a publisher's tracks, by both of its ids: `track_id`, the publisher's own (the track id

@@ -19,6 +19,8 @@ pub struct SfuConfig {
     /// Whether each engine also listens for ICE-TCP (RFC 6544) on its port number over TCP,
     /// for clients whose UDP is blocked.
     pub ice_tcp: bool,
+    /// Whether clients are told to send cameras as simulcast (`joined.simulcast`).
+    pub simulcast: bool,
     pub max_participants_per_room: usize,
     pub max_rooms: usize,
     pub max_tracks_per_participant: usize,
@@ -33,6 +35,7 @@ impl Default for SfuConfig {
             udp_port: 7882,
             engines: 0,
             ice_tcp: true,
+            simulcast: false,
             max_participants_per_room: 50,
             max_rooms: 200,
             max_tracks_per_participant: 4,

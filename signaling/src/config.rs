@@ -38,6 +38,12 @@ pub struct Cli {
     /// participants whose network blocks UDP (`--ice-tcp false` turns it off).
     #[arg(long, env = "COHORT_ICE_TCP", default_value_t = true, action = clap::ArgAction::Set)]
     pub ice_tcp: bool,
+    /// Whether the web client sends cameras as simulcast (three layers; each subscriber gets
+    /// the one its tile and link call for). Off by default for now: after an ICE restart of
+    /// the publish connection, the renegotiated answer carries no simulcast, and the camera's
+    /// video does not come back.
+    #[arg(long, env = "COHORT_SIMULCAST", default_value_t = false, action = clap::ArgAction::Set)]
+    pub simulcast: bool,
     /// Address advertised in ICE candidates. Defaults to the address the media engines bind
     /// (`--media-ip`, else the HTTP listener's: 127.0.0.1 when bound to loopback).
     #[arg(long, env = "COHORT_PUBLIC_IP")]
@@ -174,6 +180,7 @@ impl Cli {
             udp_port: self.udp_port,
             engines: self.engines,
             ice_tcp: self.ice_tcp,
+            simulcast: self.simulcast,
             max_participants_per_room: self.max_participants,
             max_rooms: self.max_rooms,
             max_tracks_per_participant: self.max_tracks,

@@ -437,6 +437,23 @@ async fn the_publish_answer_tells_the_publisher_the_id_others_see_for_each_track
         .map(|t| (t.track_id, t.id))
         .collect();
     told.sort();
+    // Opus is answered with in-band FEC and DTX (a browser then sends both).
+    let answer = publisher
+        .events()
+        .into_iter()
+        .find_map(|(_, m)| match m {
+            ServerMessage::PublishAnswer { sdp, .. } => Some(sdp),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let opus_fmtp = answer
+        .lines()
+        .find(|l| l.starts_with("a=fmtp:111 "))
+        .unwrap_or_default();
+    assert!(
+        opus_fmtp.contains("useinbandfec=1") && opus_fmtp.contains("usedtx=1"),
+        "{opus_fmtp:?}"
+    );
     // The load generator names its tracks `<kind>-<index>` in its offer's a=msid lines.
     let own: Vec<&str> = told.iter().map(|(own, _)| own.as_str()).collect();
     assert_eq!(own, ["audio-1", "video-1"], "{told:?}");

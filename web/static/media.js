@@ -37,10 +37,31 @@ function preferCodecs(transceiver) {
   }
 }
 
+// A camera goes out in three qualities (simulcast), lowest first, as docs/protocol.md asks; the
+// server sends each subscriber one of them, by the size of its tile and what its link carries,
+// and tells us (`set_encodings`) when nobody receives one, so we stop encoding it.
+const CAMERA_LAYERS = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+];
+
+/** The layers a publisher declares for a simulcast camera: RID, height, maxBitrate. */
+function declaredLayers(track) {
+  const height = track.getSettings?.().height ?? 0;
+  return CAMERA_LAYERS.map((l) => ({
+    rid: l.rid,
+    height: Math.round(height / l.scaleResolutionDownBy),
+    max_bitrate: l.maxBitrate,
+  }));
+}
+
 export class Publisher {
-  /** onState(connectionState) hears every change of the connection's state. */
-  constructor(signaling, onState) {
+  /** onState(connectionState) hears every change of the connection's state; `simulcast`
+   *  sends the camera in layers (the server's `joined.simulcast`). */
+  constructor(signaling, onState, { simulcast = false } = {}) {
     this.sig = signaling;
+    this.simulcast = simulcast;
     this.pc = new RTCPeerConnection();
     this.queue = new CandidateQueue(this.pc);
     // What we told the server about each published track, by the track id in our offer.
@@ -62,8 +83,10 @@ export class Publisher {
     this.onCandidate = (e) => {
       if (e.detail.target === 'publish') this.queue.add(e.detail.candidate);
     };
+    this.onEncodings = (e) => this.setEncodings(e.detail.track_id, e.detail.active);
     this.sig.addEventListener('publish_answer', this.onAnswer);
     this.sig.addEventListener('candidate', this.onCandidate);
+    this.sig.addEventListener('set_encodings', this.onEncodings);
   }
 
   /** Adds tracks ([{ track, source }], source being camera, microphone or screen) and
@@ -71,10 +94,24 @@ export class Publisher {
   async add(list) {
     const ids = [];
     for (const { track, source } of list) {
-      const sender = this.pc.addTrack(track, new MediaStream([track]));
-      const transceiver = this.pc.getTransceivers().find((t) => t.sender === sender);
+      const simulcast = this.simulcast && track.kind === 'video' && source === 'camera';
+      let sender;
+      let transceiver;
+      if (simulcast) {
+        transceiver = this.pc.addTransceiver(track, {
+          direction: 'sendonly',
+          streams: [new MediaStream([track])],
+          sendEncodings: CAMERA_LAYERS.map((l) => ({ ...l })),
+        });
+        sender = transceiver.sender;
+      } else {
+        sender = this.pc.addTrack(track, new MediaStream([track]));
+        transceiver = this.pc.getTransceivers().find((t) => t.sender === sender);
+      }
       if (track.kind === 'video' && transceiver) preferCodecs(transceiver);
-      this.meta.set(track.id, { track_id: track.id, source, muted: false });
+      const meta = { track_id: track.id, source, muted: false };
+      if (simulcast) meta.layers = declaredLayers(track);
+      this.meta.set(track.id, meta);
       this.senders.set(track.id, sender);
       ids.push(track.id);
     }
@@ -86,6 +123,22 @@ export class Publisher {
   async replace(msid, track) {
     const sender = this.senders.get(msid);
     if (sender) await sender.replaceTrack(track);
+  }
+
+  /** Dynacast: encodes only the layers the server marks active (by our declared order). */
+  async setEncodings(msid, active) {
+    const sender = this.senders.get(msid);
+    const layers = this.meta.get(msid)?.layers;
+    if (!sender || !layers || !Array.isArray(active)) return;
+    const params = sender.getParameters();
+    let changed = false;
+    for (const enc of params.encodings ?? []) {
+      const i = layers.findIndex((l) => l.rid === enc.rid);
+      if (i < 0 || typeof active[i] !== 'boolean' || enc.active === active[i]) continue;
+      enc.active = active[i];
+      changed = true;
+    }
+    if (changed) await sender.setParameters(params).catch(() => {});
   }
 
   setMuted(msid, muted) {
@@ -133,6 +186,7 @@ export class Publisher {
   close() {
     this.sig.removeEventListener('publish_answer', this.onAnswer);
     this.sig.removeEventListener('candidate', this.onCandidate);
+    this.sig.removeEventListener('set_encodings', this.onEncodings);
     this.pc.close();
   }
 }

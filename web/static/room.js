@@ -135,7 +135,7 @@ async function startSession(sig, joined) {
   wire(sig);
   const onState = (s) => state.recovery?.state(s);
   state.sub = new Subscriber(sig, (track, pid) => state.call.attach(track, pid), onState);
-  state.pub = new Publisher(sig, onState);
+  state.pub = new Publisher(sig, onState, { simulcast: Boolean(joined.simulcast) });
   state.recovery = new IceRecovery(state.pub, state.sub, () => reconnect(), (text) => state.call.banner(text));
   const list = [];
   if (state.mic) list.push({ track: state.mic, source: 'microphone', key: 'mic' });

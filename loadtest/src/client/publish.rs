@@ -76,6 +76,7 @@ pub(crate) async fn add_tracks(
             track_id: id,
             source,
             muted: false,
+            layers: Vec::new(),
         });
         senders.push((kind, t, s, ssrc));
     }

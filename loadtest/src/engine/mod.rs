@@ -304,11 +304,13 @@ impl Clients {
                     track_id: format!("audio-{i}"),
                     source: TrackSource::Microphone,
                     muted: false,
+                    layers: Vec::new(),
                 },
                 TrackMeta {
                     track_id: format!("video-{i}"),
                     source: TrackSource::Camera,
                     muted: false,
+                    layers: Vec::new(),
                 },
             ];
             self.rt

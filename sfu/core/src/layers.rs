@@ -171,10 +171,15 @@ impl Layer {
             .is_some_and(|t| now.saturating_duration_since(t) <= timeout)
     }
 
-    /// May be chosen for a subscriber: it flows, or the room paused it and can resume it, or it
-    /// was resumed and has not yet had time to come back.
-    pub fn eligible(&self, now: Instant, timeout: Duration) -> bool {
-        self.live(now, timeout) || self.paused || self.resume_by.is_some_and(|t| now < t)
+    /// May be chosen for a subscriber: it flowed within `timeout` of the track's `latest`
+    /// packet (of any layer), or the room paused it and can resume it, or it was resumed and
+    /// has not yet had time to come back.
+    pub fn eligible(&self, now: Instant, latest: Option<Instant>, timeout: Duration) -> bool {
+        let flowed = match (self.last_packet, latest) {
+            (Some(t), Some(latest)) => latest.saturating_duration_since(t) <= timeout,
+            _ => false,
+        };
+        flowed || self.paused || self.resume_by.is_some_and(|t| now < t)
     }
 
     /// What sending this layer to one subscriber costs, in bits per second.
@@ -234,12 +239,19 @@ mod tests {
         let timeout = Duration::from_secs(1);
         let kf = KeyframeThrottle::new(Duration::from_millis(100), Duration::from_secs(1));
         let mut l = Layer::new(LayerSpec::default(), kf);
-        assert!(!l.eligible(t0, timeout), "never seen");
+        assert!(!l.eligible(t0, None, timeout), "never seen");
         l.packet(t0, 100);
-        assert!(l.eligible(t0 + timeout, timeout));
-        assert!(!l.eligible(t0 + timeout * 2, timeout), "stopped on its own");
+        let late = t0 + timeout * 2;
+        assert!(
+            l.eligible(late, Some(t0), timeout),
+            "the track is silent: as it was"
+        );
+        assert!(
+            !l.eligible(late, Some(late), timeout),
+            "stopped on its own while another layer flows"
+        );
         l.paused = true;
-        assert!(l.eligible(t0 + timeout * 2, timeout));
+        assert!(l.eligible(late, Some(late), timeout));
         assert_eq!(l.cost(1), 500_000, "guessed until measured");
     }
 }

@@ -7,7 +7,9 @@ pub mod feedback;
 pub(crate) mod quality;
 mod sdp;
 
-pub(crate) use sdp::{audio_level_id, check_codecs, check_sections, sending_track_ids};
+pub(crate) use sdp::{
+    audio_level_id, check_codecs, check_sections, sending_track_ids, with_opus_dtx,
+};
 
 /// A codec as negotiated by a publisher, carried to the subscribers' sending tracks.
 #[derive(Debug, Clone, PartialEq, Eq)]

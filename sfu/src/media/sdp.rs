@@ -18,6 +18,57 @@ pub(crate) fn audio_level_id(sdp: &str) -> Option<u8> {
     })
 }
 
+/// An answer to a publisher with DTX asked of its Opus (`usedtx=1` on the `a=fmtp` line of
+/// each Opus payload type, RFC 7587), so that it sends silence as a packet every 400 ms. rtc
+/// answers with the offer's Opus parameters, and a browser offers no DTX of its own accord.
+/// A payload type with no `a=fmtp` line gets one after its `a=rtpmap`.
+pub(crate) fn with_opus_dtx(sdp: &str) -> String {
+    let opus: Vec<&str> = sdp
+        .lines()
+        .filter_map(|l| {
+            let (pt, codec) = l.trim_end().strip_prefix("a=rtpmap:")?.split_once(' ')?;
+            codec
+                .to_ascii_lowercase()
+                .starts_with("opus/")
+                .then_some(pt)
+        })
+        .collect();
+    if opus.is_empty() {
+        return sdp.to_owned();
+    }
+    let has_fmtp = |pt: &str| {
+        let prefix = format!("a=fmtp:{pt} ");
+        sdp.lines().any(|l| l.starts_with(&prefix))
+    };
+    let mut out = String::with_capacity(sdp.len() + 32 * opus.len());
+    for line in sdp.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\r', '\n']);
+        let ending = &line[body.len()..];
+        let fmtp_pt = body
+            .strip_prefix("a=fmtp:")
+            .and_then(|r| r.split_once(' '))
+            .filter(|(pt, _)| opus.contains(pt));
+        match fmtp_pt {
+            Some((_, params)) if !params.split(';').any(|p| p.trim().starts_with("usedtx=")) => {
+                out.push_str(body);
+                out.push_str(";usedtx=1");
+                out.push_str(ending);
+            }
+            _ => out.push_str(line),
+        }
+        if let Some(pt) = body
+            .strip_prefix("a=rtpmap:")
+            .and_then(|r| r.split_once(' '))
+            .map(|(pt, _)| pt)
+            .filter(|pt| opus.contains(pt) && !has_fmtp(pt))
+        {
+            out.push_str(&format!("a=fmtp:{pt} usedtx=1"));
+            out.push_str(if ending.is_empty() { "\r\n" } else { ending });
+        }
+    }
+    out
+}
+
 /// The `a=msid` track ids of the sections an offer sends on (`sendonly` or `sendrecv`), in
 /// order, each once.
 pub(crate) fn sending_track_ids(sdp: &str) -> Vec<String> {
@@ -108,6 +159,39 @@ pub(crate) fn check_codecs(sdp: &str) -> Result<()> {
         return Err(SfuError::NoUsableCodec);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod dtx_tests {
+    use super::with_opus_dtx;
+
+    #[test]
+    fn dtx_is_asked_of_every_opus_payload_type_once() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\na=rtpmap:111 opus/48000/2\r\n\
+                   a=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:0 PCMU/8000\r\n\
+                   a=fmtp:0 x=1\r\n";
+        let out = with_opus_dtx(sdp);
+        assert!(
+            out.contains("a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1\r\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("a=fmtp:0 x=1\r\n"),
+            "other codecs untouched: {out}"
+        );
+        assert_eq!(with_opus_dtx(&out), out, "asked once");
+        // Already said either way: left as it is.
+        let off = sdp.replace("useinbandfec=1", "useinbandfec=1;usedtx=0");
+        assert_eq!(with_opus_dtx(&off), off);
+        // No fmtp line: one is added after the rtpmap.
+        let bare = "m=audio 9 RTP/SAVPF 109\r\na=rtpmap:109 OPUS/48000/2\r\na=sendrecv\r\n";
+        assert_eq!(
+            with_opus_dtx(bare),
+            "m=audio 9 RTP/SAVPF 109\r\na=rtpmap:109 OPUS/48000/2\r\na=fmtp:109 usedtx=1\r\na=sendrecv\r\n"
+        );
+        // No Opus at all: the same text.
+        assert_eq!(with_opus_dtx("v=0\r\n"), "v=0\r\n");
+    }
 }
 
 #[cfg(test)]

@@ -403,6 +403,7 @@ impl Room {
         track: TrackId,
         msid: String,
         codec: CodecSpec,
+        rids: Vec<String>,
     ) {
         let Some(member) = self.members.get(&publisher) else {
             return;
@@ -459,8 +460,20 @@ impl Room {
                     }
                     TrackSource::Camera | TrackSource::Unknown => sfu_core::Source::Camera,
                 },
-                // One layer: simulcast is not negotiated yet.
-                layers: Vec::new(),
+                // A simulcast track's layers in the connection's order, with what the
+                // publisher declared of each.
+                layers: rids
+                    .iter()
+                    .map(|rid| {
+                        let declared = meta.iter().flat_map(|m| &m.layers).find(|l| &l.rid == rid);
+                        declared.map_or_else(sfu_core::LayerSpec::default, |l| {
+                            sfu_core::LayerSpec {
+                                height: l.height,
+                                bitrate: l.max_bitrate,
+                            }
+                        })
+                    })
+                    .collect(),
             },
         );
         if info.muted {
@@ -518,6 +531,7 @@ impl Room {
                     track_id: msid,
                     source: Default::default(),
                     muted,
+                    layers: Vec::new(),
                 });
                 entry.muted = muted;
             }

@@ -4,6 +4,7 @@
 
 use protocol::{ServerMessage, TrackKind};
 use sfu_core::Output;
+use tracing::debug;
 
 use super::{Room, now};
 use crate::engine::conns::Conns;
@@ -72,21 +73,31 @@ impl Room {
                     let participant_ids = self.wire_ids(&speakers);
                     self.broadcast(None, ServerMessage::ActiveSpeakers { participant_ids });
                 }
-                // Only simulcast tracks, which are not negotiated yet, have layers to pause.
-                Output::PublisherLayers { .. } => {}
+                Output::PublisherLayers { track, active } => {
+                    debug!(track = track.0, ?active, "core sets layers");
+                    let Some(t) = self.tracks.get(&track) else {
+                        continue;
+                    };
+                    if let Some(m) = self.members.get(&t.publisher) {
+                        let track_id = t.msid.clone();
+                        let _ = m
+                            .events
+                            .try_send(ServerMessage::SetEncodings { track_id, active });
+                    }
+                }
                 Output::TalkTime { participant, talk } => {
                     if let Some(m) = self.members.get(&participant) {
                         m.links.set_talk_time(talk);
                     }
                 }
-                // Every track has one layer until simulcast is negotiated, so the layer is 0.
-                Output::RequestKeyframe { track, layer: _ } => {
+                Output::RequestKeyframe { track, layer } => {
+                    debug!(track = track.0, layer, "core asks a keyframe");
                     let Some(t) = self.tracks.get(&track) else {
                         continue;
                     };
                     let publish = self.members.get(&t.publisher).and_then(|m| m.publish);
                     if let Some(conn) = publish.and_then(|id| conns.get(id))
-                        && conn.request_keyframe(now(), track)
+                        && conn.request_keyframe(now(), track, layer)
                     {
                         self.registry.count(|c| &c.keyframe_requests_sent);
                     }

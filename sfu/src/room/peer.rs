@@ -108,7 +108,7 @@ impl Room {
             .collect();
         m.events
             .try_send(ServerMessage::PublishAnswer {
-                sdp: answer,
+                sdp: crate::media::with_opus_dtx(&answer),
                 tracks,
             })
             .map_err(|_| SfuError::Closed)
@@ -362,8 +362,13 @@ impl Room {
                 );
                 self.drain_outputs(conns);
             }
-            ConnEvent::TrackOpened { track, msid, codec } => {
-                self.track_opened(participant, track, msid, codec);
+            ConnEvent::TrackOpened {
+                track,
+                msid,
+                codec,
+                rids,
+            } => {
+                self.track_opened(participant, track, msid, codec, rids);
             }
             ConnEvent::TrackEnded { track } => self.track_ended(track, conns),
             ConnEvent::KeyframeRequest { track } => self.wants_keyframe(participant, track),

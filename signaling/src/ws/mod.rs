@@ -464,6 +464,7 @@ impl Session {
                     room_id: admission.room_id.clone(),
                     host: admission.role == crate::invite::Role::Host,
                     more_chat,
+                    simulcast: self.state.sfu.config().simulcast,
                 };
                 self.phase = Phase::Joined {
                     handle: session.handle,

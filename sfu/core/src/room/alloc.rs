@@ -96,7 +96,13 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                     // Nothing flows to choose from; the choice waits for the unmute.
                     continue;
                 }
+                // A layer is judged by the track's latest packet, not by the clock: one that
+                // stops while others flow has stopped on its own (a small camera, a starved
+                // uplink) and is passed over, but when none flows the publisher is silent (a
+                // network change, a restart), and the layers that flowed until then stay as
+                // they were.
                 let single = track.layers.len() == 1;
+                let latest = track.layers.iter().filter_map(|l| l.last_packet).max();
                 candidates.push(Candidate {
                     track: id,
                     priority: if track.source == Source::Screen {
@@ -107,7 +113,9 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                         Priority::Other
                     },
                     costs: (track.layers.iter().enumerate())
-                        .map(|(i, l)| (single || l.eligible(now, timeout)).then(|| l.cost(i)))
+                        .map(|(i, l)| {
+                            (single || l.eligible(now, latest, timeout)).then(|| l.cost(i))
+                        })
                         .collect(),
                     cap: sub
                         .view
@@ -168,7 +176,10 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
     }
 
     /// Dynacast: a simulcast layer nobody receives or waits for is paused at its publisher after
-    /// `dynacast_delay`; one somebody wants again is resumed at once.
+    /// `dynacast_delay`; one somebody wants again is resumed at once. The lowest layer stays
+    /// encoded while anyone wants any layer: it is what a publisher whose uplink collapses (a
+    /// network change) can still send at once, where a higher layer alone would stop until its
+    /// estimate climbs back, and what every subscriber can fall back to.
     fn update_demand(&mut self, now: Instant) {
         let Some(delay) = self.config.dynacast_delay else {
             return;
@@ -179,9 +190,11 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                 continue;
             }
             let mut changed = false;
+            let any = (track.subs.iter()).any(|s| s.target.is_some() || s.current.is_some());
             for (i, layer) in track.layers.iter_mut().enumerate() {
+                let base = i == 0 && any;
                 let i = Some(i as u8);
-                let wanted = track.subs.iter().any(|s| s.target == i || s.current == i);
+                let wanted = base || track.subs.iter().any(|s| s.target == i || s.current == i);
                 if wanted {
                     layer.unwanted_since = None;
                     if layer.paused {
@@ -191,7 +204,10 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                     }
                 } else {
                     let since = *layer.unwanted_since.get_or_insert(now);
-                    if !layer.paused && now.saturating_duration_since(since) >= delay {
+                    // A layer that never flowed costs nothing to leave as it is (and stopping
+                    // it would keep it from appearing when the camera grows).
+                    let flowed = layer.last_packet.is_some();
+                    if flowed && !layer.paused && now.saturating_duration_since(since) >= delay {
                         layer.paused = true;
                         changed = true;
                     }

@@ -263,6 +263,13 @@ fn dynacast_stops_a_layer_nobody_receives_and_restarts_it_when_wanted() {
     assert_eq!(s.active, [true; 3], "not before the delay");
     s.frames(100);
     assert_eq!(s.active, [true, false, false]);
+    // B enlarges to the middle layer: the top one stays off.
+    s.view(shown(360));
+    s.frames(100);
+    assert_eq!(s.active, [true, true, false]);
+    s.view(shown(180));
+    s.frames(100);
+    assert_eq!(s.active, [true, false, false]);
     let stopped = s.got.len();
     s.frames(60);
     assert_eq!(s.reception(), (Some(0), Some(0)));
@@ -273,7 +280,15 @@ fn dynacast_stops_a_layer_nobody_receives_and_restarts_it_when_wanted() {
     s.frames(3);
     assert_eq!(s.reception(), (Some(2), Some(2)));
     s.frames(100);
-    assert_eq!(s.active, [false, false, true], "then the low one stops");
+    assert_eq!(
+        s.active,
+        [true, false, true],
+        "the lowest layer stays encoded"
+    );
+    // Nobody wants the track at all: nothing is encoded, not even the lowest layer.
+    s.view(View::Hidden);
+    s.frames(100);
+    assert_eq!(s.active, [false; 3]);
 }
 
 #[test]
@@ -290,6 +305,39 @@ fn a_layer_that_stops_on_its_own_is_not_waited_for() {
     assert_eq!(s.reception(), (Some(1), Some(1)));
     let last = s.last_layers(5);
     assert_eq!(last, vec![1; 5]);
+}
+
+#[test]
+fn a_silent_publisher_keeps_its_layers_chosen_and_nothing_is_paused() {
+    let mut s = Sim::new(RoomConfig::default());
+    // The camera is too small for the top layer: the publisher never sends it.
+    s.active[2] = false;
+    s.frames(30);
+    assert_eq!(s.reception(), (Some(1), Some(1)));
+    // The publisher's network goes away for a while: no layer flows. The choice stays, and
+    // the layer never seen is not chosen for want of any other.
+    let was = s.active;
+    s.active = [false; 3];
+    for _ in 0..20 {
+        s.frames(20);
+        assert_eq!(s.reception().1, Some(1), "the choice stays, at {}", s.frame);
+    }
+    // (The layers nobody was on are paused, as they would be anyway.)
+    let top_paused = s.outputs.iter().any(
+        |o| matches!(o, Output::PublisherLayers { active, .. } if active.get(1) == Some(&false)),
+    );
+    assert!(
+        !top_paused,
+        "silence is no reason to stop encoding the layer received"
+    );
+    // It comes back: the subscriber is sent the same layer again (after a keyframe).
+    s.active = was;
+    s.room.handle_input(s.now, Input::PublisherConnected(A));
+    s.collect();
+    let before = s.got.len();
+    s.frames(5);
+    assert_eq!(s.reception(), (Some(1), Some(1)));
+    assert!(s.got.len() > before);
 }
 
 #[test]

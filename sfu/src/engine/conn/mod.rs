@@ -75,6 +75,9 @@ pub enum ConnEvent {
         /// The publisher's own `a=msid` track id.
         msid: String,
         codec: CodecSpec,
+        /// A simulcast track's RIDs in the order of the offer (lowest first, as clients send
+        /// them): its layers 0, 1, ... Empty when it is not simulcast.
+        rids: Vec<String>,
     },
     /// A publisher's track is no longer sent (its m-section stopped receiving).
     TrackEnded { track: TrackId },
@@ -97,8 +100,17 @@ pub enum ConnEvent {
 struct Inbound {
     track: TrackId,
     receiver: RTCRtpReceiverId,
-    ssrc: u32,
+    /// The SSRC of each layer seen so far, with its layer (one entry unless simulcast).
+    ssrcs: Vec<(u32, u8)>,
+    /// A simulcast track's RIDs, lowest layer first.
+    rids: Vec<String>,
     kind: TrackKind,
+}
+
+impl Inbound {
+    fn layer_of(&self, ssrc: u32) -> Option<u8> {
+        self.ssrcs.iter().find(|(s, _)| *s == ssrc).map(|(_, l)| *l)
+    }
 }
 
 /// A track we send a subscriber.

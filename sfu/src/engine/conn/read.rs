@@ -84,13 +84,39 @@ impl Conn {
                 Some(ConnEvent::State(state))
             }
             RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
-                // One stream per track: a simulcast publisher's further layers are not read.
-                if self.inbound.contains_key(&init.track_id) {
+                let layer_of = |rids: &[String]| {
+                    let rid = init.rid.as_ref()?;
+                    rids.iter().position(|r| r == rid).map(|i| i as u8)
+                };
+                if let Some(inb) = self.inbound.get_mut(&init.track_id) {
+                    // Another layer of a simulcast track: its packets are read as that layer.
+                    tracing::debug!(track = inb.track.0, ssrc = init.ssrc, rid = ?init.rid, "layer opened");
+                    if let Some(layer) = layer_of(&inb.rids)
+                        && inb.layer_of(init.ssrc).is_none()
+                    {
+                        inb.ssrcs.push((init.ssrc, layer));
+                    }
                     return None;
                 }
                 let receiver = self.pc.rtp_receiver(init.receiver_id)?;
                 let track = receiver.track();
                 let codec = track.codec(init.ssrc)?;
+                let mut rids: Vec<String> = track
+                    .codings()
+                    .iter()
+                    .map(|c| c.rtp_coding_parameters.rid.clone())
+                    .filter(|rid| !rid.is_empty())
+                    .collect();
+                rids.truncate(sfu_core::layers::MAX_LAYERS);
+                if rids.len() < 2 {
+                    rids.clear();
+                }
+                // A simulcast layer whose RID the offer did not list is not read.
+                let layer = if rids.is_empty() {
+                    Some(0)
+                } else {
+                    layer_of(&rids)
+                };
                 let spec = CodecSpec {
                     mime_type: codec.mime_type.clone(),
                     clock_rate: codec.clock_rate,
@@ -104,15 +130,17 @@ impl Conn {
                     Inbound {
                         track: id,
                         receiver: init.receiver_id,
-                        ssrc: init.ssrc,
+                        ssrcs: layer.map(|l| (init.ssrc, l)).into_iter().collect(),
+                        rids: rids.clone(),
                         kind: spec.kind(),
                     },
                 );
-                tracing::debug!(track = id.0, ssrc = init.ssrc, codec = ?spec, "track opened");
+                tracing::debug!(track = id.0, ssrc = init.ssrc, codec = ?spec, ?rids, "track opened");
                 Some(ConnEvent::TrackOpened {
                     track: id,
                     msid,
                     codec: spec,
+                    rids,
                 })
             }
             _ => None,
@@ -123,9 +151,7 @@ impl Conn {
         match message {
             RTCMessage::RtpPacket(track_id, pkt) => {
                 let inb = self.inbound.get(&track_id)?;
-                if pkt.header.ssrc != inb.ssrc {
-                    return None;
-                }
+                let layer = inb.layer_of(pkt.header.ssrc)?;
                 let audio_level = match (inb.kind, self.audio_level_id) {
                     (TrackKind::Audio, id @ 1..) => pkt
                         .header
@@ -143,8 +169,7 @@ impl Conn {
                         timestamp: pkt.header.timestamp,
                         marker: pkt.header.marker,
                         audio_level,
-                        // The engine negotiates no simulcast yet: one layer per track.
-                        layer: 0,
+                        layer,
                     },
                     payload: pkt.payload,
                 })

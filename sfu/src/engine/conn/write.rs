@@ -74,15 +74,19 @@ impl Conn {
     }
 
     /// Asks the publisher of an incoming track for a keyframe.
-    pub fn request_keyframe(&mut self, now: Instant, track: TrackId) -> bool {
+    pub fn request_keyframe(&mut self, now: Instant, track: TrackId, layer: u8) -> bool {
         let Some(inb) = self.inbound.values().find(|i| i.track == track) else {
             return false;
         };
+        // A layer not seen yet has no SSRC to ask: its first packets will be a keyframe.
+        let Some(&(ssrc, _)) = inb.ssrcs.iter().find(|(_, l)| *l == layer) else {
+            return false;
+        };
+        tracing::debug!(track = track.0, layer, ssrc, "keyframe request");
         let pli = PictureLossIndication {
             sender_ssrc: 0,
-            media_ssrc: inb.ssrc,
+            media_ssrc: ssrc,
         };
-        let ssrc = inb.ssrc;
         match self.pc.rtp_receiver(inb.receiver) {
             Some(mut r) => match r.write_rtcp(now, vec![Box::new(pli)]) {
                 Ok(()) => true,
