@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::allocator::{AllocConfig, AllocState};
+use crate::allocator::AllocConfig;
 use crate::codec::Codec;
 use crate::history::{SentHistory, nack_seqs};
 use crate::keyframe::KeyframeThrottle;
@@ -15,6 +15,7 @@ use crate::{MediaKind, ParticipantId, TrackId};
 mod alloc;
 mod forward;
 mod io;
+use alloc::{Due, Link};
 pub use alloc::{LinkReport, Reception};
 pub use io::{Input, Output};
 
@@ -169,36 +170,6 @@ pub struct Room<P> {
     realloc_due: Due,
     /// The next periodic allocation, while the room has simulcast tracks or estimates.
     next_realloc: Option<Instant>,
-}
-
-/// Whose allocations are to be redone.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-enum Due {
-    #[default]
-    Nothing,
-    One(ParticipantId),
-    All,
-}
-
-impl Due {
-    fn add(&mut self, p: ParticipantId) {
-        *self = match *self {
-            Due::Nothing => Due::One(p),
-            Due::One(q) if q == p => Due::One(q),
-            _ => Due::All,
-        };
-    }
-}
-
-/// What the room knows of one subscriber's downlink.
-#[derive(Debug, Clone, Default)]
-struct Link {
-    /// Its bandwidth estimate in bits per second, once there is one.
-    estimate: Option<u64>,
-    alloc: AllocState,
-    /// What its last allocation cost, and what it would have cost with no limit.
-    used: u64,
-    wanted: u64,
 }
 
 impl<P: Clone + AsRef<[u8]>> Room<P> {

@@ -8,9 +8,39 @@
 use std::time::Instant;
 
 use super::{Output, Room};
-use crate::allocator::{Candidate, Priority, allocate};
+use crate::allocator::{AllocState, Candidate, Priority, allocate};
 use crate::layers::{GUESSED_AUDIO_BITRATE, Source, View};
 use crate::{ParticipantId, TrackId};
+
+/// Whose allocations are to be redone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Due {
+    #[default]
+    Nothing,
+    One(ParticipantId),
+    All,
+}
+
+impl Due {
+    pub(super) fn add(&mut self, p: ParticipantId) {
+        *self = match *self {
+            Due::Nothing => Due::One(p),
+            Due::One(q) if q == p => Due::One(q),
+            _ => Due::All,
+        };
+    }
+}
+
+/// What the room knows of one subscriber's downlink.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Link {
+    /// Its bandwidth estimate in bits per second, once there is one.
+    pub(super) estimate: Option<u64>,
+    pub(super) alloc: AllocState,
+    /// What its last allocation cost, and what it would have cost with no limit.
+    pub(super) used: u64,
+    pub(super) wanted: u64,
+}
 
 /// One subscription's layers, as the admin view shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,13 +66,19 @@ pub struct LinkReport {
 }
 
 impl<P: Clone + AsRef<[u8]>> Room<P> {
+    /// `subscriber`'s subscription to `id`, if it has one.
+    fn subscription_mut(
+        &mut self,
+        subscriber: ParticipantId,
+        id: TrackId,
+    ) -> Option<&mut super::Subscription<P>> {
+        let track = self.tracks.get_mut(&id)?;
+        track.subs.iter_mut().find(|s| s.subscriber == subscriber)
+    }
+
     pub(super) fn layout(&mut self, subscriber: ParticipantId, views: &[(TrackId, View)]) {
         for &(id, view) in views {
-            let Some(sub) = self
-                .tracks
-                .get_mut(&id)
-                .and_then(|t| t.subs.iter_mut().find(|s| s.subscriber == subscriber))
-            else {
+            let Some(sub) = self.subscription_mut(subscriber, id) else {
                 continue;
             };
             if sub.view != view {
@@ -157,11 +193,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
         id: TrackId,
         target: Option<u8>,
     ) {
-        let Some(sub) = self
-            .tracks
-            .get_mut(&id)
-            .and_then(|t| t.subs.iter_mut().find(|s| s.subscriber == subscriber))
-        else {
+        let Some(sub) = self.subscription_mut(subscriber, id) else {
             return;
         };
         if sub.target == target {
