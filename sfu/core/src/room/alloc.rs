@@ -121,10 +121,8 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                 };
                 if !track.codec.is_video() {
                     if !track.muted {
-                        audio += track.layers[0]
-                            .meter
-                            .rate()
-                            .unwrap_or(GUESSED_AUDIO_BITRATE);
+                        let measured = track.layers.first().and_then(|l| l.meter.rate());
+                        audio += measured.unwrap_or(GUESSED_AUDIO_BITRATE);
                     }
                     continue;
                 }
