@@ -15,8 +15,8 @@ use crate::{MediaKind, ParticipantId, TrackId};
 mod alloc;
 mod forward;
 mod io;
+pub use alloc::Reception;
 use alloc::{Due, Link};
-pub use alloc::{LinkReport, Reception};
 pub use io::{Input, Output};
 
 /// Tunables of a room's forwarding.

@@ -37,9 +37,6 @@ pub(super) struct Link {
     /// Its bandwidth estimate in bits per second, once there is one.
     pub(super) estimate: Option<u64>,
     pub(super) alloc: AllocState,
-    /// What its last allocation cost, and what it would have cost with no limit.
-    pub(super) used: u64,
-    pub(super) wanted: u64,
 }
 
 /// One subscription's layers, as the admin view shows them.
@@ -52,17 +49,6 @@ pub struct Reception {
     pub target: Option<u8>,
     /// How many layers the track has.
     pub layers: u8,
-}
-
-/// One subscriber's downlink, as the admin view shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct LinkReport {
-    /// The bandwidth estimate, once there is one (bits per second).
-    pub estimate: Option<u64>,
-    /// What its current allocation costs (bits per second).
-    pub allocated: u64,
-    /// What its tracks would cost with no limit.
-    pub wanted: u64,
 }
 
 impl<P: Clone + AsRef<[u8]>> Room<P> {
@@ -168,8 +154,6 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                 audio,
                 &candidates,
             );
-            link.used = a.used;
-            link.wanted = a.wanted;
             for (id, target) in a.targets {
                 self.retarget(now, subscriber, id, target);
             }
@@ -266,15 +250,6 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                 })
             })
             .collect()
-    }
-
-    /// `subscriber`'s estimate and what its allocation costs.
-    pub fn link(&self, subscriber: ParticipantId) -> Option<LinkReport> {
-        self.links.get(&subscriber).map(|l| LinkReport {
-            estimate: l.estimate,
-            allocated: l.used,
-            wanted: l.wanted,
-        })
     }
 
     /// Ready video subscriptions that receive nothing by choice (hidden, or no room in the

@@ -11,6 +11,17 @@ const C: ParticipantId = ParticipantId(3);
 const A_AUDIO: TrackId = TrackId(10);
 const A_VIDEO: TrackId = TrackId(11);
 
+/// A one-layer track of `codec` published by `publisher`.
+fn publish(publisher: ParticipantId, track: TrackId, codec: Codec) -> Input<Payload> {
+    Input::Publish {
+        publisher,
+        track,
+        codec,
+        source: Source::default(),
+        layers: Vec::new(),
+    }
+}
+
 fn room() -> Room<Payload> {
     Room::new(RoomConfig::default())
 }
@@ -83,26 +94,8 @@ fn three_with_a_publishing(now: Instant) -> Room<Payload> {
     for p in [A, B, C] {
         r.handle_input(now, Input::Join(p));
     }
-    r.handle_input(
-        now,
-        Input::Publish {
-            publisher: A,
-            track: A_AUDIO,
-            codec: Codec::Opus,
-            source: Source::default(),
-            layers: Vec::new(),
-        },
-    );
-    r.handle_input(
-        now,
-        Input::Publish {
-            publisher: A,
-            track: A_VIDEO,
-            codec: Codec::Vp8,
-            source: Source::default(),
-            layers: Vec::new(),
-        },
-    );
+    r.handle_input(now, publish(A, A_AUDIO, Codec::Opus));
+    r.handle_input(now, publish(A, A_VIDEO, Codec::Vp8));
     let out = drain(&mut r);
     for (i, (sub, track)) in subscribes(&out).into_iter().enumerate() {
         r.handle_input(
@@ -123,31 +116,13 @@ fn forwarding_table_follows_joins_and_leaves() {
     let t0 = Instant::now();
     let mut r = room();
     r.handle_input(t0, Input::Join(A));
-    r.handle_input(
-        t0,
-        Input::Publish {
-            publisher: A,
-            track: A_AUDIO,
-            codec: Codec::Opus,
-            source: Source::default(),
-            layers: Vec::new(),
-        },
-    );
+    r.handle_input(t0, publish(A, A_AUDIO, Codec::Opus));
     assert!(subscribes(&drain(&mut r)).is_empty(), "nobody to send to");
 
     r.handle_input(t0, Input::Join(B));
     assert_eq!(subscribes(&drain(&mut r)), vec![(B, A_AUDIO)]);
 
-    r.handle_input(
-        t0,
-        Input::Publish {
-            publisher: B,
-            track: TrackId(20),
-            codec: Codec::Vp8,
-            source: Source::default(),
-            layers: Vec::new(),
-        },
-    );
+    r.handle_input(t0, publish(B, TrackId(20), Codec::Vp8));
     assert_eq!(subscribes(&drain(&mut r)), vec![(A, TrackId(20))]);
 
     // A late joiner is offered every existing track.
@@ -401,16 +376,7 @@ fn packets_for_unknown_tracks_are_counted() {
     );
     assert_eq!(r.stats().dropped_no_route, 1);
     // Publishing for someone not in the room does nothing.
-    r.handle_input(
-        t0,
-        Input::Publish {
-            publisher: A,
-            track: A_AUDIO,
-            codec: Codec::Opus,
-            source: Source::default(),
-            layers: Vec::new(),
-        },
-    );
+    r.handle_input(t0, publish(A, A_AUDIO, Codec::Opus));
     assert_eq!(r.track_count(), 0);
 }
 
