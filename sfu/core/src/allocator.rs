@@ -14,8 +14,17 @@
 //! Hysteresis keeps layers from flapping when the estimate wobbles around a threshold:
 //! - keeping or lowering a layer needs only the budget;
 //! - raising one above what it gets now needs `headroom` to spare as well;
-//! - and after the budget forced a layer down, nothing is raised for `upgrade_hold`. This gives
-//!   the estimator time to settle, and its probing the time to find room.
+//! - after the budget forced a layer down, nothing is raised for the upgrade hold. This gives
+//!   the estimator time to settle.
+//!
+//! And once the budget has forced a layer down, the subscriber is treated as on a congested link
+//! for `cautious_for`: its estimate then comes from a link that carries only what it was sent,
+//! so it climbs without knowing whether there is room (GCC here has no probing), and a raise is
+//! the probe. So raises go one at a time: one track, one layer up (or a paused one back at its
+//! lowest), then `step_interval` to see what the link made of it. A raise that the budget takes
+//! back within `trial` has failed, and doubles the hold, up to `max_upgrade_hold`; a downgrade
+//! that follows no raise sets it back to `upgrade_hold`. A link that is full stops being probed
+//! every few seconds, and one that recovers is found again.
 
 use std::time::{Duration, Instant};
 
@@ -34,8 +43,16 @@ pub enum Priority {
 pub struct AllocConfig {
     /// Raising a layer needs this fraction of the budget to spare (0.15 is 15%).
     pub headroom: f64,
-    /// After a forced downgrade, no layer is raised for this long.
+    /// After a forced downgrade, no layer is raised for this long (at first).
     pub upgrade_hold: Duration,
+    /// The longest the hold grows to after raises that failed.
+    pub max_upgrade_hold: Duration,
+    /// After a forced downgrade, raises go one at a time for this long.
+    pub cautious_for: Duration,
+    /// While cautious, the time between one raise and the next.
+    pub step_interval: Duration,
+    /// A raise taken back by the budget within this long failed.
+    pub trial: Duration,
 }
 
 impl Default for AllocConfig {
@@ -43,6 +60,10 @@ impl Default for AllocConfig {
         AllocConfig {
             headroom: 0.15,
             upgrade_hold: Duration::from_secs(3),
+            max_upgrade_hold: Duration::from_secs(30),
+            cautious_for: Duration::from_secs(60),
+            step_interval: Duration::from_secs(2),
+            trial: Duration::from_secs(5),
         }
     }
 }
@@ -82,10 +103,22 @@ impl Candidate {
     }
 }
 
-/// The allocator's memory for one subscriber: when the budget last forced a layer down.
+/// The allocator's memory for one subscriber: when the budget last forced a layer down, when
+/// a layer was last raised on trial (while cautious), and how long raises are held after a
+/// forced downgrade now.
 #[derive(Debug, Clone, Default)]
 pub struct AllocState {
     last_forced_down: Option<Instant>,
+    last_trial: Option<Instant>,
+    /// `None`: the configured `upgrade_hold`.
+    hold: Option<Duration>,
+}
+
+impl AllocState {
+    /// How long raises are held after a forced downgrade, now.
+    pub fn hold(&self, config: &AllocConfig) -> Duration {
+        self.hold.unwrap_or(config.upgrade_hold)
+    }
 }
 
 /// One allocation: the target of each candidate, in the order given.
@@ -119,16 +152,29 @@ pub fn allocate(
             .zip(&wanted)
             .filter_map(|(c, w)| w.map(|l| c.cost(l)))
             .sum::<u64>();
+    let since = |t: Option<Instant>| t.map(|t| now.saturating_duration_since(t));
+    let cautious =
+        budget.is_some() && since(state.last_forced_down).is_some_and(|d| d < config.cautious_for);
     let budget = budget.unwrap_or(u64::MAX);
     let spare = (budget as f64 * (1.0 - config.headroom.clamp(0.0, 1.0))) as u64;
-    let held = state
-        .last_forced_down
-        .is_some_and(|t| now.saturating_duration_since(t) < config.upgrade_hold);
+    let held = since(state.last_forced_down).is_some_and(|d| d < state.hold(config))
+        || cautious && since(state.last_trial).is_some_and(|d| d < config.step_interval);
+    // While cautious, the one track raised this time, once there is one.
+    let mut raised: Option<TrackId> = None;
     // May `c` go to `layer`, with `used` already spent on the others?
-    let fits = |c: &Candidate, layer: u8, used: u64| {
+    let fits = |c: &Candidate, layer: u8, used: u64, raised: Option<TrackId>| {
         let raise = c.current.is_none_or(|cur| layer > cur);
         if raise && held {
             return false;
+        }
+        if raise && cautious {
+            // One track, one step: the next eligible layer above what it gets (a paused one
+            // comes back at its lowest).
+            let next = (c.current.map_or(0, |cur| cur + 1)..c.costs.len() as u8)
+                .find(|&l| c.costs[usize::from(l)].is_some());
+            if raised.is_some_and(|t| t != c.track) || Some(layer) != next {
+                return false;
+            }
         }
         let limit = if raise { spare } else { budget };
         used.saturating_add(c.cost(layer)) <= limit
@@ -136,15 +182,19 @@ pub fn allocate(
 
     let mut target: Vec<Option<u8>> = vec![None; candidates.len()];
     let mut used = audio;
+    let is_raise = |c: &Candidate, l: u8| c.current.is_none_or(|cur| l > cur);
     // Everyone shown gets a picture first, then pictures get sharper.
     for &i in &order {
         let (c, Some(want)) = (&candidates[i], wanted[i]) else {
             continue;
         };
         let lowest = (0..=want).find(|&l| c.costs[usize::from(l)].is_some());
-        if let Some(l) = lowest.filter(|&l| fits(c, l, used)) {
+        if let Some(l) = lowest.filter(|&l| fits(c, l, used, raised)) {
             target[i] = Some(l);
             used += c.cost(l);
+            if cautious && is_raise(c, l) {
+                raised = Some(c.track);
+            }
         }
     }
     for &i in &order {
@@ -154,10 +204,13 @@ pub fn allocate(
         let others = used - c.cost(from);
         let best = (from..=want)
             .rev()
-            .find(|&l| c.costs[usize::from(l)].is_some() && fits(c, l, others));
+            .find(|&l| c.costs[usize::from(l)].is_some() && fits(c, l, others, raised));
         if let Some(l) = best {
             target[i] = Some(l);
             used = others + c.cost(l);
+            if cautious && is_raise(c, l) {
+                raised = Some(c.track);
+            }
         }
     }
 
@@ -172,7 +225,19 @@ pub fn allocate(
             (None, _) => false,
         });
     if forced_down {
+        // A raise the budget took back soon after failed: the link is full, so wait longer
+        // before the next one.
+        let failed = since(state.last_trial).is_some_and(|d| d < config.trial);
+        let hold = state.hold(config);
+        state.hold = Some(if failed {
+            (hold * 2).min(config.max_upgrade_hold)
+        } else {
+            config.upgrade_hold
+        });
         state.last_forced_down = Some(now);
+        state.last_trial = None;
+    } else if raised.is_some() {
+        state.last_trial = Some(now);
     }
     Allocation {
         targets: candidates.iter().map(|c| c.track).zip(target).collect(),

@@ -84,6 +84,12 @@ const GUESSED_BITRATE: [u64; MAX_LAYERS] = [150_000, 500_000, 1_500_000, 2_500_0
 /// Guessed bitrate of an audio track not yet measured.
 pub const GUESSED_AUDIO_BITRATE: u64 = 40_000;
 
+/// What a forwarded packet costs beyond its payload, as send-side estimation counts it (the
+/// RTP packet, without transport headers): the fixed header (12 bytes) and the header
+/// extension carrying the transport-wide sequence number (8). For audio's small packets this
+/// is a third of the cost; a budget of payload rates alone would overfill a narrow link.
+pub const RTP_OVERHEAD: usize = 20;
+
 /// Bits per second over whole windows.
 #[derive(Debug, Clone, Default)]
 pub struct RateMeter {
@@ -156,8 +162,10 @@ impl Layer {
         }
     }
 
+    /// A packet of `bytes` of payload arrived on this layer. It is metered at what it costs a
+    /// subscriber's link as the estimate counts it: with its RTP header.
     pub fn packet(&mut self, now: Instant, bytes: usize) {
-        self.meter.add(now, bytes);
+        self.meter.add(now, bytes + RTP_OVERHEAD);
         self.last_packet = Some(now);
         self.resume_by = None;
         if let Some(r) = self.meter.rate().filter(|&r| r > 0) {

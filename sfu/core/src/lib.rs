@@ -25,6 +25,7 @@
 
 pub mod allocator;
 pub mod codec;
+pub mod grade;
 pub mod history;
 pub mod keyframe;
 pub mod layers;

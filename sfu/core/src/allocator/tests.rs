@@ -191,3 +191,105 @@ fn a_smaller_view_is_not_a_forced_downgrade() {
         vec![Some(2)]
     );
 }
+
+/// After congestion, a recovered estimate brings layers back one track and one step at a time,
+/// each `step_interval` apart (everyone a picture first, then sharper ones in priority order):
+/// a raise is the link's probe.
+#[test]
+fn after_congestion_raises_go_one_step_at_a_time() {
+    let config = AllocConfig::default();
+    let t0 = Instant::now();
+    let mut state = AllocState::default();
+    let both = |a: Option<u8>, b: Option<u8>| {
+        [
+            cam(1, Priority::Other, Some(2), a),
+            cam(2, Priority::Other, Some(2), b),
+        ]
+    };
+    let step = |state: &mut AllocState, at: Instant, a, b| {
+        let t = allocate(&config, state, at, Some(100_000 * KBPS), 0, &both(a, b));
+        (t.targets[0].1, t.targets[1].1)
+    };
+    // Congestion: both forced down to nothing.
+    let t = allocate(
+        &config,
+        &mut state,
+        t0,
+        Some(100 * KBPS),
+        0,
+        &both(Some(2), Some(2)),
+    );
+    assert_eq!((t.targets[0].1, t.targets[1].1), (None, None));
+    // Room again, after the hold: one track comes back at its lowest layer, the other waits.
+    let mut at = t0 + config.upgrade_hold;
+    assert_eq!(step(&mut state, at, None, None), (Some(0), None));
+    // Not again until the step interval has passed.
+    at += Duration::from_millis(500);
+    assert_eq!(step(&mut state, at, Some(0), None), (Some(0), None));
+    let mut cur = (Some(0), None);
+    let mut seen = vec![cur];
+    for _ in 0..6 {
+        at += config.step_interval;
+        cur = step(&mut state, at, cur.0, cur.1);
+        seen.push(cur);
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (Some(0), None),
+            (Some(0), Some(0)),
+            // Sharper pictures in priority order, as without congestion.
+            (Some(1), Some(0)),
+            (Some(2), Some(0)),
+            (Some(2), Some(1)),
+            (Some(2), Some(2)),
+            (Some(2), Some(2)),
+        ]
+    );
+    // Long after the congestion, a new track comes up at once.
+    let free = t0 + config.cautious_for + Duration::from_secs(1);
+    let t = allocate(
+        &config,
+        &mut state,
+        free,
+        Some(100_000 * KBPS),
+        0,
+        &both(None, None),
+    );
+    assert_eq!((t.targets[0].1, t.targets[1].1), (Some(2), Some(2)));
+}
+
+/// A raise the budget takes back within the trial failed: the hold doubles each time, up to
+/// its ceiling; a downgrade that follows no raise sets it back.
+#[test]
+fn failed_raises_lengthen_the_hold() {
+    let config = AllocConfig::default();
+    let t0 = Instant::now();
+    let mut state = AllocState::default();
+    let one = |cur| [cam(1, Priority::Other, Some(2), cur)];
+    allocate(&config, &mut state, t0, Some(200 * KBPS), 0, &one(Some(2)));
+    assert_eq!(state.hold(&config), config.upgrade_hold);
+    let mut at = t0;
+    let mut holds = Vec::new();
+    for _ in 0..5 {
+        // Raised on trial once the hold is over, then taken back a second later.
+        at += state.hold(&config);
+        let up = allocate(
+            &config,
+            &mut state,
+            at,
+            Some(10_000 * KBPS),
+            0,
+            &one(Some(0)),
+        );
+        assert_eq!(up.targets[0].1, Some(1), "one step up, on trial");
+        at += Duration::from_secs(1);
+        allocate(&config, &mut state, at, Some(200 * KBPS), 0, &one(Some(1)));
+        holds.push(state.hold(&config).as_secs());
+    }
+    assert_eq!(holds, vec![6, 12, 24, 30, 30]);
+    // A downgrade with no trial before it: back to the first hold.
+    at += Duration::from_secs(40);
+    allocate(&config, &mut state, at, Some(200 * KBPS), 0, &one(Some(1)));
+    assert_eq!(state.hold(&config), config.upgrade_hold);
+}

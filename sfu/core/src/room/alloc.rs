@@ -37,6 +37,8 @@ pub(super) struct Link {
     /// Its bandwidth estimate in bits per second, once there is one.
     pub(super) estimate: Option<u64>,
     pub(super) alloc: AllocState,
+    /// Its latest allocation gave some video less than its view wants, for want of budget.
+    pub(super) limited: bool,
 }
 
 /// One subscription's layers, as the admin view shows them.
@@ -154,6 +156,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                 audio,
                 &candidates,
             );
+            link.limited = a.limited;
             for (id, target) in a.targets {
                 self.retarget(now, subscriber, id, target);
             }
@@ -234,6 +237,12 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                 });
             }
         }
+    }
+
+    /// Whether `subscriber`'s link holds it back: its latest allocation gave some video less
+    /// than its view wants, because the estimate had no room for more.
+    pub fn link_limited(&self, subscriber: ParticipantId) -> bool {
+        self.links.get(&subscriber).is_some_and(|l| l.limited)
     }
 
     /// Each of `subscriber`'s subscriptions: the layer it receives and the one chosen for it.
