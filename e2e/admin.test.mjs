@@ -105,6 +105,8 @@ try {
     publish: tr.querySelector('td[data-link="publish"]')?.dataset.state,
     subscribe: tr.querySelector('td[data-link="subscribe"]')?.dataset.state,
     rtt: tr.querySelector('td[data-link="subscribe"]')?.dataset.rttMs,
+    estimate: tr.querySelector('td[data-link="subscribe"]')?.dataset.estimateBps,
+    down: tr.querySelector('td[data-link="subscribe"]')?.textContent,
     tracks: [...tr.querySelectorAll('li.track')].map((li) => ({
       id: li.dataset.track, kind: li.dataset.kind, muted: li.dataset.muted === 'true',
       mute: li.querySelector('button[data-action="mute"]')?.getAttribute('aria-label') ?? null,
@@ -122,6 +124,12 @@ try {
   const rtt = await attempt(async () => (await people()).some((p) => p.rtt !== undefined && Number.isFinite(Number(p.rtt))), 15000, 'an RTT');
   ps = await people();
   check(Boolean(rtt), `at least one participant shows a numeric RTT (${JSON.stringify(ps.map((p) => p.rtt ?? null))} ms)`);
+  // Chromium's TWCC feedback reaches the server's congestion controller on each subscribe
+  // connection, and each is sent the other's one camera at its one layer.
+  const estimated = await attempt(async () => (await people()).every((p) => Number(p.estimate) > 0), 15000, 'estimates');
+  ps = await people();
+  check(Boolean(estimated), `both show a downlink estimate (${JSON.stringify(ps.map((p) => p.estimate ?? null))} bit/s)`);
+  check(ps.every((p) => /layer 1\/1 ×1/.test(p.down ?? '')), `both show what they receive (${JSON.stringify(ps.map((p) => p.down))})`);
 
   // Escaping: Bob's name is text, everywhere.
   const bobRow = ps.find((p) => p.name === BOB);

@@ -21,6 +21,9 @@ pub struct SfuConfig {
     pub ice_tcp: bool,
     /// Whether clients are told to send cameras as simulcast (`joined.simulcast`).
     pub simulcast: bool,
+    /// Send-side bandwidth estimation on subscribe connections; `None` turns it off, and each
+    /// subscriber is then sent what its layout asks for, whatever its link.
+    pub estimation: Option<Estimation>,
     pub max_participants_per_room: usize,
     pub max_rooms: usize,
     pub max_tracks_per_participant: usize,
@@ -36,10 +39,37 @@ impl Default for SfuConfig {
             engines: 0,
             ice_tcp: true,
             simulcast: false,
+            estimation: Some(Estimation::default()),
             max_participants_per_room: 50,
             max_rooms: 200,
             max_tracks_per_participant: 4,
             room: RoomConfig::default(),
+        }
+    }
+}
+
+/// Bounds of each subscriber's bandwidth estimate. Every subscribe connection stamps what it
+/// sends with transport-wide sequence numbers; the subscriber's TWCC feedback goes into
+/// webrtc-rs's GCC, and GCC's estimate caps what the allocator fits into that subscriber's link.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimation {
+    /// Where a new subscriber's estimate starts, in bits per second. GCC here has no probing
+    /// to climb fast from a low start (it grows 8% a second), so it starts at the ceiling and
+    /// comes down at the first sign of congestion (queueing delay or loss): until then, a
+    /// subscriber gets what its layout asks for.
+    pub initial: u64,
+    /// The estimate never goes below this (audio and the lowest layers still fit).
+    pub min: u64,
+    /// Nor above this.
+    pub max: u64,
+}
+
+impl Default for Estimation {
+    fn default() -> Self {
+        Estimation {
+            initial: 50_000_000,
+            min: 100_000,
+            max: 50_000_000,
         }
     }
 }

@@ -194,6 +194,19 @@ pub struct RoomSnapshot {
     pub stats: RoomStats,
     /// Who is speaking now (participant ids), loudest first.
     pub speakers: Vec<String>,
+    /// What each participant (by id) is sent of the others' video tracks.
+    pub receiving: std::collections::HashMap<String, Vec<Receiving>>,
+}
+
+/// One video track a subscriber is sent, as an admin sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receiving {
+    /// The server's id of the track.
+    pub track: String,
+    /// The layer it receives now (0 is the lowest); `None` while paused or not started.
+    pub layer: Option<u8>,
+    /// How many layers the track has (1 unless simulcast).
+    pub layers: u8,
 }
 
 /// The media server. Cheap to clone.

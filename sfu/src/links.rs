@@ -43,18 +43,37 @@ pub struct LinkReading {
     pub state: LinkState,
     pub upstream: Summary,
     pub downstream: Summary,
+    /// What the connection's link is estimated to carry toward the client, in bits per
+    /// second (a subscribe connection's send-side estimate), once there is one.
+    pub estimate: Option<u64>,
 }
 
 /// A connection's reading, shared between its writers and readers.
 #[derive(Debug, Default)]
 pub struct LinkStats {
     inner: Mutex<LinkReading>,
+    /// The latest estimate in bits per second, 0 before there is one: written by the
+    /// connection's congestion controller stage, and read by the connection after every
+    /// datagram, so it is an atomic beside the lock, not under it.
+    estimate: AtomicU64,
 }
 
 impl LinkStats {
     pub fn read(&self) -> LinkReading {
         // Invariant: nothing panics while holding this lock (plain copies only).
-        *self.inner.lock().expect("link stats lock poisoned")
+        let mut r = *self.inner.lock().expect("link stats lock poisoned");
+        r.estimate = self.estimate();
+        r
+    }
+
+    /// The latest send-side estimate, in bits per second.
+    pub fn estimate(&self) -> Option<u64> {
+        Some(self.estimate.load(Ordering::Relaxed)).filter(|&e| e > 0)
+    }
+
+    pub(crate) fn set_estimate(&self, bits_per_second: u64) {
+        self.estimate
+            .store(bits_per_second.max(1), Ordering::Relaxed);
     }
 
     pub(crate) fn set_state(&self, state: LinkState) {

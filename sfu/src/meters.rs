@@ -66,6 +66,31 @@ pub struct RoomMeters {
     pub layer_switches: AtomicU64,
     /// Video bytes the top flowing layers would have cost the subscriptions, less those sent.
     pub video_bytes_saved: AtomicU64,
+    /// Subscribers' bandwidth estimates, one sample per subscriber with an estimate each
+    /// second: how many fell in each bucket of [`ESTIMATE_BOUNDS`] (the last counts those
+    /// above them all), and their sum in bits per second.
+    pub estimate_buckets: [AtomicU64; ESTIMATE_BUCKETS],
+    pub estimate_sum: AtomicU64,
+}
+
+/// Upper bounds, in bits per second, of the buckets subscribers' estimates are counted in.
+pub const ESTIMATE_BOUNDS: [u64; 8] = [
+    250_000, 500_000, 1_000_000, 2_000_000, 4_000_000, 8_000_000, 16_000_000, 32_000_000,
+];
+/// The buckets: one per bound, and one above them all.
+pub const ESTIMATE_BUCKETS: usize = ESTIMATE_BOUNDS.len() + 1;
+
+impl RoomMeters {
+    /// Counts one subscriber's estimate, in bits per second.
+    pub(crate) fn observe_estimate(&self, bits_per_second: u64) {
+        let bucket = ESTIMATE_BOUNDS
+            .iter()
+            .position(|&b| bits_per_second <= b)
+            .unwrap_or(ESTIMATE_BOUNDS.len());
+        self.estimate_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.estimate_sum
+            .fetch_add(bits_per_second, Ordering::Relaxed);
+    }
 }
 
 /// A plain copy of [`RoomMeters`] at one moment.
@@ -87,6 +112,9 @@ pub struct RoomReading {
     pub paused_subscriptions: i64,
     pub layer_switches: u64,
     pub video_bytes_saved: u64,
+    /// As in [`RoomMeters::estimate_buckets`]: per bucket, not cumulative.
+    pub estimate_buckets: [u64; ESTIMATE_BUCKETS],
+    pub estimate_sum: u64,
 }
 
 fn pair<T, A>(a: &[A; 2], load: impl Fn(&A) -> T) -> [T; 2] {
@@ -114,6 +142,8 @@ impl RoomMeters {
             paused_subscriptions: i(&self.paused_subscriptions),
             layer_switches: u(&self.layer_switches),
             video_bytes_saved: u(&self.video_bytes_saved),
+            estimate_buckets: std::array::from_fn(|i| u(&self.estimate_buckets[i])),
+            estimate_sum: u(&self.estimate_sum),
         }
     }
 }
@@ -139,6 +169,10 @@ impl RoomReading {
         self.paused_subscriptions += o.paused_subscriptions;
         self.layer_switches += o.layer_switches;
         self.video_bytes_saved += o.video_bytes_saved;
+        for (mine, theirs) in self.estimate_buckets.iter_mut().zip(&o.estimate_buckets) {
+            *mine += theirs;
+        }
+        self.estimate_sum += o.estimate_sum;
     }
 
     /// Packets dropped for any reason.

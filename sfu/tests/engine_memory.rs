@@ -13,6 +13,7 @@ use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use sfu::engine::conn::Local;
 use sfu::engine::conns::Conns;
 use sfu::engine::demux::{ConnId, Demux};
 use sfu::engine::transport::Peer;
@@ -49,7 +50,12 @@ impl Memory {
         let (mut client, offer) = common::offering_client(start, client_addr);
 
         let crypto = rtc::crypto::default_provider().unwrap();
-        let mut conns = Conns::new(Demux::new(crypto), server(), false, Arc::default());
+        let local = Local {
+            advertised: server(),
+            tcp: false,
+            estimation: None,
+        };
+        let mut conns = Conns::new(Demux::new(crypto), local, Arc::default());
         let (id, answer) = conns.answer(&offer, start).unwrap();
         client
             .set_remote_description(start, RTCSessionDescription::answer(answer).unwrap())

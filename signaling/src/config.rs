@@ -39,11 +39,16 @@ pub struct Cli {
     #[arg(long, env = "COHORT_ICE_TCP", default_value_t = true, action = clap::ArgAction::Set)]
     pub ice_tcp: bool,
     /// Whether the web client sends cameras as simulcast (three layers; each subscriber gets
-    /// the one its tile and link call for). Off by default for now: after an ICE restart of
-    /// the publish connection, the renegotiated answer carries no simulcast, and the camera's
-    /// video does not come back.
+    /// the one its tile and link call for). Off by default for now: after a renegotiation of
+    /// the publish connection (an ICE restart, a screen share starting), rtc 0.21.1 forgets
+    /// which SSRC carries which layer and the camera's video stops.
     #[arg(long, env = "COHORT_SIMULCAST", default_value_t = false, action = clap::ArgAction::Set)]
     pub simulcast: bool,
+    /// Whether the server estimates each subscriber's downlink (TWCC feedback into GCC) and
+    /// fits what it sends into the estimate: lower layers, and at worst no video for the
+    /// least important tiles, on a congested link (`--bandwidth-estimation false` turns it off).
+    #[arg(long, env = "COHORT_BANDWIDTH_ESTIMATION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub bandwidth_estimation: bool,
     /// Address advertised in ICE candidates. Defaults to the address the media engines bind
     /// (`--media-ip`, else the HTTP listener's: 127.0.0.1 when bound to loopback).
     #[arg(long, env = "COHORT_PUBLIC_IP")]
@@ -181,6 +186,9 @@ impl Cli {
             engines: self.engines,
             ice_tcp: self.ice_tcp,
             simulcast: self.simulcast,
+            estimation: self
+                .bandwidth_estimation
+                .then(sfu::config::Estimation::default),
             max_participants_per_room: self.max_participants,
             max_rooms: self.max_rooms,
             max_tracks_per_participant: self.max_tracks,

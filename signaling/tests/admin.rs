@@ -167,6 +167,7 @@ async fn admins_see_link_quality_and_can_mute_a_track() {
             && p["publish"]["jitter_seconds"].is_f64()
             && p["subscribe"]["loss"].is_f64()
             && p["subscribe"]["rtt_seconds"].is_f64()
+            && p["subscribe"]["estimate_bps"].is_u64()
     };
     let view = rooms_until(&s, 15, |v| {
         v[0]["loss"].is_f64()
@@ -189,6 +190,20 @@ async fn admins_see_link_quality_and_can_mute_a_track() {
         // Loopback: well under a second, and never negative.
         assert!((0.0..1.0).contains(&rtt), "rtt {rtt}");
         assert!(p["publish"]["loss"].as_f64().unwrap() < 0.01, "{p:#}");
+        // Estimates are of downlinks only, and each is sent the other's one video at its
+        // one layer.
+        assert!(p["publish"]["estimate_bps"].is_null(), "{p:#}");
+        let receiving = p["receiving"].as_array().unwrap();
+        assert_eq!(receiving.len(), 1, "{p:#}");
+        assert_eq!(receiving[0]["layers"], 1, "{p:#}");
+        assert_eq!(receiving[0]["layer"], 0, "{p:#}");
+        let other = people.iter().find(|o| o["id"] != p["id"]).unwrap();
+        let video = other["tracks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["kind"] == "video");
+        assert_eq!(receiving[0]["track_id"], video.unwrap()["id"], "{view:#}");
         println!(
             "{}: in {} b/s, out {} b/s, rtt {:.4} s",
             p["name"], p["inbound_bitrate_bps"], p["outbound_bitrate_bps"], rtt

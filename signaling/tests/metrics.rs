@@ -145,6 +145,9 @@ async fn a_live_room_shows_in_the_metrics_and_leaves_no_series_behind() {
             && have("cohort_rtcp_jitter_seconds_count{direction=\"downstream\"}")
             && have("cohort_rtcp_rtt_seconds_count")
             && have(&format!("cohort_room_rtcp_packets_expected_total{label}"))
+            && have(&format!(
+                "cohort_room_subscriber_estimate_bytes_per_second_count{label}"
+            ))
         {
             break;
         }
@@ -158,6 +161,8 @@ async fn a_live_room_shows_in_the_metrics_and_leaves_no_series_behind() {
         "cohort_rtcp_rtt_seconds_count".to_owned(),
         "cohort_rtcp_packets_expected_total{direction=\"upstream\"}".to_owned(),
         format!("cohort_room_rtcp_packets_expected_total{label}"),
+        // The subscribers' TWCC feedback reached the congestion controllers.
+        format!("cohort_room_subscriber_estimate_bytes_per_second_count{label}"),
     ] {
         assert!(
             sample(&rtcp, &name).is_some_and(|v| v > 0.0),

@@ -326,8 +326,24 @@ function tracksList(v, p, person) {
   }));
 }
 
-/** A connection's state and figures: "connected", then loss, jitter and (downstream) RTT. */
-function linkCell(cell, link, withRtt) {
+/**
+ * What a participant is sent of the others' videos, as "layers 1/3 ×2, paused ×1": each track's
+ * layer (1 is the lowest) of how many it has, counted.
+ */
+function receivingSummary(receiving) {
+  const counts = new Map();
+  for (const r of receiving ?? []) {
+    const key = r.layer === null || r.layer === undefined ? 'paused' : `layer ${r.layer + 1}/${r.layers}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ×${n}`).join(', ');
+}
+
+/**
+ * A connection's state and figures: "connected", then loss, jitter, (downstream) RTT, the
+ * downlink estimate and what else the caller adds.
+ */
+function linkCell(cell, link, withRtt, extra = []) {
   const l = { ...link, state: link?.state ?? 'none' };
   const rtt = withRtt ? ms(l.rtt_seconds) : null;
   setAttr(cell, 'data-state', l.state);
@@ -337,6 +353,9 @@ function linkCell(cell, link, withRtt) {
   const jitter = ms(l.jitter_seconds);
   if (jitter !== null) figures.push(`jitter ${jitter} ms`);
   if (rtt !== null) figures.push(`RTT ${rtt} ms`);
+  setAttr(cell, 'data-estimate-bps', isNumber(l.estimate_bps) ? l.estimate_bps : null);
+  if (isNumber(l.estimate_bps)) figures.push(`estimate ${formatBitrate(l.estimate_bps)}`);
+  figures.push(...extra.filter(Boolean));
   paint(cell, JSON.stringify([l.state, figures]), () => [
     el('span', { class: `link-state state-${l.state}` }, l.state),
     figures.length ? ' ' : null,
@@ -352,7 +371,7 @@ function updatePerson(v, p, person) {
   setAttr(p.rateCell, 'data-inbound-bps', isNumber(person.inbound_bitrate_bps) ? person.inbound_bitrate_bps : null);
   setAttr(p.rateCell, 'data-outbound-bps', isNumber(person.outbound_bitrate_bps) ? person.outbound_bitrate_bps : null);
   linkCell(p.upCell, person.publish, false);
-  linkCell(p.downCell, person.subscribe, true);
+  linkCell(p.downCell, person.subscribe, true, [receivingSummary(person.receiving)]);
   setAttr(p.removeButton, 'aria-label', `Remove ${person.name}`);
 }
 

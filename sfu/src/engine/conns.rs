@@ -10,14 +10,16 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use protocol::PcTarget;
-use sfu_core::ParticipantId;
+use sfu_core::{ParticipantId, TrackId};
 
 use super::conn::{Conn, Local};
 use super::demux::{ConnId, Demux, UfragTaken, Verdict};
 use super::transport::Peer;
 use crate::Counters;
+use crate::config::Estimation;
 use crate::error::SfuError;
 use crate::links::LinkStats;
+use crate::media::CodecSpec;
 use crate::media::quality::QualityCtx;
 use crate::meters::RoomMeters;
 
@@ -50,9 +52,9 @@ fn slot(id: ConnId) -> usize {
 pub struct Conns {
     demux: Demux,
     map: slab::Slab<Entry>,
-    advertised: SocketAddr,
-    /// Whether the engine listens for ICE-TCP, so that its connections offer a TCP candidate.
-    tcp: bool,
+    /// What each connection is told of the engine's side: its address, whether it listens
+    /// for ICE-TCP (so that connections offer a TCP candidate), and the estimation settings.
+    local: Local,
     /// The generation of the next connection opened (never 0, so no id is 0).
     generation: u32,
     touched: Vec<ConnId>,
@@ -63,12 +65,11 @@ pub struct Conns {
 }
 
 impl Conns {
-    pub fn new(demux: Demux, advertised: SocketAddr, tcp: bool, counters: Arc<Counters>) -> Conns {
+    pub fn new(demux: Demux, local: Local, counters: Arc<Counters>) -> Conns {
         Conns {
             demux,
             map: slab::Slab::new(),
-            advertised,
-            tcp,
+            local,
             generation: 1,
             touched: Vec::new(),
             timers: BinaryHeap::new(),
@@ -86,7 +87,13 @@ impl Conns {
     }
 
     pub fn advertised(&self) -> SocketAddr {
-        self.advertised
+        self.local.advertised
+    }
+
+    /// Bandwidth estimation for the subscribe connections opened from now on (on by default,
+    /// with [`Estimation::default`]).
+    pub fn set_estimation(&mut self, estimation: Option<Estimation>) {
+        self.local.estimation = estimation;
     }
 
     /// Opens a connection for `owner`. It is routed to once its first local description gives
@@ -99,11 +106,7 @@ impl Conns {
     ) -> Result<ConnId, SfuError> {
         let vacant = self.map.vacant_entry();
         let id = u64::from(self.generation) << 32 | vacant.key() as u64;
-        let local = Local {
-            advertised: self.advertised,
-            tcp: self.tcp,
-        };
-        match Conn::new(&local, quality, now) {
+        match Conn::new(&self.local, owner.target, quality, now) {
             Ok(conn) => {
                 vacant.insert(Entry {
                     id,
@@ -177,6 +180,42 @@ impl Conns {
         };
         let id = self.open(owner, quality, now)?;
         match self.answer_on(id, offer, now) {
+            Ok(sdp) => Ok((id, sdp)),
+            Err(e) => {
+                self.close(id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Opens a subscribe connection of its own, owned by no room (for tests and benchmarks of
+    /// the engine alone), sending `tracks`, and makes its offer: its id and the offer's SDP.
+    /// Its link's readings (the estimate among them) go to `stats`.
+    pub fn offer(
+        &mut self,
+        tracks: &[(TrackId, CodecSpec)],
+        stats: Arc<LinkStats>,
+        now: Instant,
+    ) -> Result<(ConnId, String), SfuError> {
+        let owner = Owner {
+            room: 0,
+            participant: ParticipantId(0),
+            target: PcTarget::Subscribe,
+        };
+        let quality = QualityCtx {
+            stats,
+            room: Arc::new(RoomMeters::default()),
+            observer: None,
+        };
+        let id = self.open(owner, quality, now)?;
+        let made = tracks
+            .iter()
+            .try_for_each(|(track, codec)| {
+                let conn = self.get(id).ok_or(SfuError::Closed)?;
+                conn.add_send_track(*track, "stream", &format!("track-{}", track.0), codec)
+            })
+            .and_then(|()| self.offer_on(id, now));
+        match made {
             Ok(sdp) => Ok((id, sdp)),
             Err(e) => {
                 self.close(id);

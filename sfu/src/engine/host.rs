@@ -106,7 +106,7 @@ pub(crate) fn spawn<T: Transport + 'static>(
         .name(format!("cohort-engine-{index}"))
         .spawn(move || {
             let public_ip = registry.config.public_ip;
-            let engine = match make()
+            let mut engine = match make()
                 .and_then(|t| Engine::new(t, public_ip, Arc::clone(&registry.counters)))
             {
                 Ok(engine) => engine,
@@ -115,6 +115,7 @@ pub(crate) fn spawn<T: Transport + 'static>(
                     return;
                 }
             };
+            engine.conns().set_estimation(registry.config.estimation);
             let advertised = engine.advertised();
             if bound_tx.send(Ok(advertised)).is_err() {
                 return;

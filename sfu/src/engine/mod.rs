@@ -32,7 +32,9 @@ use std::time::{Duration, Instant};
 use rtc::peer_connection::state::RTCPeerConnectionState;
 
 use crate::Counters;
+use crate::config::Estimation;
 use crate::error::SfuError;
+use conn::Local;
 use conns::Conns;
 use demux::{ConnId, Demux};
 use transport::{Peer, ServerIo, Transport};
@@ -86,7 +88,15 @@ impl<T: Transport> Engine<T> {
         let tcp = socket.tcp_counts().is_some();
         Ok(Engine {
             socket,
-            conns: Conns::new(Demux::new(crypto), advertised, tcp, counters),
+            conns: Conns::new(
+                Demux::new(crypto),
+                Local {
+                    advertised,
+                    tcp,
+                    estimation: Some(Estimation::default()),
+                },
+                counters,
+            ),
             read: Vec::new(),
         })
     }

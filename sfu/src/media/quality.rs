@@ -3,17 +3,19 @@
 //! interceptors and sees both the reports we send (on a publisher's uplink) and those we
 //! receive (on a subscriber's downlink), plus our sender reports for round-trip times. The
 //! arithmetic is `sfu_core::quality`'s; here it is only fed, and its results handed on. The same
-//! stage marks keyframe requests and NACKs for the application (`feedback.rs`), so the server's
-//! chain has one stage of ours, not two.
+//! stage marks keyframe requests and NACKs for the application (`feedback.rs`), and takes the
+//! congestion controller's estimate off the feedback that moved it, so the server's chain has
+//! one stage of ours, not three.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use rtc::interceptor::{Packet, Registry, StreamInfo, TaggedPacket};
+use rtc::interceptor::{Attribute, Packet, Registry, StreamInfo, TaggedPacket};
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtcp::reception_report::ReceptionReport;
 use rtc::rtcp::sender_report::SenderReport;
+use rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc;
 use sfu_core::quality::{LinkQuality, ReportBlock};
 
 use super::feedback::{Inspect, mark_for_application, with_inspector};
@@ -32,8 +34,13 @@ pub(crate) struct QualityCtx {
     pub(crate) observer: Option<Arc<dyn Observer>>,
 }
 
-/// Adds the quality probe of one connection.
-pub(crate) fn with_quality_probe(registry: Registry, ctx: QualityCtx) -> Registry {
+/// Adds the quality probe of one connection. `estimating` is where the connection's
+/// congestion controller starts, when it has one.
+pub(crate) fn with_quality_probe(
+    registry: Registry,
+    ctx: QualityCtx,
+    estimating: Option<u64>,
+) -> Registry {
     with_inspector(
         registry,
         SLOT,
@@ -41,6 +48,7 @@ pub(crate) fn with_quality_probe(registry: Registry, ctx: QualityCtx) -> Registr
             up: LinkQuality::new(),
             down: LinkQuality::new(),
             ctx,
+            estimating,
         },
     )
 }
@@ -51,6 +59,8 @@ struct Probe {
     /// Streams we send, from the reports we receive.
     down: LinkQuality,
     ctx: QualityCtx,
+    /// The congestion controller's starting estimate, until the first feedback reached it.
+    estimating: Option<u64>,
 }
 
 fn block(r: &ReceptionReport) -> ReportBlock {
@@ -81,6 +91,12 @@ fn reports(msg: &TaggedPacket) -> (Vec<ReportBlock>, Vec<(u32, u64)>) {
         }
     }
     (blocks, senders)
+}
+
+/// Whether an inbound compound carries transport-wide congestion feedback (TWCC).
+fn is_congestion_feedback(msg: &TaggedPacket) -> bool {
+    matches!(&msg.message.packet, Packet::Rtcp(packets)
+        if packets.iter().any(|p| p.as_any().is::<TransportLayerCc>()))
 }
 
 impl Probe {
@@ -116,6 +132,23 @@ impl Inspect for Probe {
     fn read(&mut self, msg: &mut TaggedPacket) {
         // One stage for both jobs: every packet pays for each stage it crosses.
         mark_for_application(msg);
+        // The congestion controller (wire-side of here, on a subscribe connection) puts its
+        // new estimate on the feedback that moved it.
+        // It marks only a change, and holds its start (the ceiling) until congestion moves
+        // it, so the first feedback it took tells that its estimate is the start.
+        if let Some(Attribute::TargetBitrateChanged { bits_per_second }) =
+            msg.message.get(&Attribute::TargetBitrateChanged {
+                bits_per_second: 0.0,
+            })
+        {
+            self.estimating = None;
+            self.ctx.stats.set_estimate(*bits_per_second as u64);
+        } else if let Some(start) = self.estimating
+            && is_congestion_feedback(msg)
+        {
+            self.estimating = None;
+            self.ctx.stats.set_estimate(start);
+        }
         let (blocks, _) = reports(msg);
         self.take(Direction::Downstream, &blocks, msg.now);
     }

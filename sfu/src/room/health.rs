@@ -7,7 +7,7 @@ use std::time::Duration;
 use protocol::ParticipantInfo;
 
 use super::{Room, now};
-use crate::RoomSnapshot;
+use crate::{Receiving, RoomSnapshot};
 
 /// How often a room samples its participants' bitrates and publishes its counts.
 pub(crate) const TICK: Duration = Duration::from_secs(1);
@@ -32,6 +32,9 @@ impl Room {
         let at = now();
         for m in self.members.values() {
             m.links.sample(at);
+            if let Some(estimate) = m.links.subscribe.estimate() {
+                self.meters.observe_estimate(estimate);
+            }
         }
         self.publish_core_drops();
         let totals = (
@@ -95,6 +98,27 @@ impl Room {
             .values()
             .map(|m| (m.wire_id.clone(), m.links.read()))
             .collect();
+        let receiving = self
+            .members
+            .iter()
+            .map(|(&id, m)| {
+                let mut tracks: Vec<Receiving> = self
+                    .core
+                    .receptions(id)
+                    .into_iter()
+                    .filter_map(|r| {
+                        let t = self.tracks.get(&r.track)?;
+                        (t.info.kind == protocol::TrackKind::Video).then(|| Receiving {
+                            track: t.info.id.clone(),
+                            layer: r.current,
+                            layers: r.layers,
+                        })
+                    })
+                    .collect();
+                tracks.sort_by(|a, b| a.track.cmp(&b.track));
+                (m.wire_id.clone(), tracks)
+            })
+            .collect();
         RoomSnapshot {
             name: self.name.clone(),
             participants,
@@ -105,6 +129,7 @@ impl Room {
             paused_subscriptions: self.core.paused_subscriptions(),
             stats: self.core.stats().clone(),
             speakers: self.wire_ids(&self.core.speakers()),
+            receiving,
         }
     }
 }

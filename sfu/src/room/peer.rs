@@ -383,6 +383,18 @@ impl Room {
                     },
                 );
             }
+            ConnEvent::Estimate { bitrate } => {
+                if target == PcTarget::Subscribe {
+                    self.core.handle_input(
+                        now(),
+                        Input::Estimate {
+                            subscriber: participant,
+                            bitrate,
+                        },
+                    );
+                    self.drain_outputs(conns);
+                }
+            }
             ConnEvent::State(LinkState::Connected) => {
                 debug!(?target, "connected");
                 // What was sent before the path was up (before the keys were ready, or during

@@ -58,6 +58,21 @@ pub struct LinkView {
     pub jitter_seconds: Option<f64>,
     /// Round-trip time (from the participant's receiver reports; subscribe connection only).
     pub rtt_seconds: Option<f64>,
+    /// What the participant's downlink is estimated to carry, in bits per second (send-side
+    /// bandwidth estimation; subscribe connection only, once its feedback moved the estimate).
+    pub estimate_bps: Option<u64>,
+}
+
+/// A video track a participant is sent, and at which layer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReceivingView {
+    /// The server's id of the track.
+    pub track_id: String,
+    /// The simulcast layer it receives now, 0 the lowest; null while paused (hidden in the
+    /// participant's layout, or no room in its link).
+    pub layer: Option<u8>,
+    /// How many layers the track has: 1 unless its publisher sends simulcast.
+    pub layers: u8,
 }
 
 /// One participant of a live room.
@@ -72,6 +87,8 @@ pub struct ParticipantView {
     pub outbound_bitrate_bps: u64,
     pub publish: LinkView,
     pub subscribe: LinkView,
+    /// The others' video tracks they are sent, and at which layer.
+    pub receiving: Vec<ReceivingView>,
 }
 
 /// A live room.
@@ -181,6 +198,17 @@ pub async fn rooms(
                     outbound_bitrate_bps: links.outbound_bps,
                     publish: link_view(&links.publish, links.publish.upstream),
                     subscribe: link_view(&links.subscribe, links.subscribe.downstream),
+                    receiving: snapshot
+                        .receiving
+                        .get(&p.id)
+                        .into_iter()
+                        .flatten()
+                        .map(|r| ReceivingView {
+                            track_id: r.track.clone(),
+                            layer: r.layer,
+                            layers: r.layers,
+                        })
+                        .collect(),
                     id: p.id,
                     name: p.name,
                     tracks: p
@@ -230,6 +258,7 @@ fn link_view(link: &LinkReading, quality: Summary) -> LinkView {
         loss: quality.loss_fraction,
         jitter_seconds: quality.jitter.map(|d| d.as_secs_f64()),
         rtt_seconds: quality.rtt.map(|d| d.as_secs_f64()),
+        estimate_bps: link.estimate,
     }
 }
 

@@ -7,8 +7,9 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts};
 use sfu::Sfu;
-use sfu::meters::RoomReading;
+use sfu::meters::{ESTIMATE_BOUNDS, RoomReading};
 
+use super::counted::CountedHistogram;
 use super::{KINDS, OTHER_ROOMS};
 
 /// Reads the SFU's counters at scrape time.
@@ -421,6 +422,15 @@ fn build(r: &Reading, cap: usize) -> Vec<Box<dyn Collector>> {
             &["room"],
             &per_room_u(&|x| x.layer_switches),
         ),
+        Box::new(rooms.iter().fold(
+            CountedHistogram::new(
+                "cohort_room_subscriber_estimate_bytes_per_second",
+                "Subscribers' downlink estimates (send-side bandwidth estimation), in bytes per second: one sample per subscriber with an estimate each second.",
+                &["room"],
+                &ESTIMATE_BOUNDS.map(|bits| bits as f64 / 8.0),
+            ),
+            |h, (n, x)| h.row(&[n.as_str()], &x.estimate_buckets, x.estimate_sum as f64 / 8.0),
+        )),
         counter_vec(
             "cohort_room_video_bytes_saved_total",
             "Video payload bytes not sent thanks to layer choice and pausing: what the top flowing layers would have cost, less what was sent.",

@@ -19,6 +19,7 @@ use prometheus::{
 };
 use sfu::Sfu;
 
+mod counted;
 mod live;
 mod observer;
 

@@ -12,14 +12,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use protocol::TrackKind;
+use protocol::{PcTarget, TrackKind};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::ice::tcp_type::TcpType;
-use rtc::interceptor::{NackGeneratorBuilder, Registry, Slot};
+use rtc::interceptor::{CongestionControlBuilder, Gcc, NackGeneratorBuilder, Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
+    configure_twcc_sender_only,
 };
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
@@ -40,6 +41,7 @@ use rtc::shared::{TransportContext, TransportProtocol};
 use sfu_core::{RtpMeta, TrackId};
 
 use super::transport::{Peer, Proto};
+use crate::config::Estimation;
 use crate::error::SfuError;
 use crate::links::{LinkState, LinkStats};
 use crate::media::codecs::{as_registered, media_engine, preferences, video_feedback};
@@ -62,6 +64,8 @@ pub struct Local {
     /// Whether the engine listens for ICE-TCP there too: then a `tcptype passive` host
     /// candidate at the same address and port is offered beside the UDP one.
     pub tcp: bool,
+    /// Bandwidth estimation on subscribe connections, when on.
+    pub estimation: Option<Estimation>,
 }
 
 /// What a connection has to tell its room.
@@ -94,6 +98,8 @@ pub enum ConnEvent {
         track: TrackId,
         pairs: Vec<(u16, u16)>,
     },
+    /// The subscriber's link is estimated to carry this many bits per second (it changed).
+    Estimate { bitrate: u64 },
 }
 
 /// A track a publisher sends us.
@@ -147,6 +153,8 @@ pub struct Conn {
     out: VecDeque<(Peer, BytesMut)>,
     /// Packets written to rtc since its writes were last taken out.
     unflushed: usize,
+    /// The estimate last told to the room ([`ConnEvent::Estimate`]), 0 before any.
+    estimate_told: u64,
 }
 
 /// ICE checks kept for a connection whose client's description has not come yet.
@@ -199,17 +207,44 @@ fn invalid_sdp(e: impl std::fmt::Display) -> SfuError {
     SfuError::InvalidSdp(e.to_string())
 }
 
-/// The server's interceptor chain: rtc's defaults (NACK generator toward publishers, RTCP
-/// reports, transport-wide congestion feedback, simulcast header extensions) except the NACK
-/// responder, because `sfu-core` answers subscribers' NACKs from its own per-subscription
-/// history; plus our one probe stage, which lets PLI/FIR/NACK reach us and reads the reception
-/// reports for link quality.
-fn interceptors(media: &mut MediaEngine, quality: QualityCtx) -> Result<Registry, SfuError> {
-    let registry = Registry::new().with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
+/// The server's interceptor chain, RTCP reports and simulcast header extensions on both sides,
+/// and our one probe stage, which lets PLI/FIR/NACK reach us, reads the reception reports for
+/// link quality and takes the congestion controller's estimate.
+/// - A publish connection generates NACKs toward its publisher and reports arrivals (TWCC) for
+///   the publisher's own congestion control.
+/// - A subscribe connection stamps what it sends with transport-wide sequence numbers and, with
+///   estimation on, runs GCC on the subscriber's feedback (see [`Estimation`]). It has no NACK
+///   responder, because `sfu-core` answers subscribers' NACKs from its own per-subscription
+///   history, and no pacer: what it forwards is already paced by each publisher's sender, and a
+///   pacer here would queue every forwarded packet behind a timer.
+fn interceptors(
+    media: &mut MediaEngine,
+    side: PcTarget,
+    estimation: Option<Estimation>,
+    quality: QualityCtx,
+) -> Result<Registry, SfuError> {
     configure_simulcast_extension_headers(media).map_err(rtc_err)?;
-    let registry = configure_twcc_receiver_only(registry, media).map_err(rtc_err)?;
+    let registry = match (side, estimation) {
+        (PcTarget::Publish, _) => {
+            let nacks =
+                Registry::new().with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
+            configure_twcc_receiver_only(nacks, media).map_err(rtc_err)?
+        }
+        (PcTarget::Subscribe, None) => Registry::new(),
+        (PcTarget::Subscribe, Some(e)) => {
+            let gcc = Gcc::new(e.initial as f64, e.min as f64, e.max as f64);
+            let cc = Registry::new().with(
+                Slot::CongestionControl,
+                CongestionControlBuilder::new(gcc).build(),
+            );
+            configure_twcc_sender_only(cc, media).map_err(rtc_err)?
+        }
+    };
     let registry = configure_rtcp_reports(registry);
-    Ok(with_quality_probe(registry, quality))
+    let estimating = estimation
+        .filter(|_| side == PcTarget::Subscribe)
+        .map(|e| e.initial.clamp(e.min, e.max));
+    Ok(with_quality_probe(registry, quality, estimating))
 }
 
 fn link_state(state: RTCPeerConnectionState) -> LinkState {
@@ -234,11 +269,16 @@ fn kind_of(codec: &CodecSpec) -> RtpCodecKind {
 
 impl Conn {
     /// A connection with our codecs and interceptors, its one host candidate added.
-    pub(crate) fn new(local: &Local, quality: QualityCtx, now: Instant) -> Result<Conn, SfuError> {
+    pub(crate) fn new(
+        local: &Local,
+        side: PcTarget,
+        quality: QualityCtx,
+        now: Instant,
+    ) -> Result<Conn, SfuError> {
         let mut media = media_engine()?;
         let stats = Arc::clone(&quality.stats);
         stats.set_state(LinkState::New);
-        let registry = interceptors(&mut media, quality)?;
+        let registry = interceptors(&mut media, side, local.estimation, quality)?;
         let settings = SettingEngineBuilder::new()
             .with_lite(true)
             // A lite agent hears only the client's checks (rtc counts no other traffic), and
@@ -278,6 +318,7 @@ impl Conn {
             early: Vec::new(),
             out: VecDeque::new(),
             unflushed: 0,
+            estimate_told: 0,
         })
     }
 

@@ -68,11 +68,25 @@ impl Conn {
                 }
                 continue;
             }
-            let msg = self.pc.poll_read()?;
+            let Some(msg) = self.pc.poll_read() else {
+                return self.estimate_changed();
+            };
             if let Some(e) = self.on_message(msg.message) {
                 return Some(e);
             }
         }
+    }
+
+    /// The congestion controller's estimate, when it moved since the room was last told. It
+    /// moves on the subscriber's feedback (several times a second), so it is read once
+    /// everything else has been.
+    fn estimate_changed(&mut self) -> Option<ConnEvent> {
+        let estimate = self.stats.estimate()?;
+        if estimate == self.estimate_told {
+            return None;
+        }
+        self.estimate_told = estimate;
+        Some(ConnEvent::Estimate { bitrate: estimate })
     }
 
     fn on_event(&mut self, event: RTCPeerConnectionEvent) -> Option<ConnEvent> {
