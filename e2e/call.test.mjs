@@ -71,6 +71,13 @@ try {
       .filter((e) => !e.closest('[hidden]') && !named(e)).map((e) => e.outerHTML.slice(0, 60));
   });
   check(unlabeled.length === 0, `every control has a label (${JSON.stringify(unlabeled)})`);
+  // Every tile says how that person's connection looks, as an image with a text alternative.
+  const grades = await ada.page.evaluate(() => [...document.querySelectorAll('.tile')].map((t) => {
+    const q = t.querySelector('.quality');
+    return q && q.getAttribute('role') === 'img' ? q.getAttribute('aria-label') : null;
+  }));
+  check(grades.length === 3 && grades.every((g) => /^Connection (good|unstable|poor)$/.test(g ?? '')),
+    `each tile shows a labelled connection indicator (${JSON.stringify(grades)})`);
   const lowContrast = await ada.page.evaluate(CONTRAST_FAILURES);
   check(lowContrast.length === 0, `text contrast meets WCAG AA in the call (${JSON.stringify(lowContrast)})`);
   await ada.page.keyboard.press('?');

@@ -19,8 +19,8 @@ pub mod text;
 pub use board::{BoardFile, BoardItem};
 pub use chat::ChatMessage;
 pub use media::{
-    IceCandidate, LAYOUT_TRACKS_MAX, LayerMeta, ParticipantInfo, PcTarget, TrackIds, TrackInfo,
-    TrackKind, TrackMeta, TrackSource, TrackView,
+    IceCandidate, LAYOUT_TRACKS_MAX, LayerMeta, ParticipantInfo, ParticipantQuality, PcTarget,
+    Quality, TrackIds, TrackInfo, TrackKind, TrackMeta, TrackSource, TrackView,
 };
 
 /// Room names: 1 to 64 characters from `a-z`, `0-9`, `-` and `_`, starting with a letter or digit.
@@ -261,6 +261,13 @@ pub enum ServerMessage {
     /// publishers send, RFC 6464). Sent when the set changes; empty when nobody speaks.
     ActiveSpeakers {
         participant_ids: Vec<String>,
+    },
+    /// How each participant's connection looks: `uplink` is what they send, so what everyone
+    /// sees and hears of them; `downlink` is what they are sent. Everyone is good until told
+    /// otherwise: sent to everyone whenever a grade changes (looked at once a second), and to
+    /// a newcomer when any grade is not good.
+    ConnectionQuality {
+        participants: Vec<ParticipantQuality>,
     },
     /// An admin muted one of your tracks; `track_id` is your own id for it (its `a=msid` track
     /// id). Turn it off on your side; you may turn it on again.

@@ -127,3 +127,23 @@ pub struct ParticipantInfo {
     pub name: String,
     pub tracks: Vec<TrackInfo>,
 }
+
+/// How a connection looks to the people on the call.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Quality {
+    Good,
+    /// Some loss or delay, or (a downlink) lower quality or paused videos because the link
+    /// carries no more.
+    Fair,
+    /// Heavy loss or a long delay.
+    Poor,
+}
+
+/// One participant's connections, in `connection_quality`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantQuality {
+    pub participant_id: String,
+    pub uplink: Quality,
+    pub downlink: Quality,
+}

@@ -6,17 +6,47 @@ import { Layout } from './layout.js';
 
 const SCREEN_SOURCES = new Set(['screen', 'screen_audio']);
 
-/** A participant's tile: video, or initials when there is none; name; muted microphone. */
-function makeTile(id, name, kind, self) {
+const QUALITY_TEXT = { good: 'Connection good', fair: 'Connection unstable', poor: 'Connection poor' };
+const QUALITY_BARS = { good: 3, fair: 2, poor: 1 };
+
+/** A connection-quality indicator: three bars, lit by grade, and the grade as text. */
+function qualityIndicator() {
+  return el('span', { class: 'quality', 'data-quality': 'good', role: 'img', 'aria-label': QUALITY_TEXT.good, title: QUALITY_TEXT.good },
+    el('span', { class: 'bar' }), el('span', { class: 'bar' }), el('span', { class: 'bar' }));
+}
+
+function setQuality(indicator, grade) {
+  const g = QUALITY_TEXT[grade] ? grade : 'good';
+  indicator.dataset.quality = g;
+  indicator.setAttribute('aria-label', QUALITY_TEXT[g]);
+  indicator.title = QUALITY_TEXT[g];
+  [...indicator.children].forEach((bar, i) => bar.classList.toggle('lit', i < QUALITY_BARS[g]));
+}
+
+/** A participant's tile: video, or initials when there is none; name; muted microphone; how
+ * their connection looks. */
+function makeTile(id, name, kind, self, grade = 'good') {
   const video = el('video', { autoplay: true, playsinline: true, muted: self || kind === 'screen' });
+  const quality = qualityIndicator();
+  setQuality(quality, grade);
   const tile = el('figure', { class: `tile ${kind}`, 'data-participant': id, 'data-kind': kind },
     video,
     el('div', { class: 'avatar', 'aria-hidden': 'true' }, initials(name)),
     el('figcaption', {},
       el('span', { class: 'name' }, kind === 'screen' ? `${name} (screen)` : self ? `${name} (you)` : name),
       el('span', { class: 'mic-off', hidden: true }, 'Microphone off'),
-      el('span', { class: 'speaking-label', hidden: true }, 'Speaking')));
+      el('span', { class: 'speaking-label', hidden: true }, 'Speaking'),
+      quality));
   return { tile, video };
+}
+
+/** What to tell this participant about their own connection, if anything. */
+function ownConnectionNotice(uplink, downlink) {
+  if (uplink === 'poor') return 'Your connection is struggling: others may not see or hear you well.';
+  if (downlink === 'poor') return 'Your connection is struggling: others\u2019 video and sound may break up.';
+  if (uplink === 'fair') return 'Your connection is unstable: others may see you in lower quality.';
+  if (downlink === 'fair') return 'Your connection is slow: some videos are shown in lower quality or paused.';
+  return '';
 }
 
 export class Call {
@@ -26,6 +56,7 @@ export class Call {
     this.people = new Map();
     this.selfId = null;
     this.speaking = new Set(); // participant ids the server hears speaking
+    this.uplinks = new Map(); // participant id -> the grade of their uplink, as last told
     // What we show of each remote video goes to the server (hidden ones are sent nothing).
     this.layout = new Layout((tracks) => this.h.layout?.(tracks));
     this.build();
@@ -37,6 +68,7 @@ export class Call {
     }, label);
     this.root.replaceChildren(
       el('div', { id: 'banner', class: 'banner', role: 'alert', hidden: true }),
+      el('p', { id: 'connection-notice', class: 'notice', role: 'status', hidden: true }),
       el('div', { class: 'stage' },
         el('section', { id: 'grid', class: 'grid', 'aria-label': 'Participants\u2019 video' }),
         el('aside', { id: 'participants-panel', class: 'panel', hidden: true, 'aria-label': 'Participants' },
@@ -128,7 +160,7 @@ export class Call {
 
   addParticipant(info, self = false) {
     if (this.people.has(info.id)) return;
-    const cam = makeTile(info.id, info.name, 'camera', self);
+    const cam = makeTile(info.id, info.name, 'camera', self, this.uplinks.get(info.id));
     const person = { id: info.id, name: info.name, self, cam, tracks: new Map(), screens: new Map(), audio: new Map() };
     this.people.set(info.id, person);
     $('#grid', this.root).append(cam.tile);
@@ -194,7 +226,7 @@ export class Call {
       $('#audio-sinks', this.root).append(sink);
       p.audio.set(track.id, sink);
     } else if (SCREEN_SOURCES.has(info.source)) {
-      const screen = makeTile(`${pid}`, p.name, 'screen', false);
+      const screen = makeTile(`${pid}`, p.name, 'screen', false, this.uplinks.get(pid));
       screen.video.srcObject = stream;
       p.screens.set(track.id, screen);
       p.cam.tile.after(screen.tile);
@@ -219,7 +251,7 @@ export class Call {
     for (const s of p.screens.values()) s.tile.remove();
     p.screens.clear();
     if (screen) {
-      const tile = makeTile(this.selfId, p.name, 'screen', true);
+      const tile = makeTile(this.selfId, p.name, 'screen', true, this.uplinks.get(this.selfId));
       tile.video.srcObject = new MediaStream([screen]);
       p.screens.set('local-screen', tile);
       p.cam.tile.after(tile.tile);
@@ -266,6 +298,26 @@ export class Call {
       p.cam.tile.querySelector('.speaking-label').hidden = !on;
     }
     this.renderList();
+  }
+
+  /** Each participant's connection grades (`connection_quality`): their uplink on their
+   * tiles (what everyone sees of them), and a notice when one's own is not good. */
+  setQuality(participants) {
+    this.uplinks = new Map(participants.map((q) => [q.participant_id, q.uplink]));
+    for (const q of participants) {
+      const p = this.people.get(q.participant_id);
+      if (!p) continue;
+      for (const t of [p.cam, ...p.screens.values()]) {
+        const indicator = t?.tile.querySelector('.quality');
+        if (indicator) setQuality(indicator, q.uplink);
+      }
+      if (p.self) {
+        const notice = $('#connection-notice', this.root);
+        const text = ownConnectionNotice(q.uplink, q.downlink);
+        if (notice.textContent !== text) notice.textContent = text;
+        notice.hidden = !text;
+      }
+    }
   }
 
   banner(text, rejoin) {

@@ -113,6 +113,7 @@ function wire(sig) {
   on('track_muted', (m) => state.call.trackMuted(m.participant_id, m.track_id, m.muted));
   on('muted_by_admin', (m) => mutedByAdmin(m.track_id));
   on('active_speakers', (m) => state.call.setSpeakers(m.participant_ids));
+  on('connection_quality', (m) => state.call.setQuality(m.participants));
   on('chat', (m) => state.chat.add(m));
   on('chat_updated', (m) => state.chat.update(m));
   on('board_item', (m) => state.board?.put(m.item));

@@ -1,10 +1,13 @@
 //! What a room publishes about itself once a second, and its snapshot: participants' bitrates,
 //! recent loss, and the core's drop counts turned into the node's counters.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use protocol::ParticipantInfo;
+use protocol::{ParticipantInfo, ParticipantQuality, Quality, ServerMessage};
+use sfu_core::ParticipantId;
+use sfu_core::grade::{Grade, Told, grade};
 
 use super::{Room, now};
 use crate::{Receiving, RoomSnapshot};
@@ -37,6 +40,7 @@ impl Room {
             }
         }
         self.publish_core_drops();
+        self.tell_grades();
         let totals = (
             self.meters.rtcp_lost.load(Ordering::Relaxed),
             self.meters.rtcp_expected.load(Ordering::Relaxed),
@@ -45,6 +49,56 @@ impl Room {
             self.loss_window.pop_front();
         }
         self.loss_window.push_back(totals);
+    }
+
+    /// Each member's connection grades from their latest reports and their downlink's
+    /// allocation. Everyone is good until told otherwise: when a grade changes, everyone is
+    /// told them all; a newcomer is told them when any is not good.
+    fn tell_grades(&mut self) {
+        let mut told: HashMap<ParticipantId, (Told, Told)> = HashMap::new();
+        let mut changed = false;
+        let mut newcomers = Vec::new();
+        for (&id, m) in &self.members {
+            let links = m.links.read();
+            let (mut up, mut down) = self.grades.get(&id).copied().unwrap_or_else(|| {
+                newcomers.push(id);
+                Default::default()
+            });
+            let was = (up.grade(), down.grade());
+            up.update(grade(&links.publish.upstream, false));
+            down.update(grade(
+                &links.subscribe.downstream,
+                self.core.link_limited(id),
+            ));
+            changed |= was != (up.grade(), down.grade());
+            told.insert(id, (up, down));
+        }
+        self.grades = told;
+        let all_good = (self.grades.values())
+            .all(|(up, down)| up.grade() == Grade::Good && down.grade() == Grade::Good);
+        if !changed && (all_good || newcomers.is_empty()) {
+            return;
+        }
+        let mut participants: Vec<ParticipantQuality> = (self.grades.iter())
+            .filter_map(|(id, (up, down))| {
+                Some(ParticipantQuality {
+                    participant_id: self.members.get(id)?.wire_id.clone(),
+                    uplink: quality(up.grade()),
+                    downlink: quality(down.grade()),
+                })
+            })
+            .collect();
+        participants.sort_by(|a, b| a.participant_id.cmp(&b.participant_id));
+        let msg = ServerMessage::ConnectionQuality { participants };
+        if changed {
+            self.broadcast(None, msg);
+        } else {
+            for id in newcomers {
+                if let Some(m) = self.members.get(&id) {
+                    let _ = m.events.try_send(msg.clone());
+                }
+            }
+        }
     }
 
     /// Packets lost over packets expected, over the ticks kept; none when nothing was expected.
@@ -131,5 +185,13 @@ impl Room {
             speakers: self.wire_ids(&self.core.speakers()),
             receiving,
         }
+    }
+}
+
+fn quality(g: Grade) -> Quality {
+    match g {
+        Grade::Good => Quality::Good,
+        Grade::Fair => Quality::Fair,
+        Grade::Poor => Quality::Poor,
     }
 }

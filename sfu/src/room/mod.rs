@@ -11,6 +11,7 @@ use bytes::Bytes;
 use protocol::{
     ChatMessage, LeaveReason, ParticipantInfo, ServerMessage, TrackInfo, TrackMeta, TrackSource,
 };
+use sfu_core::grade::Told;
 use sfu_core::{Codec, Input, ParticipantId, TrackId};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -73,6 +74,8 @@ pub(crate) struct Room {
     chat: VecDeque<ChatMessage>,
     /// RTCP (lost, expected) totals at the last few ticks, oldest first.
     loss_window: VecDeque<(u64, u64)>,
+    /// Each member's connection grades (uplink, downlink) as last told to the room.
+    grades: HashMap<ParticipantId, (Told, Told)>,
     /// Members whose subscribe side changed since its last offer.
     unsettled: Vec<ParticipantId>,
     /// Members whose event queue was found full, to be removed.
@@ -107,6 +110,7 @@ impl Room {
             awaiting_media: HashMap::new(),
             chat: VecDeque::new(),
             loss_window: VecDeque::new(),
+            grades: HashMap::new(),
             unsettled: Vec::new(),
             stuck: Vec::new(),
         }
@@ -558,8 +562,6 @@ impl Room {
         }
     }
 
-    /// Sends an event to every member but `except`. A member whose event queue is full is too
-    /// far behind to follow the room, and is removed.
     /// Sends an event to every member but `except`. A member whose event queue is full is too
     /// far behind to follow the room, and is removed when the room settles.
     fn broadcast(&mut self, except: Option<ParticipantId>, msg: ServerMessage) {
