@@ -59,6 +59,10 @@ struct Args {
     /// Seconds between keyframes (sooner when a subscriber asks).
     #[arg(long, default_value_t = 2.0)]
     keyframe_interval: f64,
+    /// Send video as three simulcast layers (a quarter, a half and all of --video-kbps), as a
+    /// browser sends a camera; the server picks one per subscriber.
+    #[arg(long)]
+    simulcast: bool,
     /// Publish no audio.
     #[arg(long)]
     no_audio: bool,
@@ -233,6 +237,7 @@ fn scenario(a: &Args) -> Result<Scenario, String> {
         video_bitrate_bps: a.video_kbps.saturating_mul(1000),
         video_fps: a.fps,
         keyframe_interval: seconds("keyframe-interval", a.keyframe_interval)?,
+        simulcast: a.simulcast,
         room_prefix: a.room_prefix.clone(),
         server_pid: a.server_pid,
     })

@@ -58,6 +58,9 @@ pub struct Scenario {
     pub video_bitrate_bps: u32,
     pub video_fps: u32,
     pub keyframe_interval: Duration,
+    /// Publishers send video as three simulcast layers, a quarter, a half and all of the video
+    /// bitrate, as a browser sends a camera; each subscriber is sent one.
+    pub simulcast: bool,
     /// Rooms are named `{room_prefix}-{n}`.
     pub room_prefix: String,
     /// The server's process, for its CPU time and memory.
@@ -186,6 +189,7 @@ impl Scenario {
         cfg.video_fps = self.video_fps.max(1);
         cfg.keyframe_interval = self.keyframe_interval;
         cfg.keyframe_scale = KEYFRAME_SCALE;
+        cfg.simulcast = self.simulcast;
         cfg.video_frame_bytes = frame_bytes(
             self.video_bitrate_bps,
             cfg.video_fps,
@@ -405,6 +409,7 @@ mod tests {
             video_bitrate_bps: 500_000,
             video_fps: 30,
             keyframe_interval: Duration::from_secs(2),
+            simulcast: false,
             room_prefix: "load".into(),
             server_pid: None,
         }

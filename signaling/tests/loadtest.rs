@@ -28,6 +28,7 @@ async fn two_rooms_of_three_deliver_everything() {
         video_bitrate_bps: 300_000,
         video_fps: 30,
         keyframe_interval: Duration::from_secs(2),
+        simulcast: false,
         room_prefix: "smoke".into(),
         server_pid: None,
     };

@@ -36,6 +36,10 @@ pub struct ClientConfig {
     pub video_frame_bytes: usize,
     /// Keyframes are this many times the size of other frames.
     pub keyframe_scale: u32,
+    /// Send video as three simulcast layers with RIDs q, h and f (lowest first), of a quarter,
+    /// a half and all of `video_frame_bytes` per frame, as a browser sends a camera; the server
+    /// picks one per subscriber.
+    pub simulcast: bool,
     /// Keyframes come this often unless a PLI or FIR asks for one sooner.
     pub keyframe_interval: Duration,
     /// Address the client's media sockets bind to.
@@ -66,6 +70,7 @@ impl ClientConfig {
             video_fps: 30,
             video_frame_bytes: 1000,
             keyframe_scale: 1,
+            simulcast: false,
             keyframe_interval: Duration::from_secs(10),
             udp_ip: IpAddr::from([127, 0, 0, 1]),
             accept_duplicates: false,

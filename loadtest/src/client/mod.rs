@@ -207,8 +207,11 @@ impl Client {
         };
         let subscribe_pc: SubscribeSlot = Arc::new(tokio::sync::Mutex::new(None));
 
+        // Which of the camera's simulcast layers the server wants encoded (`set_encodings`).
+        let layers = publish::ActiveLayers::new(&cfg);
         // Reader: applies what the server sends.
         {
+            let layers = Arc::clone(&layers);
             let shared = Arc::clone(&shared);
             let out = out.clone();
             let publish_pc = publish_pc.clone();
@@ -240,6 +243,9 @@ impl Client {
                                     message: message.clone(),
                                 }));
                             }
+                        }
+                        ServerMessage::SetEncodings { track_id, active } => {
+                            layers.set(track_id, active);
                         }
                         ServerMessage::SubscribeOffer { sdp } => {
                             let r = answer_subscribe(&subscribe_pc, opts, &shared, &out, sdp).await;
@@ -286,7 +292,14 @@ impl Client {
         };
         if let Some(pc) = client.owned.publish_pc.clone() {
             client
-                .publish(&cfg, pc, &mut pub_gathered, &publish_sdp_sent, stop_rx)
+                .publish(
+                    &cfg,
+                    pc,
+                    &mut pub_gathered,
+                    &publish_sdp_sent,
+                    stop_rx,
+                    &layers,
+                )
                 .await?;
         }
         Ok(client)
@@ -299,8 +312,9 @@ impl Client {
         gathered: &mut watch::Receiver<bool>,
         sdp_sent: &AtomicBool,
         stop: watch::Receiver<bool>,
+        layers: &Arc<publish::ActiveLayers>,
     ) -> Result<(), ClientError> {
-        let (senders, metas) = publish::add_tracks(cfg, &pc).await?;
+        let (senders, metas) = publish::add_tracks_with_layers(cfg, &pc, layers).await?;
         let offer = pc.create_offer(None).await.map_err(rtc_err)?;
         pc.set_local_description(offer).await.map_err(rtc_err)?;
         let sdp = gathered_sdp(&pc, gathered).await?;
