@@ -30,6 +30,12 @@ pub struct EngineArgs {
     /// Milliseconds the clients run between one member's join and the next (0: all at once).
     #[arg(long, default_value_t = 0)]
     join_gap_ms: u64,
+    /// Runs the subscribe connections without send-side bandwidth estimation (TWCC stamps,
+    /// send history and GCC), to measure what it costs. With it, the estimate is held far
+    /// above any rate the run reaches: a run as fast as the engine goes would otherwise read
+    /// as congestion.
+    #[arg(long)]
+    no_estimation: bool,
     /// Also write the figures here, as one JSON object.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -99,6 +105,7 @@ pub async fn engine(a: EngineArgs) -> ExitCode {
         video_bytes: a.video_bytes.clamp(32, 1200),
         audio_bytes: a.audio_bytes.clamp(32, 1200),
         join_gap: std::time::Duration::from_millis(a.join_gap_ms.min(10_000)),
+        estimation: !a.no_estimation,
     };
     let rt = tokio::runtime::Handle::current();
     let run = tokio::task::spawn_blocking(move || loadtest::engine::run(&cfg, rt));

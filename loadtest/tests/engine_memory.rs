@@ -22,6 +22,7 @@ fn an_in_memory_room_forwards_every_packet_to_everyone_else() {
         video_bytes: 900,
         audio_bytes: 100,
         join_gap: std::time::Duration::ZERO,
+        estimation: true,
     };
     let r = run(&cfg, rt.handle().clone()).expect("the run");
     // Each round: 2 publishers send audio and video, each packet to the 3 others.

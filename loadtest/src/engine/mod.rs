@@ -46,6 +46,10 @@ pub struct EngineBench {
     pub audio_bytes: usize,
     /// How long the clients run between one member's join and the next (0: all join at once).
     pub join_gap: Duration,
+    /// Send-side bandwidth estimation on the subscribe connections, as the server runs by
+    /// default but held far above any rate a run reaches (false measures the engine without
+    /// it).
+    pub estimation: bool,
 }
 
 /// What one run measured.
@@ -148,6 +152,9 @@ struct Clients {
     counters: std::sync::Arc<Counters>,
 }
 
+/// The estimate the benchmark's subscribe connections are held at: 1 Tbit/s.
+const UNLIMITED_BPS: u64 = 1_000_000_000_000;
+
 /// Runs the benchmark on the current thread, which must not be a runtime's worker: it blocks
 /// on `rt` for the few asynchronous calls into the server.
 pub fn run(cfg: &EngineBench, rt: tokio::runtime::Handle) -> Result<EngineReport, Error> {
@@ -159,6 +166,16 @@ pub fn run(cfg: &EngineBench, rt: tokio::runtime::Handle) -> Result<EngineReport
         udp_port: SERVER.1,
         engines: 1,
         max_participants_per_room: members.max(1),
+        // All of estimation runs (stamps, send history, feedback, GCC), but pinned at a rate
+        // no run reaches: the run pushes packets as fast as the engine takes them (each video
+        // at tens of Mbit/s), which a real estimate would take for congestion and a 50 Mbit/s
+        // ceiling could not carry, and the benchmark measures forwarding, every packet to
+        // everyone.
+        estimation: cfg.estimation.then_some(sfu::config::Estimation {
+            initial: UNLIMITED_BPS,
+            min: UNLIMITED_BPS,
+            max: UNLIMITED_BPS,
+        }),
         ..SfuConfig::default()
     };
     let sfu = Sfu::in_memory(config, &net)?;
