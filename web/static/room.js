@@ -264,8 +264,11 @@ async function toggleShare() {
   }
   let track;
   try {
-    const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    // Slides and code: sharp text matters more than motion, and a still screen needs few
+    // frames (the browser sends fewer while nothing changes).
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
     track = stream.getVideoTracks()[0];
+    if ('contentHint' in track) track.contentHint = 'detail';
   } catch {
     announce('Screen sharing was cancelled.');
     return;
