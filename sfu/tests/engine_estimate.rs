@@ -338,6 +338,15 @@ fn following_the_estimate_settles_it_near_the_link_rate() {
         "the estimate settles near 500 kbit/s: {:?}",
         path.estimates
     );
+    // It climbs no faster than 8% a second (a little over, for feedback that came late).
+    for pair in path.estimates.windows(2) {
+        let ((t0, e0), (t1, e1)) = (pair[0], pair[1]);
+        let secs = (t1 - t0).as_secs_f64().min(1.0);
+        assert!(
+            e1 as f64 <= e0 as f64 * 1.08f64.powf(secs) + 1.0,
+            "{e0} at {t0:?} to {e1} at {t1:?}"
+        );
+    }
 }
 
 /// The same video on a wide link: feedback keeps coming, and the estimate never falls below

@@ -1,8 +1,9 @@
 //! What the engine's connections share about media: the codecs we forward and how a
 //! publisher's map to them, the SDP we read ourselves, the RTCP feedback the application must
-//! see, and the link-quality probe. The peer connections themselves are `engine::conn`'s.
+//! see, the link-quality probe and the bandwidth estimator. The peer connections themselves are `engine::conn`'s.
 
 pub(crate) mod codecs;
+pub(crate) mod estimator;
 pub mod feedback;
 pub(crate) mod quality;
 mod sdp;

@@ -45,6 +45,7 @@ use crate::config::Estimation;
 use crate::error::SfuError;
 use crate::links::{LinkState, LinkStats};
 use crate::media::codecs::{as_registered, media_engine, preferences, video_feedback};
+use crate::media::estimator::Damped;
 use crate::media::quality::{QualityCtx, with_quality_probe};
 use crate::media::{CodecSpec, audio_level_id};
 
@@ -235,7 +236,7 @@ fn interceptors(
             let gcc = Gcc::new(e.initial as f64, e.min as f64, e.max as f64);
             let cc = Registry::new().with(
                 Slot::CongestionControl,
-                CongestionControlBuilder::new(gcc).build(),
+                CongestionControlBuilder::new(Damped::new(gcc, e.min as f64)).build(),
             );
             configure_twcc_sender_only(cc, media).map_err(rtc_err)?
         }
