@@ -39,6 +39,7 @@ const ASSETS: &[Asset] = &[
     asset!("prejoin.js", JS),
     asset!("call.js", JS),
     asset!("layout.js", JS),
+    asset!("grid.js", JS),
     asset!("chat.js", JS),
     asset!("roomhome.js", JS),
     asset!("board.js", JS),

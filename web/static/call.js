@@ -3,6 +3,7 @@
 
 import { el, $, initials, announce } from './dom.js';
 import { Layout } from './layout.js';
+import { Grid, pageSize } from './grid.js';
 
 const SCREEN_SOURCES = new Set(['screen', 'screen_audio']);
 
@@ -36,7 +37,10 @@ function makeTile(id, name, kind, self, grade = 'good') {
       el('span', { class: 'name' }, kind === 'screen' ? `${name} (screen)` : self ? `${name} (you)` : name),
       el('span', { class: 'mic-off', hidden: true }, 'Microphone off'),
       el('span', { class: 'speaking-label', hidden: true }, 'Speaking'),
-      quality));
+      quality,
+      // Anyone else's camera can be pinned on the stage.
+      self || kind === 'screen' ? null
+        : el('button', { type: 'button', class: 'pin', 'aria-pressed': 'false', 'aria-label': `Pin ${name}` }, 'Pin')));
   return { tile, video };
 }
 
@@ -60,6 +64,16 @@ export class Call {
     // What we show of each remote video goes to the server (hidden ones are sent nothing).
     this.layout = new Layout((tracks) => this.h.layout?.(tracks));
     this.build();
+    // At most a page of tiles shows; the rest are hidden, and so sent nothing.
+    this.arrangement = new Grid($('#grid', this.root), $('#pager', this.root));
+    this.arrangement.source(() => [...this.people.values()]);
+    this.onResize = () => {
+      const size = pageSize();
+      if (size === this.arrangement.size) return;
+      this.arrangement.size = size;
+      this.arrangement.arrange();
+    };
+    addEventListener('resize', this.onResize);
   }
 
   build() {
@@ -70,7 +84,9 @@ export class Call {
       el('div', { id: 'banner', class: 'banner', role: 'alert', hidden: true }),
       el('p', { id: 'connection-notice', class: 'notice', role: 'status', hidden: true }),
       el('div', { class: 'stage' },
-        el('section', { id: 'grid', class: 'grid', 'aria-label': 'Participants\u2019 video' }),
+        el('div', { class: 'grid-column' },
+          el('section', { id: 'grid', class: 'grid', 'aria-label': 'Participants\u2019 video' }),
+          el('nav', { id: 'pager', class: 'pager', 'aria-label': 'Pages of participants', hidden: true })),
         el('aside', { id: 'participants-panel', class: 'panel', hidden: true, 'aria-label': 'Participants' },
           el('h2', {}, 'Participants'), el('ul', { id: 'participant-list' })),
         el('aside', { id: 'chat-panel', class: 'panel', hidden: true, 'aria-label': 'Chat' }),
@@ -164,6 +180,12 @@ export class Call {
     const person = { id: info.id, name: info.name, self, cam, tracks: new Map(), screens: new Map(), audio: new Map() };
     this.people.set(info.id, person);
     $('#grid', this.root).append(cam.tile);
+    cam.tile.querySelector('.pin')?.addEventListener('click', () => {
+      this.arrangement.pin(info.id);
+      this.arrangement.arrange();
+    });
+    if (!self) this.arrangement.joined(info.id);
+    this.arrangement.arrange();
     for (const t of info.tracks) person.tracks.set(t.id, t);
     this.refresh(person);
     this.renderList();
@@ -178,6 +200,8 @@ export class Call {
     for (const a of p.audio.values()) a.remove();
     for (const tid of p.tracks.keys()) this.layout.unwatch(tid);
     this.people.delete(id);
+    this.arrangement.left(id);
+    this.arrangement.arrange();
     this.renderList();
     if (!p.self) announce(`${p.name} left`);
   }
@@ -196,6 +220,7 @@ export class Call {
     this.layout.unwatch(tid);
     p.screens.get(tid)?.tile.remove();
     p.screens.delete(tid);
+    this.arrangement.arrange();
     p.audio.get(tid)?.remove();
     p.audio.delete(tid);
     if (p.camTrackId === tid) {
@@ -230,6 +255,7 @@ export class Call {
       screen.video.srcObject = stream;
       p.screens.set(track.id, screen);
       p.cam.tile.after(screen.tile);
+      this.arrangement.arrange();
       this.layout.watch(track.id, screen.video);
     } else {
       if (p.camTrackId && p.camTrackId !== track.id) this.layout.unwatch(p.camTrackId);
@@ -256,6 +282,7 @@ export class Call {
       p.screens.set('local-screen', tile);
       p.cam.tile.after(tile.tile);
     }
+    this.arrangement.arrange();
     this.setPressed('toggle-mic', micOn);
     this.setPressed('toggle-cam', camOn);
     this.setPressed('toggle-share', Boolean(screen));
@@ -292,6 +319,8 @@ export class Call {
    * outlined and say so, as does the participants list. */
   setSpeakers(ids) {
     this.speaking = new Set(ids);
+    this.arrangement.speaking(ids);
+    this.arrangement.arrange();
     for (const p of this.people.values()) {
       const on = this.speaking.has(p.id);
       p.cam.tile.classList.toggle('speaking', on);
@@ -338,6 +367,7 @@ export class Call {
 
   destroy() {
     document.removeEventListener('keydown', this.onKey);
+    removeEventListener('resize', this.onResize);
     this.layout.close();
   }
 }
