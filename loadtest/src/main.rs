@@ -63,6 +63,10 @@ struct Args {
     /// browser sends a camera; the server picks one per subscriber.
     #[arg(long)]
     simulcast: bool,
+    /// Everyone shows their room's first participant on the stage and at most this many others
+    /// as thumbnails (the rest hidden), as a class's grid does, and tells the server so.
+    #[arg(long)]
+    thumbnails: Option<usize>,
     /// Publish no audio.
     #[arg(long)]
     no_audio: bool,
@@ -238,6 +242,7 @@ fn scenario(a: &Args) -> Result<Scenario, String> {
         video_fps: a.fps,
         keyframe_interval: seconds("keyframe-interval", a.keyframe_interval)?,
         simulcast: a.simulcast,
+        thumbnails: a.thumbnails,
         room_prefix: a.room_prefix.clone(),
         server_pid: a.server_pid,
     })

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::client::layout::LayoutPlan;
 use crate::client::{ClientConfig, Totals};
 use crate::resources::{self, ProcSample};
 use crate::stats::loss_fraction;
@@ -61,6 +62,10 @@ pub struct Scenario {
     /// Publishers send video as three simulcast layers, a quarter, a half and all of the video
     /// bitrate, as a browser sends a camera; each subscriber is sent one.
     pub simulcast: bool,
+    /// Everyone shows their room's first participant (a class's teacher) on the stage and at
+    /// most this many others as thumbnails, the rest hidden, and tells the server so
+    /// (`layout`); `None` tells no layout, and everyone is sent every video at its top.
+    pub thumbnails: Option<usize>,
     /// Rooms are named `{room_prefix}-{n}`.
     pub room_prefix: String,
     /// The server's process, for its CPU time and memory.
@@ -190,6 +195,11 @@ impl Scenario {
         cfg.keyframe_interval = self.keyframe_interval;
         cfg.keyframe_scale = KEYFRAME_SCALE;
         cfg.simulcast = self.simulcast;
+        // The room's first seat has index `number` (seats go round the rooms in turn).
+        cfg.layout = self.thumbnails.map(|thumbnails| LayoutPlan {
+            stage: u32::try_from(seat.number).ok(),
+            thumbnails,
+        });
         cfg.video_frame_bytes = frame_bytes(
             self.video_bitrate_bps,
             cfg.video_fps,
@@ -410,6 +420,7 @@ mod tests {
             video_fps: 30,
             keyframe_interval: Duration::from_secs(2),
             simulcast: false,
+            thumbnails: None,
             room_prefix: "load".into(),
             server_pid: None,
         }

@@ -29,6 +29,7 @@ async fn two_rooms_of_three_deliver_everything() {
         video_fps: 30,
         keyframe_interval: Duration::from_secs(2),
         simulcast: false,
+        thumbnails: None,
         room_prefix: "smoke".into(),
         server_pid: None,
     };

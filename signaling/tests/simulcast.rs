@@ -100,3 +100,74 @@ async fn a_simulcast_publisher_is_received_in_layers_and_a_layout_picks_one() {
         "the lowest layer still flows"
     );
 }
+
+/// A class's grid, as the load generator's subscribers tell it: the teacher on the stage gets
+/// the top layer, a thumbnail the lowest, and a video past the thumbnails nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_class_grid_gets_the_stage_sharp_thumbnails_low_and_the_rest_nothing() {
+    use loadtest::client::layout::LayoutPlan;
+
+    let server = TestServer::start((43520, 43520)).await;
+    let room = "class-room";
+    let mut publishers = Vec::new();
+    for i in 1..=3 {
+        let mut cfg = ClientConfig::new(server.ws_url(), room, i);
+        cfg.simulcast = true;
+        cfg.video_frame_bytes = 2000;
+        cfg.keyframe_interval = Duration::from_secs(1);
+        publishers.push(Client::connect(cfg).await.expect("a publisher joins"));
+    }
+    let mut cfg = ClientConfig::new(server.ws_url(), room, 10);
+    cfg.publish_audio = false;
+    cfg.publish_video = false;
+    cfg.layout = Some(LayoutPlan {
+        stage: Some(1),
+        thumbnails: 1,
+    });
+    let student = Client::connect(cfg).await.expect("the student joins");
+
+    // The server's id of each publisher's video track, and what the student receives of each.
+    let by_publisher = || async {
+        let snap = server.sfu.room_snapshot(room).await?;
+        let receiving = snap.receiving.get(&student.participant_id)?.clone();
+        let mut out = Vec::new();
+        for p in &publishers {
+            let info = snap
+                .participants
+                .iter()
+                .find(|i| i.id == p.participant_id)?;
+            let video = info.tracks.iter().find(|t| t.kind == TrackKind::Video)?;
+            let r = receiving.iter().find(|r| r.track == video.id)?;
+            out.push(r.layer);
+        }
+        Some(out)
+    };
+    let mut seen = None;
+    for _ in 0..60 {
+        seen = by_publisher().await;
+        let Some(layers) = &seen else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
+        // Publisher 1 on the stage; of the two others, one thumbnail and one hidden.
+        let mut others = vec![layers[1], layers[2]];
+        others.sort();
+        if layers[0] == Some(2) && others == vec![None, Some(0)] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let layers = seen.expect("the student receives the publishers' videos");
+    assert_eq!(
+        layers[0],
+        Some(2),
+        "the stage gets the top layer: {layers:?}"
+    );
+    let mut others = vec![layers[1], layers[2]];
+    others.sort();
+    assert_eq!(
+        others,
+        vec![None, Some(0)],
+        "one thumbnail at the lowest layer, one hidden: {layers:?}"
+    );
+}

@@ -40,6 +40,9 @@ pub struct ClientConfig {
     /// a half and all of `video_frame_bytes` per frame, as a browser sends a camera; the server
     /// picks one per subscriber.
     pub simulcast: bool,
+    /// What this client shows of the videos it receives (a grid with a stage), told to the
+    /// server as `layout`; `None` tells nothing, and the server sends every video at its top.
+    pub layout: Option<super::layout::LayoutPlan>,
     /// Keyframes come this often unless a PLI or FIR asks for one sooner.
     pub keyframe_interval: Duration,
     /// Address the client's media sockets bind to.
@@ -71,6 +74,7 @@ impl ClientConfig {
             video_frame_bytes: 1000,
             keyframe_scale: 1,
             simulcast: false,
+            layout: None,
             keyframe_interval: Duration::from_secs(10),
             udp_ip: IpAddr::from([127, 0, 0, 1]),
             accept_duplicates: false,

@@ -3,6 +3,7 @@
 //! arrives from everyone else.
 
 mod config;
+pub mod layout;
 pub(crate) mod peer;
 pub(crate) mod publish;
 pub(crate) mod recv;
@@ -274,6 +275,11 @@ impl Client {
                     }
                 }
             }));
+        }
+
+        if let Some(plan) = cfg.layout.clone() {
+            let (shared, out, stop) = (Arc::clone(&shared), out.clone(), stop_rx.clone());
+            tasks.push(tokio::spawn(layout::keep_told(plan, shared, out, stop)));
         }
 
         let mut client = Client {
