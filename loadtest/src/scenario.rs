@@ -253,6 +253,8 @@ fn sum(clients: &[Joined]) -> Totals {
     for j in clients {
         let c = j.client.totals();
         t.packets += c.packets;
+        t.bytes += c.bytes;
+        t.sent_bytes += c.sent_bytes;
         t.expected += c.expected;
         t.latency_sum_us += c.latency_sum_us;
         t.latency_count += c.latency_count;
@@ -373,6 +375,8 @@ pub async fn run(s: &Scenario, mut progress: impl FnMut(&Progress)) -> Result<Re
         failures,
         window,
         window_packets: final_totals.packets.saturating_sub(first.packets),
+        window_bytes: final_totals.bytes.saturating_sub(first.bytes),
+        window_sent_bytes: final_totals.sent_bytes.saturating_sub(first.sent_bytes),
         server: match (server_before, server_start, server_end) {
             (Some(b), Some(a), Some(z)) => Some((b, a, z, server_rss_max)),
             _ => None,

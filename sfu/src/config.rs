@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use sfu_core::RoomConfig;
+pub use sfu_core::RoomConfig;
 
 /// Everything the SFU needs to know from the command line.
 #[derive(Debug, Clone)]

@@ -49,6 +49,10 @@ pub struct Cli {
     /// least important tiles, on a congested link (`--bandwidth-estimation false` turns it off).
     #[arg(long, env = "COHORT_BANDWIDTH_ESTIMATION", default_value_t = true, action = clap::ArgAction::Set)]
     pub bandwidth_estimation: bool,
+    /// Whether publishers are told to stop encoding simulcast layers that nobody receives
+    /// (dynacast, `set_encodings`); `--dynacast false` keeps every layer encoded.
+    #[arg(long, env = "COHORT_DYNACAST", default_value_t = true, action = clap::ArgAction::Set)]
+    pub dynacast: bool,
     /// Address advertised in ICE candidates. Defaults to the address the media engines bind
     /// (`--media-ip`, else the HTTP listener's: 127.0.0.1 when bound to loopback).
     #[arg(long, env = "COHORT_PUBLIC_IP")]
@@ -192,7 +196,13 @@ impl Cli {
             max_participants_per_room: self.max_participants,
             max_rooms: self.max_rooms,
             max_tracks_per_participant: self.max_tracks,
-            ..SfuConfig::default()
+            room: sfu::config::RoomConfig {
+                dynacast_delay: self
+                    .dynacast
+                    .then(|| sfu::config::RoomConfig::default().dynacast_delay)
+                    .flatten(),
+                ..sfu::config::RoomConfig::default()
+            },
         }
     }
 

@@ -31,8 +31,11 @@ use recv::*;
 /// Sums over a client's remote tracks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
-    /// Intact packets received.
+    /// Intact packets received, and all packets' payload bytes.
     pub packets: u64,
+    pub bytes: u64,
+    /// Payload bytes this participant's publisher sent.
+    pub sent_bytes: u64,
     /// Packets the publishers sent between the first and last seen, per track.
     pub expected: u64,
     pub latency_sum_us: u64,
@@ -44,10 +47,12 @@ pub(crate) fn totals_of(shared: &Shared) -> Totals {
     let mut t = Totals::default();
     for r in lock(&shared.tracks).values() {
         t.packets += r.packets.saturating_sub(r.corrupt);
+        t.bytes += r.bytes;
         t.expected += r.expected();
         t.latency_sum_us += r.latency_sum_us;
         t.latency_count += r.latency_count;
     }
+    t.sent_bytes = shared.sent_bytes.load(Ordering::Relaxed);
     t
 }
 

@@ -23,6 +23,8 @@ pub struct TrackRecv {
     /// MIME type of the received codec.
     pub codec: String,
     pub packets: u64,
+    /// Payload bytes of every packet received.
+    pub bytes: u64,
     /// Payloads that were not ours or were cut short.
     pub corrupt: u64,
     /// Packets whose counter did not move forward.
@@ -65,6 +67,8 @@ pub(crate) struct Shared {
     pub(crate) remotes: Mutex<HashMap<String, Arc<dyn TrackRemote>>>,
     pub(crate) events: Mutex<Vec<(Instant, ServerMessage)>>,
     pub(crate) sent: [AtomicU64; 2],
+    /// Payload bytes sent, audio and video.
+    pub(crate) sent_bytes: AtomicU64,
     pub(crate) keyframe_requests: AtomicU64,
     /// Keyframes this participant's publisher sent, periodic or asked for.
     pub(crate) keyframes_sent: AtomicU64,
@@ -105,6 +109,7 @@ pub(crate) async fn record_track(shared: Arc<Shared>, track: Arc<dyn TrackRemote
             kind,
             codec: codec_mime.clone(),
             packets: 0,
+            bytes: 0,
             corrupt: 0,
             out_of_order: 0,
             publisher_index: None,
@@ -151,6 +156,7 @@ pub(crate) async fn record_track(shared: Arc<Shared>, track: Arc<dyn TrackRemote
             break;
         };
         t.packets += 1;
+        t.bytes += pkt.payload.len() as u64;
         t.last_seq = Some((pkt.header.ssrc, pkt.header.sequence_number));
         let Some((key, stamp)) = parsed else {
             t.corrupt += 1;

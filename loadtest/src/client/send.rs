@@ -168,6 +168,7 @@ pub(crate) async fn send_loop(
                     (true, VideoCodec::Vp8) => payload::vp8_packet(stamp, key, i == 0, len),
                     (true, VideoCodec::H264) => payload::h264(stamp, key, len),
                 };
+                let bytes = data.len() as u64;
                 let mut pkt = rtp::Packet {
                     header: rtp::header::Header {
                         version: 2,
@@ -197,6 +198,7 @@ pub(crate) async fn send_loop(
                 };
                 if written.is_ok() {
                     shared.sent[usize::from(video)].fetch_add(1, Ordering::Relaxed);
+                    shared.sent_bytes.fetch_add(bytes, Ordering::Relaxed);
                 }
                 *seq = seq.wrapping_add(1);
             }

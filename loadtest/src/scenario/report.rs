@@ -60,6 +60,11 @@ pub struct Report {
     pub loss: f64,
     /// Packets the subscribers received per second during the window: what the server forwarded.
     pub forwarded_packets_per_second: f64,
+    /// Payload bits per second each participant received, on average over the window (what a
+    /// subscriber's downlink carried, less packet headers).
+    pub downlink_bps_per_subscriber: f64,
+    /// Payload bits per second each publisher sent, on average over the window.
+    pub uplink_bps_per_publisher: f64,
     pub latency_ms: Millis,
     /// Per-track RFC 3550 jitter at the end, across tracks.
     pub jitter_ms: Millis,
@@ -91,6 +96,9 @@ pub(super) struct Inputs<'a> {
     pub failures: Vec<String>,
     pub window: Duration,
     pub window_packets: u64,
+    /// Payload bytes received by every subscriber, and sent by every publisher, in the window.
+    pub window_bytes: u64,
+    pub window_sent_bytes: u64,
     pub server: Option<ServerSamples>,
     pub own: Option<(ProcSample, ProcSample)>,
 }
@@ -159,6 +167,7 @@ pub(super) fn build(i: Inputs<'_>) -> Report {
         .collect();
     let window_seconds = i.window.as_secs_f64().max(1e-3);
     let joined = i.clients.len();
+    let publishers = i.clients.iter().filter(|(seat, _)| seat.publishes).count();
     let server = i.server.map(|(before, start, end, rss_max)| {
         let cpu = (end.cpu_seconds - start.cpu_seconds).max(0.0);
         let packets = i.window_packets.max(1) as f64;
@@ -186,7 +195,7 @@ pub(super) fn build(i: Inputs<'_>) -> Report {
         video_bitrate_bps: s.video_bitrate_bps,
         video_fps: s.video_fps,
         joined,
-        publishers: i.clients.iter().filter(|(seat, _)| seat.publishes).count(),
+        publishers,
         join_failures: i.failures.len(),
         join_failure_examples: i.failures.into_iter().take(LISTED).collect(),
         tracks_expected,
@@ -197,6 +206,12 @@ pub(super) fn build(i: Inputs<'_>) -> Report {
         packets_received: received,
         loss: loss_fraction(expected, received),
         forwarded_packets_per_second: i.window_packets as f64 / window_seconds,
+        downlink_bps_per_subscriber: i.window_bytes as f64 * 8.0
+            / window_seconds
+            / joined.max(1) as f64,
+        uplink_bps_per_publisher: i.window_sent_bytes as f64 * 8.0
+            / window_seconds
+            / publishers.max(1) as f64,
         latency_ms: Millis::from_micros(delays),
         jitter_ms: Millis::from_micros(jitter_us),
         join_ms: Millis::from_micros(joins.first_packet),
@@ -237,6 +252,12 @@ impl fmt::Display for Report {
             self.loss * 100.0,
             self.forwarded_packets_per_second,
             self.window_seconds
+        )?;
+        writeln!(
+            f,
+            "payload: {:.2} Mbit/s down per participant, {:.2} Mbit/s up per publisher",
+            self.downlink_bps_per_subscriber / 1e6,
+            self.uplink_bps_per_publisher / 1e6
         )?;
         let m = |x: &Millis| {
             format!(
