@@ -2,22 +2,10 @@
 // `?tiles=2`), the others on further pages and sent nothing; a pinned person, or a shared
 // screen, takes the stage with the others in a strip. Three Chromium pages.
 //   node grid.test.mjs http://127.0.0.1:18080
-import { launchChromium, joinRoom, until, remoteVideos, CONTRAST_FAILURES, reporter } from './lib.mjs';
+import { launchChromium, joinRoom, until, remoteVideos, CONTRAST_FAILURES, reporter, FRAMES_IN, sleep } from './lib.mjs';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18080';
 const { check, finish } = reporter('grid');
-
-// Frames received on the page's inbound video streams, summed.
-const FRAMES_IN = `(async () => {
-  let n = 0;
-  for (const pc of window.__pcs) {
-    if (pc.connectionState === 'closed') continue;
-    (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesReceived ?? 0; });
-  }
-  return n;
-})()`;
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // What Ada's grid shows: each tile's name, kind, whether it is on screen and on the stage.
 const TILES = `[...document.querySelectorAll('#grid .tile')].map((t) => ({

@@ -2,22 +2,10 @@
 // view, stops arriving (the page tells the server its layout, and the server pauses that
 // subscription); shown again, it comes back. Measured on the receiving side, from getStats.
 //   node layout.test.mjs http://127.0.0.1:18080
-import { launchChromium, joinRoom, until, remoteVideos, describePcs, reporter } from './lib.mjs';
+import { launchChromium, joinRoom, until, remoteVideos, describePcs, reporter, FRAMES_IN, sleep } from './lib.mjs';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18080';
 const { check, finish } = reporter('layout');
-
-// Frames received on the page's inbound video streams, summed.
-const FRAMES_IN = `(async () => {
-  let n = 0;
-  for (const pc of window.__pcs) {
-    if (pc.connectionState === 'closed') continue;
-    (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesReceived ?? 0; });
-  }
-  return n;
-})()`;
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Frames that arrive at `page` over `ms`, after `settle` ms for what was on its way. */
 async function framesOver(page, ms, settle = 0) {

@@ -76,6 +76,18 @@ export const REMOTE_VIDEOS = `[...document.querySelectorAll('.tile')]
     return { participant: t.dataset.participant, kind: t.dataset.kind, width: v?.videoWidth ?? 0, time: v?.currentTime ?? 0, noVideo: t.classList.contains('no-video') };
   })`;
 
+/** Frames received on the page's inbound video streams, summed (for page.evaluate). */
+export const FRAMES_IN = `(async () => {
+  let n = 0;
+  for (const pc of window.__pcs) {
+    if (pc.connectionState === 'closed') continue;
+    (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesReceived ?? 0; });
+  }
+  return n;
+})()`;
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 export const INBOUND_AUDIO = `(async () => {
   let n = 0;
   for (const pc of window.__pcs) {
