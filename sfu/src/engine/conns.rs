@@ -168,24 +168,10 @@ impl Conns {
     /// Answers an offer on a connection of its own, owned by no room (for tests and benchmarks
     /// of the engine alone): its id and the answer's SDP.
     pub fn answer(&mut self, offer: &str, now: Instant) -> Result<(ConnId, String), SfuError> {
-        let owner = Owner {
-            room: 0,
-            participant: ParticipantId(0),
-            target: PcTarget::Publish,
-        };
-        let quality = QualityCtx {
-            stats: Arc::new(LinkStats::default()),
-            room: Arc::new(RoomMeters::default()),
-            observer: None,
-        };
-        let id = self.open(owner, quality, now)?;
-        match self.answer_on(id, offer, now) {
-            Ok(sdp) => Ok((id, sdp)),
-            Err(e) => {
-                self.close(id);
-                Err(e)
-            }
-        }
+        let stats = Arc::new(LinkStats::default());
+        self.detached(PcTarget::Publish, stats, now, |conns, id| {
+            conns.answer_on(id, offer, now)
+        })
     }
 
     /// Opens a subscribe connection of its own, owned by no room (for tests and benchmarks of
@@ -197,10 +183,28 @@ impl Conns {
         stats: Arc<LinkStats>,
         now: Instant,
     ) -> Result<(ConnId, String), SfuError> {
+        self.detached(PcTarget::Subscribe, stats, now, |conns, id| {
+            for (track, codec) in tracks {
+                let conn = conns.get(id).ok_or(SfuError::Closed)?;
+                conn.add_send_track(*track, "stream", &format!("track-{}", track.0), codec)?;
+            }
+            conns.offer_on(id, now)
+        })
+    }
+
+    /// Opens a connection owned by no room and describes it with `describe`; closes it again
+    /// if that fails.
+    fn detached(
+        &mut self,
+        target: PcTarget,
+        stats: Arc<LinkStats>,
+        now: Instant,
+        describe: impl FnOnce(&mut Conns, ConnId) -> Result<String, SfuError>,
+    ) -> Result<(ConnId, String), SfuError> {
         let owner = Owner {
             room: 0,
             participant: ParticipantId(0),
-            target: PcTarget::Subscribe,
+            target,
         };
         let quality = QualityCtx {
             stats,
@@ -208,14 +212,7 @@ impl Conns {
             observer: None,
         };
         let id = self.open(owner, quality, now)?;
-        let made = tracks
-            .iter()
-            .try_for_each(|(track, codec)| {
-                let conn = self.get(id).ok_or(SfuError::Closed)?;
-                conn.add_send_track(*track, "stream", &format!("track-{}", track.0), codec)
-            })
-            .and_then(|()| self.offer_on(id, now));
-        match made {
+        match describe(self, id) {
             Ok(sdp) => Ok((id, sdp)),
             Err(e) => {
                 self.close(id);

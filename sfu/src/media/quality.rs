@@ -132,10 +132,9 @@ impl Inspect for Probe {
     fn read(&mut self, msg: &mut TaggedPacket) {
         // One stage for both jobs: every packet pays for each stage it crosses.
         mark_for_application(msg);
-        // The congestion controller (wire-side of here, on a subscribe connection) puts its
-        // new estimate on the feedback that moved it.
-        // It marks only a change, and holds its start (the ceiling) until congestion moves
-        // it, so the first feedback it took tells that its estimate is the start.
+        // The congestion controller (wire-side of here, on a subscribe connection) puts a new
+        // estimate on the feedback that moved it. It marks only changes, so the first
+        // feedback it took without one tells that its estimate is still the start.
         if let Some(Attribute::TargetBitrateChanged { bits_per_second }) =
             msg.message.get(&Attribute::TargetBitrateChanged {
                 bits_per_second: 0.0,
