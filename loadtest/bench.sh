@@ -15,11 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-bin="${CARGO_TARGET_DIR:-/var/tmp/cohort-target}/release"
+. loadtest/server.sh
 out="${1:-bench-results}"
-for b in cohort cohort-loadtest; do
-  [ -x "$bin/$b" ] || { echo "no $bin/$b: cargo build --release -p signaling -p loadtest" >&2; exit 1; }
-done
+require_release_bins
 command -v janus >/dev/null || { echo "janus is missing: scripts/setup.sh installs it" >&2; exit 1; }
 
 if [ "${COHORT_BENCH_INSIDE:-}" != "1" ]; then
@@ -42,14 +40,6 @@ listeners-50 1 51 1
 listeners-100 1 101 1
 listeners-200 1 201 1"
 
-server=""
-stop_server() {
-  [ -n "$server" ] || return 0
-  kill "$server" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$server" 2>/dev/null || true
-  server=""
-}
 trap stop_server EXIT
 
 start_cohort() {

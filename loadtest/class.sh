@@ -13,11 +13,9 @@
 # Build first: cargo build --release -p signaling -p loadtest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="${CARGO_TARGET_DIR:-/var/tmp/cohort-target}/release"
+. loadtest/server.sh
 out="${1:-/tmp/class}"
-for b in cohort cohort-loadtest; do
-  [ -x "$bin/$b" ] || { echo "no $bin/$b: cargo build --release -p signaling -p loadtest" >&2; exit 1; }
-done
+require_release_bins
 if [ "${COHORT_CLASS_INSIDE:-}" != "1" ]; then
   exec scripts/netns.sh env COHORT_CLASS_INSIDE=1 "$0" "$@"
 fi
@@ -25,14 +23,6 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 duration="${CLASS_DURATION:-30}"
 ways="${CLASS_WAYS:-full layout simulcast dynacast}"
-server=""
-stop_server() {
-  [ -n "$server" ] || return 0
-  kill "$server" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$server" 2>/dev/null || true
-  server=""
-}
 trap stop_server EXIT
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r); 25 in one room, $duration s" | tee "$out/run.txt"
 for way in $ways; do
