@@ -148,6 +148,10 @@ pub struct Conn {
     /// until it has the client's credentials. Kept (at most [`EARLY_CHECKS`]) and read once
     /// the answer is applied, so the first connection waits for no retransmission.
     early: Vec<(Instant, Peer, BytesMut)>,
+    /// When a datagram was last read while the connection is not up yet: once rtc has taken
+    /// in the events it raised, a timeout at that instant sends what they queued (see
+    /// [`Conn::poll`]).
+    setting_up: Option<Instant>,
     /// What rtc wrote and the engine has not collected yet: while the connection is being set
     /// up, answers to ICE checks first (see [`Conn::poll_transmit`]); once it is up, what a
     /// burst of forwarded packets made (see [`Conn::send_rtp`]).
@@ -317,6 +321,7 @@ impl Conn {
             outbound: HashMap::new(),
             outbound_names: HashMap::new(),
             early: Vec::new(),
+            setting_up: None,
             out: VecDeque::new(),
             unflushed: 0,
             estimate_told: 0,

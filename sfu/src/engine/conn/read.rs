@@ -7,6 +7,7 @@ use bytes::BytesMut;
 use protocol::TrackKind;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
 use rtc::sansio::Protocol;
 use rtc::shared::marshal::Unmarshal;
@@ -56,6 +57,9 @@ impl Conn {
         if let Err(e) = self.pc.handle_read(msg) {
             tracing::debug!(error = %e, "a datagram the connection could not use");
         }
+        if self.state != RTCPeerConnectionState::Connected {
+            self.setting_up = Some(now);
+        }
     }
 
     /// The next thing the connection has to tell its room. Its events come before what it
@@ -69,6 +73,18 @@ impl Conn {
                 continue;
             }
             let Some(msg) = self.pc.poll_read() else {
+                // Where we answer, we are the DTLS client (setup:active). rtc 0.21.1 starts
+                // the handshake when its events reach the DTLS handler (on the binding request
+                // that selected the pair, as they are polled) but leaves the ClientHello queued
+                // until its next timeout: 100-200 ms of every join, waiting on an unrelated
+                // timer. A timeout at the read's instant sends it; every handler checks its own
+                // deadlines, so nothing else runs early. Only while the connection is not up.
+                if let Some(at) = self.setting_up.take() {
+                    if let Err(e) = self.pc.handle_timeout(at) {
+                        tracing::debug!(error = %e, "the handshake's timers after a read");
+                    }
+                    continue;
+                }
                 return self.estimate_changed();
             };
             if let Some(e) = self.on_message(msg.message) {
