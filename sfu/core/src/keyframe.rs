@@ -59,6 +59,14 @@ impl KeyframeThrottle {
         self.waiting = false;
     }
 
+    /// The publisher's path is up again after a gap: what was sent meanwhile never reached it,
+    /// so nothing holds the next request back.
+    pub fn path_restored(&mut self) {
+        self.last_sent = None;
+        self.in_flight = false;
+        self.pending = false;
+    }
+
     /// Nobody waits for a keyframe any more: stop repeating (a merged request still goes).
     pub fn stop_waiting(&mut self) {
         self.waiting = false;

@@ -22,7 +22,9 @@ pub use io::{Input, Output};
 /// Tunables of a room's forwarding.
 #[derive(Debug, Clone)]
 pub struct RoomConfig {
-    /// Upstream keyframe requests for one track are at least this far apart.
+    /// Upstream keyframe requests for one track are at least this far apart. libwebrtc
+    /// (Chrome, Firefox, Safari) ignores a request within 300 ms of the last one it acted on,
+    /// so a request sooner than that would be lost and the subscriber left to the retry.
     pub keyframe_min_interval: Duration,
     /// While a subscriber still waits for a keyframe, the request is repeated this often.
     pub keyframe_retry_interval: Duration,
@@ -49,7 +51,7 @@ pub struct RoomConfig {
 impl Default for RoomConfig {
     fn default() -> Self {
         RoomConfig {
-            keyframe_min_interval: Duration::from_millis(100),
+            keyframe_min_interval: Duration::from_millis(300),
             keyframe_retry_interval: Duration::from_millis(1000),
             nack_history: 512,
             nack_max_age: Duration::from_secs(1),
@@ -88,7 +90,8 @@ pub struct RoomStats {
     pub skipped_muted: u64,
     /// Padding-only packets, which are never forwarded.
     pub skipped_padding: u64,
-    /// Packets that arrived before a subscription's sending side was ready.
+    /// Packets that arrived before a subscription's sending side was ready, or its
+    /// subscriber's path was up.
     pub skipped_not_ready: u64,
     pub keyframe_requests_received: u64,
     pub keyframe_requests_sent: u64,
@@ -105,9 +108,16 @@ pub struct RoomStats {
 /// the current layer goes on. A video subscription with no current layer but a target waits for
 /// a keyframe (at first, and after a gap: a full queue, a reconnect, an unmute); one with no
 /// target is paused.
+///
+/// Nothing is asked for a subscriber whose path is not up yet (`reachable`): a keyframe
+/// forwarded before it has its keys is lost, and browsers ignore a second request within
+/// 300 ms of the first, so the request made when the path comes up would be ignored too,
+/// leaving a new subscriber a second of black tile until the retry.
 #[derive(Debug)]
 struct Subscription<P> {
     subscriber: ParticipantId,
+    /// The subscriber's path is up ([`Input::SubscriberConnected`]).
+    reachable: bool,
     rewriter: Option<RtpRewriter>,
     history: Option<SentHistory<P>>,
     view: View,
@@ -116,9 +126,10 @@ struct Subscription<P> {
 }
 
 impl<P> Subscription<P> {
-    fn new(subscriber: ParticipantId) -> Self {
+    fn new(subscriber: ParticipantId, reachable: bool) -> Self {
         Subscription {
             subscriber,
+            reachable,
             rewriter: None,
             history: None,
             view: View::Unknown,
@@ -127,9 +138,10 @@ impl<P> Subscription<P> {
         }
     }
 
-    /// Waits for a keyframe of its target layer (it has a target it does not receive yet).
+    /// Waits for a keyframe of its target layer (it has a target it does not receive yet, and
+    /// could receive it).
     fn waiting(&self) -> bool {
-        self.target.is_some() && self.current != self.target
+        self.reachable && self.target.is_some() && self.current != self.target
     }
 }
 
@@ -160,6 +172,8 @@ impl<P> Track<P> {
 pub struct Room<P> {
     config: RoomConfig,
     participants: BTreeSet<ParticipantId>,
+    /// Participants whose subscribe path is up (see [`Subscription`]).
+    reachable: BTreeSet<ParticipantId>,
     tracks: BTreeMap<TrackId, Track<P>>,
     outputs: VecDeque<Output<P>>,
     stats: RoomStats,
@@ -178,6 +192,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             speakers: Speakers::new(config.speakers),
             config,
             participants: BTreeSet::new(),
+            reachable: BTreeSet::new(),
             tracks: BTreeMap::new(),
             outputs: VecDeque::new(),
             stats: RoomStats::default(),
@@ -219,8 +234,30 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                 track,
                 pairs,
             } => self.nack(now, subscriber, track, &pairs),
-            Input::PublisherConnected(p) => self.resync(now, |t, _| t.publisher == p),
-            Input::SubscriberConnected(p) => self.resync(now, |_, s| s.subscriber == p),
+            Input::PublisherConnected(p) => {
+                // Back after a gap: the requests sent meanwhile never reached it, and the
+                // layers that flowed before come back one by one, each given the time a resumed
+                // layer is, so that the first to return does not take the others' subscribers.
+                let resume_by = now + self.config.layer_resume_timeout;
+                for track in self.tracks.values_mut().filter(|t| t.publisher == p) {
+                    for layer in &mut track.layers {
+                        layer.keyframes.path_restored();
+                        if layer.last_packet.is_some() && !layer.paused {
+                            layer.resume_by = Some(resume_by);
+                        }
+                    }
+                }
+                self.resync(now, |t, _| t.publisher == p)
+            }
+            Input::SubscriberConnected(p) => {
+                self.reachable.insert(p);
+                for track in self.tracks.values_mut() {
+                    for sub in track.subs.iter_mut().filter(|s| s.subscriber == p) {
+                        sub.reachable = true;
+                    }
+                }
+                self.resync(now, |_, s| s.subscriber == p)
+            }
             Input::QueueFull { subscriber, track } => self.queue_full(now, subscriber, track),
             Input::Layout { subscriber, views } => self.layout(subscriber, &views),
             Input::Estimate {
@@ -311,7 +348,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             if track.publisher == p {
                 continue;
             }
-            track.subs.push(Subscription::new(p));
+            track.subs.push(Subscription::new(p, false));
             self.outputs.push_back(Output::Subscribe {
                 subscriber: p,
                 track: *id,
@@ -338,6 +375,7 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
             track.subs.retain(|s| s.subscriber != p);
         }
         self.links.remove(&p);
+        self.reachable.remove(&p);
         self.speakers.remove(p);
         // What it received is no longer wanted (dynacast).
         self.realloc_due = Due::All;
@@ -374,7 +412,9 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                 .collect(),
         };
         for &p in self.participants.iter().filter(|&&p| p != publisher) {
-            track.subs.push(Subscription::new(p));
+            track
+                .subs
+                .push(Subscription::new(p, self.reachable.contains(&p)));
             self.outputs.push_back(Output::Subscribe {
                 subscriber: p,
                 track: id,
@@ -592,6 +632,8 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
     }
 }
 
+#[cfg(test)]
+mod join_tests;
 #[cfg(test)]
 mod simulcast_tests;
 #[cfg(test)]

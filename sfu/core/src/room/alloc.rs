@@ -187,7 +187,9 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
         sub.target = target;
         match target {
             None => sub.current = None,
-            Some(layer) if sub.current != target => self.request_keyframe(now, id, layer),
+            Some(layer) if sub.current != target && sub.reachable => {
+                self.request_keyframe(now, id, layer)
+            }
             Some(_) => {}
         }
     }

@@ -58,6 +58,13 @@ impl<P: Clone + AsRef<[u8]>> Room<P> {
                 self.stats.skipped_not_ready += 1;
                 continue;
             };
+            if !sub.reachable {
+                // Sent now, it would be lost; video starts at a keyframe asked for once the
+                // path is up.
+                rw.skip(&meta);
+                self.stats.skipped_not_ready += 1;
+                continue;
+            }
             ready += 1;
             if sub.current != l {
                 if sub.target == l && keyframe {

@@ -14,6 +14,8 @@ const A: ParticipantId = ParticipantId(1);
 const B: ParticipantId = ParticipantId(2);
 const CAM: TrackId = TrackId(11);
 const FRAME: Duration = Duration::from_millis(33);
+/// libwebrtc ignores a keyframe request within this long of the last one it acted on.
+const PUBLISHER_KEYFRAME_FLOOR: Duration = Duration::from_millis(300);
 const VP8_KEY: [u8; 4] = [0x10, 0x00, 0x9d, 0x01];
 const VP8_DELTA: [u8; 2] = [0x10, 0x01];
 /// Bytes per packet of each layer: at one packet per 33 ms frame, about 48, 97 and 242 kbit/s.
@@ -21,7 +23,8 @@ const SIZES: [usize; 3] = [200, 400, 1000];
 const HEIGHTS: [u32; 3] = [180, 360, 720];
 
 /// A publishing A whose camera sends three layers, one packet per frame each, answering
-/// keyframe requests on the next frame of the layer asked; and B receiving it.
+/// keyframe requests on the next frame of the layer asked, but, as libwebrtc does, not a
+/// request within 300 ms of the last one it answered for that layer; and B receiving it.
 struct Sim {
     room: Room<Payload>,
     now: Instant,
@@ -31,6 +34,8 @@ struct Sim {
     active: [bool; 3],
     /// Layers a keyframe was asked of.
     asked: [bool; 3],
+    /// When A last answered a keyframe request, by layer.
+    answered: [Option<Instant>; 3],
     /// What reached B: (source layer, keyframe, header).
     got: Vec<(u8, bool, RtpOut)>,
     outputs: Vec<Output<Payload>>,
@@ -63,6 +68,7 @@ impl Sim {
                 ssrc: 4242,
             },
         );
+        room.handle_input(now, Input::SubscriberConnected(B));
         let mut sim = Sim {
             room,
             now,
@@ -70,6 +76,7 @@ impl Sim {
             seqs: [100, 30_000, 65_000],
             active: [true; 3],
             asked: [true; 3],
+            answered: [None; 3],
             got: Vec::new(),
             outputs: Vec::new(),
         };
@@ -80,7 +87,13 @@ impl Sim {
     fn collect(&mut self) {
         while let Some(o) = self.room.poll_output() {
             match &o {
-                Output::RequestKeyframe { layer, .. } => self.asked[usize::from(*layer)] = true,
+                Output::RequestKeyframe { layer, .. } => {
+                    let i = usize::from(*layer);
+                    if self.answered[i].is_none_or(|at| self.now >= at + PUBLISHER_KEYFRAME_FLOOR) {
+                        self.answered[i] = Some(self.now);
+                        self.asked[i] = true;
+                    }
+                }
                 Output::PublisherLayers { active, .. } => {
                     for (i, a) in active.iter().enumerate() {
                         self.active[i] = *a;

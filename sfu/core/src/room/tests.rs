@@ -3,16 +3,16 @@
 use super::*;
 use crate::{Codec, RtpMeta, RtpOut};
 
-type Payload = Vec<u8>;
+pub(super) type Payload = Vec<u8>;
 
-const A: ParticipantId = ParticipantId(1);
-const B: ParticipantId = ParticipantId(2);
-const C: ParticipantId = ParticipantId(3);
-const A_AUDIO: TrackId = TrackId(10);
-const A_VIDEO: TrackId = TrackId(11);
+pub(super) const A: ParticipantId = ParticipantId(1);
+pub(super) const B: ParticipantId = ParticipantId(2);
+pub(super) const C: ParticipantId = ParticipantId(3);
+pub(super) const A_AUDIO: TrackId = TrackId(10);
+pub(super) const A_VIDEO: TrackId = TrackId(11);
 
 /// A one-layer track of `codec` published by `publisher`.
-fn publish(publisher: ParticipantId, track: TrackId, codec: Codec) -> Input<Payload> {
+pub(super) fn publish(publisher: ParticipantId, track: TrackId, codec: Codec) -> Input<Payload> {
     Input::Publish {
         publisher,
         track,
@@ -22,11 +22,11 @@ fn publish(publisher: ParticipantId, track: TrackId, codec: Codec) -> Input<Payl
     }
 }
 
-fn room() -> Room<Payload> {
+pub(super) fn room() -> Room<Payload> {
     Room::new(RoomConfig::default())
 }
 
-fn drain(room: &mut Room<Payload>) -> Vec<Output<Payload>> {
+pub(super) fn drain(room: &mut Room<Payload>) -> Vec<Output<Payload>> {
     std::iter::from_fn(|| room.poll_output()).collect()
 }
 
@@ -41,11 +41,11 @@ fn meta(ssrc: u32, seq: u16, ts: u32) -> RtpMeta {
     }
 }
 
-const VP8_KEY: [u8; 4] = [0x10, 0x00, 0x9d, 0x01];
-const VP8_DELTA: [u8; 2] = [0x10, 0x01];
+pub(super) const VP8_KEY: [u8; 4] = [0x10, 0x00, 0x9d, 0x01];
+pub(super) const VP8_DELTA: [u8; 2] = [0x10, 0x01];
 const VP8_CONT: [u8; 2] = [0x00, 0x00];
 
-fn subscribes(out: &[Output<Payload>]) -> Vec<(ParticipantId, TrackId)> {
+pub(super) fn subscribes(out: &[Output<Payload>]) -> Vec<(ParticipantId, TrackId)> {
     out.iter()
         .filter_map(|o| match o {
             Output::Subscribe {
@@ -56,7 +56,7 @@ fn subscribes(out: &[Output<Payload>]) -> Vec<(ParticipantId, TrackId)> {
         .collect()
 }
 
-fn forwards(out: &[Output<Payload>]) -> Vec<(ParticipantId, TrackId, RtpOut)> {
+pub(super) fn forwards(out: &[Output<Payload>]) -> Vec<(ParticipantId, TrackId, RtpOut)> {
     out.iter()
         .filter_map(|o| match o {
             Output::Forward {
@@ -70,14 +70,14 @@ fn forwards(out: &[Output<Payload>]) -> Vec<(ParticipantId, TrackId, RtpOut)> {
         .collect()
 }
 
-fn keyframe_requests(out: &[Output<Payload>]) -> usize {
+pub(super) fn keyframe_requests(out: &[Output<Payload>]) -> usize {
     out.iter()
         .filter(|o| matches!(o, Output::RequestKeyframe { .. }))
         .count()
 }
 
 /// A's video packet `seq` (SSRC 7) at `at`.
-fn a_video(r: &mut Room<Payload>, at: Instant, seq: u16, ts: u32, payload: &[u8]) {
+pub(super) fn a_video(r: &mut Room<Payload>, at: Instant, seq: u16, ts: u32, payload: &[u8]) {
     r.handle_input(
         at,
         Input::Rtp {
@@ -88,7 +88,8 @@ fn a_video(r: &mut Room<Payload>, at: Instant, seq: u16, ts: u32, payload: &[u8]
     );
 }
 
-/// A, B and C in the room; A publishes audio and video; every subscription made ready.
+/// A, B and C in the room; A publishes audio and video; every subscription made ready, and
+/// B's and C's paths up.
 fn three_with_a_publishing(now: Instant) -> Room<Payload> {
     let mut r = room();
     for p in [A, B, C] {
@@ -106,6 +107,9 @@ fn three_with_a_publishing(now: Instant) -> Room<Payload> {
                 ssrc: 1000 + i as u32,
             },
         );
+    }
+    for p in [B, C] {
+        r.handle_input(now, Input::SubscriberConnected(p));
     }
     drain(&mut r);
     r
