@@ -36,6 +36,7 @@ const ASSETS: &[Asset] = &[
     asset!("signaling.js", JS),
     asset!("media.js", JS),
     asset!("recovery.js", JS),
+    asset!("timeline.js", JS),
     asset!("prejoin.js", JS),
     asset!("call.js", JS),
     asset!("layout.js", JS),

@@ -4,6 +4,7 @@
 import { el, $, initials, announce } from './dom.js';
 import { Layout } from './layout.js';
 import { Grid, pageSize } from './grid.js';
+import { watchFirstFrame } from './timeline.js';
 
 const SCREEN_SOURCES = new Set(['screen', 'screen_audio']);
 
@@ -253,6 +254,7 @@ export class Call {
     } else if (SCREEN_SOURCES.has(info.source)) {
       const screen = makeTile(`${pid}`, p.name, 'screen', false, this.uplinks.get(pid));
       screen.video.srcObject = stream;
+      watchFirstFrame(screen.video);
       p.screens.set(track.id, screen);
       p.cam.tile.after(screen.tile);
       this.arrangement.arrange();
@@ -260,6 +262,7 @@ export class Call {
     } else {
       if (p.camTrackId && p.camTrackId !== track.id) this.layout.unwatch(p.camTrackId);
       p.cam.video.srcObject = stream;
+      watchFirstFrame(p.cam.video);
       p.camTrackId = track.id;
       this.layout.watch(track.id, p.cam.video);
     }

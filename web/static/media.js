@@ -1,6 +1,8 @@
 // The two peer connections of docs/protocol.md: publish (we offer) and subscribe (the server
 // offers). Plain RTCPeerConnection, standards only.
 
+import { mark, watchConnection, watchFirstRtp } from './timeline.js';
+
 /** Candidates that arrive before their description are held, then added. */
 class CandidateQueue {
   constructor(pc) {
@@ -76,6 +78,7 @@ export class Publisher {
     this.sig = signaling;
     this.simulcast = simulcast;
     this.pc = new RTCPeerConnection();
+    watchConnection(this.pc, 'publish');
     this.queue = new CandidateQueue(this.pc);
     // What we told the server about each published track, by the track id in our offer.
     this.meta = new Map();
@@ -90,6 +93,7 @@ export class Publisher {
     this.pc.addEventListener('connectionstatechange', () => onState?.(this.pc.connectionState));
     this.onAnswer = async (e) => {
       await this.pc.setRemoteDescription({ type: 'answer', sdp: e.detail.sdp });
+      mark('publish-answer');
       await this.queue.flush();
       this.pending?.resolve();
     };
@@ -196,6 +200,7 @@ export class Publisher {
       setTimeout(() => reject(new Error('no publish answer')), 10000);
     });
     this.sig.send({ type: 'publish_offer', sdp: offer.sdp, tracks: [...this.meta.values()] });
+    mark('publish-offer');
     await answered;
   }
 
@@ -213,14 +218,20 @@ export class Subscriber {
   constructor(signaling, onTrack, onState) {
     this.sig = signaling;
     this.pc = new RTCPeerConnection();
+    watchConnection(this.pc, 'subscribe');
     this.queue = new CandidateQueue(this.pc);
     this.chain = Promise.resolve();
-    this.pc.addEventListener('track', (e) => onTrack(e.track, e.streams[0]?.id ?? ''));
+    this.pc.addEventListener('track', (e) => {
+      mark('first-track');
+      if (e.track.kind === 'video') watchFirstRtp(this.pc);
+      onTrack(e.track, e.streams[0]?.id ?? '');
+    });
     this.pc.addEventListener('icecandidate', (e) => {
       if (e.candidate) this.sig.send({ type: 'candidate', target: 'subscribe', candidate: e.candidate.toJSON() });
     });
     this.pc.addEventListener('connectionstatechange', () => onState?.(this.pc.connectionState));
     this.onOffer = (e) => {
+      mark('subscribe-offer');
       this.chain = this.chain.then(() => this.answer(e.detail.sdp)).catch(() => {});
     };
     this.onCandidate = (e) => {
@@ -241,6 +252,7 @@ export class Subscriber {
     const answer = await this.pc.createAnswer();
     await this.pc.setLocalDescription(answer);
     this.sig.send({ type: 'subscribe_answer', sdp: answer.sdp });
+    mark('subscribe-answer');
   }
 
   close() {

@@ -2,6 +2,7 @@
 // to join with camera and microphone on. Resolves with what the person chose.
 
 import { el, $ } from './dom.js';
+import { mark, restartAfter } from './timeline.js';
 
 const NAME_KEY = 'cohort.name';
 
@@ -65,6 +66,8 @@ export class Prejoin {
           return;
         }
         localStorage.setItem(NAME_KEY, name);
+        restartAfter('media');
+        mark('click');
         this.done = true;
         this.stopMeter();
         const choice = { name, cam: this.cam, mic: this.mic };
@@ -88,6 +91,7 @@ export class Prejoin {
       const err = await this.setKind(kind, true, false);
       if (err) problems.push(`Your ${kind === 'audio' ? 'microphone' : 'camera'} is ${describe(err)}.`);
     }
+    mark('media');
     await this.fillPickers();
     if (problems.length) problems.push(`You can join without ${problems.length > 1 ? 'them' : 'it'}.`);
     // A message from the last attempt (a full room, say) comes first.

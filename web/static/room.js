@@ -5,6 +5,7 @@ import { el, $, announce } from './dom.js';
 import { Signaling, PROTOCOL_VERSION } from './signaling.js';
 import { Publisher, Subscriber } from './media.js';
 import { IceRecovery } from './recovery.js';
+import { mark } from './timeline.js';
 import { Prejoin } from './prejoin.js';
 import { Call } from './call.js';
 import { Chat, fetchEarlier } from './chat.js';
@@ -85,6 +86,7 @@ async function connect() {
   } catch {
     throw new Error('Cannot reach the server. Check your connection and try again.');
   }
+  mark('ws-open');
   const join = { type: 'join', v: PROTOCOL_VERSION, room, name: state.name, device: guestDevice() };
   if (token) join.token = token;
   sig.send(join);
@@ -97,6 +99,7 @@ async function connect() {
       err.opensAt = msg.opens_at;
       throw err;
     }
+    mark('joined');
     return { sig, joined: msg };
   } catch (e) {
     sig.close();
