@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The browser join benchmark (issue 17): a release server and Debian's Chromium in a private
+# network namespace; for each room size (residents publishing, plus one newcomer), JOIN_COUNT
+# newcomers join in turn, each in a fresh browser context, and each join is timed by the page
+# itself (web/static/timeline.js), from the click on Join to the first remote frame shown.
+# Prints every join, p50 and p95, each step's median, and the server's own join time.
+# Bounded: JOIN_COUNT joins per size, each given at most 20 s.
+#   loadtest/join-bench.sh [results dir]   (default /tmp/join; about a minute per size)
+#   JOIN_PAGES="2 3 4" room sizes (default "2 4");  JOIN_COUNT=10 joins per size.
+# Build first: cargo build --release -p signaling; (cd e2e && npm ci).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. loadtest/server.sh
+out="${1:-/tmp/join}"
+[ -x "$bin/cohort" ] || { echo "no $bin/cohort: cargo build --release -p signaling" >&2; exit 1; }
+[ -d e2e/node_modules/playwright-core ] || { echo "no e2e/node_modules: (cd e2e && npm ci)" >&2; exit 1; }
+if [ "${COHORT_JOIN_INSIDE:-}" != "1" ]; then
+  exec scripts/netns.sh env COHORT_JOIN_INSIDE=1 "$0" "$@"
+fi
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+data=$(mktemp -d /tmp/cohort-join.XXXXXX)
+trap 'stop_server; rm -rf "$data"' EXIT
+"$bin/cohort" --http 127.0.0.1:18750 --udp-port 40200 --log-level error \
+  --db "sqlite://$data/join.db" --open-rooms --no-demo --join-rate 0 --api-rate 0 >"$data/cohort.log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do
+  (exec 3<>/dev/tcp/127.0.0.1/18750) 2>/dev/null && break
+  sleep 0.1
+done
+kill -0 "$server" 2>/dev/null || { echo "the server did not start:" >&2; cat "$data/cohort.log" >&2; exit 1; }
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r); $(/usr/bin/chromium --version 2>/dev/null || echo chromium)" | tee "$out/run.txt"
+# shellcheck disable=SC2086 # the sizes are words
+(cd e2e && node joinbench.mjs http://127.0.0.1:18750 "$out/join.json" ${JOIN_PAGES:-2 4}) 2>&1 | tee -a "$out/run.txt"
+echo "results in $out"
