@@ -13,6 +13,10 @@ pub trait Observer: Send + Sync {
     /// track became available to them) to the first media packet forwarded to them.
     fn join_to_first_media(&self, took: Duration);
 
+    /// The same, to the first video packet: a keyframe, asked for once the participant's path
+    /// is up.
+    fn join_to_first_video(&self, _took: Duration) {}
+
     /// One RTCP reception report block: about a publisher's stream, as our receiver measured
     /// it (upstream), or about a stream we send, as the subscriber measured it (downstream).
     fn rtcp_report(&self, _direction: Direction, _sample: &Sample) {}

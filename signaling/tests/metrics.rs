@@ -93,8 +93,19 @@ async fn a_live_room_shows_in_the_metrics_and_leaves_no_series_behind() {
     );
     let took = sample(&first, "cohort_join_duration_seconds_sum").unwrap_or(-1.0);
     assert!(took > 0.0, "join durations sum to {took}");
-    // A figure for the record, not an assertion on timing.
+    // And its first video: three more.
+    assert_eq!(
+        sample(&first, "cohort_join_first_video_seconds_count"),
+        Some(3.0)
+    );
+    let video = sample(&first, "cohort_join_first_video_seconds_sum").unwrap_or(-1.0);
+    assert!(video > 0.0, "first video durations sum to {video}");
+    // Figures for the record, not assertions on timing.
     println!("join to first media: {:.3} s on average over 3", took / 3.0);
+    println!(
+        "join to first video: {:.3} s on average over 3",
+        video / 3.0
+    );
     assert_eq!(sample(&first, "cohort_websocket_sessions"), Some(3.0));
     assert_eq!(
         sample(&first, "cohort_published_tracks{kind=\"video\"}"),

@@ -70,6 +70,8 @@ pub(crate) struct Room {
     /// Members still waiting for their first media packet: when they asked to join, and when a
     /// track first became available to them.
     awaiting_media: HashMap<ParticipantId, (Instant, Option<Instant>)>,
+    /// The same for their first video packet: the picture, which waits for a keyframe.
+    awaiting_video: HashMap<ParticipantId, (Instant, Option<Instant>)>,
     /// Recent chat, oldest first, handed to whoever joins.
     chat: VecDeque<ChatMessage>,
     /// RTCP (lost, expected) totals at the last few ticks, oldest first.
@@ -108,6 +110,7 @@ impl Room {
             registry,
             meters,
             awaiting_media: HashMap::new(),
+            awaiting_video: HashMap::new(),
             chat: VecDeque::new(),
             loss_window: VecDeque::new(),
             grades: HashMap::new(),
@@ -307,6 +310,8 @@ impl Room {
         self.registry.participants_delta(&self.meters, 1);
         self.awaiting_media
             .insert(participant, (requested_at, None));
+        self.awaiting_video
+            .insert(participant, (requested_at, None));
         self.core.handle_input(now(), Input::Join(participant));
         self.tell_speakers(participant);
         debug!(participant = %wire_id, "joined");
@@ -377,6 +382,7 @@ impl Room {
         };
         self.registry.participants_delta(&self.meters, -1);
         self.awaiting_media.remove(&id);
+        self.awaiting_video.remove(&id);
         self.core.handle_input(now(), Input::Leave(id));
         self.ready.retain(|(sub, _)| *sub != id);
         self.count_subscriptions();

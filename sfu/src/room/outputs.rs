@@ -3,7 +3,7 @@
 //! each participant's talk time; and the subscription gauges.
 
 use protocol::{ServerMessage, TrackKind};
-use sfu_core::Output;
+use sfu_core::{MediaKind, Output};
 use tracing::debug;
 
 use super::{Room, now};
@@ -40,6 +40,9 @@ impl Room {
                         if !self.awaiting_media.is_empty() {
                             self.first_media(subscriber);
                         }
+                        if kind == MediaKind::Video && !self.awaiting_video.is_empty() {
+                            self.first_video(subscriber);
+                        }
                     }
                 }
                 Output::Subscribe {
@@ -58,9 +61,16 @@ impl Room {
                     }
                     // For someone who joined before this track existed, media could only
                     // start once it was published.
-                    if let Some((asked, available)) = self.awaiting_media.get_mut(&subscriber) {
-                        let since = t.published_at.max(*asked);
-                        *available = Some(available.map_or(since, |a| a.min(since)));
+                    let video =
+                        (t.info.kind == TrackKind::Video).then_some(&mut self.awaiting_video);
+                    for awaiting in [Some(&mut self.awaiting_media), video]
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Some((asked, available)) = awaiting.get_mut(&subscriber) {
+                            let since = t.published_at.max(*asked);
+                            *available = Some(available.map_or(since, |a| a.min(since)));
+                        }
                     }
                     let stream_id = p.wire_id.clone();
                     self.add_subscription(subscriber, track, stream_id, conns);
@@ -132,6 +142,16 @@ impl Room {
         {
             observer
                 .join_to_first_media(now().saturating_duration_since(available.unwrap_or(asked)));
+        }
+    }
+
+    /// A subscriber's first forwarded video packet (a keyframe's).
+    fn first_video(&mut self, subscriber: sfu_core::ParticipantId) {
+        if let Some((asked, available)) = self.awaiting_video.remove(&subscriber)
+            && let Some(observer) = self.registry.observer()
+        {
+            observer
+                .join_to_first_video(now().saturating_duration_since(available.unwrap_or(asked)));
         }
     }
 

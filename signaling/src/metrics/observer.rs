@@ -7,9 +7,15 @@ use prometheus::core::Collector;
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, Opts};
 use sfu::meters::{Direction, Observer, Sample};
 
+/// Seconds, for the join histograms.
+const JOIN_BUCKETS: [f64; 12] = [
+    0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0,
+];
+
 #[derive(Clone)]
 pub(super) struct Timings {
     join_seconds: Histogram,
+    first_video_seconds: Histogram,
     loss: HistogramVec,
     jitter: HistogramVec,
     rtt: Histogram,
@@ -38,7 +44,15 @@ impl Timings {
                 "cohort_join_duration_seconds",
                 "From a join request (or, in an empty room, from the first track) to the first media packet forwarded to the participant.",
             )
-            .buckets(vec![0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0]),
+            .buckets(JOIN_BUCKETS.to_vec()),
+        )
+        .expect("static metric options are valid");
+        let first_video_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "cohort_join_first_video_seconds",
+                "From a join request (or, in an empty room, from the first video track) to the first video packet forwarded to the participant: the first picture, which waits for a keyframe.",
+            )
+            .buckets(JOIN_BUCKETS.to_vec()),
         )
         .expect("static metric options are valid");
         let rtt = Histogram::with_opts(
@@ -53,6 +67,7 @@ impl Timings {
         .expect("static metric options are valid");
         Timings {
             join_seconds,
+            first_video_seconds,
             loss: histogram_vec(
                 "cohort_rtcp_loss_fraction",
                 "Fraction of packets lost per RTCP report interval (0 to 1), by direction: upstream is publisher to server (reports the server sends), downstream is server to subscriber (reports subscribers send).",
@@ -80,6 +95,7 @@ impl Timings {
     pub(super) fn collectors(&self) -> Vec<Box<dyn Collector>> {
         vec![
             Box::new(self.join_seconds.clone()),
+            Box::new(self.first_video_seconds.clone()),
             Box::new(self.loss.clone()),
             Box::new(self.jitter.clone()),
             Box::new(self.rtt.clone()),
@@ -92,6 +108,10 @@ impl Timings {
 impl Observer for Timings {
     fn join_to_first_media(&self, took: Duration) {
         self.join_seconds.observe(took.as_secs_f64());
+    }
+
+    fn join_to_first_video(&self, took: Duration) {
+        self.first_video_seconds.observe(took.as_secs_f64());
     }
 
     fn rtcp_report(&self, direction: Direction, sample: &Sample) {
