@@ -16,12 +16,17 @@ const browser = await launchChromium();
 /** Nearest-rank percentile of sorted numbers. */
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
-/** Server-side join time (join request to first packet forwarded) from /metrics: [sum, count]. */
+/** The server's join times from /metrics, as [sum, count]: join request to the first packet
+ *  forwarded (`media`, audio as a rule) and to the first video packet (`video`). */
 async function serverJoins() {
   const text = await (await fetch(`${base}/metrics`)).text();
   const read = (name) => Number(text.match(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm'))?.[1] ?? NaN);
-  return [read('cohort_join_duration_seconds_sum'), read('cohort_join_duration_seconds_count')];
+  const pair = (h) => [read(`${h}_sum`), read(`${h}_count`)];
+  return { media: pair('cohort_join_duration_seconds'), video: pair('cohort_join_first_video_seconds') };
 }
+
+/** Mean milliseconds of the observations between two readings of a histogram. */
+const meanMs = ([sum0, count0], [sum1, count1]) => (count1 > count0 ? Math.round(((sum1 - sum0) / (count1 - count0)) * 1000) : null);
 
 async function residentsOf(room, n) {
   const residents = [];
@@ -40,7 +45,7 @@ try {
   for (const pages of pageSizes) {
     const room = `joinbench-${pages}-${Date.now()}`;
     const residents = await residentsOf(room, pages - 1);
-    const [sum0, count0] = await serverJoins();
+    const before = await serverJoins();
     const runs = [];
     for (let i = 0; i < joins; i += 1) {
       const p = await joinRoom(browser, base, room, `Newcomer ${i + 1}`);
@@ -56,14 +61,13 @@ try {
       // The room settles (the newcomer's leave reaches everyone) before the next one.
       await sleep(1000);
     }
-    const [sum1, count1] = await serverJoins();
+    const after = await serverJoins();
     for (const r of residents) await r.context.close();
     const totals = runs.map((r) => r['first-frame']).sort((a, b) => a - b);
     // Each step's median, in the order of the medians.
     const names = [...new Set(runs.flatMap((r) => Object.keys(r)))];
     const medians = names.map((s) => [s, percentile(runs.map((r) => r[s]).filter((x) => x !== undefined).sort((a, b) => a - b), 50)]);
     const steps = Object.fromEntries(medians.sort((a, b) => a[1] - b[1]));
-    const joinsCounted = count1 - count0;
     const summary = {
       pages,
       joins: runs.length,
@@ -71,13 +75,14 @@ try {
       p95_ms: percentile(totals, 95),
       max_ms: totals[totals.length - 1],
       median_steps_ms: steps,
-      // Each newcomer's join request to its first forwarded packet, as the server counts it
-      // (the residents' joins were counted before).
-      server_join_mean_ms: joinsCounted > 0 ? Math.round(((sum1 - sum0) / joinsCounted) * 1000) : null,
+      // Each newcomer's join request to its first forwarded packet, and to its first video
+      // packet, as the server counts them (the residents' joins were counted before).
+      server_first_media_mean_ms: meanMs(before.media, after.media),
+      server_first_video_mean_ms: meanMs(before.video, after.video),
       runs,
     };
     results.push(summary);
-    console.log(`${pages} pages: ${runs.length} joins, click to first remote frame p50 ${summary.p50_ms} ms, p95 ${summary.p95_ms} ms, max ${summary.max_ms} ms; server join to first packet mean ${summary.server_join_mean_ms} ms`);
+    console.log(`${pages} pages: ${runs.length} joins, click to first remote frame p50 ${summary.p50_ms} ms, p95 ${summary.p95_ms} ms, max ${summary.max_ms} ms; server's join to first packet mean ${summary.server_first_media_mean_ms} ms, to first video ${summary.server_first_video_mean_ms} ms`);
     console.log(`  median step times (ms from the click): ${Object.entries(steps).map(([s, ms]) => `${s} ${ms}`).join(', ')}`);
   }
 } finally {

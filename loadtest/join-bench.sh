@@ -6,13 +6,15 @@
 # Prints every join, p50 and p95, each step's median, and the server's own join time.
 # Bounded: JOIN_COUNT joins per size, each given at most 20 s.
 #   loadtest/join-bench.sh [results dir]   (default /tmp/join; about a minute per size)
-#   JOIN_PAGES="2 3 4" room sizes (default "2 4");  JOIN_COUNT=10 joins per size.
+#   JOIN_PAGES="2 3 4" room sizes (default "2 4");  JOIN_COUNT=10 joins per size;
+#   JOIN_BIN=path  another cohort binary (to compare a build with this one).
 # Build first: cargo build --release -p signaling; (cd e2e && npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . loadtest/server.sh
 out="${1:-/tmp/join}"
-[ -x "$bin/cohort" ] || { echo "no $bin/cohort: cargo build --release -p signaling" >&2; exit 1; }
+cohort="${JOIN_BIN:-$bin/cohort}"
+[ -x "$cohort" ] || { echo "no $cohort: cargo build --release -p signaling" >&2; exit 1; }
 [ -d e2e/node_modules/playwright-core ] || { echo "no e2e/node_modules: (cd e2e && npm ci)" >&2; exit 1; }
 if [ "${COHORT_JOIN_INSIDE:-}" != "1" ]; then
   exec scripts/netns.sh env COHORT_JOIN_INSIDE=1 "$0" "$@"
@@ -21,7 +23,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 data=$(mktemp -d /tmp/cohort-join.XXXXXX)
 trap 'stop_server; rm -rf "$data"' EXIT
-"$bin/cohort" --http 127.0.0.1:18750 --udp-port 40200 --log-level error \
+"$cohort" --http 127.0.0.1:18750 --udp-port 40200 --log-level error \
   --db "sqlite://$data/join.db" --open-rooms --no-demo --join-rate 0 --api-rate 0 >"$data/cohort.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do

@@ -48,7 +48,7 @@ export COHORT_BIN="$bin"
 passed=0
 failed=0
 # COHORT_E2E_ONLY=name runs e2e/name.test.mjs alone (while working on it); COHORT_E2E_LOG sets the
-# main server's log filter (warn by default).
+# main server's log filter (warn by default); COHORT_E2E_KEEP_LOG=1 keeps its log when all pass.
 for t in e2e/${COHORT_E2E_ONLY:-*}.test.mjs; do
   echo "-- $t"
   if (cd e2e && timeout 120 node "$(basename "$t")" "http://127.0.0.1:$port"); then
@@ -60,5 +60,5 @@ for t in e2e/${COHORT_E2E_ONLY:-*}.test.mjs; do
 done
 echo "e2e: $passed passed, $failed failed"
 # The server log is kept only when something failed (its path is printed above).
-[ "$failed" -eq 0 ] && rm -f "$log"
+[ "$failed" -eq 0 ] && [ -z "${COHORT_E2E_KEEP_LOG:-}" ] && rm -f "$log"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
