@@ -7,7 +7,8 @@
 # Bounded: JOIN_COUNT joins per size, each given at most 20 s.
 #   loadtest/join-bench.sh [results dir]   (default /tmp/join; about a minute per size)
 #   JOIN_PAGES="2 3 4" room sizes (default "2 4");  JOIN_COUNT=10 joins per size;
-#   JOIN_BIN=path  another cohort binary (to compare a build with this one).
+#   JOIN_BIN=path  another cohort binary (to compare a build with this one);
+#   JOIN_LOG=filter  the server's log filter (error by default), its log kept in the results.
 # Build first: cargo build --release -p signaling; (cd e2e && npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +23,8 @@ fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 data=$(mktemp -d /tmp/cohort-join.XXXXXX)
-trap 'stop_server; rm -rf "$data"' EXIT
-"$cohort" --http 127.0.0.1:18750 --udp-port 40200 --log-level error \
+trap 'stop_server; cp "$data/cohort.log" "$out/cohort.log" 2>/dev/null; rm -rf "$data"' EXIT
+"$cohort" --http 127.0.0.1:18750 --udp-port 40200 --log-level "${JOIN_LOG:-error}" \
   --db "sqlite://$data/join.db" --open-rooms --no-demo --join-rate 0 --api-rate 0 >"$data/cohort.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do
