@@ -2,7 +2,8 @@
 // residents join and publish, then a newcomer joins JOIN_COUNT times in turn (a fresh browser
 // context each time, as a new person), and each join's timeline is read from the page
 // (web/static/timeline.js): click on Join to the first remote frame shown. Prints every join,
-// the percentiles, and each step's median; writes them as JSON.
+// the percentiles, and each step's median; writes them as JSON. Each size starts with a join
+// that is not counted.
 //   node joinbench.mjs <base url> <json out> [pages ...]    (pages: residents + the newcomer)
 import { writeFileSync } from 'node:fs';
 import { launchChromium, joinRoom, until, sleep, remoteVideos } from './lib.mjs';
@@ -51,6 +52,16 @@ try {
   for (const pages of pageSizes) {
     const room = `joinbench-${pages}-${Date.now()}`;
     const residents = await residentsOf(room, pages - 1);
+    // One join first that is not counted: in a room of one resident, the resident's own first
+    // media waits for a newcomer, and would count among the server's newcomer figures.
+    const warm = await joinRoom(browser, base, room, 'Warm-up');
+    await until(async () => (await warm.page.evaluate(TIMELINE)).at['first-frame'] !== undefined, 20000, 'the warm-up join shows a frame');
+    for (const r of residents) {
+      await until(async () => (await remoteVideos(r.page)).filter((v) => v.width > 0 && !v.noVideo).length >= pages - 1,
+        20000, `${r.name} sees the warm-up's camera`);
+    }
+    await warm.context.close();
+    await sleep(1000);
     const before = await serverJoins();
     const runs = [];
     for (let i = 0; i < joins; i += 1) {

@@ -78,6 +78,7 @@ impl Room {
                 Output::Unsubscribe { subscriber, track } => {
                     self.remove_subscription(subscriber, track, conns);
                     self.count_subscriptions();
+                    self.unavailable(subscriber);
                 }
                 Output::ActiveSpeakers(speakers) => {
                     let participant_ids = self.wire_ids(&speakers);
@@ -132,6 +133,30 @@ impl Room {
             let _ = m
                 .events
                 .try_send(ServerMessage::ActiveSpeakers { participant_ids });
+        }
+    }
+
+    /// A subscriber still waiting for its first media lost a subscription: if none is left (of
+    /// video, for the first video), its wait starts again with the next track published, not
+    /// with the one that went away before sending it anything.
+    fn unavailable(&mut self, subscriber: sfu_core::ParticipantId) {
+        if !self.awaiting_media.contains_key(&subscriber)
+            && !self.awaiting_video.contains_key(&subscriber)
+        {
+            return;
+        }
+        let left: Vec<TrackKind> = (self.core.subscriptions_of(subscriber).iter())
+            .filter_map(|t| self.tracks.get(t).map(|p| p.info.kind))
+            .collect();
+        if left.is_empty()
+            && let Some((_, available)) = self.awaiting_media.get_mut(&subscriber)
+        {
+            *available = None;
+        }
+        if !left.contains(&TrackKind::Video)
+            && let Some((_, available)) = self.awaiting_video.get_mut(&subscriber)
+        {
+            *available = None;
         }
     }
 
