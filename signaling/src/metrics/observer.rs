@@ -33,38 +33,34 @@ fn histogram_vec(name: &str, help: &str, buckets: &[f64], labels: &[&str]) -> Hi
     .expect("static metric options are valid") // fixed, well-formed names and buckets
 }
 
+fn histogram(name: &str, help: &str, buckets: &[f64]) -> Histogram {
+    Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
+        .expect("static metric options are valid") // fixed, well-formed names and buckets
+}
+
 fn counter_vec(name: &str, help: &str) -> IntCounterVec {
     IntCounterVec::new(Opts::new(name, help), DIRECTION).expect("static metric options are valid")
 }
 
 impl Timings {
     pub(super) fn new() -> Timings {
-        let join_seconds = Histogram::with_opts(
-            HistogramOpts::new(
-                "cohort_join_duration_seconds",
-                "From a join request (or, in an empty room, from the first track) to the first media packet forwarded to the participant.",
-            )
-            .buckets(JOIN_BUCKETS.to_vec()),
-        )
-        .expect("static metric options are valid");
-        let first_video_seconds = Histogram::with_opts(
-            HistogramOpts::new(
-                "cohort_join_first_video_seconds",
-                "From a join request (or, in an empty room, from the first video track) to the first video packet forwarded to the participant: the first picture, which waits for a keyframe.",
-            )
-            .buckets(JOIN_BUCKETS.to_vec()),
-        )
-        .expect("static metric options are valid");
-        let rtt = Histogram::with_opts(
-            HistogramOpts::new(
-                "cohort_rtcp_rtt_seconds",
-                "Round-trip time to subscribers, from their RTCP receiver reports (LSR/DLSR).",
-            )
-            .buckets(vec![
+        let join_seconds = histogram(
+            "cohort_join_duration_seconds",
+            "From a join request (or, in an empty room, from the first track) to the first media packet forwarded to the participant.",
+            &JOIN_BUCKETS,
+        );
+        let first_video_seconds = histogram(
+            "cohort_join_first_video_seconds",
+            "From a join request (or, in an empty room, from the first video track) to the first video packet forwarded to the participant: the first picture, which waits for a keyframe.",
+            &JOIN_BUCKETS,
+        );
+        let rtt = histogram(
+            "cohort_rtcp_rtt_seconds",
+            "Round-trip time to subscribers, from their RTCP receiver reports (LSR/DLSR).",
+            &[
                 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0,
-            ]),
-        )
-        .expect("static metric options are valid");
+            ],
+        );
         Timings {
             join_seconds,
             first_video_seconds,
