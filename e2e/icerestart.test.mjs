@@ -6,7 +6,7 @@
 // participants: no rejoin.
 //   node icerestart.test.mjs   (COHORT_BIN: the cohort binary; run as root inside the namespace)
 import { ownServer, nft } from './server.mjs';
-import { launchChromium, until, remoteVideos, joinRoom, describePcs, reporter } from './lib.mjs';
+import { launchChromium, until, remoteVideos, joinRoom, describePcs, reporter, CONNECTIONS } from './lib.mjs';
 
 const { check, finish } = reporter('icerestart');
 const port = 18095;
@@ -14,27 +14,7 @@ const media = 53310;
 const table = 'cohort_e2e_network_change';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Each connection of a page: its state, ICE ufrags (ours, the server's), the selected pair's
-// local port and protocol, and what it has received.
-const connections = (page) => page.evaluate(async () => {
-  const ufrag = (d) => d?.sdp.match(/a=ice-ufrag:(\S+)/)?.[1] ?? null;
-  const out = [];
-  for (const pc of window.__pcs) {
-    const c = { state: pc.connectionState, local: ufrag(pc.localDescription), remote: ufrag(pc.remoteDescription), port: null, protocol: null, audio: 0, frames: 0 };
-    const stats = await pc.getStats();
-    stats.forEach((s) => {
-      if (s.type === 'transport' && s.selectedCandidatePairId) {
-        const cand = stats.get(stats.get(s.selectedCandidatePairId)?.localCandidateId);
-        c.port = cand?.port ?? null;
-        c.protocol = cand?.protocol ?? null;
-      }
-      if (s.type === 'inbound-rtp' && s.kind === 'audio') c.audio += s.packetsReceived;
-      if (s.type === 'inbound-rtp' && s.kind === 'video') c.frames += s.framesDecoded ?? 0;
-    });
-    out.push(c);
-  }
-  return out;
-});
+const connections = (page) => page.evaluate(CONNECTIONS);
 const received = (conns) => conns.reduce((a, c) => ({ audio: a.audio + c.audio, frames: a.frames + c.frames }), { audio: 0, frames: 0 });
 const restarts = async (base) => Number((await (await fetch(`${base}/metrics`)).text()).match(/^cohort_engine_ice_restarts_total (\d+)/m)?.[1] ?? NaN);
 const othersIds = async (page) => (await remoteVideos(page)).map((v) => v.participant).sort();

@@ -88,6 +88,30 @@ export const FRAMES_IN = `(async () => {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Each connection a page ever made (a rejoin would add some): its state, ICE ufrags (ours, the server's), the selected pair's
+ *  local port and protocol, and what it has received (for page.evaluate, or Firefox's exec).
+ *  Chromium names the pair in its transport stats, Firefox marks it `selected`. */
+export const CONNECTIONS = `(async () => {
+  const ufrag = (d) => d?.sdp.match(/a=ice-ufrag:(\\S+)/)?.[1] ?? null;
+  const out = [];
+  for (const pc of window.__pcs) {
+    const c = { state: pc.connectionState, local: ufrag(pc.localDescription), remote: ufrag(pc.remoteDescription), port: null, protocol: null, audio: 0, frames: 0 };
+    const stats = await pc.getStats();
+    let pairId = null;
+    stats.forEach((s) => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') c.audio += s.packetsReceived;
+      if (s.type === 'inbound-rtp' && s.kind === 'video') c.frames += s.framesDecoded ?? 0;
+    });
+    if (!pairId) stats.forEach((s) => { if (s.type === 'candidate-pair' && s.selected && s.state === 'succeeded') pairId = s.id; });
+    const cand = pairId ? stats.get(stats.get(pairId)?.localCandidateId) : null;
+    c.port = cand?.port ?? null;
+    c.protocol = cand?.protocol ?? null;
+    out.push(c);
+  }
+  return out;
+})()`;
+
 export const INBOUND_AUDIO = `(async () => {
   let n = 0;
   for (const pc of window.__pcs) {
