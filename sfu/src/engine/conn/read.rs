@@ -57,7 +57,11 @@ impl Conn {
         if let Err(e) = self.pc.handle_read(msg) {
             tracing::debug!(error = %e, "a datagram the connection could not use");
         }
-        if self.state != RTCPeerConnectionState::Connected {
+        // Only during the first handshake: a restart keeps its DTLS session.
+        if matches!(
+            self.state,
+            RTCPeerConnectionState::New | RTCPeerConnectionState::Connecting
+        ) {
             self.setting_up = Some(now);
         }
     }
@@ -78,7 +82,7 @@ impl Conn {
                 // that selected the pair, as they are polled) but leaves the ClientHello queued
                 // until its next timeout: 100-200 ms of every join, waiting on an unrelated
                 // timer. A timeout at the read's instant sends it; every handler checks its own
-                // deadlines, so nothing else runs early. Only while the connection is not up.
+                // deadlines, so nothing else runs early. Only while the connection is set up.
                 if let Some(at) = self.setting_up.take() {
                     if let Err(e) = self.pc.handle_timeout(at) {
                         tracing::debug!(error = %e, "the handshake's timers after a read");
