@@ -412,8 +412,9 @@ impl Conn {
         self.pc.remote_description().is_some()
     }
 
-    /// A candidate the client trickled. An ICE-lite agent sends no checks, so it only tells
-    /// the agent what to expect; the engine sends nowhere but to addresses that proved
+    /// A candidate the client trickled. An ICE-lite agent never checks a named candidate (rtc's
+    /// sends a triggered check only back to the address of a check it answered), so it only
+    /// tells the agent what to expect; the engine sends nowhere but to addresses that proved
     /// themselves ([`super::demux`]).
     pub fn add_remote_candidate(&mut self, init: RTCIceCandidateInit) -> Result<(), SfuError> {
         self.pc
