@@ -10,8 +10,8 @@ import { startFirefox, firefoxProbes, firefoxJoins } from './firefox.mjs';
 import { launchChromium, until, remoteVideos, joinRoom, reporter, CONNECTIONS, sleep } from './lib.mjs';
 
 const { check, finish } = reporter('firefox-icerestart');
-const port = 18097;
-const media = 53330;
+const port = 18098;
+const media = 53340;
 const table = 'cohort_e2e_firefox_network_change';
 
 const received = (conns) => conns.reduce((a, c) => ({ audio: a.audio + c.audio, frames: a.frames + c.frames }), { audio: 0, frames: 0 });
