@@ -157,9 +157,10 @@ export async function pastHome(page) {
 }
 
 /** Opens the room page as `name` and clicks Join once the devices are ready. `room` may carry
- *  a query (`slug?t=token`). */
-export async function joinRoom(browser, base, room, name, options = {}) {
+ *  a query (`slug?t=token`); `init`, a script run in the page before its own. */
+export async function joinRoom(browser, base, room, name, options = {}, init = null) {
   const p = await newPage(browser, { base, name, options });
+  if (init) await p.page.addInitScript(init);
   await p.page.goto(`${base}/r/${room}`);
   await pastHome(p.page);
   await p.page.fill('#name', name);

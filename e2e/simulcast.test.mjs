@@ -1,7 +1,8 @@
-// Simulcast in Chromium: Ada's camera goes out in three layers (RIDs q, h, f); Bea receives one,
-// chosen by the size of Ada's tile on Bea's screen. Shrinking the tile lowers the inbound
-// frameWidth, enlarging it raises it again, and with nobody on the top layer, Ada stops encoding
-// it (dynacast). Read from getStats on both sides. Its own server, started `--simulcast true`.
+// Simulcast in Chromium: Ada's 720p camera goes out in three layers (RIDs q, h, f); Bea receives
+// one, chosen by the size of Ada's tile on Bea's screen. A large tile gets the top layer, a
+// middling one the middle layer, a small one the lowest, and with nobody on the higher layers,
+// Ada stops encoding them (dynacast); enlarged again, the top layer comes back. Read from
+// getStats on both sides. Its own server, started `--simulcast true`.
 //   node simulcast.test.mjs   (COHORT_BIN: the cohort binary; run inside the namespace)
 import { ownServer } from './server.mjs';
 import { launchChromium, joinRoom, until, remoteVideos, describePcs, reporter } from './lib.mjs';
@@ -41,7 +42,13 @@ try {
   const { base } = server;
   browser = await launchChromium();
   const room = `simulcast-${Date.now()}`;
-  const ada = await joinRoom(browser, base, room, 'Ada');
+  // A 720p camera, as a webcam gives when asked: Chromium sends three layers only from 960x540
+  // up, and its fake camera gives 640x480 unless asked for more.
+  const hd = () => {
+    const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = (c) => gum(c?.video ? { ...c, video: { ...(c.video === true ? {} : c.video), width: 1280, height: 720 } } : c);
+  };
+  const ada = await joinRoom(browser, base, room, 'Ada', {}, hd);
   const bea = await joinRoom(browser, base, room, 'Bea');
   await until(async () => (await remoteVideos(bea.page)).some((v) => v.width > 0), 20000, 'Bea sees Ada');
   const adaId = (await remoteVideos(bea.page))[0].participant;
@@ -52,14 +59,13 @@ try {
     t.style.justifySelf = 'start';
   }, [tile, width]);
 
-  // Ada sends more than one layer (Chromium limits how many by the camera's resolution: two
-  // of the three for its 640x480 fake camera).
+  // Ada sends all three layers.
   const flowing = await until(async () => {
     const out = await ada.page.evaluate(OUTBOUND);
     const live = Object.entries(out).filter(([, o]) => o.frames > 0 && o.width > 0);
-    return live.length >= 2 ? live : null;
-  }, 20000, 'Ada sends two layers or more').catch(() => null);
-  check(flowing !== null, `Ada's camera goes out in several layers (${JSON.stringify(flowing)})`);
+    return live.length === 3 ? live : null;
+  }, 20000, 'Ada sends three layers').catch(() => null);
+  check(flowing !== null, `Ada's camera goes out in three layers (${JSON.stringify(flowing)})`);
   const byWidth = (flowing ?? []).sort((a, b) => a[1].width - b[1].width);
   const [lowRid, low] = byWidth[0] ?? ['', { width: -1 }];
   const top = byWidth[byWidth.length - 1]?.[1] ?? { width: -1 };
@@ -71,6 +77,13 @@ try {
   await sizeTile(1200);
   const big = await inboundWidth(top.width, 20000, 'a large tile gets the top layer');
   check(big !== null, `a large tile receives the top layer sent (${top.width} px wide)`);
+
+  // A tile of 400 px (225 px tall): more than the lowest layer's 180 lines, no more than the
+  // middle layer's 360.
+  const middle = byWidth[1]?.[1] ?? { width: -1 };
+  await sizeTile(400);
+  const medium = await inboundWidth(middle.width, 15000, 'a middling tile gets the middle layer');
+  check(medium !== null, `a middling tile receives the middle layer (${middle.width} px wide)`);
 
   await sizeTile(100);
   const small = await inboundWidth(low.width, 15000, 'a small tile gets the low layer');
