@@ -41,16 +41,16 @@ export async function checkFellBackToTcp(check, table, base, conns = 4) {
 
 /**
  * Starts the server (with `extra` arguments) and waits until it answers; `stop()` ends it and
- * removes its files.
+ * removes its files. COHORT_E2E_OWN_LOG=filter logs at that filter, to the test's output.
  */
 export async function ownServer(name, port, media, extra = []) {
   const dir = mkdtempSync(join(tmpdir(), `cohort-${name}-`));
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(process.env.COHORT_BIN, [
-    '--http', `127.0.0.1:${port}`, '--udp-port', String(media), '--engines', '1', '--log-level', 'warn',
+    '--http', `127.0.0.1:${port}`, '--udp-port', String(media), '--engines', '1', '--log-level', process.env.COHORT_E2E_OWN_LOG ?? 'warn',
     '--db', `sqlite://${dir}/${name}.db`, '--data-dir', join(dir, 'files'), '--no-demo', '--open-rooms', '--join-rate', '0',
     ...extra,
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  ], { stdio: ['ignore', process.env.COHORT_E2E_OWN_LOG ? 'inherit' : 'ignore', 'inherit'] });
   const stop = async () => {
     if (child.exitCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
