@@ -48,6 +48,19 @@ try {
     check(a1 > a0 && a0 >= 0, `${p.name}: remote audio arriving (${a0} -> ${a1} packets)`);
   }
 
+  // Firefox mutes its microphone, and the others see it: Firefox names its tracks in the offer
+  // with ids of its own, not the MediaStreamTrack's, and `mute` must use the offer's.
+  const micOff = (page) => page.evaluate((n) => {
+    const t = [...document.querySelectorAll('.tile.camera')].find((x) => x.querySelector('.name').textContent === n);
+    return t ? !t.querySelector('.mic-off').hidden : null;
+  }, firefox.name);
+  await ff.click('#toggle-mic');
+  const shown = await until(async () => (await micOff(ada.page)) === true, 5000, 'Ada sees Fiona muted').then(() => true).catch(() => false);
+  check(shown, `Ada sees Firefox's microphone off (${await micOff(ada.page)})`);
+  await ff.click('#toggle-mic');
+  const unmuted = await until(async () => (await micOff(ada.page)) === false, 5000, 'Ada sees Fiona unmuted').then(() => true).catch(() => false);
+  check(unmuted, 'and on again');
+
   // Shared notes in Firefox: the import map (allowed by its hash), yjs and the binding load,
   // and its edits and a Chromium page's meet in one document.
   const stored = await api(base, 'POST', '/rooms', { name: 'Notes in two browsers', time_zone: 'UTC' });
@@ -69,8 +82,8 @@ try {
   await chrome.page.focus('#notes-text');
   await chrome.page.keyboard.press('Control+End');
   await chrome.page.keyboard.type('Ada answers from Chromium.');
-  const back = await until(() => ff.exec("return document.querySelector('#notes-text').value;").then((v) => v.includes('Ada answers from Chromium.') && v.includes('Fiona writes')), 10000, 'Firefox sees Chromium').then(() => true).catch(() => false);
-  check(back, 'Firefox sees what Chromium typed, after its own');
+  const typedBack = await until(() => ff.exec("return document.querySelector('#notes-text').value;").then((v) => v.includes('Ada answers from Chromium.') && v.includes('Fiona writes')), 10000, 'Firefox sees Chromium').then(() => true).catch(() => false);
+  check(typedBack, 'Firefox sees what Chromium typed, after its own');
 } catch (e) {
   check(false, e.message);
 } finally {

@@ -61,6 +61,14 @@ const CAMERA_LAYERS = [
   { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
 ];
 
+/** The track id our description gives the m-section `mid` (`a=msid:<stream> <track>`). Chrome
+ *  writes the MediaStreamTrack's id there, Firefox an id of its own; the server knows a track
+ *  by the description's. */
+function msidTrackOf(sdp, mid) {
+  const section = sdp.split('\r\nm=').find((s) => s.includes(`\r\na=mid:${mid}\r\n`));
+  return section?.match(/\r\na=msid:\S+ (\S+)/)?.[1] ?? null;
+}
+
 /** The layers a publisher declares for a simulcast camera: RID, height, maxBitrate. */
 function declaredLayers(track) {
   const height = track.getSettings?.().height ?? 0;
@@ -80,9 +88,11 @@ export class Publisher {
     this.pc = new RTCPeerConnection();
     watchConnection(this.pc, 'publish');
     this.queue = new CandidateQueue(this.pc);
-    // What we told the server about each published track, by the track id in our offer.
+    // What we told the server about each published track, by the track id in our offer (until
+    // the first offer that carries it, by the MediaStreamTrack's id; see `rekey`).
     this.meta = new Map();
     this.senders = new Map(); // msid -> RTCRtpSender
+    this.rekeyed = new Map(); // MediaStreamTrack id -> msid, where they differ (Firefox)
     this.pending = null;
     // One negotiation at a time: a second offer before the first answer would be answered for
     // the wrong description.
@@ -107,7 +117,8 @@ export class Publisher {
   }
 
   /** Adds tracks ([{ track, source }], source being camera, microphone or screen) and
-   *  renegotiates once. Returns their msids (the track ids in our offer), in order. */
+   *  renegotiates once. Returns their msids (the track ids in our offer, which Firefox does
+   *  not take from the MediaStreamTrack), in order. */
   async add(list) {
     const ids = [];
     for (const { track, source } of list) {
@@ -133,10 +144,11 @@ export class Publisher {
       ids.push(track.id);
     }
     if (ids.length) await this.negotiate();
-    for (const { track, source } of list) {
-      if (source === 'screen') await keepResolution(this.senders.get(track.id));
+    const msids = ids.map((id) => this.rekeyed.get(id) ?? id);
+    for (const [i, { source }] of list.entries()) {
+      if (source === 'screen') await keepResolution(this.senders.get(msids[i]));
     }
-    return ids;
+    return msids;
   }
 
   /** Replaces what a published track sends (null sends nothing), without renegotiating. */
@@ -192,9 +204,25 @@ export class Publisher {
     return run;
   }
 
+  /** Keys each track by the id our description `sdp` gives it, and tells the server that. */
+  rekey(sdp) {
+    for (const [key, sender] of [...this.senders]) {
+      const mid = this.pc.getTransceivers().find((t) => t.sender === sender)?.mid;
+      const msid = mid == null ? null : msidTrackOf(sdp, mid);
+      if (!msid || msid === key) continue;
+      const meta = this.meta.get(key);
+      this.senders.delete(key);
+      this.meta.delete(key);
+      this.senders.set(msid, sender);
+      if (meta) this.meta.set(msid, { ...meta, track_id: msid });
+      this.rekeyed.set(key, msid);
+    }
+  }
+
   async negotiateNow() {
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
+    this.rekey(this.pc.localDescription?.sdp ?? offer.sdp);
     const answered = new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
       setTimeout(() => reject(new Error('no publish answer')), 10000);
