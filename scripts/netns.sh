@@ -8,7 +8,7 @@
 # second or two after start, and Chromium takes that address change for a network change and
 # fails the requests in flight (net::ERR_NETWORK_CHANGED), as it once did to a browser test.
 # Ephemeral ports start at 54000, above every fixed port a server in the namespace binds (the
-# e2e servers' 51000-53340, the benches' 40000-40200 and 47000-47120, Janus's 20000-29999), so a
+# e2e servers' 51000-53350, the benches' 40000-40200 and 47000-47120, Janus's 20000-29999), so a
 # browser's or a client's port-0 socket can never take one first and fail a server's bind.
 #   scripts/netns.sh <command> [args...]
 set -euo pipefail

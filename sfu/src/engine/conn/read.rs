@@ -169,7 +169,7 @@ impl Conn {
                         kind: spec.kind(),
                     },
                 );
-                tracing::debug!(track = id.0, ssrc = init.ssrc, codec = ?spec, ?rids, "track opened");
+                tracing::debug!(track = id.0, ssrc = init.ssrc, rid = ?init.rid, codec = ?spec, ?rids, "track opened");
                 Some(ConnEvent::TrackOpened {
                     track: id,
                     msid,
