@@ -20,14 +20,11 @@ out="${1:-bench-results}"
 require_release_bins
 command -v janus >/dev/null || { echo "janus is missing: scripts/setup.sh installs it" >&2; exit 1; }
 
-if [ "${COHORT_BENCH_INSIDE:-}" != "1" ]; then
-  # Everything below runs in a namespace of its own: loopback, plus a veth pair whose two ends
-  # both live in it (Janus's ICE does not gather on loopback). Nothing can leave it.
-  exec scripts/netns.sh env COHORT_BENCH_INSIDE=1 "$0" "$@"
-fi
+# Everything below runs in a namespace of its own: loopback, plus a veth pair whose two ends
+# both live in it (Janus's ICE does not gather on loopback). Nothing can leave it.
+in_namespace COHORT_BENCH_INSIDE "$@"
 
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+out=$(results_dir "$out")
 duration="${BENCH_DURATION:-20}"
 targets="${BENCH_TARGETS:-cohort janus}"
 # name rooms participants publishers-per-room
@@ -48,11 +45,7 @@ start_cohort() {
     --db "sqlite://$data/bench.db" --open-rooms --no-demo --join-rate 0 --api-rate 0 \
     --max-participants 300 --max-rooms 100 >"$data/cohort.log" 2>&1 &
   server=$!
-  for _ in $(seq 1 100); do
-    (exec 3<>/dev/tcp/127.0.0.1/18600) 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "cohort did not start:" >&2; cat "$data/cohort.log" >&2; return 1
+  wait_for_port 18600 "$data/cohort.log"
 }
 
 start_janus() {

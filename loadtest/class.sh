@@ -16,11 +16,8 @@ cd "$(dirname "$0")/.."
 . loadtest/server.sh
 out="${1:-/tmp/class}"
 require_release_bins
-if [ "${COHORT_CLASS_INSIDE:-}" != "1" ]; then
-  exec scripts/netns.sh env COHORT_CLASS_INSIDE=1 "$0" "$@"
-fi
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+in_namespace COHORT_CLASS_INSIDE "$@"
+out=$(results_dir "$out")
 duration="${CLASS_DURATION:-30}"
 ways="${CLASS_WAYS:-full layout simulcast dynacast}"
 trap stop_server EXIT
@@ -38,10 +35,7 @@ for way in $ways; do
     --db "sqlite://$data/class.db" --open-rooms --no-demo --join-rate 0 --api-rate 0 \
     --max-participants 100 "${server_args[@]}" >"$data/cohort.log" 2>&1 &
   server=$!
-  for _ in $(seq 1 100); do
-    (exec 3<>/dev/tcp/127.0.0.1/18700) 2>/dev/null && break
-    sleep 0.1
-  done
+  wait_for_port 18700 "$data/cohort.log"
   echo "== $way" | tee -a "$out/run.txt"
   taskset -c 1 "$bin/cohort-loadtest" --target cohort --url ws://127.0.0.1:18700/api/v1/rtc \
     --rooms 1 --participants 25 --publishers 25 --ramp 10 --duration "$duration" \

@@ -17,21 +17,14 @@ out="${1:-/tmp/join}"
 cohort="${JOIN_BIN:-$bin/cohort}"
 [ -x "$cohort" ] || { echo "no $cohort: cargo build --release -p signaling" >&2; exit 1; }
 [ -d e2e/node_modules/playwright-core ] || { echo "no e2e/node_modules: (cd e2e && npm ci)" >&2; exit 1; }
-if [ "${COHORT_JOIN_INSIDE:-}" != "1" ]; then
-  exec scripts/netns.sh env COHORT_JOIN_INSIDE=1 "$0" "$@"
-fi
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+in_namespace COHORT_JOIN_INSIDE "$@"
+out=$(results_dir "$out")
 data=$(mktemp -d /tmp/cohort-join.XXXXXX)
 trap 'stop_server; cp "$data/cohort.log" "$out/cohort.log" 2>/dev/null; rm -rf "$data"' EXIT
 "$cohort" --http 127.0.0.1:18750 --udp-port 40200 --log-level "${JOIN_LOG:-error}" \
   --db "sqlite://$data/join.db" --open-rooms --no-demo --join-rate 0 --api-rate 0 >"$data/cohort.log" 2>&1 &
 server=$!
-for _ in $(seq 1 100); do
-  (exec 3<>/dev/tcp/127.0.0.1/18750) 2>/dev/null && break
-  sleep 0.1
-done
-kill -0 "$server" 2>/dev/null || { echo "the server did not start:" >&2; cat "$data/cohort.log" >&2; exit 1; }
+wait_for_port 18750 "$data/cohort.log"
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r); $(/usr/bin/chromium --version 2>/dev/null || echo chromium)" | tee "$out/run.txt"
 # shellcheck disable=SC2086 # the sizes are words
 (cd e2e && node joinbench.mjs http://127.0.0.1:18750 "$out/join.json" ${JOIN_PAGES:-2 4}) 2>&1 | tee -a "$out/run.txt"
